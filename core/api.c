@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api.c - the stream-building, transform and batch-reading parts of sluice.h.
+ *
+ * Public handles are the internal objects under opaque names: a sluice_stream is an
+ * sl_dstream, a sluice_batch an sl_rdd, a sluice_column an sl_col. Functions given as
+ * text are parsed with the pipeline parser and compiled exactly as in a pipeline.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "fmt.h"
+#include "parse.h"
+
+#define DS(s) ((sl_dstream *)(s))
+#define ST(d) ((sluice_stream *)(d))
+
+static int check_init(sluice_context *ctx, sluice_error *err)
+{
+	if (ctx->state == 0)
+		return 0;
+	sl_error_set(err, -EINVAL, "streams and outputs can only be added before the context starts");
+	return -EINVAL;
+}
+
+static sluice_stream *add_source(sluice_context *ctx, const char *name, const sl_arg *args, int nargs,
+				 sluice_error *err)
+{
+	if (check_init(ctx, err))
+		return NULL;
+	for (const sl_source_def *d = sl_source_defs; d->name; d++)
+		if (!strcmp(d->name, name)) {
+			sl_source *s = d->make(&ctx->env, args, nargs, err);
+			return s ? ST(sl_ds_source(&ctx->g, s, err)) : NULL;
+		}
+	sl_error_set(err, -EINVAL, "unknown source %s", name);
+	return NULL;
+}
+
+sluice_stream *sluice_queue_stream(sluice_context *ctx, const char *path, sluice_error *err)
+{
+	sl_arg a = {.kind = SL_ARG_STR, .s = path};
+	return add_source(ctx, "queueStream", &a, 1, err);
+}
+
+sluice_stream *sluice_text_file(sluice_context *ctx, const char *path, sluice_error *err)
+{
+	sl_arg a = {.kind = SL_ARG_STR, .s = path};
+	return add_source(ctx, "textFile", &a, 1, err);
+}
+
+sluice_stream *sluice_generator(sluice_context *ctx, const char *kind, int64_t rate, int64_t keys,
+				sluice_error *err)
+{
+	sl_arg a[3] = {{.kind = SL_ARG_STR, .s = kind}, {.kind = SL_ARG_INT, .i = rate},
+		       {.kind = SL_ARG_INT, .i = keys}};
+	return add_source(ctx, "generator", a, 3, err);
+}
+
+static sluice_stream *with_fn(sluice_stream *s, int kind, const char *fn, int nparts, sluice_error *err)
+{
+	if (!s || !fn) {
+		sl_error_set(err, -EINVAL, "NULL stream or function");
+		return NULL;
+	}
+	sluice_context *ctx = (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g));
+	if (check_init(ctx, err))
+		return NULL;
+	sl_program *p = sl_parse(fn, strlen(fn), err);
+	if (!p)
+		return NULL;
+	sl_dstream *d = NULL;
+	if (p->nstmt != 1 || p->stmt[0].name) {
+		sl_error_set(err, -EINVAL, "expected one function, like x => x + 1 or _ + _");
+	} else {
+		d = sl_ds_unary_fn(DS(s), kind, p->stmt[0].expr, nparts, err);
+		if (!d && err && err->line)
+			sl_error_context(err, fn, strlen(fn), err->line, err->col);
+	}
+	sl_program_free(p);
+	return ST(d);
+}
+
+sluice_stream *sluice_stream_map(sluice_stream *s, const char *fn, sluice_error *err)
+{
+	return with_fn(s, SL_DS_MAP, fn, 0, err);
+}
+sluice_stream *sluice_stream_flat_map(sluice_stream *s, const char *fn, sluice_error *err)
+{
+	return with_fn(s, SL_DS_FLATMAP, fn, 0, err);
+}
+sluice_stream *sluice_stream_filter(sluice_stream *s, const char *fn, sluice_error *err)
+{
+	return with_fn(s, SL_DS_FILTER, fn, 0, err);
+}
+sluice_stream *sluice_stream_map_values(sluice_stream *s, const char *fn, sluice_error *err)
+{
+	return with_fn(s, SL_DS_MAPVALUES, fn, 0, err);
+}
+sluice_stream *sluice_stream_flat_map_values(sluice_stream *s, const char *fn, sluice_error *err)
+{
+	return with_fn(s, SL_DS_FLATMAPVALUES, fn, 0, err);
+}
+sluice_stream *sluice_stream_reduce(sluice_stream *s, const char *fn, sluice_error *err)
+{
+	return with_fn(s, SL_DS_REDUCE, fn, 0, err);
+}
+sluice_stream *sluice_stream_reduce_by_key(sluice_stream *s, const char *fn, int nparts, sluice_error *err)
+{
+	return with_fn(s, SL_DS_REDUCEBYKEY, fn, nparts, err);
+}
+
+static sluice_stream *plain(sluice_stream *s, int kind, int nparts, sluice_error *err)
+{
+	if (!s) {
+		sl_error_set(err, -EINVAL, "NULL stream");
+		return NULL;
+	}
+	return ST(sl_ds_unary(DS(s), kind, nparts, err));
+}
+
+sluice_stream *sluice_stream_count(sluice_stream *s, sluice_error *err)
+{
+	return plain(s, SL_DS_COUNT, 0, err);
+}
+sluice_stream *sluice_stream_count_by_value(sluice_stream *s, int nparts, sluice_error *err)
+{
+	return plain(s, SL_DS_COUNTBYVALUE, nparts, err);
+}
+sluice_stream *sluice_stream_group_by_key(sluice_stream *s, int nparts, sluice_error *err)
+{
+	return plain(s, SL_DS_GROUPBYKEY, nparts, err);
+}
+sluice_stream *sluice_stream_repartition(sluice_stream *s, int nparts, sluice_error *err)
+{
+	return plain(s, SL_DS_REPARTITION, nparts, err);
+}
+
+sluice_stream *sluice_stream_union(sluice_stream *a, sluice_stream *b, sluice_error *err)
+{
+	if (!a || !b) {
+		sl_error_set(err, -EINVAL, "NULL stream");
+		return NULL;
+	}
+	return ST(sl_ds_binary(DS(a), DS(b), SL_DS_UNION, 0, 0, err));
+}
+
+sluice_stream *sluice_stream_join(sluice_stream *a, sluice_stream *b, int how, int nparts, sluice_error *err)
+{
+	if (!a || !b || how < SLUICE_JOIN_INNER || how > SLUICE_JOIN_FULL_OUTER) {
+		sl_error_set(err, -EINVAL, "NULL stream or unknown join kind");
+		return NULL;
+	}
+	return ST(sl_ds_binary(DS(a), DS(b), SL_DS_JOIN, how, nparts, err));
+}
+
+sluice_stream *sluice_stream_cogroup(sluice_stream *a, sluice_stream *b, int nparts, sluice_error *err)
+{
+	if (!a || !b) {
+		sl_error_set(err, -EINVAL, "NULL stream");
+		return NULL;
+	}
+	return ST(sl_ds_binary(DS(a), DS(b), SL_DS_COGROUP, 0, nparts, err));
+}
+
+/* ------------------------------------------------------------------ transform */
+
+#define MAX_LEAVES 64
+
+struct sluice_out {
+	sl_col *col;
+	sl_col *leaf[MAX_LEAVES];
+	int nleaf, at;
+	sl_col *tup[MAX_LEAVES]; /* tuple levels in post-order, committed at end */
+	int ntup;
+	int bad;
+};
+
+struct sl_tf {
+	sluice_transform_fn fn;
+	void *arg;
+	const sl_type *type;
+	sl_env *env;
+};
+
+static int leaves(sluice_out *o, sl_col *c)
+{
+	if (c->type->kind == SL_TUPLE) {
+		for (int k = 0; k < c->type->n; k++)
+			if (leaves(o, c->kid[k]))
+				return -EINVAL;
+		if (o->ntup == MAX_LEAVES)
+			return -EINVAL;
+		o->tup[o->ntup++] = c;
+		return 0;
+	}
+	if (c->type->kind == SL_LIST || c->type->kind == SL_OPT || o->nleaf == MAX_LEAVES)
+		return -EINVAL;
+	o->leaf[o->nleaf++] = c;
+	return 0;
+}
+
+static int tf_call(void *arg, int64_t time, sl_rdd *in, sl_rdd **out, sluice_error *err)
+{
+	struct sl_tf *tf = arg;
+	sluice_out o = {0};
+	o.col = sl_col_new(tf->env->mem, tf->type, 64);
+	if (!o.col || leaves(&o, o.col)) {
+		sl_col_unref(o.col);
+		sl_error_set(err, -ENOMEM, "out of memory in transform");
+		return -ENOMEM;
+	}
+	int rc = tf->fn(tf->arg, time, (const sluice_batch *)in, &o);
+	if (!rc && (o.bad || o.at)) {
+		rc = -EINVAL;
+		sl_error_set(err, rc, "transform callback built a malformed record (wrong types, or a record not ended)");
+	} else if (rc) {
+		sl_error_set(err, rc < 0 ? rc : -EINVAL, "transform callback failed with %d", rc);
+	}
+	if (rc) {
+		sl_col_unref(o.col);
+		return rc < 0 ? rc : -EINVAL;
+	}
+	sl_rdd *r = sl_rdd_new(tf->env->mem, tf->type, time, 1);
+	if (!r) {
+		sl_col_unref(o.col);
+		return -ENOMEM;
+	}
+	r->part[0] = o.col;
+	*out = r;
+	return 0;
+}
+
+sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type, sluice_transform_fn fn,
+				       void *arg, sluice_error *err)
+{
+	if (!s || !fn || !out_type) {
+		sl_error_set(err, -EINVAL, "NULL stream, type or function");
+		return NULL;
+	}
+	sluice_context *ctx = (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g));
+	if (check_init(ctx, err))
+		return NULL;
+	const sl_type *t = sl_type_parse(ctx->env.types, out_type);
+	if (!t) {
+		sl_error_set(err, -EINVAL, "cannot parse the type \"%s\" (e.g. Long, String, (String, Long))", out_type);
+		return NULL;
+	}
+	for (const sl_type *q = t;;) {
+		(void)q;
+		break;
+	}
+	struct sl_tf *tf = calloc(1, sizeof(*tf));
+	struct sl_tf **v = realloc(ctx->tfs, (size_t)(ctx->ntfs + 1) * sizeof(*v));
+	if (!tf || !v) {
+		free(tf);
+		if (v)
+			ctx->tfs = v;
+		sl_error_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	ctx->tfs = v;
+	ctx->tfs[ctx->ntfs++] = tf;
+	*tf = (struct sl_tf){fn, arg, t, &ctx->env};
+	sluice_out probe = {0};
+	sl_col *c = sl_col_new(ctx->env.mem, t, 1);
+	int bad = !c || leaves(&probe, c);
+	sl_col_unref(c);
+	if (bad) {
+		sl_error_set(err, -EINVAL, "transform output type %s: only scalars and tuples of them are supported",
+			     out_type);
+		return NULL;
+	}
+	return ST(sl_ds_transform(DS(s), t, tf_call, tf, err));
+}
+
+static sl_col *next_leaf(sluice_out *o, int kind)
+{
+	if (o->at >= o->nleaf || o->leaf[o->at]->type->kind != kind) {
+		o->bad = 1;
+		return NULL;
+	}
+	return o->leaf[o->at++];
+}
+
+int sluice_out_i64(sluice_out *o, int64_t v)
+{
+	sl_col *c = next_leaf(o, SL_I64);
+	return c ? sl_col_push_i64(c, v) : -EINVAL;
+}
+
+int sluice_out_f64(sluice_out *o, double v)
+{
+	sl_col *c = next_leaf(o, SL_F64);
+	return c ? sl_col_push_f64(c, v) : -EINVAL;
+}
+
+int sluice_out_bool(sluice_out *o, int v)
+{
+	sl_col *c = next_leaf(o, SL_BOOL);
+	return c ? sl_col_push_bool(c, v != 0) : -EINVAL;
+}
+
+int sluice_out_str(sluice_out *o, const char *p, size_t n)
+{
+	sl_col *c = next_leaf(o, SL_STR);
+	return c ? sl_col_push_str(c, p, n) : -EINVAL;
+}
+
+int sluice_out_end(sluice_out *o)
+{
+	if (o->at != o->nleaf) {
+		o->bad = 1;
+		return -EINVAL;
+	}
+	for (int i = 0; i < o->ntup; i++)
+		if (sl_col_commit(o->tup[i]))
+			return -ENOMEM;
+	o->at = 0;
+	return 0;
+}
+
+static const sl_col *locate(const sl_rdd *r, size_t *i)
+{
+	for (size_t p = 0; p < r->nparts; p++) {
+		size_t n = r->part[p] ? r->part[p]->len : 0;
+		if (*i < n)
+			return r->part[p];
+		*i -= n;
+	}
+	return NULL;
+}
+
+int sluice_out_record(sluice_out *o, const sluice_batch *in, size_t i)
+{
+	const sl_rdd *r = (const sl_rdd *)in;
+	const sl_col *c = locate(r, &i);
+	if (!c || o->at || !sl_type_eq(c->type, o->col->type)) {
+		o->bad = o->at != 0;
+		return -EINVAL;
+	}
+	/* strings are copied: the output may outlive the input batch */
+	return sl_col_push_row_copy(o->col, c, i);
+}
+
+/* -------------------------------------------------------------------- outputs */
+
+static int add_out(sluice_stream *s, sl_output *o, sluice_error *err)
+{
+	if (!s) {
+		sl_error_set(err, -EINVAL, "NULL stream");
+		return -EINVAL;
+	}
+	sluice_context *ctx = (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g));
+	if (check_init(ctx, err))
+		return -EINVAL;
+	o->s = DS(s);
+	return sl_graph_add_output(&ctx->g, o, err);
+}
+
+int sluice_stream_print(sluice_stream *s, long num, sluice_error *err)
+{
+	if (num < 0) {
+		sl_error_set(err, -EINVAL, "print(num) needs num >= 0, found %ld", num);
+		return -EINVAL;
+	}
+	sl_output o = {.kind = SL_OUT_PRINT, .num = num};
+	return add_out(s, &o, err);
+}
+
+int sluice_stream_save_as_text_files(sluice_stream *s, const char *prefix, const char *suffix,
+				     sluice_error *err)
+{
+	sl_output o = {.kind = SL_OUT_SAVE_TEXT, .prefix = (char *)(prefix ? prefix : ""),
+		       .suffix = (char *)(suffix ? suffix : "")};
+	return add_out(s, &o, err);
+}
+
+struct fe {
+	sluice_foreach_fn fn;
+	void *arg;
+};
+
+static int foreach_call(void *arg, int64_t time, const sl_rdd *r, sluice_error *err)
+{
+	struct fe *f = arg;
+	int rc = f->fn(f->arg, time, (const sluice_batch *)r);
+	if (rc)
+		sl_error_set(err, rc < 0 ? rc : -EINVAL, "foreachBatch callback returned %d", rc);
+	return rc;
+}
+
+int sluice_stream_foreach_batch(sluice_stream *s, sluice_foreach_fn fn, void *arg, sluice_error *err)
+{
+	if (!fn) {
+		sl_error_set(err, -EINVAL, "NULL callback");
+		return -EINVAL;
+	}
+	struct fe *f = malloc(sizeof(*f));
+	if (!f) {
+		sl_error_set(err, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	*f = (struct fe){fn, arg};
+	/* kept with the transforms so the context frees it */
+	sluice_context *ctx = s ? (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g)) : NULL;
+	struct sl_tf **v = ctx ? realloc(ctx->tfs, (size_t)(ctx->ntfs + 1) * sizeof(*v)) : NULL;
+	if (!v) {
+		free(f);
+		sl_error_set(err, s ? -ENOMEM : -EINVAL, s ? "out of memory" : "NULL stream");
+		return s ? -ENOMEM : -EINVAL;
+	}
+	ctx->tfs = v;
+	ctx->tfs[ctx->ntfs++] = (struct sl_tf *)f;
+	sl_output o = {.kind = SL_OUT_FOREACH, .fn = foreach_call, .arg = f};
+	return add_out(s, &o, err);
+}
+
+/* ------------------------------------------------------------- reading batches */
+
+size_t sluice_batch_count(const sluice_batch *b)
+{
+	return sl_rdd_rows((const sl_rdd *)b);
+}
+
+size_t sluice_batch_partitions(const sluice_batch *b)
+{
+	return ((const sl_rdd *)b)->nparts;
+}
+
+const sluice_column *sluice_batch_partition(const sluice_batch *b, size_t p)
+{
+	const sl_rdd *r = (const sl_rdd *)b;
+	return p < r->nparts ? (const sluice_column *)r->part[p] : NULL;
+}
+
+size_t sluice_batch_format(const sluice_batch *b, size_t i, char *buf, size_t n)
+{
+	const sl_col *c = locate((const sl_rdd *)b, &i);
+	sl_sbuf s = {0};
+	if (!c || sl_fmt_row(&s, c, i)) {
+		if (n)
+			buf[0] = 0;
+		sl_sbuf_fini(&s);
+		return 0;
+	}
+	size_t len = s.len;
+	if (n) {
+		size_t k = len < n - 1 ? len : n - 1;
+		memcpy(buf, s.p, k);
+		buf[k] = 0;
+	}
+	sl_sbuf_fini(&s);
+	return len;
+}
+
+#define COL(c) ((const sl_col *)(c))
+
+int sluice_column_kind(const sluice_column *c)
+{
+	static const int map[] = {[SL_I64] = SLUICE_I64, [SL_F64] = SLUICE_F64, [SL_BOOL] = SLUICE_BOOL,
+				  [SL_STR] = SLUICE_STR, [SL_TUPLE] = SLUICE_TUPLE, [SL_LIST] = SLUICE_SEQ,
+				  [SL_OPT] = SLUICE_OPTION};
+	return map[COL(c)->type->kind];
+}
+
+size_t sluice_column_length(const sluice_column *c)
+{
+	return c ? COL(c)->len : 0;
+}
+
+const int64_t *sluice_column_i64(const sluice_column *c)
+{
+	return c && COL(c)->type->kind == SL_I64 ? COL(c)->v.i64 : NULL;
+}
+
+const double *sluice_column_f64(const sluice_column *c)
+{
+	return c && COL(c)->type->kind == SL_F64 ? COL(c)->v.f64 : NULL;
+}
+
+const uint8_t *sluice_column_bool(const sluice_column *c)
+{
+	return c && COL(c)->type->kind == SL_BOOL ? COL(c)->v.b : NULL;
+}
+
+const char *sluice_column_str(const sluice_column *c, size_t i, size_t *len)
+{
+	if (!c || COL(c)->type->kind != SL_STR || i >= COL(c)->len)
+		return NULL;
+	if (len)
+		*len = COL(c)->v.s[i].len;
+	return COL(c)->v.s[i].p;
+}
+
+const sluice_column *sluice_column_child(const sluice_column *c, int k)
+{
+	if (!c || k < 0 || k >= COL(c)->type->n)
+		return NULL;
+	return (const sluice_column *)COL(c)->kid[k];
+}

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * build.c - turn a parsed pipeline program into DStreams and outputs.
+ *
+ * A statement is `val name = <stream expression>` or an expression, usually a chain that
+ * ends in an output operation. Sources are calls of a bare name (`queueStream(...)`,
+ * optionally written `ssc.queueStream(...)`); operators are method calls on streams.
+ * Every error names the position of the offending name or argument, and an unknown
+ * name gets the nearest valid one.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "parse.h"
+#include "shuffle.h"
+
+enum opk {
+	K_FN,      /* one function argument */
+	K_FN_N,    /* function [, numPartitions] */
+	K_N,       /* [numPartitions] */
+	K_NREQ,    /* numPartitions */
+	K_NONE,    /* no arguments */
+	K_STREAM,  /* other stream */
+	K_STREAM_N,/* other stream [, numPartitions] */
+	K_PRINT, K_SAVE, K_SAME, K_CALLBACK, K_LATER,
+};
+
+struct opdef {
+	const char *name;
+	int k;
+	int kind, sub;
+};
+
+static const struct opdef ops[] = {
+	{"map", K_FN, SL_DS_MAP, 0},
+	{"flatMap", K_FN, SL_DS_FLATMAP, 0},
+	{"filter", K_FN, SL_DS_FILTER, 0},
+	{"mapValues", K_FN, SL_DS_MAPVALUES, 0},
+	{"flatMapValues", K_FN, SL_DS_FLATMAPVALUES, 0},
+	{"reduce", K_FN, SL_DS_REDUCE, 0},
+	{"reduceByKey", K_FN_N, SL_DS_REDUCEBYKEY, 0},
+	{"count", K_NONE, SL_DS_COUNT, 0},
+	{"countByValue", K_N, SL_DS_COUNTBYVALUE, 0},
+	{"groupByKey", K_N, SL_DS_GROUPBYKEY, 0},
+	{"repartition", K_NREQ, SL_DS_REPARTITION, 0},
+	{"union", K_STREAM, SL_DS_UNION, 0},
+	{"join", K_STREAM_N, SL_DS_JOIN, SL_JOIN_INNER},
+	{"leftOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_LEFT},
+	{"rightOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_RIGHT},
+	{"fullOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_FULL},
+	{"cogroup", K_STREAM_N, SL_DS_COGROUP, 0},
+	{"print", K_PRINT, 0, 0},
+	{"saveAsTextFiles", K_SAVE, 0, 0},
+	{"persist", K_SAME, 0, 0},
+	{"cache", K_SAME, 0, 0},
+	{"transform", K_CALLBACK, 0, 0},
+	{"foreachRDD", K_CALLBACK, 0, 0},
+	{"foreachBatch", K_CALLBACK, 0, 0},
+	{"window", K_LATER, 0, 0},
+	{"countByWindow", K_LATER, 0, 0},
+	{"reduceByWindow", K_LATER, 0, 0},
+	{"reduceByKeyAndWindow", K_LATER, 0, 0},
+	{"countByValueAndWindow", K_LATER, 0, 0},
+	{"groupByKeyAndWindow", K_LATER, 0, 0},
+	{"updateStateByKey", K_LATER, 0, 0},
+	{"mapWithState", K_LATER, 0, 0},
+	{"checkpoint", K_LATER, 0, 0},
+	{NULL, 0, 0, 0},
+};
+
+static const char *later_sources[] = {"socketTextStream", "socketServerStream", "textFileStream", NULL};
+
+struct bctx {
+	sluice_context *ctx;
+	sluice_error *err;
+};
+
+struct val {
+	int kind; /* 0 nothing (output op), 1 stream */
+	sl_dstream *s;
+};
+
+static int at(sluice_error *err, const sl_ast *a, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int at(sluice_error *err, const sl_ast *a, int code, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	va_list ap;
+	va_start(ap, fmt);
+	err->code = code;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	if (a) {
+		err->line = a->nline ? a->nline : a->line;
+		err->col = a->nline ? a->ncol : a->col;
+	}
+	return code;
+}
+
+static int eval(struct bctx *b, const sl_ast *a, struct val *out);
+
+static const char **all_names(sluice_context *ctx)
+{
+	size_t n = 0;
+	for (const struct opdef *o = ops; o->name; o++)
+		n++;
+	for (const sl_source_def *d = sl_source_defs; d->name; d++)
+		n++;
+	n += (size_t)ctx->nnames + 4;
+	const char **v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	size_t k = 0;
+	for (const struct opdef *o = ops; o->name; o++)
+		v[k++] = o->name;
+	for (const sl_source_def *d = sl_source_defs; d->name; d++)
+		v[k++] = d->name;
+	for (const char **s = later_sources; *s; s++)
+		v[k++] = *s;
+	for (int i = 0; i < ctx->nnames; i++)
+		v[k++] = ctx->names[i].name;
+	return v;
+}
+
+static int unknown(struct bctx *b, const sl_ast *where, const char *what, const char *name)
+{
+	const char **cand = all_names(b->ctx);
+	const char *near = cand ? sl_nearest_name(name, cand) : NULL;
+	int rc;
+	if (near)
+		rc = at(b->err, where, -EINVAL, "unknown %s '%s'; did you mean '%s'?", what, name, near);
+	else
+		rc = at(b->err, where, -EINVAL, "unknown %s '%s'", what, name);
+	free(cand);
+	return rc;
+}
+
+/* A constant argument of a source call. */
+static int const_arg(struct bctx *b, const sl_ast *a, sl_arg *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (a->kind == SL_AST_NAMED) {
+		out->name = a->name;
+		out->line = a->line;
+		out->col = a->col;
+		a = a->kid[0];
+	} else {
+		out->line = a->line;
+		out->col = a->col;
+	}
+	int neg = 0;
+	if (a->kind == SL_AST_UNARY && a->op == SL_OP_NEG)
+		neg = 1, a = a->kid[0];
+	switch (a->kind) {
+	case SL_AST_STRING:
+		if (neg)
+			break;
+		if (memchr(a->str, 0, a->slen))
+			return at(b->err, a, -EINVAL, "a NUL byte in a string argument is not allowed");
+		out->kind = SL_ARG_STR;
+		out->s = a->str;
+		return 0;
+	case SL_AST_INT:
+		out->kind = SL_ARG_INT;
+		out->i = neg ? -a->ival : a->ival;
+		return 0;
+	case SL_AST_DURATION:
+		if (neg)
+			break;
+		out->kind = SL_ARG_DURATION;
+		out->i = a->ival;
+		return 0;
+	case SL_AST_FLOAT:
+		out->kind = SL_ARG_FLOAT;
+		out->f = neg ? -a->fval : a->fval;
+		return 0;
+	case SL_AST_BOOL:
+		if (neg)
+			break;
+		out->kind = SL_ARG_BOOL;
+		out->i = a->ival;
+		return 0;
+	default:
+		break;
+	}
+	return at(b->err, a, -EINVAL, "expected a constant (string, number or duration) here");
+}
+
+static int source_call(struct bctx *b, const sl_ast *call, const sl_ast *name_node, const char *name,
+		       struct val *out)
+{
+	const sl_source_def *def = NULL;
+	for (const sl_source_def *d = sl_source_defs; d->name; d++)
+		if (!strcmp(d->name, name))
+			def = d;
+	if (!def) {
+		for (const char **s = later_sources; *s; s++)
+			if (!strcmp(*s, name))
+				return at(b->err, name_node, -ENOTSUP,
+					  "source '%s' is not implemented yet (available: queueStream, textFile, generator)",
+					  name);
+		for (const struct opdef *o = ops; o->name; o++)
+			if (!strcmp(o->name, name))
+				return at(b->err, name_node, -EINVAL,
+					  "'%s' is an operator: call it on a stream, like s.%s(...)", name, name);
+		return unknown(b, name_node, "source", name);
+	}
+	int nargs = call ? call->nkid - 1 : 0;
+	sl_arg args[16];
+	if (nargs > 16)
+		return at(b->err, call, -EINVAL, "%s: too many arguments", name);
+	for (int i = 0; i < nargs; i++)
+		if (const_arg(b, call->kid[i + 1], &args[i]))
+			return b->err ? b->err->code : -EINVAL;
+	sluice_error e = {0};
+	sl_source *src = def->make(&b->ctx->env, args, nargs, &e);
+	if (!src) {
+		if (b->err) {
+			*b->err = e;
+			if (!e.line) {
+				b->err->line = name_node->nline ? name_node->nline : name_node->line;
+				b->err->col = name_node->nline ? name_node->ncol : name_node->col;
+			}
+			if (!strstr(e.msg, "usage") && strlen(e.msg) + strlen(def->usage) + 10 < sizeof(e.msg))
+				snprintf(b->err->msg + strlen(e.msg), sizeof(b->err->msg) - strlen(e.msg),
+					 " (usage: %s)", def->usage);
+		}
+		return e.code ? e.code : -EINVAL;
+	}
+	sl_dstream *d = sl_ds_source(&b->ctx->g, src, b->err);
+	if (!d)
+		return -ENOMEM;
+	d->line = name_node->nline ? name_node->nline : name_node->line;
+	d->col = name_node->nline ? name_node->ncol : name_node->col;
+	out->kind = 1;
+	out->s = d;
+	return 0;
+}
+
+static int int_arg(struct bctx *b, const sl_ast *a, const char *what, int64_t lo, int64_t *v)
+{
+	if (a->kind == SL_AST_NAMED)
+		a = a->kid[0];
+	if (a->kind != SL_AST_INT || a->ival < lo || a->ival > 1 << 20)
+		return at(b->err, a, -EINVAL, "%s must be an integer >= %lld", what, (long long)lo);
+	*v = a->ival;
+	return 0;
+}
+
+static int str_arg(struct bctx *b, const sl_ast *a, const char *what, const char **v)
+{
+	if (a->kind == SL_AST_NAMED)
+		a = a->kid[0];
+	if (a->kind != SL_AST_STRING || memchr(a->str, 0, a->slen))
+		return at(b->err, a, -EINVAL, "%s must be a string", what);
+	*v = a->str;
+	return 0;
+}
+
+static int stream_arg(struct bctx *b, const sl_ast *a, sl_dstream **s)
+{
+	struct val v = {0};
+	int rc = eval(b, a, &v);
+	if (rc)
+		return rc;
+	if (v.kind != 1)
+		return at(b->err, a, -EINVAL, "expected a stream here, found an output operation");
+	*s = v.s;
+	return 0;
+}
+
+static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struct val *out)
+{
+	const char *name = field->name;
+	const sl_ast *obj = field->kid[0];
+	/* ssc.queueStream(...) / streamingContext.textFile(...) */
+	if (obj->kind == SL_AST_IDENT && (!strcmp(obj->name, "ssc") || !strcmp(obj->name, "sc") ||
+					  !strcmp(obj->name, "streamingContext"))) {
+		int isname = 0;
+		for (int i = 0; i < b->ctx->nnames; i++)
+			isname |= !strcmp(b->ctx->names[i].name, obj->name);
+		if (!isname)
+			return source_call(b, call, field, name, out);
+	}
+	const struct opdef *op = NULL;
+	for (const struct opdef *o = ops; o->name; o++)
+		if (!strcmp(o->name, name))
+			op = o;
+	if (!op) {
+		for (const sl_source_def *d = sl_source_defs; d->name; d++)
+			if (!strcmp(d->name, name))
+				return at(b->err, field, -EINVAL, "'%s' is a source: write %s(...) on its own", name, name);
+		return unknown(b, field, "operator", name);
+	}
+	struct val self = {0};
+	int rc = eval(b, obj, &self);
+	if (rc)
+		return rc;
+	if (self.kind != 1)
+		return at(b->err, field, -EINVAL, "%s needs a stream on its left, found an output operation", name);
+	const sl_ast *const *args = call ? (const sl_ast *const *)call->kid + 1 : NULL;
+	int nargs = call ? call->nkid - 1 : 0;
+	int maxa = 0, mina = 0;
+	switch (op->k) {
+	case K_FN: mina = maxa = 1; break;
+	case K_FN_N: mina = 1, maxa = 2; break;
+	case K_N: maxa = 1; break;
+	case K_NREQ: mina = maxa = 1; break;
+	case K_NONE: case K_SAME: break;
+	case K_STREAM: mina = maxa = 1; break;
+	case K_STREAM_N: mina = 1, maxa = 2; break;
+	case K_PRINT: maxa = 1; break;
+	case K_SAVE: mina = 1, maxa = 2; break;
+	case K_CALLBACK:
+		return at(b->err, field, -EINVAL,
+			  "%s needs C code: use sluice_stream_%s() in the library API", name,
+			  strcmp(name, "transform") ? "foreach_batch" : "transform");
+	case K_LATER:
+		return at(b->err, field, -ENOTSUP, "%s is not implemented yet (windows, state and checkpoints are planned)",
+			  name);
+	}
+	if (nargs < mina || nargs > maxa) {
+		if (mina == maxa)
+			return at(b->err, call ? call : field, -EINVAL, "%s takes %d argument(s), found %d", name, mina, nargs);
+		return at(b->err, call ? call : field, -EINVAL, "%s takes %d to %d arguments, found %d", name, mina, maxa,
+			  nargs);
+	}
+	int64_t n = 0;
+	sl_dstream *d = NULL, *other = NULL;
+	sluice_error *err = b->err;
+	switch (op->k) {
+	case K_FN:
+	case K_FN_N:
+		if (nargs == 2 && int_arg(b, args[1], "numPartitions", 1, &n))
+			return -EINVAL;
+		if (args[0]->kind == SL_AST_NAMED)
+			return at(err, args[0], -EINVAL, "%s takes a function, not a named argument", name);
+		d = sl_ds_unary_fn(self.s, op->kind, args[0], (int)n, err);
+		if (!d && err && !err->line) {
+			err->line = field->nline ? field->nline : field->line;
+			err->col = field->nline ? field->ncol : field->col;
+		}
+		break;
+	case K_N:
+	case K_NREQ:
+	case K_NONE:
+		if (nargs == 1 && int_arg(b, args[0], "numPartitions", 1, &n))
+			return -EINVAL;
+		d = sl_ds_unary(self.s, op->kind, (int)n, err);
+		break;
+	case K_STREAM:
+	case K_STREAM_N:
+		if ((rc = stream_arg(b, args[0], &other)))
+			return rc;
+		if (nargs == 2 && int_arg(b, args[1], "numPartitions", 1, &n))
+			return -EINVAL;
+		d = sl_ds_binary(self.s, other, op->kind, op->sub, (int)n, err);
+		break;
+	case K_SAME:
+		out->kind = 1;
+		out->s = self.s;
+		return 0;
+	case K_PRINT: {
+		n = 10;
+		if (nargs == 1 && int_arg(b, args[0], "print's num", 0, &n))
+			return -EINVAL;
+		sl_output o = {.kind = SL_OUT_PRINT, .s = self.s, .num = n};
+		out->kind = 0;
+		return sl_graph_add_output(&b->ctx->g, &o, err);
+	}
+	case K_SAVE: {
+		const char *prefix, *suffix = "";
+		if (str_arg(b, args[0], "prefix", &prefix) || (nargs == 2 && str_arg(b, args[1], "suffix", &suffix)))
+			return -EINVAL;
+		sl_output o = {.kind = SL_OUT_SAVE_TEXT, .s = self.s, .prefix = (char *)prefix, .suffix = (char *)suffix};
+		out->kind = 0;
+		return sl_graph_add_output(&b->ctx->g, &o, err);
+	}
+	}
+	if (!d) {
+		if (err && !err->line) {
+			err->line = field->nline ? field->nline : field->line;
+			err->col = field->nline ? field->ncol : field->col;
+		}
+		return err && err->code ? err->code : -EINVAL;
+	}
+	d->line = field->nline ? field->nline : field->line;
+	d->col = field->nline ? field->ncol : field->col;
+	out->kind = 1;
+	out->s = d;
+	return 0;
+}
+
+static int eval(struct bctx *b, const sl_ast *a, struct val *out)
+{
+	switch (a->kind) {
+	case SL_AST_IDENT:
+		for (int i = 0; i < b->ctx->nnames; i++)
+			if (!strcmp(b->ctx->names[i].name, a->name)) {
+				out->kind = 1;
+				out->s = b->ctx->names[i].s;
+				return 0;
+			}
+		for (const sl_source_def *d = sl_source_defs; d->name; d++)
+			if (!strcmp(d->name, a->name))
+				return at(b->err, a, -EINVAL, "%s needs arguments: %s", a->name, d->usage);
+		return unknown(b, a, "name", a->name);
+	case SL_AST_CALL: {
+		const sl_ast *f = a->kid[0];
+		if (f->kind == SL_AST_IDENT)
+			return source_call(b, a, f, f->name, out);
+		return method(b, a, f, out);
+	}
+	case SL_AST_FIELD:
+		return method(b, NULL, a, out);
+	default:
+		return at(b->err, a, -EINVAL, "expected a stream (a source such as queueStream(...) or a named stream)");
+	}
+}
+
+int sl_build(sluice_context *ctx, const char *text, size_t len, sluice_error *err)
+{
+	sl_program *p = sl_parse(text, len, err);
+	if (!p)
+		return err && err->code ? err->code : -EINVAL;
+	struct bctx b = {ctx, err};
+	int rc = 0;
+	for (int i = 0; i < p->nstmt && !rc; i++) {
+		sl_stmt *st = &p->stmt[i];
+		struct val v = {0};
+		rc = eval(&b, st->expr, &v);
+		if (rc || !st->name)
+			continue;
+		if (v.kind != 1) {
+			rc = at(err, st->expr, -EINVAL, "val %s: the right side is an output operation, not a stream", st->name);
+			break;
+		}
+		for (int k = 0; k < ctx->nnames; k++)
+			if (!strcmp(ctx->names[k].name, st->name)) {
+				rc = at(err, st->expr, -EINVAL, "val %s is already defined", st->name);
+				break;
+			}
+		if (rc)
+			break;
+		if (ctx->nnames == ctx->capnames) {
+			int n = ctx->capnames ? ctx->capnames * 2 : 8;
+			struct sl_name *nv = realloc(ctx->names, (size_t)n * sizeof(*nv));
+			if (!nv) {
+				rc = at(err, NULL, -ENOMEM, "out of memory");
+				break;
+			}
+			ctx->names = nv;
+			ctx->capnames = n;
+		}
+		ctx->names[ctx->nnames].name = strdup(st->name);
+		if (!ctx->names[ctx->nnames].name) {
+			rc = at(err, NULL, -ENOMEM, "out of memory");
+			break;
+		}
+		ctx->names[ctx->nnames++].s = v.s;
+	}
+	if (rc && err && err->line)
+		sl_error_context(err, text, len, err->line, err->col);
+	sl_program_free(p);
+	return rc;
+}
+
+int sluice_context_pipeline(sluice_context *ctx, const char *text, size_t len, sluice_error *err)
+{
+	if (ctx->state != 0) {
+		sl_error_set(err, -EINVAL, "streams and outputs can only be added before the context starts");
+		return -EINVAL;
+	}
+	if (err)
+		memset(err, 0, sizeof(*err));
+	return sl_build(ctx, text, len, err);
+}
+
+sluice_stream *sluice_context_stream(sluice_context *ctx, const char *name)
+{
+	for (int i = 0; i < ctx->nnames; i++)
+		if (!strcmp(ctx->names[i].name, name))
+			return (sluice_stream *)ctx->names[i].s;
+	return NULL;
+}

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * context.c - the StreamingContext: clocks, the batch loop, outputs, start and stop.
+ *
+ * Time (spark-semantics.md §1): at start, startTime = (floor(now / B) + 1) * B and
+ * zeroTime = startTime - B; batch k runs at zeroTime + k*B. With the real clock a driver
+ * thread sleeps until each batch time (or runs back to back when the graph reads a
+ * bounded input: a batch job). With the manual clock nothing runs until the embedder
+ * (or a test) calls sluice_context_advance, which runs the due batches on its thread:
+ * tests never sleep.
+ *
+ * A batch runs every output operation in registration order; an output whose stream
+ * fails records the error (first error kept, logged) and the next outputs and batches
+ * still run (spark-semantics.md §4).
+ */
+#define _GNU_SOURCE
+#include "context.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "parse.h"
+
+void sluice_config_init(sluice_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->size = sizeof(*cfg);
+	cfg->batch_interval_ms = 1000;
+}
+
+static void default_out(void *arg, const char *text, size_t len)
+{
+	(void)arg;
+	while (len) {
+		ssize_t w = write(STDOUT_FILENO, text, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		text += w;
+		len -= (size_t)w;
+	}
+}
+
+sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
+{
+	sluice_config c;
+	sluice_config_init(&c);
+	if (cfg) {
+		if (cfg->size < offsetof(sluice_config, output_arg) + sizeof(void *) && cfg->size)
+			memcpy(&c, cfg, cfg->size);
+		else
+			memcpy(&c, cfg, sizeof(c));
+		c.size = sizeof(c);
+	}
+	if (c.batch_interval_ms <= 0) {
+		sl_error_set(err, -EINVAL, "batch interval must be > 0 ms, found %lld ms", (long long)c.batch_interval_ms);
+		return NULL;
+	}
+	if (!c.block_interval_ms)
+		c.block_interval_ms = c.batch_interval_ms < 200 ? c.batch_interval_ms : 200;
+	if (c.block_interval_ms <= 0 || c.block_interval_ms > c.batch_interval_ms ||
+	    c.batch_interval_ms % c.block_interval_ms) {
+		sl_error_set(err, -EINVAL,
+			     "batch interval (%lld ms) must be a positive multiple of the block interval (%lld ms)",
+			     (long long)c.batch_interval_ms, (long long)c.block_interval_ms);
+		return NULL;
+	}
+	if (c.workers < 0 || c.workers > 1024) {
+		sl_error_set(err, -EINVAL, "workers must be between 0 (one per core) and 1024, found %d", c.workers);
+		return NULL;
+	}
+	if (c.clock != SLUICE_CLOCK_REAL && c.clock != SLUICE_CLOCK_MANUAL) {
+		sl_error_set(err, -EINVAL, "unknown clock %d", c.clock);
+		return NULL;
+	}
+	sluice_context *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		goto oom;
+	ctx->cfg = c;
+	pthread_mutex_init(&ctx->mu, NULL);
+	pthread_cond_init(&ctx->cv, NULL);
+	sl_env *env = &ctx->env;
+	env->batch_ms = c.batch_interval_ms;
+	env->block_ms = c.block_interval_ms;
+	env->log = c.log;
+	env->log_arg = c.log_arg;
+	env->out = c.output ? c.output : default_out;
+	env->out_arg = c.output_arg;
+	int rc = sl_mem_new(&env->mem, 1);
+	if (rc)
+		goto fail;
+	env->types = sl_types_new();
+	if (!env->types)
+		goto fail_oom;
+	rc = sl_workers_new(&env->workers, c.workers, !c.no_pin, env->mem);
+	if (rc)
+		goto fail;
+	sl_graph_init(&ctx->g, env);
+	ctx->clock_ms = c.manual_start_ms;
+	return ctx;
+fail_oom:
+	rc = -ENOMEM;
+fail:
+	sl_error_set(err, rc, "cannot create the context: %s", strerror(-rc));
+	sluice_context_free(ctx);
+	return NULL;
+oom:
+	sl_error_set(err, -ENOMEM, "out of memory");
+	return NULL;
+}
+
+void sluice_context_free(sluice_context *ctx)
+{
+	if (!ctx)
+		return;
+	if (ctx->state == 1)
+		sluice_context_stop(ctx, 0);
+	sl_graph_fini(&ctx->g);
+	for (int i = 0; i < ctx->nnames; i++)
+		free(ctx->names[i].name);
+	free(ctx->names);
+	for (int i = 0; i < ctx->ntfs; i++)
+		free(ctx->tfs[i]);
+	free(ctx->tfs);
+	sl_workers_free(ctx->env.workers);
+	sl_types_free(ctx->env.types);
+	sl_mem_free(ctx->env.mem);
+	pthread_mutex_destroy(&ctx->mu);
+	pthread_cond_destroy(&ctx->cv);
+	free(ctx);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An output operation on a batch. */
+static int run_output(sluice_context *ctx, sl_output *o, int64_t t, sluice_error *err)
+{
+	sl_rdd *r = NULL;
+	int rc = sl_ds_compute(o->s, t, &r, err);
+	if (rc || !r)
+		return rc; /* no RDD at this time: no job (spark-semantics.md §1.3) */
+	switch (o->kind) {
+	case SL_OUT_PRINT: {
+		sl_sbuf b = {0};
+		rc = sl_fmt_print(&b, r, t, o->num);
+		if (!rc)
+			ctx->env.out(ctx->env.out_arg, b.p, b.len);
+		else
+			sl_error_set(err, rc, "out of memory formatting print()");
+		sl_sbuf_fini(&b);
+		break;
+	}
+	case SL_OUT_SAVE_TEXT:
+		rc = sl_save_text_files(&ctx->env, r, o->prefix, o->suffix, t, err);
+		break;
+	case SL_OUT_FOREACH:
+		rc = o->fn(o->arg, t, r, err);
+		if (rc && !err->code)
+			sl_error_set(err, rc < 0 ? rc : -EINVAL, "foreachBatch callback failed with %d", rc);
+		break;
+	}
+	sl_rdd_unref(r);
+	return rc;
+}
+
+/* Run batch t. Returns 1 if the run should end after it (a bounded input ended). */
+static int run_batch(sluice_context *ctx, int64_t t)
+{
+	int failed = 0;
+	for (int i = 0; i < ctx->g.nout; i++) {
+		sluice_error e = {0};
+		int rc = run_output(ctx, &ctx->g.out[i], t, &e);
+		if (rc) {
+			failed = 1;
+			if (!e.code)
+				sl_error_set(&e, rc, "%s", strerror(-rc));
+			sl_log(&ctx->env, SL_LOG_ERROR, "batch %lld ms: %s%s%s", (long long)t,
+			       ctx->g.out[i].s->opname, e.line ? " " : "", e.msg);
+			if (!ctx->first_err.code)
+				ctx->first_err = e;
+		}
+	}
+	sl_graph_clear_memo(&ctx->g);
+	pthread_mutex_lock(&ctx->mu);
+	ctx->batches++;
+	ctx->failed += failed;
+	ctx->last_batch = t;
+	pthread_mutex_unlock(&ctx->mu);
+	int ended = 0, bounded_end = 0, all_sources_ended = 1, nsrc = 0;
+	for (int i = 0; i < ctx->g.nds; i++) {
+		sl_dstream *d = ctx->g.ds[i];
+		if (d->kind != SL_DS_SOURCE)
+			continue;
+		nsrc++;
+		if (d->source_ended && d->src->bounded)
+			bounded_end = 1;
+		if (!d->source_ended)
+			all_sources_ended = 0;
+	}
+	/* A batch job ends with its input; a manual-clock run without a batch limit ends
+	 * when every source has served all it has (queueStream's last line). */
+	if (bounded_end)
+		ended = 1;
+	else if (nsrc && all_sources_ended && ctx->cfg.clock == SLUICE_CLOCK_MANUAL && !ctx->max_batches)
+		ended = 1;
+	if (ctx->max_batches && ctx->batches >= ctx->max_batches)
+		ended = 1;
+	return ended;
+}
+
+static void terminate(sluice_context *ctx)
+{
+	pthread_mutex_lock(&ctx->mu);
+	ctx->terminated = 1;
+	ctx->state = 2;
+	pthread_cond_broadcast(&ctx->cv);
+	pthread_mutex_unlock(&ctx->mu);
+	for (int i = 0; i < ctx->g.nds; i++)
+		if (ctx->g.ds[i]->src && ctx->g.ds[i]->src->ops->stop)
+			ctx->g.ds[i]->src->ops->stop(ctx->g.ds[i]->src);
+}
+
+static void *driver(void *arg)
+{
+	sluice_context *ctx = arg;
+	for (;;) {
+		/* acquire: pairs with the release store in stop/request_stop */
+		if (atomic_load_explicit(&ctx->stop_req, memory_order_acquire))
+			break;
+		int64_t t = ctx->next_time;
+		if (!ctx->bounded) {
+			pthread_mutex_lock(&ctx->mu);
+			while (!atomic_load_explicit(&ctx->stop_req, memory_order_acquire)) {
+				int64_t now = now_ms();
+				if (now >= t)
+					break;
+				struct timespec ts = {.tv_sec = t / 1000, .tv_nsec = (t % 1000) * 1000000};
+				pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
+			}
+			pthread_mutex_unlock(&ctx->mu);
+			if (atomic_load_explicit(&ctx->stop_req, memory_order_acquire))
+				break;
+		}
+		ctx->next_time = t + ctx->env.batch_ms;
+		if (run_batch(ctx, t))
+			break;
+	}
+	terminate(ctx);
+	return NULL;
+}
+
+int sluice_context_start(sluice_context *ctx, sluice_error *err)
+{
+	if (ctx->state != 0) {
+		sl_error_set(err, -EALREADY, ctx->state == 1 ? "the context is already started"
+							     : "a stopped context cannot be restarted");
+		return -EALREADY;
+	}
+	if (!ctx->g.nout) {
+		sl_error_set(err, -EINVAL, "No output operations registered, so nothing to execute");
+		return -EINVAL;
+	}
+	int64_t now = ctx->cfg.clock == SLUICE_CLOCK_MANUAL ? ctx->clock_ms : now_ms();
+	int64_t B = ctx->env.batch_ms;
+	int64_t start = (now >= 0 ? now / B : (now - B + 1) / B) * B + B;
+	ctx->g.zero_time = start - B;
+	ctx->next_time = start;
+	for (int i = 0; i < ctx->g.nds; i++) {
+		sl_dstream *d = ctx->g.ds[i];
+		if (d->kind != SL_DS_SOURCE)
+			continue;
+		if (d->src->bounded)
+			ctx->bounded = 1;
+		if (d->src->ops->start) {
+			int rc = d->src->ops->start(d->src, ctx->g.zero_time, err);
+			if (rc)
+				return rc;
+		}
+	}
+	ctx->state = 1;
+	if (ctx->cfg.clock == SLUICE_CLOCK_REAL) {
+		int rc = pthread_create(&ctx->driver, NULL, driver, ctx);
+		if (rc) {
+			ctx->state = 0;
+			sl_error_set(err, -rc, "cannot start the driver thread: %s", strerror(rc));
+			return -rc;
+		}
+		ctx->has_driver = 1;
+	}
+	return 0;
+}
+
+int64_t sluice_context_advance(sluice_context *ctx, int64_t ms)
+{
+	if (ctx->cfg.clock != SLUICE_CLOCK_MANUAL || ctx->state == 0 || ms < 0)
+		return -EINVAL;
+	if (ctx->state == 2)
+		return 0;
+	ctx->clock_ms += ms;
+	int64_t n = 0;
+	while (ctx->state == 1 && ctx->next_time <= ctx->clock_ms) {
+		if (atomic_load_explicit(&ctx->stop_req, memory_order_acquire)) {
+			terminate(ctx);
+			break;
+		}
+		int64_t t = ctx->next_time;
+		ctx->next_time += ctx->env.batch_ms;
+		n++;
+		if (run_batch(ctx, t)) {
+			terminate(ctx);
+			break;
+		}
+	}
+	return n;
+}
+
+void sluice_context_set_max_batches(sluice_context *ctx, int64_t n)
+{
+	ctx->max_batches = n > 0 ? ctx->batches + n : 0;
+}
+
+int sluice_context_await(sluice_context *ctx, int64_t timeout_ms)
+{
+	pthread_mutex_lock(&ctx->mu);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	if (timeout_ms >= 0) {
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (timeout_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000)
+			until.tv_sec++, until.tv_nsec -= 1000000000;
+	}
+	int timed_out = 0;
+	while (!ctx->terminated && !timed_out) {
+		if (timeout_ms < 0)
+			pthread_cond_wait(&ctx->cv, &ctx->mu);
+		else
+			timed_out = pthread_cond_timedwait(&ctx->cv, &ctx->mu, &until) == ETIMEDOUT;
+	}
+	int r = ctx->terminated ? 0 : 1;
+	pthread_mutex_unlock(&ctx->mu);
+	return r;
+}
+
+void sluice_context_request_stop(sluice_context *ctx)
+{
+	/* release: the driver's acquire load sees everything before the request */
+	atomic_store_explicit(&ctx->stop_req, 1, memory_order_release);
+}
+
+int sluice_context_stop(sluice_context *ctx, int graceful)
+{
+	(void)graceful; /* batches are never cut mid-way; receivers drain in their stop() */
+	sluice_context_request_stop(ctx);
+	pthread_mutex_lock(&ctx->mu);
+	pthread_cond_broadcast(&ctx->cv);
+	pthread_mutex_unlock(&ctx->mu);
+	if (ctx->has_driver) {
+		pthread_join(ctx->driver, NULL);
+		ctx->has_driver = 0;
+	}
+	if (ctx->state != 2)
+		terminate(ctx);
+	return 0;
+}
+
+int sluice_context_stats(const sluice_context *ctx, sluice_stats *st)
+{
+	sluice_stats s = {.size = sizeof(s)};
+	pthread_mutex_lock((pthread_mutex_t *)&ctx->mu);
+	s.batches = ctx->batches;
+	s.failed_batches = ctx->failed;
+	s.last_batch_ms = ctx->last_batch;
+	pthread_mutex_unlock((pthread_mutex_t *)&ctx->mu);
+	s.zero_time_ms = ctx->g.zero_time;
+	for (int i = 0; i < ctx->g.nds; i++)
+		s.skipped_records += ctx->g.ds[i]->skipped;
+	size_t n = st->size && st->size < sizeof(s) ? st->size : sizeof(s);
+	memcpy(st, &s, n);
+	st->size = n;
+	return 0;
+}
+
+int sluice_context_first_error(const sluice_context *ctx, sluice_error *err)
+{
+	if (err)
+		*err = ctx->first_err;
+	return ctx->first_err.code;
+}
+
+const char *sluice_version(void)
+{
+	return SLUICE_VERSION;
+}

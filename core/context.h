@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* context.h - the context's insides, shared by context.c, build.c and api.c. */
+#ifndef SL_CONTEXT_H
+#define SL_CONTEXT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "../include/sluice.h"
+#include "dstream.h"
+
+struct sl_name {
+	char *name;
+	sl_dstream *s;
+};
+
+struct sluice_context {
+	sluice_config cfg;
+	sl_env env;
+	sl_graph g;
+	struct sl_name *names;
+	int nnames, capnames;
+	int state; /* 0 initialized, 1 active, 2 stopped */
+	pthread_t driver;
+	int has_driver;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_int stop_req; /* set by stop/request_stop; read by the driver (acquire/release) */
+	int terminated;      /* under mu */
+	int64_t max_batches, batches, failed, last_batch;
+	int64_t clock_ms;    /* manual clock */
+	int64_t next_time;   /* next batch time */
+	int bounded;         /* the graph has a bounded source: run as fast as possible */
+	sluice_error first_err;
+	/* transform callbacks registered through the API */
+	struct sl_tf **tfs;
+	int ntfs;
+};
+
+/* Build streams from pipeline text (build.c). */
+int sl_build(sluice_context *ctx, const char *text, size_t len, sluice_error *err);
+
+#endif

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * env.h - what operators, sources and sinks may use from their context.
+ *
+ * A context owns exactly one sl_env; everything reachable from it is per context (the
+ * library has no global state). Sources and sinks in io/ get a pointer to it.
+ */
+#ifndef SL_ENV_H
+#define SL_ENV_H
+
+#include <stdint.h>
+
+#include "../include/sluice.h"
+#include "mem.h"
+#include "pool.h"
+#include "type.h"
+
+enum sl_log_level { SL_LOG_ERROR = 0, SL_LOG_WARN = 1, SL_LOG_INFO = 2, SL_LOG_DEBUG = 3 };
+
+typedef struct sl_env {
+	sl_mem *mem;
+	sl_types *types;
+	sl_workers *workers;
+	int64_t batch_ms;  /* batch interval */
+	int64_t block_ms;  /* block interval; batch_ms is a multiple of it */
+	void (*log)(void *arg, int level, const char *msg);
+	void *log_arg;
+	/* print() output: called with whole formatted batches. */
+	void (*out)(void *arg, const char *text, size_t len);
+	void *out_arg;
+} sl_env;
+
+/* Log through the embedder's callback (no-op without one). printf-style. */
+void sl_log(const sl_env *env, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,1438 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * expr.c - compile lambdas to typed trees; evaluate them a column at a time.
+ *
+ * Scala semantics that matter and are kept: Long arithmetic wraps (no UB: done in
+ * uint64_t), integer / and % truncate toward zero, x / 0 on Longs is an error for that
+ * record (ArithmeticException in Scala) while Doubles give Infinity/NaN; Long op Double
+ * is Double; String + anything concatenates toString of the right side; == on Doubles
+ * is IEEE (NaN != NaN) as in Scala's primitive ==.
+ * Deliberate differences (docs/pipeline-language.md): String.length counts code points,
+ * toLowerCase/toUpperCase change ASCII letters only, split() takes a literal separator
+ * or one of the regexes \s+ \s , ; \t \W+.
+ */
+#define _GNU_SOURCE
+#include "expr.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "parse.h"
+
+enum xop {
+	X_PARAM, X_CONST, X_TUPLE, X_FIELD, X_ARITH, X_CMP, X_AND, X_OR, X_NOT, X_NEG,
+	X_TOF64, X_TOI64, X_IF, X_CONCAT, X_TOSTR, X_SPLIT, X_LOWER, X_UPPER, X_TRIM,
+	X_STRLEN, X_PARSEI, X_PARSEF, X_CONTAINS, X_STARTS, X_ENDS, X_STREMPTY, X_MAXMIN,
+	X_ABS, X_MKLIST, X_LSUM, X_LSIZE, X_LMAXMIN, X_GETORELSE, X_ISDEF, X_OPTGET, X_SOME,
+};
+
+struct sl_expr {
+	int op, sub;
+	const sl_type *type;
+	sl_expr **kid;
+	int nkid;
+	int param, field;
+	int64_t i;
+	double f;
+	char *s;
+	size_t slen;
+	sl_expr *next_alloc;
+};
+
+struct cctx {
+	sl_types *types;
+	sluice_error *err;
+	const char *const *names; /* NULL: placeholder mode */
+	const sl_type *const *ptypes;
+	int nparam, nunder;
+	sl_expr *arena;
+	int depth;
+};
+
+static sl_expr *node(struct cctx *c, int op, const sl_type *t, int nkid)
+{
+	sl_expr *e = calloc(1, sizeof(*e) + (size_t)nkid * sizeof(sl_expr *));
+	if (!e) {
+		sl_error_set(c->err, -ENOMEM, "out of memory compiling expression");
+		return NULL;
+	}
+	e->op = op;
+	e->type = t;
+	e->nkid = nkid;
+	e->kid = (sl_expr **)(e + 1);
+	e->next_alloc = c->arena;
+	c->arena = e;
+	return e;
+}
+
+static void *fail(struct cctx *c, const sl_ast *a, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void *fail(struct cctx *c, const sl_ast *a, const char *fmt, ...)
+{
+	if (c->err && !c->err->code) {
+		va_list ap;
+		va_start(ap, fmt);
+		c->err->code = -EINVAL;
+		vsnprintf(c->err->msg, sizeof(c->err->msg), fmt, ap);
+		va_end(ap);
+		c->err->line = a ? a->line : 0;
+		c->err->col = a ? a->col : 0;
+	}
+	return NULL;
+}
+
+#define TN(t) sl_type_name((t), (char[96]){0}, 96)
+
+static sl_expr *cx(struct cctx *c, const sl_ast *a);
+
+static sl_expr *to_f64(struct cctx *c, sl_expr *e)
+{
+	if (e->type->kind == SL_F64)
+		return e;
+	if (e->op == X_CONST) {
+		e->f = (double)e->i;
+		e->type = &sl_type_f64;
+		return e;
+	}
+	sl_expr *x = node(c, X_TOF64, &sl_type_f64, 1);
+	if (x)
+		x->kid[0] = e;
+	return x;
+}
+
+static const char *opname(int op)
+{
+	static const char *n[] = {"", "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=",
+				  "&&", "||", "-", "!"};
+	return op >= 0 && op < (int)(sizeof(n) / sizeof(n[0])) ? n[op] : "?";
+}
+
+static sl_expr *binary(struct cctx *c, const sl_ast *a)
+{
+	sl_expr *l = cx(c, a->kid[0]);
+	sl_expr *r = l ? cx(c, a->kid[1]) : NULL;
+	if (!r)
+		return NULL;
+	int op = a->op;
+	const sl_type *lt = l->type, *rt = r->type;
+	if (op == SL_OP_AND || op == SL_OP_OR) {
+		if (lt->kind != SL_BOOL || rt->kind != SL_BOOL)
+			return fail(c, a, "operator %s needs Boolean operands, found %s and %s",
+				    opname(op), TN(lt), TN(rt));
+		sl_expr *e = node(c, op == SL_OP_AND ? X_AND : X_OR, &sl_type_bool, 2);
+		if (e)
+			e->kid[0] = l, e->kid[1] = r;
+		return e;
+	}
+	if (op == SL_OP_ADD && (lt->kind == SL_STR || rt->kind == SL_STR)) {
+		if (lt->kind != SL_STR)
+			return fail(c, a, "value + is not defined for %s and String (write x.toString + s)", TN(lt));
+		sl_expr *e = node(c, X_CONCAT, &sl_type_str, 2);
+		if (!e)
+			return NULL;
+		e->kid[0] = l;
+		if (rt->kind != SL_STR) {
+			sl_expr *t = node(c, X_TOSTR, &sl_type_str, 1);
+			if (!t)
+				return NULL;
+			t->kid[0] = r;
+			r = t;
+		}
+		e->kid[1] = r;
+		return e;
+	}
+	if (op >= SL_OP_EQ && op <= SL_OP_GE) {
+		int numeric = sl_type_is_num(lt) && sl_type_is_num(rt);
+		if (!numeric && !sl_type_eq(lt, rt))
+			return fail(c, a, "cannot compare %s with %s", TN(lt), TN(rt));
+		if (!numeric && op > SL_OP_NE && lt->kind != SL_STR && lt->kind != SL_BOOL)
+			return fail(c, a, "operator %s is not defined for %s", opname(op), TN(lt));
+		if (numeric && lt->kind != rt->kind) {
+			l = to_f64(c, l);
+			r = l ? to_f64(c, r) : NULL;
+			if (!r)
+				return NULL;
+		}
+		sl_expr *e = node(c, X_CMP, &sl_type_bool, 2);
+		if (e)
+			e->sub = op, e->kid[0] = l, e->kid[1] = r;
+		return e;
+	}
+	if (!sl_type_is_num(lt) || !sl_type_is_num(rt))
+		return fail(c, a, "value %s is not defined for %s and %s", opname(op), TN(lt), TN(rt));
+	if (lt->kind != rt->kind) {
+		l = to_f64(c, l);
+		r = l ? to_f64(c, r) : NULL;
+		if (!r)
+			return NULL;
+	}
+	sl_expr *e = node(c, X_ARITH, l->type, 2);
+	if (e)
+		e->sub = op, e->kid[0] = l, e->kid[1] = r;
+	return e;
+}
+
+static sl_expr *konst(struct cctx *c, const sl_ast *a)
+{
+	switch (a->kind) {
+	case SL_AST_INT: {
+		sl_expr *e = node(c, X_CONST, &sl_type_i64, 0);
+		if (e)
+			e->i = a->ival;
+		return e;
+	}
+	case SL_AST_FLOAT: {
+		sl_expr *e = node(c, X_CONST, &sl_type_f64, 0);
+		if (e)
+			e->f = a->fval;
+		return e;
+	}
+	case SL_AST_BOOL: {
+		sl_expr *e = node(c, X_CONST, &sl_type_bool, 0);
+		if (e)
+			e->i = a->ival;
+		return e;
+	}
+	default: {
+		sl_expr *e = node(c, X_CONST, &sl_type_str, 0);
+		if (!e)
+			return NULL;
+		e->s = malloc(a->slen + 1);
+		if (!e->s)
+			return fail(c, a, "out of memory");
+		memcpy(e->s, a->str, a->slen);
+		e->s[a->slen] = 0;
+		e->slen = a->slen;
+		return e;
+	}
+	}
+}
+
+static sl_expr *unary_node(struct cctx *c, int op, const sl_type *t, sl_expr *k)
+{
+	sl_expr *e = node(c, op, t, 1);
+	if (e)
+		e->kid[0] = k;
+	return e;
+}
+
+/* x.name or x.name(args): methods and fields on values. */
+static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const char *name,
+		       const sl_ast *const *args, int nargs, int called)
+{
+	/* math.max(a, b), math.min, math.abs */
+	if (obj->kind == SL_AST_IDENT && !strcmp(obj->name, "math") && called) {
+		int mx = !strcmp(name, "max"), mn = !strcmp(name, "min"), ab = !strcmp(name, "abs");
+		if ((mx || mn) && nargs == 2) {
+			sl_expr *x = cx(c, args[0]), *y = x ? cx(c, args[1]) : NULL;
+			if (!y)
+				return NULL;
+			if (!sl_type_is_num(x->type) || !sl_type_is_num(y->type))
+				return fail(c, a, "math.%s needs numbers, found %s and %s", name, TN(x->type), TN(y->type));
+			if (x->type->kind != y->type->kind) {
+				x = to_f64(c, x);
+				y = x ? to_f64(c, y) : NULL;
+				if (!y)
+					return NULL;
+			}
+			sl_expr *e = node(c, X_MAXMIN, x->type, 2);
+			if (e)
+				e->sub = mx, e->kid[0] = x, e->kid[1] = y;
+			return e;
+		}
+		if (ab && nargs == 1) {
+			sl_expr *x = cx(c, args[0]);
+			if (!x)
+				return NULL;
+			if (!sl_type_is_num(x->type))
+				return fail(c, a, "math.abs needs a number, found %s", TN(x->type));
+			return unary_node(c, X_ABS, x->type, x);
+		}
+		return fail(c, a, "unknown function math.%s with %d argument(s) (known: math.max, math.min, math.abs)", name, nargs);
+	}
+	sl_expr *o = cx(c, obj);
+	if (!o)
+		return NULL;
+	const sl_type *t = o->type;
+	int k = t->kind;
+	/* Tuple fields _1 .. _22 */
+	if (name[0] == '_' && name[1] >= '1' && name[1] <= '9' && !called) {
+		int f = atoi(name + 1);
+		if (k != SL_TUPLE || f < 1 || f > t->n)
+			return fail(c, a, "value %s is not a member of %s", name, TN(t));
+		sl_expr *e = node(c, X_FIELD, t->kid[f - 1], 1);
+		if (e)
+			e->field = f - 1, e->kid[0] = o;
+		return e;
+	}
+	sl_expr *arg[2] = {0};
+	for (int i = 0; i < nargs && i < 2; i++)
+		if (!(arg[i] = cx(c, args[i])))
+			return NULL;
+#define M(n, na) (!strcmp(name, n) && nargs == (na))
+	if (M("toString", 0))
+		return unary_node(c, X_TOSTR, &sl_type_str, o);
+	if (k == SL_STR) {
+		if (M("split", 1)) {
+			if (arg[0]->op != X_CONST || arg[0]->type->kind != SL_STR)
+				return fail(c, args[0], "split needs a constant String separator");
+			const char *s = arg[0]->s;
+			size_t l = arg[0]->slen;
+			int re = 0; /* 0 literal, 1 \s+, 2 \s, 3 \W+ */
+			char lit[8];
+			size_t litn = 0;
+			if (!strcmp(s, "\\s+") || !strcmp(s, " +") || !strcmp(s, "\\s+|\\t+"))
+				re = 1;
+			else if (!strcmp(s, "\\s"))
+				re = 2;
+			else if (!strcmp(s, "\\W+"))
+				re = 3;
+			else if (l == 2 && s[0] == '\\' && !((s[1] >= 'a' && s[1] <= 'z') || (s[1] >= 'A' && s[1] <= 'Z') || (s[1] >= '0' && s[1] <= '9')))
+				lit[0] = s[1], litn = 1;
+			else if (l == 2 && s[0] == '\\' && s[1] == 't')
+				lit[0] = '\t', litn = 1;
+			else if (l >= 1 && l < sizeof(lit) && !strpbrk(s, ".$|()[]{}^?*+\\"))
+				memcpy(lit, s, l), litn = l;
+			else if (l == 0)
+				return fail(c, args[0], "split(\"\") is not supported");
+			else
+				return fail(c, args[0], "split pattern \"%s\" is a regex sluice does not run; use a literal separator or \\\\s+, \\\\s, \\\\W+", s);
+			sl_expr *e = node(c, X_SPLIT, sl_type_list(c->types, &sl_type_str, SL_LIST_ARRAY), 1);
+			if (!e || !e->type)
+				return fail(c, a, "out of memory");
+			e->kid[0] = o;
+			e->sub = re;
+			e->s = malloc(litn + 1);
+			if (!e->s)
+				return fail(c, a, "out of memory");
+			memcpy(e->s, lit, litn);
+			e->s[litn] = 0;
+			e->slen = litn;
+			return e;
+		}
+		if (M("toLowerCase", 0))
+			return unary_node(c, X_LOWER, &sl_type_str, o);
+		if (M("toUpperCase", 0))
+			return unary_node(c, X_UPPER, &sl_type_str, o);
+		if (M("trim", 0))
+			return unary_node(c, X_TRIM, &sl_type_str, o);
+		if (M("length", 0) || M("size", 0))
+			return unary_node(c, X_STRLEN, &sl_type_i64, o);
+		if (M("isEmpty", 0))
+			return unary_node(c, X_STREMPTY, &sl_type_bool, o);
+		if (M("toInt", 0) || M("toLong", 0)) {
+			sl_expr *e = unary_node(c, X_PARSEI, &sl_type_i64, o);
+			if (e)
+				e->sub = name[2] == 'I' ? 32 : 64;
+			return e;
+		}
+		if (M("toDouble", 0))
+			return unary_node(c, X_PARSEF, &sl_type_f64, o);
+		if (M("contains", 1) || M("startsWith", 1) || M("endsWith", 1)) {
+			if (arg[0]->type->kind != SL_STR)
+				return fail(c, args[0], "%s needs a String argument, found %s", name, TN(arg[0]->type));
+			sl_expr *e = node(c, name[0] == 'c' ? X_CONTAINS : name[0] == 's' ? X_STARTS : X_ENDS,
+					  &sl_type_bool, 2);
+			if (e)
+				e->kid[0] = o, e->kid[1] = arg[0];
+			return e;
+		}
+	}
+	if (sl_type_is_num(t)) {
+		if (M("toDouble", 0))
+			return to_f64(c, o);
+		if (M("toLong", 0) || M("toInt", 0))
+			return k == SL_I64 ? o : unary_node(c, X_TOI64, &sl_type_i64, o);
+		if ((M("max", 1) || M("min", 1)) && sl_type_is_num(arg[0]->type)) {
+			sl_expr *x = o, *y = arg[0];
+			if (x->type->kind != y->type->kind) {
+				x = to_f64(c, x);
+				y = x ? to_f64(c, y) : NULL;
+				if (!y)
+					return NULL;
+			}
+			sl_expr *e = node(c, X_MAXMIN, x->type, 2);
+			if (e)
+				e->sub = name[1] == 'a', e->kid[0] = x, e->kid[1] = y;
+			return e;
+		}
+		if (M("abs", 0))
+			return unary_node(c, X_ABS, t, o);
+	}
+	if (k == SL_LIST) {
+		const sl_type *et = t->kid[0];
+		if (M("size", 0) || M("length", 0))
+			return unary_node(c, X_LSIZE, &sl_type_i64, o);
+		if (M("sum", 0) && sl_type_is_num(et))
+			return unary_node(c, X_LSUM, et, o);
+		if ((M("max", 0) || M("min", 0)) && (sl_type_is_num(et) || et->kind == SL_STR)) {
+			sl_expr *e = unary_node(c, X_LMAXMIN, et, o);
+			if (e)
+				e->sub = name[1] == 'a';
+			return e;
+		}
+	}
+	if (k == SL_OPT) {
+		if (M("isDefined", 0) || M("nonEmpty", 0))
+			return unary_node(c, X_ISDEF, &sl_type_bool, o);
+		if (M("isEmpty", 0)) {
+			sl_expr *d = unary_node(c, X_ISDEF, &sl_type_bool, o);
+			return d ? unary_node(c, X_NOT, &sl_type_bool, d) : NULL;
+		}
+		if (M("get", 0))
+			return unary_node(c, X_OPTGET, t->kid[0], o);
+		if (M("getOrElse", 1)) {
+			sl_expr *d = arg[0];
+			if (!sl_type_eq(d->type, t->kid[0])) {
+				if (t->kid[0]->kind == SL_F64 && d->type->kind == SL_I64)
+					d = to_f64(c, d);
+				else
+					return fail(c, args[0], "getOrElse default has type %s, the Option holds %s", TN(d->type), TN(t->kid[0]));
+			}
+			sl_expr *e = node(c, X_GETORELSE, t->kid[0], 2);
+			if (e)
+				e->kid[0] = o, e->kid[1] = d;
+			return e;
+		}
+	}
+#undef M
+	return fail(c, a, "value %s%s is not a member of %s", name, called ? "(...)" : "", TN(t));
+}
+
+static sl_expr *call(struct cctx *c, const sl_ast *a)
+{
+	const sl_ast *f = a->kid[0];
+	const sl_ast *const *args = (const sl_ast *const *)a->kid + 1;
+	int nargs = a->nkid - 1;
+	for (int i = 0; i < nargs; i++)
+		if (args[i]->kind == SL_AST_NAMED)
+			return fail(c, args[i], "named arguments are not allowed here");
+	if (f->kind == SL_AST_FIELD)
+		return member(c, a, f->kid[0], f->name, args, nargs, 1);
+	if (f->kind == SL_AST_IDENT) {
+		const char *n = f->name;
+		if (!strcmp(n, "Seq") || !strcmp(n, "List") || !strcmp(n, "Array")) {
+			if (nargs < 1)
+				return fail(c, a, "%s() needs at least one element (its type must be known)", n);
+			sl_expr *e = node(c, X_MKLIST, NULL, nargs);
+			if (!e)
+				return NULL;
+			const sl_type *et = NULL;
+			int anyf = 0;
+			for (int i = 0; i < nargs; i++) {
+				if (!(e->kid[i] = cx(c, args[i])))
+					return NULL;
+				anyf |= e->kid[i]->type->kind == SL_F64;
+			}
+			for (int i = 0; i < nargs; i++) {
+				if (anyf && e->kid[i]->type->kind == SL_I64)
+					e->kid[i] = to_f64(c, e->kid[i]);
+				if (!e->kid[i])
+					return NULL;
+				if (!et)
+					et = e->kid[i]->type;
+				else if (!sl_type_eq(et, e->kid[i]->type))
+					return fail(c, args[i], "%s elements must have one type: %s and %s", n, TN(et), TN(e->kid[i]->type));
+			}
+			e->type = sl_type_list(c->types, et, n[0] == 'A' ? SL_LIST_ARRAY : SL_LIST_SEQ);
+			return e->type ? e : fail(c, a, "out of memory");
+		}
+		if (!strcmp(n, "Some") && nargs == 1) {
+			sl_expr *x = cx(c, args[0]);
+			if (!x)
+				return NULL;
+			const sl_type *t = sl_type_opt(c->types, x->type);
+			return t ? unary_node(c, X_SOME, t, x) : fail(c, a, "out of memory");
+		}
+		if ((!strcmp(n, "max") || !strcmp(n, "min")) && nargs == 2) {
+			sl_ast fake = {.kind = SL_AST_IDENT, .name = "math", .line = f->line, .col = f->col};
+			return member(c, a, &fake, n, args, nargs, 1);
+		}
+		return fail(c, f, "unknown function '%s' in expression", n);
+	}
+	return fail(c, a, "this expression cannot be called");
+}
+
+static sl_expr *cx(struct cctx *c, const sl_ast *a)
+{
+	if (++c->depth > 200) {
+		c->depth--;
+		return fail(c, a, "expression nested too deeply");
+	}
+	sl_expr *r = NULL;
+	switch (a->kind) {
+	case SL_AST_INT:
+	case SL_AST_FLOAT:
+	case SL_AST_STRING:
+	case SL_AST_BOOL:
+		r = konst(c, a);
+		break;
+	case SL_AST_DURATION:
+		r = fail(c, a, "a duration is not a value inside a function");
+		break;
+	case SL_AST_UNDERSCORE:
+		if (c->names) {
+			r = fail(c, a, "'_' cannot be used inside an explicit lambda");
+			break;
+		}
+		if (c->nunder >= c->nparam) {
+			r = fail(c, a, "too many '_' placeholders: this function takes %d argument(s)", c->nparam);
+			break;
+		}
+		r = node(c, X_PARAM, c->ptypes[c->nunder], 0);
+		if (r)
+			r->param = c->nunder++;
+		break;
+	case SL_AST_IDENT:
+		for (int i = 0; c->names && i < c->nparam; i++)
+			if (!strcmp(c->names[i], a->name)) {
+				r = node(c, X_PARAM, c->ptypes[i], 0);
+				if (r)
+					r->param = i;
+				goto out;
+			}
+		if (!strcmp(a->name, "None"))
+			r = fail(c, a, "None needs a known type here; use Option values from joins");
+		else
+			r = fail(c, a, "unknown name '%s'", a->name);
+		break;
+	case SL_AST_TUPLE: {
+		sl_expr *e = node(c, X_TUPLE, NULL, a->nkid);
+		if (!e || a->nkid > SL_TUPLE_MAX) {
+			r = e ? fail(c, a, "tuples have at most %d fields", SL_TUPLE_MAX) : NULL;
+			break;
+		}
+		const sl_type *kt[SL_TUPLE_MAX];
+		for (int i = 0; i < a->nkid; i++) {
+			if (!(e->kid[i] = cx(c, a->kid[i])))
+				goto out;
+			kt[i] = e->kid[i]->type;
+		}
+		e->type = sl_type_tuple(c->types, a->nkid, kt);
+		r = e->type ? e : fail(c, a, "out of memory");
+		break;
+	}
+	case SL_AST_FIELD:
+		r = member(c, a, a->kid[0], a->name, NULL, 0, 0);
+		break;
+	case SL_AST_CALL:
+		r = call(c, a);
+		break;
+	case SL_AST_BINARY:
+		r = binary(c, a);
+		break;
+	case SL_AST_UNARY: {
+		sl_expr *k = cx(c, a->kid[0]);
+		if (!k)
+			break;
+		if (a->op == SL_OP_NOT) {
+			r = k->type->kind == SL_BOOL ? unary_node(c, X_NOT, &sl_type_bool, k)
+						     : fail(c, a, "operator ! needs a Boolean, found %s", TN(k->type));
+		} else if (k->op == X_CONST && sl_type_is_num(k->type)) {
+			k->i = (int64_t)(0 - (uint64_t)k->i);
+			k->f = -k->f;
+			r = k;
+		} else {
+			r = sl_type_is_num(k->type) ? unary_node(c, X_NEG, k->type, k)
+						    : fail(c, a, "unary - needs a number, found %s", TN(k->type));
+		}
+		break;
+	}
+	case SL_AST_IF: {
+		sl_expr *cnd = cx(c, a->kid[0]);
+		sl_expr *x = cnd ? cx(c, a->kid[1]) : NULL;
+		sl_expr *y = x ? cx(c, a->kid[2]) : NULL;
+		if (!y)
+			break;
+		if (cnd->type->kind != SL_BOOL) {
+			r = fail(c, a->kid[0], "if condition must be Boolean, found %s", TN(cnd->type));
+			break;
+		}
+		if (sl_type_is_num(x->type) && sl_type_is_num(y->type) && x->type->kind != y->type->kind) {
+			x = to_f64(c, x);
+			y = x ? to_f64(c, y) : NULL;
+			if (!y)
+				break;
+		}
+		if (!sl_type_eq(x->type, y->type)) {
+			r = fail(c, a, "if branches have different types: %s and %s", TN(x->type), TN(y->type));
+			break;
+		}
+		r = node(c, X_IF, x->type, 3);
+		if (r)
+			r->kid[0] = cnd, r->kid[1] = x, r->kid[2] = y;
+		break;
+	}
+	case SL_AST_LAMBDA:
+		r = fail(c, a, "a function is not a value here");
+		break;
+	case SL_AST_NAMED:
+		r = fail(c, a, "named argument '%s' is not allowed here", a->name);
+		break;
+	}
+out:
+	c->depth--;
+	return r;
+}
+
+int sl_ast_placeholders(const sl_ast *a)
+{
+	if (!a || a->kind == SL_AST_LAMBDA)
+		return 0;
+	if (a->kind == SL_AST_UNDERSCORE)
+		return 1;
+	int n = 0;
+	for (int i = 0; i < a->nkid; i++)
+		n += sl_ast_placeholders(a->kid[i]);
+	return n;
+}
+
+static int detect_reducer(const sl_expr *e, const sl_type *t)
+{
+	if (!sl_type_is_num(t))
+		return SL_RED_NONE;
+	if (e->nkid != 2 || e->kid[0]->op != X_PARAM || e->kid[1]->op != X_PARAM ||
+	    e->kid[0]->param != 0 || e->kid[1]->param != 1)
+		return SL_RED_NONE;
+	if (e->op == X_ARITH && e->sub == SL_OP_ADD)
+		return SL_RED_SUM;
+	if (e->op == X_MAXMIN)
+		return e->sub ? SL_RED_MAX : SL_RED_MIN;
+	return SL_RED_NONE;
+}
+
+int sl_lambda_compile(sl_lambda *l, sl_types *types, const sl_ast *ast, int nparam,
+		      const sl_type *const *ptypes, sluice_error *err)
+{
+	memset(l, 0, sizeof(*l));
+	struct cctx c = {.types = types, .err = err, .ptypes = ptypes, .nparam = nparam};
+	const sl_ast *body = ast;
+	if (ast->kind == SL_AST_LAMBDA) {
+		if (ast->nparam != nparam) {
+			fail(&c, ast, "this function takes %d argument(s) but the lambda has %d", nparam, ast->nparam);
+			return -EINVAL;
+		}
+		c.names = ast->params;
+		body = ast->kid[0];
+	} else {
+		int n = sl_ast_placeholders(ast);
+		if (n != nparam) {
+			fail(&c, ast, "expected a function of %d argument(s), found %s with %d placeholder(s)",
+			     nparam, n ? "an expression" : "a value", n);
+			return -EINVAL;
+		}
+	}
+	sl_expr *e = cx(&c, body);
+	l->arena = c.arena;
+	if (!e) {
+		sl_lambda_fini(l);
+		return err && err->code ? err->code : -EINVAL;
+	}
+	l->body = e;
+	l->nparam = nparam;
+	for (int i = 0; i < nparam && i < 2; i++)
+		l->ptype[i] = ptypes[i];
+	l->type = e->type;
+	if (nparam == 2 && sl_type_eq(ptypes[0], ptypes[1]) && sl_type_eq(e->type, ptypes[0]))
+		l->reducer = detect_reducer(e, e->type);
+	return 0;
+}
+
+void sl_lambda_fini(sl_lambda *l)
+{
+	for (sl_expr *e = l->arena, *n; e; e = n) {
+		n = e->next_alloc;
+		free(e->s);
+		free(e);
+	}
+	l->arena = NULL;
+	l->body = NULL;
+}
+
+/* ---------------------------------------------------------------- evaluation */
+
+void sl_xeval_init(sl_xeval *ev, sl_mem *m)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->mem = m;
+}
+
+void sl_xeval_fini(sl_xeval *ev)
+{
+	if (ev->bad)
+		sl_dealloc(ev->mem, ev->bad, ev->n);
+	ev->bad = NULL;
+	ev->nbad = 0;
+}
+
+static void mark_bad(sl_xeval *ev, size_t i, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void mark_bad(sl_xeval *ev, size_t i, const char *fmt, ...)
+{
+	if (!ev->bad) {
+		ev->bad = sl_calloc(ev->mem, -1, ev->n ? ev->n : 1);
+		if (!ev->bad)
+			return;
+	}
+	if (ev->bad[i])
+		return;
+	ev->bad[i] = 1;
+	if (!ev->nbad++) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(ev->why, sizeof(ev->why), fmt, ap);
+		va_end(ap);
+	}
+}
+
+static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x);
+
+/* A constant as a column of n copies. */
+static sl_col *const_col(const sl_expr *e, size_t n, sl_mem *m)
+{
+	sl_col *c = sl_col_new(m, e->type, n);
+	if (!c)
+		return NULL;
+	if (e->type->kind == SL_STR) {
+		char *p = sl_col_str_space(c, e->slen);
+		if (!p) {
+			sl_col_unref(c);
+			return NULL;
+		}
+		memcpy(p, e->s, e->slen);
+		for (size_t i = 0; i < n; i++)
+			c->v.s[i] = (sl_str){p, e->slen};
+	} else if (e->type->kind == SL_F64) {
+		for (size_t i = 0; i < n; i++)
+			c->v.f64[i] = e->f;
+	} else if (e->type->kind == SL_BOOL) {
+		memset(c->v.b, (int)e->i, n);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			c->v.i64[i] = e->i;
+	}
+	c->len = n;
+	return c;
+}
+
+static inline int64_t arith_i64(int op, int64_t a, int64_t b, size_t i, sl_xeval *x)
+{
+	switch (op) {
+	case SL_OP_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
+	case SL_OP_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
+	case SL_OP_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
+	case SL_OP_DIV:
+		if (!b) {
+			mark_bad(x, i, "integer division by zero");
+			return 0;
+		}
+		return b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b;
+	default:
+		if (!b) {
+			mark_bad(x, i, "integer remainder by zero");
+			return 0;
+		}
+		return b == -1 ? 0 : a % b;
+	}
+}
+
+static inline double arith_f64(int op, double a, double b)
+{
+	switch (op) {
+	case SL_OP_ADD: return a + b;
+	case SL_OP_SUB: return a - b;
+	case SL_OP_MUL: return a * b;
+	case SL_OP_DIV: return a / b;
+	default: return fmod(a, b);
+	}
+}
+
+static sl_col *eval_arith(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
+{
+	const sl_expr *le = e->kid[0], *re = e->kid[1];
+	sl_col *out = sl_col_new(x->mem, e->type, n);
+	if (!out)
+		return NULL;
+	out->len = n;
+	int op = e->sub;
+	if (e->type->kind == SL_I64) {
+		int64_t *o = out->v.i64;
+		if (re->op == X_CONST && le->op != X_CONST) {
+			sl_col *l = ev(le, args, n, x);
+			if (!l)
+				goto oom;
+			const int64_t *a = l->v.i64;
+			int64_t b = re->i;
+			/* the common shapes get loops the compiler vectorizes */
+			if (op == SL_OP_ADD)
+				for (size_t i = 0; i < n; i++)
+					o[i] = (int64_t)((uint64_t)a[i] + (uint64_t)b);
+			else if (op == SL_OP_MUL)
+				for (size_t i = 0; i < n; i++)
+					o[i] = (int64_t)((uint64_t)a[i] * (uint64_t)b);
+			else if (op == SL_OP_SUB)
+				for (size_t i = 0; i < n; i++)
+					o[i] = (int64_t)((uint64_t)a[i] - (uint64_t)b);
+			else
+				for (size_t i = 0; i < n; i++)
+					o[i] = arith_i64(op, a[i], b, i, x);
+			sl_col_unref(l);
+			return out;
+		}
+		sl_col *l = ev(le, args, n, x), *r = l ? ev(re, args, n, x) : NULL;
+		if (!r) {
+			sl_col_unref(l);
+			goto oom;
+		}
+		const int64_t *a = l->v.i64, *b = r->v.i64;
+		if (op == SL_OP_ADD)
+			for (size_t i = 0; i < n; i++)
+				o[i] = (int64_t)((uint64_t)a[i] + (uint64_t)b[i]);
+		else
+			for (size_t i = 0; i < n; i++)
+				o[i] = arith_i64(op, a[i], b[i], i, x);
+		sl_col_unref(l);
+		sl_col_unref(r);
+		return out;
+	}
+	sl_col *l = ev(le, args, n, x), *r = l ? ev(re, args, n, x) : NULL;
+	if (!r) {
+		sl_col_unref(l);
+		goto oom;
+	}
+	const double *a = l->v.f64, *b = r->v.f64;
+	double *o = out->v.f64;
+	if (op == SL_OP_ADD)
+		for (size_t i = 0; i < n; i++)
+			o[i] = a[i] + b[i];
+	else if (op == SL_OP_MUL)
+		for (size_t i = 0; i < n; i++)
+			o[i] = a[i] * b[i];
+	else
+		for (size_t i = 0; i < n; i++)
+			o[i] = arith_f64(op, a[i], b[i]);
+	sl_col_unref(l);
+	sl_col_unref(r);
+	return out;
+oom:
+	sl_col_unref(out);
+	return NULL;
+}
+
+static inline int cmp_ok(int op, int c)
+{
+	switch (op) {
+	case SL_OP_EQ: return c == 0;
+	case SL_OP_NE: return c != 0;
+	case SL_OP_LT: return c < 0;
+	case SL_OP_LE: return c <= 0;
+	case SL_OP_GT: return c > 0;
+	default: return c >= 0;
+	}
+}
+
+static sl_col *eval_cmp(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
+{
+	sl_col *out = sl_col_new(x->mem, &sl_type_bool, n);
+	if (!out)
+		return NULL;
+	out->len = n;
+	uint8_t *o = out->v.b;
+	int op = e->sub;
+	const sl_expr *le = e->kid[0], *re = e->kid[1];
+	int kind = le->type->kind;
+	if (kind == SL_I64 && re->op == X_CONST) {
+		sl_col *l = ev(le, args, n, x);
+		if (!l)
+			goto oom;
+		const int64_t *a = l->v.i64;
+		int64_t b = re->i;
+		switch (op) {
+		case SL_OP_EQ: for (size_t i = 0; i < n; i++) o[i] = a[i] == b; break;
+		case SL_OP_NE: for (size_t i = 0; i < n; i++) o[i] = a[i] != b; break;
+		case SL_OP_LT: for (size_t i = 0; i < n; i++) o[i] = a[i] < b; break;
+		case SL_OP_LE: for (size_t i = 0; i < n; i++) o[i] = a[i] <= b; break;
+		case SL_OP_GT: for (size_t i = 0; i < n; i++) o[i] = a[i] > b; break;
+		default: for (size_t i = 0; i < n; i++) o[i] = a[i] >= b; break;
+		}
+		sl_col_unref(l);
+		return out;
+	}
+	sl_col *l = ev(le, args, n, x), *r = l ? ev(re, args, n, x) : NULL;
+	if (!r) {
+		sl_col_unref(l);
+		goto oom;
+	}
+	if (kind == SL_F64) {
+		const double *a = l->v.f64, *b = r->v.f64;
+		for (size_t i = 0; i < n; i++) {
+			switch (op) {
+			case SL_OP_EQ: o[i] = a[i] == b[i]; break;
+			case SL_OP_NE: o[i] = a[i] != b[i]; break;
+			case SL_OP_LT: o[i] = a[i] < b[i]; break;
+			case SL_OP_LE: o[i] = a[i] <= b[i]; break;
+			case SL_OP_GT: o[i] = a[i] > b[i]; break;
+			default: o[i] = a[i] >= b[i]; break;
+			}
+		}
+	} else if (kind == SL_I64) {
+		const int64_t *a = l->v.i64, *b = r->v.i64;
+		for (size_t i = 0; i < n; i++)
+			o[i] = cmp_ok(op, (a[i] > b[i]) - (a[i] < b[i]));
+	} else if (op == SL_OP_EQ || op == SL_OP_NE) {
+		for (size_t i = 0; i < n; i++)
+			o[i] = sl_col_row_eq(l, i, r, i) == (op == SL_OP_EQ);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			o[i] = cmp_ok(op, sl_col_row_cmp(l, i, r, i));
+	}
+	sl_col_unref(l);
+	sl_col_unref(r);
+	return out;
+oom:
+	sl_col_unref(out);
+	return NULL;
+}
+
+/* String result built row by row into the output's own buffer. */
+static sl_col *eval_str_unary(const sl_expr *e, sl_col *s, size_t n, sl_xeval *x)
+{
+	sl_col *out = sl_col_new(x->mem, &sl_type_str, n);
+	if (!out)
+		return NULL;
+	if (e->op == X_TRIM && sl_col_share_bufs(out, s))
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		sl_str v = s->v.s[i];
+		if (e->op == X_TRIM) {
+			/* Java trim: strip chars <= ' ' at both ends; a view, no copy */
+			size_t b = 0, l = v.len;
+			while (b < l && (unsigned char)v.p[b] <= ' ')
+				b++;
+			while (l > b && (unsigned char)v.p[l - 1] <= ' ')
+				l--;
+			out->v.s[i] = (sl_str){v.p + b, l - b};
+			continue;
+		}
+		char *d = sl_col_str_space(out, v.len);
+		if (!d)
+			goto oom;
+		for (size_t j = 0; j < v.len; j++) {
+			unsigned char ch = (unsigned char)v.p[j];
+			if (e->op == X_LOWER)
+				d[j] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+			else
+				d[j] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+		}
+		out->v.s[i] = (sl_str){d, v.len};
+	}
+	out->len = n;
+	return out;
+oom:
+	sl_col_unref(out);
+	return NULL;
+}
+
+static int is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int is_word(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/*
+ * Java String.split(regex) with limit 0: pieces between matches; trailing empty pieces
+ * removed; a leading empty piece kept only if the first match has positive width at 0
+ * (always the case here); no match at all gives the whole string.
+ */
+static sl_col *eval_split(const sl_expr *e, sl_col *s, size_t n, sl_xeval *x)
+{
+	sl_col *out = sl_col_new(x->mem, e->type, n);
+	if (!out)
+		return NULL;
+	sl_col *w = out->kid[0];
+	if (sl_col_share_bufs(w, s) || sl_col_reserve(w, n * 2))
+		goto oom;
+	const char *sep = e->s;
+	size_t sepn = e->slen;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = s->v.s[i].p, *end = p + s->v.s[i].len;
+		size_t first = w->len, keep = w->len;
+		const char *piece = p;
+		if (e->sub == 0 && sepn == 1) {
+			char ch = sep[0];
+			for (const char *q = p; q < end;) {
+				const char *m = memchr(q, ch, (size_t)(end - q));
+				if (!m)
+					break;
+				if (sl_col_push_view(w, piece, (size_t)(m - piece)))
+					goto oom;
+				if (m > piece)
+					keep = w->len;
+				piece = q = m + 1;
+			}
+		} else {
+			for (const char *q = p; q < end;) {
+				size_t ml = 0;
+				if (e->sub == 0) {
+					if ((size_t)(end - q) >= sepn && !memcmp(q, sep, sepn))
+						ml = sepn;
+				} else if (e->sub == 3) {
+					while (q + ml < end && !is_word((unsigned char)q[ml]))
+						ml++;
+				} else if (is_ws((unsigned char)*q)) {
+					ml = 1;
+					if (e->sub == 1)
+						while (q + ml < end && is_ws((unsigned char)q[ml]))
+							ml++;
+				}
+				if (!ml) {
+					q++;
+					continue;
+				}
+				if (sl_col_push_view(w, piece, (size_t)(q - piece)))
+					goto oom;
+				if (q > piece)
+					keep = w->len;
+				piece = q = q + ml;
+			}
+		}
+		if (w->len == first) {
+			/* no separator: the whole string (even when empty) */
+			if (sl_col_push_view(w, p, (size_t)(end - p)))
+				goto oom;
+		} else {
+			if (end > piece) {
+				if (sl_col_push_view(w, piece, (size_t)(end - piece)))
+					goto oom;
+				keep = w->len;
+			}
+			w->len = keep; /* drop trailing empty pieces */
+		}
+		if (sl_col_commit(out))
+			goto oom;
+	}
+	return out;
+oom:
+	sl_col_unref(out);
+	return NULL;
+}
+
+static int parse_i64(const char *p, size_t l, int bits, int64_t *out)
+{
+	size_t i = 0;
+	int neg = 0;
+	if (l && (p[0] == '-' || p[0] == '+'))
+		neg = p[0] == '-', i = 1;
+	if (i == l)
+		return -1;
+	uint64_t v = 0, lim = bits == 32 ? (neg ? 2147483648ull : 2147483647ull)
+					 : (neg ? 9223372036854775808ull : 9223372036854775807ull);
+	for (; i < l; i++) {
+		unsigned d = (unsigned char)p[i] - '0';
+		if (d > 9 || v > (lim - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
+static int parse_f64(const char *p, size_t l, double *out)
+{
+	char tmp[64];
+	while (l && (unsigned char)*p <= ' ')
+		p++, l--;
+	while (l && (unsigned char)p[l - 1] <= ' ')
+		l--;
+	if (!l || l >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, p, l);
+	tmp[l] = 0;
+	if (!strcmp(tmp, "NaN") || !strcmp(tmp, "Infinity") || !strcmp(tmp, "+Infinity") || !strcmp(tmp, "-Infinity")) {
+		*out = tmp[0] == 'N' ? NAN : tmp[0] == '-' ? -INFINITY : INFINITY;
+		return 0;
+	}
+	for (size_t i = 0; i < l; i++)
+		if (!strchr("0123456789+-.eEdDfF", tmp[i]))
+			return -1;
+	if (tmp[l - 1] == 'd' || tmp[l - 1] == 'D' || tmp[l - 1] == 'f' || tmp[l - 1] == 'F')
+		tmp[--l] = 0;
+	char *end;
+	*out = strtod(tmp, &end);
+	return end == tmp + l && l ? 0 : -1;
+}
+
+static void show(char *buf, size_t n, sl_str s)
+{
+	snprintf(buf, n, "%.*s%s", (int)(s.len > 40 ? 40 : s.len), s.p, s.len > 40 ? "..." : "");
+}
+
+/* Scala toString of row i of c appended to the String column dst. */
+static int fmt_row_str(sl_col *dst, const sl_col *c, size_t i)
+{
+	sl_sbuf b = {0};
+	int rc = sl_fmt_row(&b, c, i);
+	if (!rc)
+		rc = sl_col_push_str(dst, b.p ? b.p : "", b.len);
+	sl_sbuf_fini(&b);
+	return rc;
+}
+
+static sl_col *eval_tostr(sl_col *c, size_t n, sl_xeval *x)
+{
+	if (c->type->kind == SL_STR)
+		return sl_col_ref(c);
+	sl_col *out = sl_col_new(x->mem, &sl_type_str, n);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (fmt_row_str(out, c, i)) {
+			sl_col_unref(out);
+			return NULL;
+		}
+	return out;
+}
+
+static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
+{
+	sl_col *k0 = NULL, *k1 = NULL, *out = NULL;
+	switch (e->op) {
+	case X_PARAM:
+		return sl_col_ref(args[e->param]);
+	case X_CONST:
+		return const_col(e, n, x->mem);
+	case X_ARITH:
+		return eval_arith(e, args, n, x);
+	case X_CMP:
+		return eval_cmp(e, args, n, x);
+	case X_TUPLE: {
+		sl_col *kids[SL_TUPLE_MAX];
+		int ok = 1;
+		for (int i = 0; i < e->nkid; i++)
+			ok = ok && (kids[i] = ev(e->kid[i], args, n, x)) != NULL;
+		if (ok)
+			out = sl_col_tuple_of(x->mem, e->type, kids);
+		for (int i = 0; i < e->nkid; i++)
+			if (ok || kids[i])
+				sl_col_unref(kids[i]);
+		if (out)
+			out->len = out->cap = n;
+		return out;
+	}
+	case X_MKLIST: {
+		sl_col *kids[64];
+		int nk = e->nkid < 64 ? e->nkid : 64, ok = 1;
+		for (int i = 0; i < nk; i++)
+			ok = ok && (kids[i] = ev(e->kid[i], args, n, x)) != NULL;
+		if (ok && (out = sl_col_new(x->mem, e->type, n))) {
+			for (int i = 0; i < nk; i++)
+				if (sl_col_share_bufs(out->kid[0], kids[i]))
+					ok = 0;
+			for (size_t r = 0; ok && r < n; r++) {
+				for (int i = 0; ok && i < nk; i++)
+					ok = !sl_col_push_row(out->kid[0], kids[i], r);
+				ok = ok && !sl_col_commit(out);
+			}
+		}
+		for (int i = 0; i < nk; i++)
+			if (kids[i] && (ok || i < nk))
+				sl_col_unref(kids[i]);
+		if (!ok) {
+			sl_col_unref(out);
+			return NULL;
+		}
+		return out;
+	}
+	default:
+		break;
+	}
+	k0 = ev(e->kid[0], args, n, x);
+	if (!k0)
+		return NULL;
+	if (e->nkid > 1 && e->op != X_IF && e->op != X_AND && e->op != X_OR) {
+		k1 = ev(e->kid[1], args, n, x);
+		if (!k1)
+			goto done;
+	}
+	switch (e->op) {
+	case X_FIELD:
+		out = sl_col_ref(k0->kid[e->field]);
+		break;
+	case X_AND:
+	case X_OR: {
+		/* both sides evaluated (vector form); Scala's short circuit only matters for
+		 * side effects and bad rows, and a row the left side decides is not marked bad */
+		sl_xeval sub;
+		sl_xeval_init(&sub, x->mem);
+		sub.n = n;
+		k1 = ev(e->kid[1], args, n, &sub);
+		if (!k1) {
+			sl_xeval_fini(&sub);
+			goto done;
+		}
+		out = sl_col_new(x->mem, &sl_type_bool, n);
+		if (out) {
+			int isand = e->op == X_AND;
+			for (size_t i = 0; i < n; i++) {
+				int l = k0->v.b[i];
+				out->v.b[i] = isand ? (l && k1->v.b[i]) : (l || k1->v.b[i]);
+				if (sub.bad && sub.bad[i] && (isand ? l : !l))
+					mark_bad(x, i, "%s", sub.why);
+			}
+			out->len = n;
+		}
+		sl_xeval_fini(&sub);
+		break;
+	}
+	case X_NOT:
+		if ((out = sl_col_new(x->mem, &sl_type_bool, n))) {
+			for (size_t i = 0; i < n; i++)
+				out->v.b[i] = !k0->v.b[i];
+			out->len = n;
+		}
+		break;
+	case X_NEG:
+	case X_ABS:
+	case X_TOF64:
+	case X_TOI64:
+		if ((out = sl_col_new(x->mem, e->type, n))) {
+			for (size_t i = 0; i < n; i++) {
+				if (e->op == X_TOF64)
+					out->v.f64[i] = (double)k0->v.i64[i];
+				else if (e->op == X_TOI64) {
+					double d = k0->v.f64[i];
+					out->v.i64[i] = d != d ? 0 : d >= 9.2233720368547758e18 ? INT64_MAX
+						      : d <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)d;
+				} else if (e->type->kind == SL_F64)
+					out->v.f64[i] = e->op == X_NEG ? -k0->v.f64[i] : fabs(k0->v.f64[i]);
+				else {
+					int64_t v = k0->v.i64[i];
+					out->v.i64[i] = e->op == X_NEG || v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
+				}
+			}
+			out->len = n;
+		}
+		break;
+	case X_IF: {
+		sl_col *a = ev(e->kid[1], args, n, x), *b = a ? ev(e->kid[2], args, n, x) : NULL;
+		if (b && (out = sl_col_new(x->mem, e->type, n))) {
+			if (sl_col_share_bufs(out, a) || sl_col_share_bufs(out, b)) {
+				sl_col_unref(out);
+				out = NULL;
+			}
+			for (size_t i = 0; out && i < n; i++)
+				if (sl_col_push_row(out, k0->v.b[i] ? a : b, i)) {
+					sl_col_unref(out);
+					out = NULL;
+				}
+		}
+		sl_col_unref(a);
+		sl_col_unref(b);
+		break;
+	}
+	case X_CONCAT:
+		if ((out = sl_col_new(x->mem, &sl_type_str, n))) {
+			for (size_t i = 0; i < n; i++) {
+				sl_str a = k0->v.s[i], b = k1->v.s[i];
+				char *d = sl_col_str_space(out, a.len + b.len);
+				if (!d) {
+					sl_col_unref(out);
+					out = NULL;
+					break;
+				}
+				memcpy(d, a.p, a.len);
+				memcpy(d + a.len, b.p, b.len);
+				out->v.s[i] = (sl_str){d, a.len + b.len};
+			}
+			if (out)
+				out->len = n;
+		}
+		break;
+	case X_TOSTR:
+		out = eval_tostr(k0, n, x);
+		break;
+	case X_SPLIT:
+		out = eval_split(e, k0, n, x);
+		break;
+	case X_LOWER:
+	case X_UPPER:
+	case X_TRIM:
+		out = eval_str_unary(e, k0, n, x);
+		break;
+	case X_STRLEN:
+	case X_STREMPTY:
+	case X_LSIZE:
+	case X_ISDEF:
+		if ((out = sl_col_new(x->mem, e->type, n))) {
+			for (size_t i = 0; i < n; i++) {
+				if (e->op == X_STRLEN) {
+					int64_t cp = 0;
+					for (uint64_t j = 0; j < k0->v.s[i].len; j++)
+						cp += ((unsigned char)k0->v.s[i].p[j] & 0xC0) != 0x80;
+					out->v.i64[i] = cp;
+				} else if (e->op == X_STREMPTY)
+					out->v.b[i] = k0->v.s[i].len == 0;
+				else if (e->op == X_LSIZE)
+					out->v.i64[i] = k0->v.off[i + 1] - k0->v.off[i];
+				else
+					out->v.b[i] = k0->valid[i];
+			}
+			out->len = n;
+		}
+		break;
+	case X_PARSEI:
+	case X_PARSEF:
+		if ((out = sl_col_new(x->mem, e->type, n))) {
+			for (size_t i = 0; i < n; i++) {
+				sl_str s = k0->v.s[i];
+				int bad = e->op == X_PARSEI ? parse_i64(s.p, s.len, e->sub, &out->v.i64[i])
+							    : parse_f64(s.p, s.len, &out->v.f64[i]);
+				if (bad) {
+					char b[64];
+					show(b, sizeof(b), s);
+					out->v.i64[i] = 0;
+					mark_bad(x, i, "malformed number \"%s\" for %s", b,
+						 e->op == X_PARSEF ? "toDouble" : e->sub == 32 ? "toInt" : "toLong");
+				}
+			}
+			out->len = n;
+		}
+		break;
+	case X_CONTAINS:
+	case X_STARTS:
+	case X_ENDS:
+		if ((out = sl_col_new(x->mem, &sl_type_bool, n))) {
+			for (size_t i = 0; i < n; i++) {
+				sl_str a = k0->v.s[i], b = k1->v.s[i];
+				int r = 0;
+				if (b.len <= a.len) {
+					if (e->op == X_STARTS)
+						r = !memcmp(a.p, b.p, b.len);
+					else if (e->op == X_ENDS)
+						r = !memcmp(a.p + a.len - b.len, b.p, b.len);
+					else
+						r = !b.len || memmem(a.p, a.len, b.p, b.len) != NULL;
+				}
+				out->v.b[i] = (uint8_t)r;
+			}
+			out->len = n;
+		}
+		break;
+	case X_MAXMIN:
+		if ((out = sl_col_new(x->mem, e->type, n))) {
+			int mx = e->sub;
+			if (e->type->kind == SL_I64)
+				for (size_t i = 0; i < n; i++) {
+					int64_t a = k0->v.i64[i], b = k1->v.i64[i];
+					out->v.i64[i] = mx ? (a > b ? a : b) : (a < b ? a : b);
+				}
+			else
+				for (size_t i = 0; i < n; i++) {
+					double a = k0->v.f64[i], b = k1->v.f64[i];
+					out->v.f64[i] = (a != a || b != b) ? NAN : mx ? fmax(a, b) : fmin(a, b);
+				}
+			out->len = n;
+		}
+		break;
+	case X_LSUM:
+	case X_LMAXMIN:
+		if ((out = sl_col_new(x->mem, e->type, n))) {
+			sl_col *el = k0->kid[0];
+			if (e->type->kind == SL_STR && sl_col_share_bufs(out, el)) {
+				sl_col_unref(out);
+				out = NULL;
+				break;
+			}
+			for (size_t i = 0; i < n; i++) {
+				uint32_t b = k0->v.off[i], en = k0->v.off[i + 1];
+				if (e->op == X_LSUM) {
+					if (e->type->kind == SL_I64) {
+						uint64_t s = 0;
+						for (uint32_t j = b; j < en; j++)
+							s += (uint64_t)el->v.i64[j];
+						out->v.i64[i] = (int64_t)s;
+					} else {
+						double s = 0;
+						for (uint32_t j = b; j < en; j++)
+							s += el->v.f64[j];
+						out->v.f64[i] = s;
+					}
+					continue;
+				}
+				if (b == en) {
+					mark_bad(x, i, "%s of an empty collection", e->sub ? "max" : "min");
+					if (e->type->kind == SL_STR)
+						out->v.s[i] = (sl_str){"", 0};
+					else
+						out->v.i64[i] = 0;
+					continue;
+				}
+				uint32_t best = b;
+				for (uint32_t j = b + 1; j < en; j++) {
+					int c = sl_col_row_cmp(el, j, el, best);
+					if (e->sub ? c > 0 : c < 0)
+						best = j;
+				}
+				if (e->type->kind == SL_STR)
+					out->v.s[i] = el->v.s[best];
+				else
+					out->v.i64[i] = el->v.i64[best];
+			}
+			out->len = n;
+		}
+		break;
+	case X_OPTGET:
+		for (size_t i = 0; i < n; i++)
+			if (!k0->valid[i])
+				mark_bad(x, i, "None.get");
+		out = sl_col_ref(k0->kid[0]);
+		break;
+	case X_GETORELSE:
+		if ((out = sl_col_new(x->mem, e->type, n))) {
+			if (sl_col_share_bufs(out, k0->kid[0]) || sl_col_share_bufs(out, k1)) {
+				sl_col_unref(out);
+				out = NULL;
+				break;
+			}
+			for (size_t i = 0; i < n; i++)
+				if (sl_col_push_row(out, k0->valid[i] ? k0->kid[0] : k1, i)) {
+					sl_col_unref(out);
+					out = NULL;
+					break;
+				}
+		}
+		break;
+	case X_SOME:
+		if ((out = sl_col_new(x->mem, e->type, 0))) {
+			sl_col_unref(out->kid[0]);
+			out->kid[0] = sl_col_ref(k0);
+			if (sl_col_reserve(out, n)) {
+				sl_col_unref(out);
+				out = NULL;
+				break;
+			}
+			memset(out->valid, 1, n);
+			out->len = n;
+		}
+		break;
+	}
+done:
+	sl_col_unref(k0);
+	sl_col_unref(k1);
+	return out;
+}
+
+sl_col *sl_lambda_eval(const sl_lambda *l, sl_col *const *args, size_t n, sl_xeval *x)
+{
+	x->n = n;
+	return ev(l->body, args, n, x);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * expr.h - typed lambda expressions, compiled from the AST and evaluated a whole column
+ * at a time.
+ *
+ * A lambda `(a, b) => body` (or Scala's placeholder form `_ + _`) compiles to a tree of
+ * sl_expr nodes with static types. Evaluation walks the tree once per partition, not once
+ * per record: each node turns its kids' columns into one result column with a tight loop
+ * (constant operands get their own loops), and shares input memory where it can
+ * (`(x, 1)` references x, `_._1` references the tuple's first column, split() returns
+ * views into the input strings).
+ *
+ * Records a lambda cannot evaluate (a malformed number in toInt, an integer division by
+ * zero, max of an empty Seq) are marked in sl_xeval.bad; the operator drops those rows and
+ * counts them as skipped (BRIEF: the engine keeps running where a record can be skipped).
+ */
+#ifndef SL_EXPR_H
+#define SL_EXPR_H
+
+#include "../include/sluice.h"
+#include "ast.h"
+#include "col.h"
+
+typedef struct sl_expr sl_expr;
+
+typedef struct sl_xeval {
+	sl_mem *mem;
+	uint8_t *bad;       /* n flags, allocated on the first bad row */
+	size_t nbad, n;
+	char why[200];      /* the first bad row's reason */
+} sl_xeval;
+
+/* What a compiled lambda looks like from outside. */
+typedef struct sl_lambda {
+	sl_expr *body;
+	int nparam;
+	const sl_type *ptype[2];
+	const sl_type *type; /* result type */
+	void *arena;
+	/* Recognised shapes the operators run as kernels instead of evaluating: */
+	int reducer;         /* SL_RED_* for `_ + _`, `math.max(_, _)`, ... */
+} sl_lambda;
+
+enum sl_reducer { SL_RED_NONE, SL_RED_SUM, SL_RED_MIN, SL_RED_MAX };
+
+/*
+ * sl_lambda_compile - compile `ast` as a function of nparam arguments of the given types.
+ *   If ast is a LAMBDA its parameter count must equal nparam; otherwise every `_` in it
+ *   (outside nested lambdas) is one parameter, in source order, and there must be exactly
+ *   nparam of them (a plain expression with no `_` is allowed when nparam == 1 and then
+ *   ignores its argument only if allow_const). Errors carry the AST position; the message
+ *   names the types ("value + is not defined for (String, Long) and Long").
+ *   Returns 0 or -EINVAL/-ENOMEM. The lambda owns its nodes; free with sl_lambda_fini.
+ */
+int sl_lambda_compile(sl_lambda *l, sl_types *types, const sl_ast *ast, int nparam,
+		      const sl_type *const *ptypes, sluice_error *err);
+void sl_lambda_fini(sl_lambda *l);
+
+/*
+ * sl_lambda_eval - evaluate over n rows; args[k] has n rows of ptype[k].
+ *   Returns a new column of l->type with n rows (bad rows hold zero values and are
+ *   flagged in ev), or NULL on ENOMEM. ev must be zeroed by the caller (sl_xeval_init).
+ */
+sl_col *sl_lambda_eval(const sl_lambda *l, sl_col *const *args, size_t n, sl_xeval *ev);
+void sl_xeval_init(sl_xeval *ev, sl_mem *m);
+void sl_xeval_fini(sl_xeval *ev);
+
+/* Count underscores that make ast a placeholder function (not inside nested lambdas). */
+int sl_ast_placeholders(const sl_ast *ast);
+
+#endif

@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mem.c - allocation seam: jemalloc (or libc) + hwloc NUMA placement.
+ *
+ * Invariants (see mem.h for the design):
+ *   - big(n) := n > m->big_min. Small blocks always come from jemalloc's automatic
+ *     arenas with the tcache; big blocks always use MALLOCX_TCACHE_NONE and, when a
+ *     node is given and its arena exists, MALLOCX_ARENA of that node.
+ *   - m->big_min >= jemalloc's tcache_max, so regions of our explicit arenas are never
+ *     in a tcache; "arena.<i>.destroy" in sl_mem_free is therefore safe.
+ *   - m->big_min >= 16 KiB (the first large size class), so for big blocks jemalloc's
+ *     usable size does not depend on alignment and sdallocx(p, n) is valid for blocks
+ *     from sl_alloc_aligned too. Small blocks are freed unsized (dallocx), which is
+ *     valid whatever their alignment was.
+ *   - node_flags[i] is the jemalloc flag word for big blocks on node i, arena_ok[i]
+ *     says whether arena[i] was created by us (and must be destroyed).
+ *   - in_use and fail are the only fields written after sl_mem_new returns.
+ */
+#define _GNU_SOURCE
+#include "mem.h"
+
+#include <errno.h>
+#include <hwloc.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef SL_MEM_LIBC
+#include <jemalloc/jemalloc.h>
+#endif
+
+/* jemalloc encodes the arena index in 12 flag bits; 4095 means "none". */
+#define MEM_ARENA_LIMIT 4095u
+/* The first large size class of jemalloc (4 KiB pages): lower bound of big_min. */
+#define MEM_LARGE_MIN ((size_t)16 << 10)
+/* Default tcache_max of jemalloc 5.3, used for the libc backend. */
+#define MEM_BIG_DEFAULT ((size_t)32 << 10)
+/* Requests above this fail up front (jemalloc's behaviour is undefined past it). */
+#define MEM_MAX_REQUEST ((size_t)PTRDIFF_MAX)
+
+struct sl_mem {
+	/* Written on every allocation by every thread: its own cache line. */
+	_Alignas(64) _Atomic size_t in_use;
+	/* Read on every allocation, written only by sl_mem_fail_after and while a
+	 * countdown runs: kept apart from in_use so reads stay cache-local. */
+	_Alignas(64) _Atomic long fail;
+	/* Read-only after sl_mem_new. */
+	_Alignas(64) hwloc_topology_t topo; /* NULL if hwloc failed */
+	int nodes;                          /* >= 1 */
+	int bind;                           /* membind big node blocks */
+	size_t big_min;                     /* big(n) := n > big_min */
+	size_t pagesize;
+	hwloc_const_nodeset_t *nodeset;     /* [nodes], owned by topo; NULL entries ok */
+	int *node_flags;                    /* [nodes] jemalloc flags for big blocks */
+	unsigned *arena;                    /* [nodes] */
+	unsigned char *arena_ok;            /* [nodes] */
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static inline int mem_big(const sl_mem *m, size_t n)
+{
+	return n > m->big_min;
+}
+
+static inline int mem_node_ok(const sl_mem *m, int node)
+{
+	return node >= 0 && node < m->nodes;
+}
+
+/*
+ * One allocation attempt against the fault-injection countdown: 1 = go ahead,
+ * 0 = fail. Relaxed throughout: the countdown publishes no other data, only its own
+ * value, and each CAS is atomic on its own.
+ */
+static int mem_attempt(sl_mem *m)
+{
+	long c = atomic_load_explicit(&m->fail, memory_order_relaxed); /* relaxed: counter only */
+	for (;;) {
+		if (c < 0)
+			return 1;
+		if (c == 0)
+			return 0;
+		/* relaxed: success/failure orders nothing but the counter itself */
+		if (atomic_compare_exchange_weak_explicit(&m->fail, &c, c - 1,
+							  memory_order_relaxed, memory_order_relaxed))
+			return 1;
+	}
+}
+
+static inline void mem_count_add(sl_mem *m, size_t n)
+{
+	atomic_fetch_add_explicit(&m->in_use, n, memory_order_relaxed); /* relaxed: statistic */
+}
+
+static inline void mem_count_sub(sl_mem *m, size_t n)
+{
+	atomic_fetch_sub_explicit(&m->in_use, n, memory_order_relaxed); /* relaxed: statistic */
+}
+
+/*
+ * Bind the whole pages inside [p, p+n) to node when binding is on. Best effort: the
+ * result is deliberately ignored (see mem.h). hwloc allows concurrent read-only use
+ * of a loaded topology, so this is safe from any thread.
+ */
+static void mem_bind(sl_mem *m, int node, void *p, size_t n)
+{
+	if (!m->bind || !mem_node_ok(m, node) || n < SL_MEM_BIND_MIN || !m->nodeset[node])
+		return;
+	uintptr_t pg = m->pagesize;
+	uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1);
+	uintptr_t hi = ((uintptr_t)p + n) & ~(pg - 1);
+	if (hi <= lo)
+		return;
+	(void)hwloc_set_area_membind(m->topo, (const void *)lo, hi - lo, m->nodeset[node],
+				     HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_BYNODESET);
+}
+
+/* ---------------------------------------------------------------- backend */
+
+#ifdef SL_MEM_LIBC
+
+static void mem_backend_init(sl_mem *m)
+{
+	m->big_min = MEM_BIG_DEFAULT;
+}
+
+static void mem_backend_fini(sl_mem *m)
+{
+	(void)m;
+}
+
+static void *be_alloc(sl_mem *m, int node, size_t n, int zero)
+{
+	(void)m;
+	(void)node;
+	if (n == 0)
+		n = 1;
+	return zero ? calloc(1, n) : malloc(n);
+}
+
+static void *be_aligned(sl_mem *m, int node, size_t align, size_t n)
+{
+	(void)m;
+	(void)node;
+	void *p = NULL;
+	if (n == 0)
+		n = 1;
+	if (posix_memalign(&p, align, n) != 0)
+		return NULL;
+	return p;
+}
+
+/* Resize within one size path (both small or both big). */
+static void *be_resize(sl_mem *m, int node, void *p, size_t new_n)
+{
+	(void)m;
+	(void)node;
+	return realloc(p, new_n ? new_n : 1);
+}
+
+static void be_free(sl_mem *m, void *p, size_t n)
+{
+	(void)m;
+	(void)n;
+	free(p);
+}
+
+#else /* jemalloc */
+
+static void mem_backend_init(sl_mem *m)
+{
+	size_t tmax = 0, sz = sizeof(tmax);
+	int have_tmax = mallctl("arenas.tcache_max", &tmax, &sz, NULL, 0) == 0;
+
+	m->big_min = have_tmax ? tmax : MEM_BIG_DEFAULT;
+	if (m->big_min < MEM_LARGE_MIN)
+		m->big_min = MEM_LARGE_MIN;
+	for (int i = 0; i < m->nodes; i++) {
+		m->node_flags[i] = MALLOCX_TCACHE_NONE;
+		/* Without a known tcache_max we cannot prove that arena regions stay
+		 * out of every tcache, so we would be unable to destroy the arena:
+		 * use the automatic arenas instead. */
+		if (!have_tmax)
+			continue;
+		unsigned ind = 0;
+		size_t isz = sizeof(ind);
+		if (mallctl("arenas.create", &ind, &isz, NULL, 0) != 0)
+			continue;
+		m->arena[i] = ind;
+		m->arena_ok[i] = 1;
+		if (ind >= MEM_ARENA_LIMIT)
+			continue; /* cannot be named in flags; destroyed in fini */
+		m->node_flags[i] = MALLOCX_ARENA(ind) | MALLOCX_TCACHE_NONE;
+	}
+}
+
+static void mem_backend_fini(sl_mem *m)
+{
+	char name[64];
+	for (int i = 0; i < m->nodes; i++) {
+		if (!m->arena_ok[i])
+			continue;
+		snprintf(name, sizeof(name), "arena.%u.destroy", m->arena[i]);
+		(void)mallctl(name, NULL, NULL, NULL, 0); /* nothing useful to do on failure */
+	}
+}
+
+static inline int be_flags(const sl_mem *m, int node, size_t n)
+{
+	if (!mem_big(m, n))
+		return 0;
+	return mem_node_ok(m, node) ? m->node_flags[node] : MALLOCX_TCACHE_NONE;
+}
+
+static void *be_alloc(sl_mem *m, int node, size_t n, int zero)
+{
+	if (n == 0)
+		n = 1;
+	return mallocx(n, be_flags(m, node, n) | (zero ? MALLOCX_ZERO : 0));
+}
+
+static void *be_aligned(sl_mem *m, int node, size_t align, size_t n)
+{
+	if (n == 0)
+		n = 1;
+	return mallocx(n, be_flags(m, node, n) | MALLOCX_LG_ALIGN(__builtin_ctzll(align)));
+}
+
+static void *be_resize(sl_mem *m, int node, void *p, size_t new_n)
+{
+	if (new_n == 0)
+		new_n = 1;
+	return rallocx(p, new_n, be_flags(m, node, new_n));
+}
+
+static void be_free(sl_mem *m, void *p, size_t n)
+{
+	if (mem_big(m, n))
+		sdallocx(p, n, MALLOCX_TCACHE_NONE);
+	else
+		dallocx(p, 0);
+}
+
+#endif
+
+/* ---------------------------------------------------------------- topology */
+
+/* Load the topology and the per-node nodesets. hwloc failure leaves one node. */
+static int mem_topology_init(sl_mem *m)
+{
+	int nodes = 1;
+	hwloc_topology_t t = NULL;
+
+	if (hwloc_topology_init(&t) == 0) {
+		/* Caches, I/O and misc objects are not needed: faster load. */
+		(void)hwloc_topology_set_cache_types_filter(t, HWLOC_TYPE_FILTER_KEEP_NONE);
+		(void)hwloc_topology_set_io_types_filter(t, HWLOC_TYPE_FILTER_KEEP_NONE);
+		if (hwloc_topology_load(t) == 0) {
+			int k = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_NUMANODE);
+			if (k > 1)
+				nodes = k;
+		} else {
+			hwloc_topology_destroy(t);
+			t = NULL;
+		}
+	}
+	m->topo = t;
+	m->nodes = nodes;
+	m->nodeset = calloc((size_t)nodes, sizeof(*m->nodeset));
+	m->node_flags = calloc((size_t)nodes, sizeof(*m->node_flags));
+	m->arena = calloc((size_t)nodes, sizeof(*m->arena));
+	m->arena_ok = calloc((size_t)nodes, sizeof(*m->arena_ok));
+	if (!m->nodeset || !m->node_flags || !m->arena || !m->arena_ok)
+		return -ENOMEM;
+	if (t) {
+		for (int i = 0; i < nodes; i++) {
+			hwloc_obj_t o = hwloc_get_obj_by_type(t, HWLOC_OBJ_NUMANODE, (unsigned)i);
+			m->nodeset[i] = o ? o->nodeset : NULL;
+		}
+	}
+	return 0;
+}
+
+static void mem_release(sl_mem *m)
+{
+	if (m->topo)
+		hwloc_topology_destroy(m->topo);
+	free(m->nodeset);
+	free(m->node_flags);
+	free(m->arena);
+	free(m->arena_ok);
+	free(m);
+}
+
+/* ---------------------------------------------------------------- public */
+
+int sl_mem_new(sl_mem **out, int numa_bind)
+{
+	if (!out || numa_bind < 0 || numa_bind > 2)
+		return -EINVAL;
+	/* The context itself comes from the process allocator: it is what holds the
+	 * arenas, and it is aligned to its 64-byte members. */
+	sl_mem *m = NULL;
+	if (posix_memalign((void **)&m, 64, sizeof(*m)) != 0)
+		return -ENOMEM;
+	memset(m, 0, sizeof(*m));
+	atomic_init(&m->in_use, 0);
+	atomic_init(&m->fail, -1);
+	long pg = sysconf(_SC_PAGESIZE);
+	m->pagesize = pg > 0 ? (size_t)pg : 4096;
+
+	if (mem_topology_init(m) != 0) {
+		mem_release(m);
+		return -ENOMEM;
+	}
+	m->bind = m->topo && (numa_bind == 2 || (numa_bind == 1 && m->nodes > 1));
+	mem_backend_init(m);
+	*out = m;
+	return 0;
+}
+
+void sl_mem_free(sl_mem *m)
+{
+	if (!m)
+		return;
+	mem_backend_fini(m);
+	mem_release(m);
+}
+
+int sl_mem_nodes(const sl_mem *m)
+{
+	return m ? m->nodes : -EINVAL;
+}
+
+struct hwloc_topology *sl_mem_topology(const sl_mem *m)
+{
+	return m ? m->topo : NULL;
+}
+
+void *sl_alloc(sl_mem *m, int node, size_t n)
+{
+	if (!m || n > MEM_MAX_REQUEST || !mem_attempt(m))
+		return NULL;
+	void *p = be_alloc(m, node, n, 0);
+	if (p) {
+		mem_count_add(m, n);
+		mem_bind(m, node, p, n);
+	}
+	return p;
+}
+
+void *sl_calloc(sl_mem *m, int node, size_t n)
+{
+	if (!m || n > MEM_MAX_REQUEST || !mem_attempt(m))
+		return NULL;
+	void *p = be_alloc(m, node, n, 1);
+	if (p) {
+		mem_count_add(m, n);
+		mem_bind(m, node, p, n);
+	}
+	return p;
+}
+
+void *sl_alloc_aligned(sl_mem *m, int node, size_t align, size_t n)
+{
+	if (!m || align == 0 || (align & (align - 1)) != 0 || align > MEM_MAX_REQUEST / 2 ||
+	    n > MEM_MAX_REQUEST)
+		return NULL;
+	if (align < sizeof(void *))
+		align = sizeof(void *);
+	if (!mem_attempt(m))
+		return NULL;
+	void *p = be_aligned(m, node, align, n);
+	if (p) {
+		mem_count_add(m, n);
+		mem_bind(m, node, p, n);
+	}
+	return p;
+}
+
+void *sl_realloc(sl_mem *m, int node, void *p, size_t old_n, size_t new_n)
+{
+	if (!p)
+		return sl_alloc(m, node, new_n);
+	if (!m || new_n > MEM_MAX_REQUEST || !mem_attempt(m))
+		return NULL;
+	void *q;
+	if (mem_big(m, old_n) == mem_big(m, new_n)) {
+		/* Same path: the allocator may resize in place. A small block stays in
+		 * the automatic arenas, a big one keeps TCACHE_NONE (invariant). */
+		q = be_resize(m, node, p, new_n);
+		if (!q)
+			return NULL;
+	} else {
+		/* Crossing the small/big threshold: move, so alloc and free of each
+		 * block agree on the path. */
+		q = be_alloc(m, node, new_n, 0);
+		if (!q)
+			return NULL;
+		memcpy(q, p, old_n < new_n ? old_n : new_n);
+		be_free(m, p, old_n);
+	}
+	mem_count_sub(m, old_n);
+	mem_count_add(m, new_n);
+	if (new_n > old_n)
+		mem_bind(m, node, q, new_n);
+	return q;
+}
+
+void sl_dealloc(sl_mem *m, void *p, size_t n)
+{
+	if (!m || !p)
+		return;
+	be_free(m, p, n);
+	mem_count_sub(m, n);
+}
+
+char *sl_strndup(sl_mem *m, const char *s, size_t n)
+{
+	if (!m || !s)
+		return NULL;
+	size_t len = strnlen(s, n);
+	if (len >= MEM_MAX_REQUEST)
+		return NULL;
+	char *d = sl_alloc(m, -1, len + 1);
+	if (!d)
+		return NULL;
+	memcpy(d, s, len);
+	d[len] = '\0';
+	return d;
+}
+
+void sl_mem_fail_after(sl_mem *m, long countdown)
+{
+	if (!m)
+		return;
+	/* relaxed: the countdown guards no other data */
+	atomic_store_explicit(&m->fail, countdown < 0 ? -1 : countdown, memory_order_relaxed);
+}
+
+size_t sl_mem_in_use(const sl_mem *m)
+{
+	if (!m)
+		return 0;
+	/* relaxed: a statistic; casting away const is fine for an atomic load */
+	return atomic_load_explicit((_Atomic size_t *)&m->in_use, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------- freelist */
+
+int sl_freelist_init(sl_freelist *f, sl_mem *m, int node, size_t objsize, size_t max_cached)
+{
+	if (!f || !m || objsize > MEM_MAX_REQUEST)
+		return -EINVAL;
+	int rc = pthread_mutex_init(&f->mu, NULL);
+	if (rc != 0)
+		return -rc;
+	f->mem = m;
+	f->node = node;
+	f->objsize = objsize < sizeof(void *) ? sizeof(void *) : objsize;
+	f->max_cached = max_cached;
+	f->ncached = 0;
+	f->head = NULL;
+	return 0;
+}
+
+void *sl_freelist_get(sl_freelist *f)
+{
+	if (!f)
+		return NULL;
+	void *p;
+	pthread_mutex_lock(&f->mu);
+	p = f->head;
+	if (p) {
+		memcpy(&f->head, p, sizeof(void *)); /* link lives in the object */
+		f->ncached--;
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (p)
+		return p;
+	return sl_alloc(f->mem, f->node, f->objsize);
+}
+
+void sl_freelist_put(sl_freelist *f, void *p)
+{
+	if (!f || !p)
+		return;
+	pthread_mutex_lock(&f->mu);
+	if (f->ncached < f->max_cached) {
+		memcpy(p, &f->head, sizeof(void *));
+		f->head = p;
+		f->ncached++;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (p)
+		sl_dealloc(f->mem, p, f->objsize);
+}
+
+void sl_freelist_fini(sl_freelist *f)
+{
+	if (!f)
+		return;
+	void *p = f->head;
+	while (p) {
+		void *next;
+		memcpy(&next, p, sizeof(void *));
+		sl_dealloc(f->mem, p, f->objsize);
+		p = next;
+	}
+	f->head = NULL;
+	f->ncached = 0;
+	pthread_mutex_destroy(&f->mu);
+}

@@ -1,0 +1,1523 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * parse.c - lexer and recursive-descent parser for the pipeline language.
+ *
+ * The whole text is lexed first into a token array. A lexical error does not stop
+ * parsing at once: it becomes a TK_ERROR token, so an earlier syntax error is still
+ * reported first and errors always come out in source order. Newline tokens are then
+ * filtered so that the ones left are exactly the statement separators (Scala-ish
+ * semicolon inference), and bracket pairs are matched so that `(a, b) => ...` can be
+ * told from a tuple with one lookup instead of backtracking.
+ *
+ * Everything the program keeps (nodes, names, decoded strings) lives in one arena of
+ * malloc'd chunks; on error the arena is dropped whole, so the parser never has to
+ * unwind partially built trees.
+ */
+#define _GNU_SOURCE /* strtod_l: number parsing must not depend on the caller's locale */
+#include "parse.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sl_parse_fail_alloc;
+
+/* Every allocation goes through here so the test hook can fail any one of them. */
+static void *xrealloc(void *p, size_t n)
+{
+	if (sl_parse_fail_alloc > 0 && --sl_parse_fail_alloc == 0)
+		return NULL;
+	return realloc(p, n);
+}
+
+/* ---- arena ---------------------------------------------------------------- */
+
+#define ARENA_CHUNK 16384
+
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct arena {
+	struct chunk *head;
+};
+
+/* Zeroed, max-aligned memory that lives until the arena is freed. */
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	const size_t align = _Alignof(max_align_t);
+	struct chunk *c = a->head;
+	void *r;
+
+	if (n > SIZE_MAX / 2)
+		return NULL;
+	n = (n + align - 1) & ~(align - 1);
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
+
+		c = xrealloc(NULL, sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		/* A big one-off block goes behind the head so the head keeps serving small ones. */
+		if (a->head && cap != ARENA_CHUNK) {
+			c->next = a->head->next;
+			a->head->next = c;
+		} else {
+			c->next = a->head;
+			a->head = c;
+		}
+	}
+	r = (char *)c->data + c->used;
+	c->used += n;
+	memset(r, 0, n);
+	return r;
+}
+
+static void arena_free(struct arena *a)
+{
+	struct chunk *c, *next;
+
+	if (!a)
+		return;
+	for (c = a->head; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(a);
+}
+
+/* ---- tokens and parser state ---------------------------------------------- */
+
+enum tok_kind {
+	TK_EOF, TK_ERROR, TK_NL, TK_SEMI,
+	TK_INT, TK_FLOAT, TK_STRING, TK_DURATION, TK_TRUE, TK_FALSE, TK_IDENT, TK_UNDERSCORE,
+	TK_VAL, TK_VAR, TK_DEF, TK_IF, TK_ELSE,
+	TK_LPAREN, TK_RPAREN, TK_LBRACKET, TK_RBRACKET, TK_LBRACE, TK_RBRACE,
+	TK_COMMA, TK_DOT, TK_COLON, TK_ASSIGN, TK_ARROW,
+	TK_PLUS, TK_MINUS, TK_STAR, TK_SLASH, TK_PERCENT,
+	TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE, TK_AND, TK_OR, TK_NOT,
+};
+
+#define NO_MATCH SIZE_MAX
+
+struct token {
+	enum tok_kind kind;
+	int line, col;
+	const unsigned char *s; /* source text, for messages */
+	size_t len;
+	size_t match;           /* opening bracket: index of its closer, else NO_MATCH */
+	int64_t ival;
+	double fval;
+	const char *str;        /* identifier name or decoded string (arena) */
+	size_t slen;
+};
+
+struct parser {
+	const unsigned char *s;
+	size_t len;
+	size_t i, ls;           /* lexer: next byte, and where its line starts */
+	int line;               /* lexer: current line */
+	struct token *tok;
+	size_t ntok, tcap;
+	size_t pos;
+	struct arena *arena;
+	sluice_error *err;
+	int depth;
+	bool failed;
+	int lex_line, lex_col;  /* the lexical error a TK_ERROR token stands for */
+	char lex_msg[256];
+	char desc[80];          /* scratch for describing the token an error found */
+};
+
+/* Lexer step results besides 0 and -ENOMEM: a lexical error was recorded. */
+#define LEX_STOP 1
+
+static int clamp_int(size_t v)
+{
+	return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+static int lx_col(const struct parser *p, size_t at)
+{
+	return clamp_int(at - p->ls + 1);
+}
+
+static bool is_digit(unsigned c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_ident_start(unsigned c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$';
+}
+
+static bool is_ident_char(unsigned c)
+{
+	return is_ident_start(c) || is_digit(c);
+}
+
+/* Quote a byte for a message; bytes that would garble a one-line message are escaped. */
+static const char *char_name(unsigned char c, char buf[16])
+{
+	if (c == 0)
+		snprintf(buf, 16, "'\\0'");
+	else if (c > 0x20 && c < 0x7f)
+		snprintf(buf, 16, "'%c'", c);
+	else
+		snprintf(buf, 16, "'\\x%02x'", c);
+	return buf;
+}
+
+__attribute__((format(printf, 4, 5)))
+static int lex_fail(struct parser *p, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->lex_line = line;
+	p->lex_col = col;
+	va_start(ap, fmt);
+	vsnprintf(p->lex_msg, sizeof(p->lex_msg), fmt, ap);
+	va_end(ap);
+	return LEX_STOP;
+}
+
+#define lex_fail_at(p, at, ...) lex_fail((p), (p)->line, lx_col((p), (at)), __VA_ARGS__)
+
+static struct token *push_tok_at(struct parser *p, enum tok_kind k, const unsigned char *s,
+				 size_t len, int line, int col)
+{
+	struct token *t;
+
+	if (p->ntok == p->tcap) {
+		size_t cap = p->tcap ? p->tcap * 2 : 256;
+		struct token *nt = xrealloc(p->tok, cap * sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		p->tok = nt;
+		p->tcap = cap;
+	}
+	t = &p->tok[p->ntok++];
+	*t = (struct token){ .kind = k, .s = s, .len = len, .line = line, .col = col,
+			     .match = NO_MATCH };
+	return t;
+}
+
+static struct token *push_tok(struct parser *p, enum tok_kind k, size_t start, size_t end)
+{
+	return push_tok_at(p, k, p->s + start, end - start, p->line, lx_col(p, start));
+}
+
+/* Runs of line breaks collapse into one token; nothing before the first token needs one. */
+static int push_newline(struct parser *p, size_t at, int line, int col)
+{
+	if (p->ntok == 0 || p->tok[p->ntok - 1].kind == TK_NL)
+		return 0;
+	return push_tok_at(p, TK_NL, p->s + at, 1, line, col) ? 0 : -ENOMEM;
+}
+
+/* Skip a // or block comment; NUL bytes are refused even here (binary input). */
+static int skip_comment(struct parser *p)
+{
+	const unsigned char *s = p->s;
+	bool block = s[p->i + 1] == '*';
+	int line = p->line, col = lx_col(p, p->i), nl_line = 0, nl_col = 0;
+	size_t i, nl_at = 0;
+
+	for (i = p->i + 2;; i++) {
+		if (i >= p->len) {
+			if (block)
+				return lex_fail(p, line, col, "unterminated comment");
+			break;
+		}
+		if (!block && s[i] == '\n')
+			break;
+		if (block && s[i] == '*' && i + 1 < p->len && s[i + 1] == '/') {
+			i += 2;
+			break;
+		}
+		if (s[i] == 0)
+			return lex_fail_at(p, i, "unexpected character '\\0'");
+		if (s[i] == '\n') {
+			if (!nl_line) {
+				nl_line = p->line;
+				nl_col = lx_col(p, i);
+				nl_at = i;
+			}
+			p->line++;
+			p->ls = i + 1;
+		}
+	}
+	p->i = i;
+	/* A comment spanning lines still separates the statements around it. */
+	return nl_line ? push_newline(p, nl_at, nl_line, nl_col) : 0;
+}
+
+static size_t utf8_put(char *out, uint32_t cp)
+{
+	static const unsigned char lead[] = { 0, 0, 0xc0, 0xe0, 0xf0 };
+	size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4, i;
+
+	for (i = n - 1; i > 0; i--, cp >>= 6)
+		out[i] = (char)(0x80 | (cp & 0x3f));
+	out[0] = (char)(lead[n] | cp);
+	return n;
+}
+
+/* Four hex digits at s[at..at+4) below lim, or -1. */
+static long hex4(const unsigned char *s, size_t at, size_t lim)
+{
+	long v = 0;
+	size_t i;
+
+	if (at > lim || lim - at < 4)
+		return -1;
+	for (i = at; i < at + 4; i++) {
+		unsigned c = s[i] | 0x20;
+
+		if (!is_digit(s[i]) && (c < 'a' || c > 'f'))
+			return -1;
+		v = v * 16 + (is_digit(s[i]) ? s[i] - '0' : (long)c - 'a' + 10);
+	}
+	return v;
+}
+
+/*
+ * Decode the escape whose backslash is at *kp (nothing at or past lim belongs to the
+ * literal); appends its bytes to out and advances *kp past it.
+ */
+static int lex_escape(struct parser *p, size_t *kp, size_t lim, char *out, size_t *olen)
+{
+	const unsigned char *s = p->s;
+	size_t k = *kp;
+	unsigned e = k + 1 < lim ? s[k + 1] : '\n';
+	long cp, lo;
+	char nb[16];
+
+	switch (e) {
+	case 'n': out[(*olen)++] = '\n'; break;
+	case 't': out[(*olen)++] = '\t'; break;
+	case 'r': out[(*olen)++] = '\r'; break;
+	case '0': out[(*olen)++] = '\0'; break;
+	case '\\': case '"': case '\'':
+		out[(*olen)++] = (char)e;
+		break;
+	case 'u':
+		cp = hex4(s, k + 2, lim);
+		if (cp < 0)
+			return lex_fail_at(p, k, "invalid \\u escape: expected 4 hex digits");
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			return lex_fail_at(p, k, "invalid \\u escape: unpaired surrogate");
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			/* UTF-16 pair as Java/Scala write astral characters: \uD83D\uDE00 */
+			lo = k + 7 < lim && s[k + 6] == '\\' && s[k + 7] == 'u' ? hex4(s, k + 8, lim) : -1;
+			if (lo < 0xdc00 || lo > 0xdfff)
+				return lex_fail_at(p, k, "invalid \\u escape: unpaired surrogate");
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			k += 6;
+		}
+		*olen += utf8_put(out + *olen, (uint32_t)cp);
+		k += 4;
+		break;
+	case 0:
+		return lex_fail_at(p, k + 1, "unexpected character '\\0'");
+	default:
+		if (e > 0x20 && e < 0x7f)
+			return lex_fail_at(p, k, "unknown escape '\\%c'", e);
+		return lex_fail_at(p, k, "unknown escape '\\' followed by %s", char_name(e, nb));
+	}
+	*kp = k + 2;
+	return 0;
+}
+
+/*
+ * "string" or 'c' (a one-character string; the character may be an escape or a UTF-8
+ * sequence). Strings do not span lines.
+ */
+static int lex_quoted(struct parser *p)
+{
+	const unsigned char *s = p->s;
+	size_t st = p->i, j = st + 1, k, olen = 0, nchar = 0;
+	unsigned q = s[st];
+	const char *what = q == '"' ? "string" : "character";
+	struct token *t;
+	char *buf;
+	int rc;
+
+	/* Find the end first: sizes the buffer, and reports unterminated at the opening quote. */
+	for (;;) {
+		if (j >= p->len || s[j] == '\n' ||
+		    (s[j] == '\\' && (j + 1 >= p->len || s[j + 1] == '\n')))
+			return lex_fail_at(p, st, "unterminated %s literal", what);
+		if (s[j] == q)
+			break;
+		if (s[j] == 0)
+			return lex_fail_at(p, j, "unexpected character '\\0'");
+		j += s[j] == '\\' ? 2 : 1;
+	}
+	/* Escapes never grow: \uXXXX is at most 3 bytes, a surrogate pair 4 bytes for 12. */
+	buf = arena_alloc(p->arena, j - st);
+	if (!buf)
+		return -ENOMEM;
+	for (k = st + 1; k < j; nchar++) {
+		if (s[k] == '\\') {
+			rc = lex_escape(p, &k, j, buf, &olen);
+			if (rc)
+				return rc;
+			continue;
+		}
+		/* UTF-8 continuation bytes belong to the character before them. */
+		if ((s[k] & 0xc0) == 0x80 && nchar)
+			nchar--;
+		buf[olen++] = (char)s[k++];
+	}
+	if (q == '\'' && nchar != 1)
+		return lex_fail_at(p, st, nchar ? "character literal must hold one character" :
+						   "empty character literal");
+	t = push_tok(p, TK_STRING, st, j + 1);
+	if (!t)
+		return -ENOMEM;
+	t->str = buf;
+	t->slen = olen;
+	p->i = j + 1;
+	return 0;
+}
+
+/*
+ * Exact decimal arithmetic for durations, so 1.5s is 1500 and 0.0015s is an error
+ * instead of whatever binary floating point rounds it to. s[0..n) is
+ * digits[.digits][e[+-]digits]. Returns 0, -ERANGE, or -EDOM (not whole milliseconds).
+ */
+static int decimal_ms(const unsigned char *s, size_t n, int64_t unit, int64_t *out)
+{
+	int64_t m = 0;
+	long e10 = 0, ex = 0, zeros = 0;
+	bool frac = false, eneg = false;
+	size_t i;
+
+	for (i = 0; i < n && s[i] != 'e' && s[i] != 'E'; i++) {
+		if (s[i] == '.') {
+			frac = true;
+			continue;
+		}
+		if (frac)
+			e10--;
+		/* Zeros are only multiplied in when a later nonzero digit needs them. */
+		if (s[i] == '0') {
+			zeros++;
+			continue;
+		}
+		for (; zeros >= 0; zeros--)
+			if (__builtin_mul_overflow(m, 10, &m))
+				return -ERANGE;
+		zeros = 0;
+		if (__builtin_add_overflow(m, s[i] - '0', &m))
+			return -ERANGE;
+	}
+	e10 += zeros;
+	if (i < n) {
+		i++;
+		if (s[i] == '+' || s[i] == '-')
+			eneg = s[i++] == '-';
+		for (; i < n; i++)
+			if (ex < 1000000)
+				ex = ex * 10 + (s[i] - '0');
+		e10 += eneg ? -ex : ex;
+	}
+	if (m == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (__builtin_mul_overflow(m, unit, &m))
+		return -ERANGE;
+	for (; e10 > 0; e10--)
+		if (__builtin_mul_overflow(m, 10, &m))
+			return -ERANGE;
+	for (; e10 < 0; e10++) {
+		if (m % 10)
+			return -EDOM;
+		m /= 10;
+	}
+	*out = m;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int64_t ms;
+} units[] = {
+	{ "ms", 1 }, { "s", 1000 }, { "sec", 1000 },
+	{ "m", 60000 }, { "min", 60000 }, { "h", 3600000 },
+};
+
+static int lex_number(struct parser *p)
+{
+	const unsigned char *s = p->s;
+	size_t st = p->i, i = st, n = p->len, nend, sfx, j;
+	enum tok_kind kind = TK_INT;
+	int64_t unit = 0, v = 0;
+	struct token *t;
+	double d = 0;
+	int rc;
+
+	while (i < n && is_digit(s[i]))
+		i++;
+	/* `1.5` is a float but `1.toString` is a method call on 1. */
+	if (i + 1 < n && s[i] == '.' && is_digit(s[i + 1])) {
+		kind = TK_FLOAT;
+		for (i++; i < n && is_digit(s[i]); i++)
+			;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		j = i + 1;
+		if (j < n && (s[j] == '+' || s[j] == '-'))
+			j++;
+		if (j < n && is_digit(s[j])) {
+			kind = TK_FLOAT;
+			for (i = j; i < n && is_digit(s[i]); i++)
+				;
+		}
+	}
+	nend = i;
+	for (sfx = i; i < n && is_ident_char(s[i]); i++)
+		;
+	if (i - sfx == 1 && (s[sfx] == 'L' || s[sfx] == 'l') && kind == TK_INT) {
+		/* Long suffix: all integers are 64-bit already. */
+	} else if (i - sfx == 1 && strchr("dDfF", s[sfx])) {
+		kind = TK_FLOAT;
+	} else if (i > sfx) {
+		for (j = 0; j < sizeof(units) / sizeof(units[0]); j++)
+			if (strlen(units[j].name) == i - sfx &&
+			    !memcmp(units[j].name, s + sfx, i - sfx))
+				unit = units[j].ms;
+		if (!unit)
+			return lex_fail_at(p, sfx, "unknown duration unit '%.*s'",
+					   (int)(i - sfx > 32 ? 32 : i - sfx), (const char *)s + sfx);
+		kind = TK_DURATION;
+	}
+
+	if (kind != TK_FLOAT) {
+		/* an integer is a duration in a unit of 1 */
+		rc = decimal_ms(s + st, nend - st, unit ? unit : 1, &v);
+		if (rc)
+			return lex_fail_at(p, st, rc == -EDOM ?
+					   "%s '%.*s' is not a whole number of milliseconds" :
+					   "%s '%.*s' out of range",
+					   kind == TK_INT ? "integer literal" : "duration",
+					   (int)(i - st > 40 ? 40 : i - st), (const char *)s + st);
+	} else {
+		/* strtod needs a terminated copy; the text may not be NUL-terminated */
+		char *buf = xrealloc(NULL, nend - st + 1);
+		locale_t c;
+
+		if (!buf)
+			return -ENOMEM;
+		memcpy(buf, s + st, nend - st);
+		buf[nend - st] = 0;
+		c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+		if (c) {
+			d = strtod_l(buf, NULL, c);
+			freelocale(c);
+		}
+		free(buf);
+		if (!c)
+			return -ENOMEM;
+		if (isinf(d))
+			return lex_fail_at(p, st, "float literal '%.*s' out of range",
+					   (int)(nend - st > 40 ? 40 : nend - st), (const char *)s + st);
+	}
+	t = push_tok(p, kind, st, i);
+	if (!t)
+		return -ENOMEM;
+	t->ival = v;
+	t->fval = d;
+	p->i = i;
+	return 0;
+}
+
+static const struct {
+	const char *word;
+	enum tok_kind kind;
+} keywords[] = {
+	{ "val", TK_VAL }, { "var", TK_VAR }, { "def", TK_DEF }, { "if", TK_IF },
+	{ "else", TK_ELSE }, { "true", TK_TRUE }, { "false", TK_FALSE },
+};
+
+static int lex_word(struct parser *p)
+{
+	size_t st = p->i, i = st, n, k;
+	enum tok_kind kind = TK_IDENT;
+	struct token *t;
+	char *name;
+
+	while (i < p->len && is_ident_char(p->s[i]))
+		i++;
+	n = i - st;
+	if (n == 1 && p->s[st] == '_')
+		kind = TK_UNDERSCORE;
+	for (k = 0; k < sizeof(keywords) / sizeof(keywords[0]); k++)
+		if (strlen(keywords[k].word) == n && !memcmp(keywords[k].word, p->s + st, n))
+			kind = keywords[k].kind;
+	t = push_tok(p, kind, st, i);
+	if (!t)
+		return -ENOMEM;
+	t->ival = kind == TK_TRUE;
+	if (kind == TK_IDENT) {
+		name = arena_alloc(p->arena, n + 1);
+		if (!name)
+			return -ENOMEM;
+		memcpy(name, p->s + st, n);
+		t->str = name;
+		t->slen = n;
+	}
+	p->i = i;
+	return 0;
+}
+
+/* Operators; a two-byte one is listed before the one-byte operator it starts with. */
+static const struct {
+	char text[3];
+	enum tok_kind kind;
+} ops[] = {
+	{ "==", TK_EQ }, { "=>", TK_ARROW }, { "!=", TK_NE }, { "<=", TK_LE }, { ">=", TK_GE },
+	{ "&&", TK_AND }, { "||", TK_OR }, { "=", TK_ASSIGN }, { "!", TK_NOT }, { "<", TK_LT },
+	{ ">", TK_GT }, { "(", TK_LPAREN }, { ")", TK_RPAREN }, { "[", TK_LBRACKET },
+	{ "]", TK_RBRACKET }, { "{", TK_LBRACE }, { "}", TK_RBRACE }, { ",", TK_COMMA },
+	{ ".", TK_DOT }, { ":", TK_COLON }, { ";", TK_SEMI }, { "+", TK_PLUS }, { "-", TK_MINUS },
+	{ "*", TK_STAR }, { "/", TK_SLASH }, { "%", TK_PERCENT },
+};
+
+/* Lex one token (or skip blanks/comments) at p->i. */
+static int lex_one(struct parser *p)
+{
+	size_t i = p->i, k, w;
+	unsigned c = p->s[i], c1 = i + 1 < p->len ? p->s[i + 1] : 0;
+	char nb[16];
+	int rc;
+
+	if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+		p->i++;
+		return 0;
+	}
+	if (c == '\n') {
+		rc = push_newline(p, i, p->line, lx_col(p, i));
+		p->line++;
+		p->ls = ++p->i;
+		return rc;
+	}
+	if (c == '"' || c == '\'')
+		return lex_quoted(p);
+	if (c == '/' && (c1 == '/' || c1 == '*'))
+		return skip_comment(p);
+	if (is_digit(c))
+		return lex_number(p);
+	if (is_ident_start(c))
+		return lex_word(p);
+	for (k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+		w = ops[k].text[1] ? 2 : 1;
+		if ((unsigned char)ops[k].text[0] == c && (w == 1 || (unsigned char)ops[k].text[1] == c1)) {
+			if (!push_tok(p, ops[k].kind, i, i + w))
+				return -ENOMEM;
+			p->i = i + w;
+			return 0;
+		}
+	}
+	if (c == '&' || c == '|')
+		return lex_fail_at(p, i, "unexpected character '%c' (did you mean '%c%c'?)", c, c, c);
+	return lex_fail_at(p, i, "unexpected character %s", char_name(c, nb));
+}
+
+/* Tokenize the whole text; always ends with TK_EOF (after TK_ERROR if lexing failed). */
+static int lex(struct parser *p)
+{
+	const struct token *last = NULL;
+	int rc = 0, line = 1, col = 1;
+	size_t k;
+
+	p->line = 1;
+	while (p->i < p->len && !rc)
+		rc = lex_one(p);
+	if (rc < 0)
+		return rc;
+	if (rc == LEX_STOP &&
+	    !push_tok_at(p, TK_ERROR, p->s + p->i, 0, p->lex_line, p->lex_col))
+		return -ENOMEM;
+	/* End of input is reported just past the last token, not on trailing blank lines. */
+	for (k = p->ntok; k > 0 && !last; k--)
+		if (p->tok[k - 1].kind != TK_NL)
+			last = &p->tok[k - 1];
+	if (last) {
+		line = last->line;
+		col = clamp_int((size_t)last->col + last->len);
+	}
+	return push_tok_at(p, TK_EOF, p->s + p->len, 0, line, col) ? 0 : -ENOMEM;
+}
+
+static bool is_open(enum tok_kind k)
+{
+	return k == TK_LPAREN || k == TK_LBRACKET || k == TK_LBRACE;
+}
+
+static bool is_close(enum tok_kind k)
+{
+	return k == TK_RPAREN || k == TK_RBRACKET || k == TK_RBRACE;
+}
+
+/* A line ending in one of these obviously goes on. */
+static bool continues_line(enum tok_kind k)
+{
+	return (k >= TK_COMMA && k <= TK_NOT) || is_open(k) || k == TK_ELSE || k == TK_SEMI;
+}
+
+/*
+ * Drop newlines that do not end a statement: inside brackets, after a token that
+ * needs a right-hand side, before a line starting with `.` (chained call) or `else`.
+ * What is left is a separator the parser must see. In the same pass pair brackets
+ * (any kind with any kind: mismatches are the parser's to report), which lets the
+ * parser tell `(a, b) => ...` from a tuple without backtracking.
+ */
+static int arrange(struct parser *p)
+{
+	size_t *stack = NULL, n = 0, cap = 0, i, o = 0;
+
+	for (i = 0; i < p->ntok; i++) {
+		const struct token *t = &p->tok[i];
+
+		if (t->kind == TK_NL) {
+			enum tok_kind next = p->tok[i + 1].kind;
+
+			if (n || o == 0 || continues_line(p->tok[o - 1].kind) ||
+			    next == TK_DOT || next == TK_ELSE || next == TK_EOF)
+				continue;
+		} else if (is_open(t->kind)) {
+			if (n == cap) {
+				size_t *ns = xrealloc(stack, (cap = cap ? cap * 2 : 64) * sizeof(*ns));
+
+				if (!ns) {
+					free(stack);
+					return -ENOMEM;
+				}
+				stack = ns;
+			}
+			stack[n++] = o;
+		} else if (is_close(t->kind) && n) {
+			p->tok[stack[--n]].match = o;
+		}
+		if (o != i)
+			p->tok[o] = *t;
+		o++;
+	}
+	p->ntok = o;
+	free(stack);
+	return 0;
+}
+
+/* ---- parser ------------------------------------------------------------------ */
+
+static struct token *cur(struct parser *p)
+{
+	return &p->tok[p->pos];
+}
+
+static struct token *peek(struct parser *p, size_t k)
+{
+	return &p->tok[p->pos + k < p->ntok ? p->pos + k : p->ntok - 1];
+}
+
+static bool at(struct parser *p, enum tok_kind k)
+{
+	return p->tok[p->pos].kind == k;
+}
+
+/* Consume the current token; EOF is sticky so lookahead never runs off the end. */
+static struct token *advance(struct parser *p)
+{
+	struct token *t = &p->tok[p->pos];
+
+	if (p->pos + 1 < p->ntok)
+		p->pos++;
+	return t;
+}
+
+/* How a token reads in "found ..." (in p->desc, so one per message). */
+static const char *desc(struct parser *p, const struct token *t)
+{
+	size_t n = t->len > 40 ? 40 : t->len, i, o = 0;
+
+	if (t->kind == TK_EOF)
+		return "end of input";
+	if (t->kind == TK_NL)
+		return "newline";
+	p->desc[o++] = '\'';
+	for (i = 0; i < n; i++)
+		p->desc[o++] = t->s[i] < 0x20 || t->s[i] == 0x7f ? '?' : (char)t->s[i];
+	if (n < t->len) {
+		memcpy(p->desc + o, "...", 3);
+		o += 3;
+	}
+	p->desc[o++] = '\'';
+	p->desc[o] = 0;
+	return p->desc;
+}
+
+/*
+ * Record the first error at token t and return NULL for the caller to pass up. If t is
+ * the lexer's error token, the lexical error is what went wrong there, so it wins.
+ */
+__attribute__((format(printf, 3, 4)))
+static void *fail(struct parser *p, const struct token *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->failed)
+		return NULL;
+	p->failed = true;
+	p->err->code = -EINVAL;
+	p->err->line = t->line;
+	p->err->col = t->col;
+	if (t->kind == TK_ERROR) {
+		sl_error_set(p->err, -EINVAL, "%s", p->lex_msg);
+		return NULL;
+	}
+	va_start(ap, fmt);
+	vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
+	va_end(ap);
+	return NULL;
+}
+
+static void *oom(struct parser *p)
+{
+	if (!p->failed) {
+		p->failed = true;
+		memset(p->err, 0, sizeof(*p->err));
+		sl_error_set(p->err, -ENOMEM, "out of memory");
+	}
+	return NULL;
+}
+
+static void *palloc(struct parser *p, size_t n)
+{
+	void *r = arena_alloc(p->arena, n);
+
+	return r ? r : oom(p);
+}
+
+static sl_ast *new_node(struct parser *p, enum sl_ast_kind kind, int line, int col, int nkid)
+{
+	sl_ast *n = palloc(p, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->kind = kind;
+	n->line = line;
+	n->col = col;
+	if (nkid) {
+		n->kid = palloc(p, (size_t)nkid * sizeof(*n->kid));
+		if (!n->kid)
+			return NULL;
+		n->nkid = nkid;
+	}
+	return n;
+}
+
+/*
+ * Make room for item n of an arena array with capacity *cap; returns the (possibly
+ * moved) array or NULL. Old copies are left to the arena: at most 2x waste.
+ */
+static void *grow(struct parser *p, void *arr, int n, int *cap, size_t elem)
+{
+	void *na;
+
+	if (n < *cap)
+		return arr;
+	if (n >= INT_MAX / 2)
+		return fail(p, cur(p), "too many items in one list");
+	*cap = *cap ? *cap * 2 : 4;
+	na = palloc(p, (size_t)*cap * elem);
+	if (na && n)
+		memcpy(na, arr, (size_t)n * elem);
+	return na;
+}
+
+static bool add_kid(struct parser *p, sl_ast *n, int *cap, sl_ast *k)
+{
+	sl_ast **kid;
+
+	if (!k)
+		return false;
+	kid = grow(p, n->kid, n->nkid, cap, sizeof(*kid));
+	if (!kid)
+		return false;
+	n->kid = kid;
+	kid[n->nkid++] = k;
+	return true;
+}
+
+static bool enter(struct parser *p)
+{
+	if (++p->depth <= SL_PARSE_MAX_DEPTH)
+		return true;
+	fail(p, cur(p), "expression nested too deeply");
+	return false;
+}
+
+/* Consume the closer of `open`, or fail naming both ends. */
+static bool expect_close(struct parser *p, const struct token *open, enum tok_kind k)
+{
+	static const char closer[] = { [TK_RPAREN] = ')', [TK_RBRACKET] = ']', [TK_RBRACE] = '}' };
+
+	if (at(p, k)) {
+		advance(p);
+		return true;
+	}
+	fail(p, cur(p), "expected '%c' to close '%c' opened at %d:%d, found %s",
+	     closer[k], *open->s, open->line, open->col, desc(p, cur(p)));
+	return false;
+}
+
+static sl_ast *parse_expr(struct parser *p);
+static bool skip_type(struct parser *p);
+
+/* [T, U[V], ...] after a name; types are not checked by this language, only skipped. */
+static bool skip_type_args(struct parser *p)
+{
+	const struct token *open = advance(p);
+
+	do {
+		if (!skip_type(p))
+			return false;
+	} while (at(p, TK_COMMA) && advance(p));
+	return expect_close(p, open, TK_RBRACKET);
+}
+
+/* type := ( `(` [type {, type}] `)` | name{.name} [typeargs] ) [`=>` type] */
+static bool skip_type(struct parser *p)
+{
+	bool ok = false;
+
+	if (!enter(p))
+		goto out;
+	if (at(p, TK_LPAREN)) {
+		const struct token *open = advance(p);
+
+		if (!at(p, TK_RPAREN)) {
+			do {
+				if (!skip_type(p))
+					goto out;
+			} while (at(p, TK_COMMA) && advance(p));
+		}
+		if (!expect_close(p, open, TK_RPAREN))
+			goto out;
+	} else if (at(p, TK_IDENT)) {
+		advance(p);
+		while (at(p, TK_DOT) && peek(p, 1)->kind == TK_IDENT) {
+			advance(p);
+			advance(p);
+		}
+		if (at(p, TK_LBRACKET) && !skip_type_args(p))
+			goto out;
+	} else {
+		fail(p, cur(p), "expected type, found %s", desc(p, cur(p)));
+		goto out;
+	}
+	ok = !at(p, TK_ARROW) || (advance(p), skip_type(p));
+out:
+	p->depth--;
+	return ok;
+}
+
+/* x => e | ( [x[: T] {, x[: T]}] ) => e */
+static sl_ast *parse_lambda(struct parser *p)
+{
+	const struct token *t = advance(p);
+	sl_ast *n = new_node(p, SL_AST_LAMBDA, t->line, t->col, 1);
+	const char **params;
+	int cap = 0;
+
+	if (!n)
+		return NULL;
+	if (t->kind == TK_IDENT) {
+		n->params = palloc(p, sizeof(*n->params));
+		if (!n->params)
+			return NULL;
+		n->params[n->nparam++] = t->str;
+	} else if (!at(p, TK_RPAREN)) {
+		for (;;) {
+			if (!at(p, TK_IDENT))
+				return fail(p, cur(p), "expected parameter name, found %s",
+					    desc(p, cur(p)));
+			params = grow(p, n->params, n->nparam, &cap, sizeof(*params));
+			if (!params)
+				return NULL;
+			n->params = params;
+			n->params[n->nparam++] = advance(p)->str;
+			if (at(p, TK_COLON) && (advance(p), !skip_type(p)))
+				return NULL;
+			if (!at(p, TK_COMMA))
+				break;
+			advance(p);
+		}
+	}
+	if (t->kind == TK_LPAREN && !expect_close(p, t, TK_RPAREN))
+		return NULL;
+	if (!at(p, TK_ARROW))
+		return fail(p, cur(p), "expected '=>', found %s", desc(p, cur(p)));
+	advance(p);
+	n->kid[0] = parse_expr(p);
+	return n->kid[0] ? n : NULL;
+}
+
+/* if (c) a else b; newlines may sit after the condition and before `else`. */
+static sl_ast *parse_if(struct parser *p)
+{
+	const struct token *t = advance(p), *open = cur(p);
+	sl_ast *n = new_node(p, SL_AST_IF, t->line, t->col, 3);
+
+	if (!n)
+		return NULL;
+	if (!at(p, TK_LPAREN))
+		return fail(p, cur(p), "expected '(' after 'if', found %s", desc(p, cur(p)));
+	advance(p);
+	n->kid[0] = parse_expr(p);
+	if (!n->kid[0] || !expect_close(p, open, TK_RPAREN))
+		return NULL;
+	while (at(p, TK_NL))
+		advance(p);
+	n->kid[1] = parse_expr(p);
+	if (!n->kid[1])
+		return NULL;
+	if (!at(p, TK_ELSE))
+		return fail(p, cur(p), "expected 'else' to complete 'if' at %d:%d, found %s",
+			    t->line, t->col, desc(p, cur(p)));
+	advance(p);
+	n->kid[2] = parse_expr(p);
+	return n->kid[2] ? n : NULL;
+}
+
+/* Arguments after `(` of a call: positional expressions or `name = expr`. */
+static bool parse_args(struct parser *p, sl_ast *call, const struct token *open)
+{
+	int cap = call->nkid;
+	sl_ast *a;
+
+	if (!at(p, TK_RPAREN)) {
+		for (;;) {
+			if (at(p, TK_IDENT) && peek(p, 1)->kind == TK_ASSIGN) {
+				const struct token *name = advance(p);
+
+				advance(p);
+				a = new_node(p, SL_AST_NAMED, name->line, name->col, 1);
+				if (!a)
+					return false;
+				a->name = name->str;
+				a->kid[0] = parse_expr(p);
+				if (!a->kid[0])
+					return false;
+			} else {
+				a = parse_expr(p);
+			}
+			if (!add_kid(p, call, &cap, a))
+				return false;
+			if (!at(p, TK_COMMA))
+				break;
+			advance(p);
+		}
+	}
+	return expect_close(p, open, TK_RPAREN);
+}
+
+/* `(e)`, `(a, b, ...)` or `{ e }`; a bare group takes the bracket's position. */
+static sl_ast *parse_group(struct parser *p)
+{
+	const struct token *open = advance(p);
+	enum tok_kind close = open->kind == TK_LBRACE ? TK_RBRACE : TK_RPAREN;
+	sl_ast *e = parse_expr(p), *tup;
+	int cap = 0;
+
+	if (!e)
+		return NULL;
+	if (close == TK_RPAREN && at(p, TK_COMMA)) {
+		tup = new_node(p, SL_AST_TUPLE, open->line, open->col, 0);
+		if (!tup || !add_kid(p, tup, &cap, e))
+			return NULL;
+		while (at(p, TK_COMMA)) {
+			advance(p);
+			if (!add_kid(p, tup, &cap, parse_expr(p)))
+				return NULL;
+		}
+		e = tup;
+	}
+	if (!expect_close(p, open, close))
+		return NULL;
+	e->line = open->line;
+	e->col = open->col;
+	return e;
+}
+
+static sl_ast *parse_primary(struct parser *p)
+{
+	/* literal and name tokens, TK_INT..TK_UNDERSCORE, map one to one onto leaf nodes */
+	static const enum sl_ast_kind leaf[] = {
+		SL_AST_INT, SL_AST_FLOAT, SL_AST_STRING, SL_AST_DURATION, SL_AST_BOOL, SL_AST_BOOL,
+		SL_AST_IDENT, SL_AST_UNDERSCORE,
+	};
+	const struct token *t = cur(p);
+	sl_ast *n;
+
+	if (t->kind == TK_LPAREN || t->kind == TK_LBRACE)
+		return parse_group(p);
+	if (t->kind < TK_INT || t->kind > TK_UNDERSCORE)
+		return fail(p, t, "expected expression, found %s", desc(p, t));
+	n = new_node(p, leaf[t->kind - TK_INT], t->line, t->col, 0);
+	if (!n)
+		return NULL;
+	n->ival = t->ival;
+	n->fval = t->fval;
+	if (t->kind == TK_IDENT) {
+		n->name = t->str;
+	} else {
+		n->str = t->str;
+		n->slen = t->slen;
+	}
+	advance(p);
+	return n;
+}
+
+static bool callable(const sl_ast *n)
+{
+	return n->kind == SL_AST_IDENT || n->kind == SL_AST_FIELD;
+}
+
+/* primary { .name | [types] | (args) | { block-arg } } */
+static sl_ast *parse_postfix(struct parser *p)
+{
+	sl_ast *n = parse_primary(p), *k;
+	const struct token *t;
+	int cap;
+
+	while (n) {
+		t = cur(p);
+		if (t->kind == TK_DOT) {
+			advance(p);
+			if (!at(p, TK_IDENT))
+				return fail(p, cur(p), "expected member name after '.', found %s",
+					    desc(p, cur(p)));
+			k = new_node(p, SL_AST_FIELD, n->line, n->col, 1);
+			if (!k)
+				return NULL;
+			k->kid[0] = n;
+			k->name = advance(p)->str;
+			n = k;
+		} else if (t->kind == TK_LBRACKET && callable(n)) {
+			if (!skip_type_args(p))
+				return NULL;
+		} else if (t->kind == TK_LPAREN || (t->kind == TK_LBRACE && callable(n))) {
+			/* The AST promises callees are names or members; say so here, not later. */
+			if (!callable(n))
+				return fail(p, t, "only a name or a method can be called, found '(' here");
+			k = new_node(p, SL_AST_CALL, n->line, n->col, 1);
+			if (!k)
+				return NULL;
+			k->kid[0] = n;
+			cap = 1;
+			if (t->kind == TK_LBRACE) {
+				/* Scala's `s.map { x => ... }`: one block argument, no parens. */
+				if (!add_kid(p, k, &cap, parse_group(p)))
+					return NULL;
+			} else if (!parse_args(p, k, advance(p))) {
+				return NULL;
+			}
+			n = k;
+		} else {
+			break;
+		}
+	}
+	return n;
+}
+
+static sl_ast *parse_unary(struct parser *p)
+{
+	const struct token *t = cur(p);
+	sl_ast *n;
+
+	if (t->kind != TK_MINUS && t->kind != TK_NOT)
+		return parse_postfix(p);
+	n = enter(p) && advance(p) ? new_node(p, SL_AST_UNARY, t->line, t->col, 1) : NULL;
+	if (n) {
+		n->op = t->kind == TK_MINUS ? SL_OP_NEG : SL_OP_NOT;
+		n->kid[0] = parse_unary(p);
+		if (!n->kid[0])
+			n = NULL;
+	}
+	p->depth--;
+	return n;
+}
+
+#define NLEVELS 6
+#define MUL_LEVEL 5
+
+/* Binary operator of token kind k at precedence level (0 = loosest), or SL_OP_NONE. */
+static enum sl_ast_op binop(enum tok_kind k, int level)
+{
+	static const struct {
+		enum tok_kind tk;
+		enum sl_ast_op op;
+		int level;
+	} ops[] = {
+		{ TK_OR, SL_OP_OR, 0 }, { TK_AND, SL_OP_AND, 1 },
+		{ TK_EQ, SL_OP_EQ, 2 }, { TK_NE, SL_OP_NE, 2 },
+		{ TK_LT, SL_OP_LT, 3 }, { TK_LE, SL_OP_LE, 3 },
+		{ TK_GT, SL_OP_GT, 3 }, { TK_GE, SL_OP_GE, 3 },
+		{ TK_PLUS, SL_OP_ADD, 4 }, { TK_MINUS, SL_OP_SUB, 4 },
+		{ TK_STAR, SL_OP_MUL, 5 }, { TK_SLASH, SL_OP_DIV, 5 }, { TK_PERCENT, SL_OP_MOD, 5 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (ops[i].tk == k && ops[i].level == level)
+			return ops[i].op;
+	return SL_OP_NONE;
+}
+
+static bool infix_method(const struct token *t)
+{
+	return t->kind == TK_IDENT && (!strcmp(t->str, "max") || !strcmp(t->str, "min"));
+}
+
+/* Left-associative binary operators, one precedence level per call. */
+static sl_ast *parse_binary(struct parser *p, int level)
+{
+	sl_ast *lhs, *n, *f;
+	enum sl_ast_op op;
+
+	lhs = level + 1 < NLEVELS ? parse_binary(p, level + 1) : parse_unary(p);
+	while (lhs) {
+		op = binop(cur(p)->kind, level);
+		if (op != SL_OP_NONE) {
+			advance(p);
+			n = new_node(p, SL_AST_BINARY, lhs->line, lhs->col, 2);
+			if (!n)
+				return NULL;
+			n->op = op;
+			n->kid[0] = lhs;
+			n->kid[1] = level + 1 < NLEVELS ? parse_binary(p, level + 1) :
+							  parse_unary(p);
+			if (!n->kid[1])
+				return NULL;
+		} else if (level == MUL_LEVEL && infix_method(cur(p))) {
+			/* `a max b` is Scala for a.max(b) */
+			f = new_node(p, SL_AST_FIELD, lhs->line, lhs->col, 1);
+			n = new_node(p, SL_AST_CALL, lhs->line, lhs->col, 2);
+			if (!f || !n)
+				return NULL;
+			f->kid[0] = lhs;
+			f->name = advance(p)->str;
+			n->kid[0] = f;
+			n->kid[1] = parse_unary(p);
+			if (!n->kid[1])
+				return NULL;
+		} else {
+			break;
+		}
+		lhs = n;
+	}
+	return lhs;
+}
+
+/* expr := lambda | if | binary */
+static sl_ast *parse_expr(struct parser *p)
+{
+	const struct token *t = cur(p);
+	sl_ast *n = NULL;
+
+	if (!enter(p))
+		goto out;
+	if ((t->kind == TK_IDENT && peek(p, 1)->kind == TK_ARROW) ||
+	    (t->kind == TK_LPAREN && t->match != NO_MATCH &&
+	     p->tok[t->match + 1].kind == TK_ARROW))
+		n = parse_lambda(p);
+	else if (t->kind == TK_IF)
+		n = parse_if(p);
+	else
+		n = parse_binary(p, 0);
+out:
+	p->depth--;
+	return n;
+}
+
+/* stmt := val name [: T] = expr | expr */
+static bool parse_stmt(struct parser *p, sl_program *prog, int *cap)
+{
+	const struct token *t = cur(p), *name = NULL;
+	sl_stmt *st;
+	sl_ast *e;
+
+	if (t->kind == TK_VAR || t->kind == TK_DEF) {
+		fail(p, t, "only 'val' is supported");
+		return false;
+	}
+	if (t->kind == TK_VAL) {
+		advance(p);
+		if (!at(p, TK_IDENT)) {
+			fail(p, cur(p), "expected name after 'val', found %s", desc(p, cur(p)));
+			return false;
+		}
+		name = advance(p);
+		if (at(p, TK_COLON) && (advance(p), !skip_type(p)))
+			return false;
+		if (!at(p, TK_ASSIGN)) {
+			fail(p, cur(p), "expected '=' after 'val %.40s', found %s", name->str,
+			     desc(p, cur(p)));
+			return false;
+		}
+		advance(p);
+	}
+	e = parse_expr(p);
+	if (!e)
+		return false;
+	st = grow(p, prog->stmt, prog->nstmt, cap, sizeof(*st));
+	if (!st)
+		return false;
+	prog->stmt = st;
+	st = &prog->stmt[prog->nstmt++];
+	st->name = name ? name->str : NULL;
+	st->expr = e;
+	st->line = t->line;
+	st->col = t->col;
+	return true;
+}
+
+static bool parse_program(struct parser *p, sl_program *prog)
+{
+	int cap = 0;
+
+	for (;;) {
+		while (at(p, TK_NL) || at(p, TK_SEMI))
+			advance(p);
+		if (at(p, TK_EOF))
+			return true;
+		if (!parse_stmt(p, prog, &cap))
+			return false;
+		if (!at(p, TK_NL) && !at(p, TK_SEMI) && !at(p, TK_EOF)) {
+			fail(p, cur(p), "expected ';' or newline, found %s", desc(p, cur(p)));
+			return false;
+		}
+	}
+}
+
+/* ---- public entry points ---------------------------------------------------------- */
+
+sl_program *sl_parse(const char *text, size_t len, sluice_error *err)
+{
+	/* "" stands in for a NULL empty text so no arithmetic is ever done on NULL. */
+	struct parser p = { .s = (const unsigned char *)(text ? text : ""), .len = len };
+	sluice_error local;
+	sl_program *prog = NULL;
+	int rc;
+
+	p.err = err ? err : &local;
+	memset(p.err, 0, sizeof(*p.err));
+	if (!text && len) {
+		sl_error_set(p.err, -EINVAL, "no pipeline text");
+		return NULL;
+	}
+	p.arena = xrealloc(NULL, sizeof(*p.arena));
+	if (!p.arena) {
+		oom(&p);
+		return NULL;
+	}
+	p.arena->head = NULL;
+	prog = palloc(&p, sizeof(*prog));
+	if (!prog)
+		goto out;
+	prog->arena = p.arena;
+	rc = lex(&p);
+	if (rc || arrange(&p)) {
+		oom(&p);
+		goto out;
+	}
+	if (parse_program(&p, prog)) {
+		free(p.tok);
+		return prog;
+	}
+out:
+	if (p.err->code == -EINVAL)
+		sl_error_context(p.err, text, len, p.err->line, p.err->col);
+	free(p.tok);
+	arena_free(p.arena);
+	return NULL;
+}
+
+void sl_program_free(sl_program *p)
+{
+	if (p)
+		arena_free(p->arena);
+}
+
+void sl_error_set(sluice_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	char *c;
+
+	if (!err)
+		return;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	for (c = err->msg; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+}
+
+/* Bytes of the source line shown around the caret; keeps context well inside 512. */
+#define CTX_WIDTH 240
+
+void sl_error_context(sluice_error *err, const char *text, size_t len, int line, int col)
+{
+	const unsigned char *s = (const unsigned char *)text, *nl;
+	size_t ls = 0, le, ll, c, ws = 0, we, k, o = 0;
+	char *out;
+	int l;
+
+	if (!err)
+		return;
+	err->line = line;
+	err->col = col;
+	err->context[0] = 0;
+	if (!s || line < 1)
+		return;
+	for (l = 1; l < line; l++) {
+		nl = memchr(s + ls, '\n', len - ls);
+		if (!nl)
+			return;
+		ls = (size_t)(nl - s) + 1;
+	}
+	nl = memchr(s + ls, '\n', len - ls);
+	le = nl ? (size_t)(nl - s) : len;
+	if (le > ls && s[le - 1] == '\r')
+		le--;
+	ll = le - ls;
+	c = col < 1 ? 0 : (size_t)col - 1;
+	if (c > ll)
+		c = ll;
+	we = ll;
+	if (ll > CTX_WIDTH) {
+		ws = c > CTX_WIDTH / 2 ? c - CTX_WIDTH / 2 : 0;
+		if (ws + CTX_WIDTH > ll)
+			ws = ll - CTX_WIDTH;
+		we = ws + CTX_WIDTH;
+	}
+	out = err->context;
+	if (ws) {
+		memcpy(out, "...", 3);
+		o = 3;
+	}
+	/* Control bytes become '?' one for one, so the caret still counts right. */
+	for (k = ws; k < we; k++) {
+		unsigned ch = s[ls + k];
+
+		out[o++] = ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? (char)ch : '?';
+	}
+	if (we < ll) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '\n';
+	if (ws) {
+		memcpy(out + o, "   ", 3);
+		o += 3;
+	}
+	/* Tabs stay tabs and a UTF-8 character takes one cell, as a terminal shows them. */
+	for (k = ws; k < c; k++) {
+		unsigned ch = s[ls + k];
+
+		if (ch == '\t')
+			out[o++] = '\t';
+		else if ((ch & 0xc0) != 0x80)
+			out[o++] = ' ';
+	}
+	out[o++] = '^';
+	out[o] = 0;
+}
+
+static unsigned lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32u : c;
+}
+
+/* Optimal string alignment distance, case-insensitive; rows holds 3 * (m + 1). */
+static size_t osa(const char *a, size_t n, const char *b, size_t m, size_t *rows)
+{
+	size_t *pp = rows, *pr = rows + m + 1, *cu = rows + 2 * (m + 1), *tmp;
+	size_t i, j, v;
+
+	for (j = 0; j <= m; j++)
+		pr[j] = j;
+	for (i = 1; i <= n; i++) {
+		cu[0] = i;
+		for (j = 1; j <= m; j++) {
+			size_t cost = lower(a[i - 1]) != lower(b[j - 1]);
+
+			v = pr[j] + 1;
+			if (cu[j - 1] + 1 < v)
+				v = cu[j - 1] + 1;
+			if (pr[j - 1] + cost < v)
+				v = pr[j - 1] + cost;
+			if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+			    lower(a[i - 2]) == lower(b[j - 1]) && pp[j - 2] + 1 < v)
+				v = pp[j - 2] + 1;
+			cu[j] = v;
+		}
+		tmp = pp;
+		pp = pr;
+		pr = cu;
+		cu = tmp;
+	}
+	return pr[m];
+}
+
+const char *sl_nearest_name(const char *name, const char *const *candidates)
+{
+	size_t n, m, maxm = 0, limit, d, best_d = SIZE_MAX, i;
+	const char *best = NULL;
+	size_t *rows;
+
+	if (!name || !candidates)
+		return NULL;
+	n = strlen(name);
+	limit = n / 3 > 2 ? n / 3 : 2;
+	for (i = 0; candidates[i]; i++) {
+		m = strlen(candidates[i]);
+		if (m > maxm)
+			maxm = m;
+	}
+	rows = xrealloc(NULL, 3 * (maxm + 1) * sizeof(*rows));
+	if (!rows)
+		return NULL;
+	for (i = 0; candidates[i]; i++) {
+		m = strlen(candidates[i]);
+		/* The length difference alone is a lower bound on the distance. */
+		if ((m > n ? m - n : n - m) > limit)
+			continue;
+		d = osa(name, n, candidates[i], m, rows);
+		if (d <= limit && d < best_d) {
+			best_d = d;
+			best = candidates[i];
+		}
+	}
+	free(rows);
+	return best;
+}

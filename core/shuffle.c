@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* shuffle.c - keyed per-batch operators (design in shuffle.h). */
+#define _GNU_SOURCE
+#include "shuffle.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "keydict.h"
+#include "parse.h"
+
+/* Phase 1 output for one input partition: rows ordered by destination partition. */
+struct bucketed {
+	const sl_col *key;   /* the key column of this input partition */
+	const sl_col *val;   /* value column (NULL for countByValue) */
+	uint64_t *hash;      /* per row */
+	uint32_t *order;     /* rows sorted by destination */
+	uint32_t *start;     /* nout + 1 offsets into order */
+	size_t n;
+};
+
+struct side {
+	const sl_rdd *rdd;
+	struct bucketed *b;
+};
+
+struct job {
+	sl_env *env;
+	int mode, nout;
+	const sl_lambda *fn;
+	const sl_type *out_type;
+	struct side side[2];
+	int nsides;
+	sl_rdd *out;
+	atomic_int failed; /* first failure wins; relaxed is enough, read after the join */
+	sluice_error err;
+};
+
+static inline uint32_t dest(uint64_t h, int nout)
+{
+	return (uint32_t)(((h >> 32) * (uint64_t)nout) >> 32);
+}
+
+static void set_fail(struct job *j, int code, const char *msg)
+{
+	int zero = 0;
+	/* relaxed: only decides which task writes err; sl_workers_run's join orders it */
+	if (atomic_compare_exchange_strong_explicit(&j->failed, &zero, code, memory_order_relaxed,
+						    memory_order_relaxed))
+		sl_error_set(&j->err, code, "%s", msg);
+}
+
+static void bucket_task(void *arg, size_t t, int worker)
+{
+	(void)worker;
+	struct job *j = arg;
+	int s = (int)(t % (size_t)j->nsides);
+	size_t i = t / (size_t)j->nsides;
+	const sl_rdd *r = j->side[s].rdd;
+	struct bucketed *b = &j->side[s].b[i];
+	const sl_col *c = r->part[i];
+	size_t n = c ? c->len : 0;
+	sl_mem *m = j->env->mem;
+	b->n = n;
+	b->start = sl_calloc(m, -1, ((size_t)j->nout + 1) * sizeof(uint32_t));
+	b->hash = sl_alloc(m, -1, (n ? n : 1) * sizeof(uint64_t));
+	b->order = sl_alloc(m, -1, (n ? n : 1) * sizeof(uint32_t));
+	if (!b->start || !b->hash || !b->order) {
+		set_fail(j, -ENOMEM, "out of memory partitioning keys");
+		return;
+	}
+	if (!n)
+		return;
+	if (j->mode == SL_KEYED_COUNT_VALUE && s == 0 && j->nsides == 1) {
+		b->key = c;
+		b->val = NULL;
+	} else {
+		b->key = c->kid[0];
+		b->val = c->kid[1];
+	}
+	sl_col_hash(b->key, b->hash);
+	uint32_t *cnt = b->start + 1;
+	for (size_t k = 0; k < n; k++)
+		cnt[dest(b->hash[k], j->nout)]++;
+	for (int p = 0; p < j->nout; p++)
+		b->start[p + 1] += b->start[p];
+	/* stable counting sort: arrival order kept inside each destination */
+	uint32_t pos[256], *ppos = j->nout <= 256 ? pos : sl_alloc(m, -1, (size_t)j->nout * 4);
+	if (!ppos) {
+		set_fail(j, -ENOMEM, "out of memory partitioning keys");
+		return;
+	}
+	memcpy(ppos, b->start, (size_t)j->nout * 4);
+	for (size_t k = 0; k < n; k++)
+		b->order[ppos[dest(b->hash[k], j->nout)]++] = (uint32_t)k;
+	if (ppos != pos)
+		sl_dealloc(m, ppos, (size_t)j->nout * 4);
+}
+
+static void bucket_free(sl_mem *m, struct bucketed *b, size_t nparts, int nout)
+{
+	for (size_t i = 0; b && i < nparts; i++) {
+		size_t n = b[i].n ? b[i].n : 1;
+		if (b[i].start)
+			sl_dealloc(m, b[i].start, ((size_t)nout + 1) * sizeof(uint32_t));
+		if (b[i].hash)
+			sl_dealloc(m, b[i].hash, n * sizeof(uint64_t));
+		if (b[i].order)
+			sl_dealloc(m, b[i].order, n * sizeof(uint32_t));
+	}
+	if (b)
+		sl_dealloc(m, b, (nparts ? nparts : 1) * sizeof(*b));
+}
+
+/* Growable uint32 array. */
+struct u32v {
+	uint32_t *p;
+	size_t n, cap;
+};
+
+static int u32_push(sl_mem *m, struct u32v *v, uint32_t x)
+{
+	if (v->n == v->cap) {
+		size_t nc = v->cap ? v->cap * 2 : 256;
+		uint32_t *p = sl_realloc(m, -1, v->p, v->cap * 4, nc * 4);
+		if (!p)
+			return -ENOMEM;
+		v->p = p;
+		v->cap = nc;
+	}
+	v->p[v->n++] = x;
+	return 0;
+}
+
+static void u32_free(sl_mem *m, struct u32v *v)
+{
+	if (v->p)
+		sl_dealloc(m, v->p, v->cap * 4);
+	v->p = NULL;
+	v->n = v->cap = 0;
+}
+
+/* Counting sort of rows by group id: returns offsets goff[ngroups + 1] and perm[n]
+ * (row positions in arrival order within each group). */
+static int group_rows(sl_mem *m, const uint32_t *gid, size_t n, size_t ngroups, uint32_t **goff,
+		      uint32_t **perm)
+{
+	*goff = sl_calloc(m, -1, (ngroups + 1) * 4);
+	*perm = sl_alloc(m, -1, (n ? n : 1) * 4);
+	uint32_t *pos = sl_alloc(m, -1, (ngroups ? ngroups : 1) * 4);
+	if (!*goff || !*perm || !pos) {
+		if (pos)
+			sl_dealloc(m, pos, (ngroups ? ngroups : 1) * 4);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < n; k++)
+		(*goff)[gid[k] + 1]++;
+	for (size_t g = 0; g < ngroups; g++)
+		(*goff)[g + 1] += (*goff)[g];
+	memcpy(pos, *goff, ngroups * 4);
+	for (size_t k = 0; k < n; k++)
+		(*perm)[pos[gid[k]]++] = (uint32_t)k;
+	sl_dealloc(m, pos, (ngroups ? ngroups : 1) * 4);
+	return 0;
+}
+
+int sl_reduce_groups(sl_mem *m, const sl_lambda *fn, sl_col *vals, const uint32_t *goff,
+		     size_t ngroups, sl_col **out, sluice_error *err)
+{
+	sl_col *cur = sl_col_ref(vals);
+	size_t cap = ngroups + 1;
+	uint32_t *off = sl_alloc(m, -1, cap * 4), *noff = sl_alloc(m, -1, cap * 4);
+	uint32_t *ia = NULL, *ib = NULL;
+	size_t iacap = 0;
+	int rc = -ENOMEM;
+	if (!off || !noff)
+		goto out;
+	memcpy(off, goff, cap * 4);
+	for (;;) {
+		size_t npairs = 0;
+		for (size_t g = 0; g < ngroups; g++)
+			npairs += (off[g + 1] - off[g]) / 2;
+		if (!npairs)
+			break;
+		if (npairs > iacap) {
+			if (ia)
+				sl_dealloc(m, ia, iacap * 4), sl_dealloc(m, ib, iacap * 4);
+			iacap = npairs;
+			ia = sl_alloc(m, -1, iacap * 4);
+			ib = sl_alloc(m, -1, iacap * 4);
+			if (!ia || !ib)
+				goto out;
+		}
+		size_t k = 0;
+		for (size_t g = 0; g < ngroups; g++)
+			for (uint32_t r = off[g]; r + 1 < off[g + 1]; r += 2)
+				ia[k] = r, ib[k++] = r + 1;
+		sl_col *a = sl_col_gather(cur, ia, npairs), *b = a ? sl_col_gather(cur, ib, npairs) : NULL;
+		sl_col *args[2] = {a, b};
+		sl_xeval ev;
+		sl_xeval_init(&ev, m);
+		sl_col *res = b ? sl_lambda_eval(fn, args, npairs, &ev) : NULL;
+		sl_col_unref(a);
+		sl_col_unref(b);
+		if (res && ev.nbad) {
+			sl_error_set(err, -EINVAL, "reduce function failed: %s", ev.why);
+			sl_xeval_fini(&ev);
+			sl_col_unref(res);
+			rc = -EINVAL;
+			goto out;
+		}
+		sl_xeval_fini(&ev);
+		if (!res)
+			goto out;
+		/* next round: each group keeps its pair results, then its odd element */
+		sl_col *next = sl_col_new(m, cur->type, npairs + ngroups);
+		if (!next || sl_col_share_bufs(next, res) || sl_col_share_bufs(next, cur)) {
+			sl_col_unref(next);
+			sl_col_unref(res);
+			goto out;
+		}
+		k = 0;
+		noff[0] = 0;
+		for (size_t g = 0; g < ngroups; g++) {
+			uint32_t m_ = off[g + 1] - off[g];
+			for (uint32_t p = 0; p < m_ / 2; p++)
+				if (sl_col_push_row_shared(next, res, k++))
+					goto oom_next;
+			if (m_ % 2 && sl_col_push_row_shared(next, cur, off[g + 1] - 1))
+				goto oom_next;
+			noff[g + 1] = (uint32_t)next->len;
+		}
+		sl_col_unref(res);
+		sl_col_unref(cur);
+		cur = next;
+		memcpy(off, noff, cap * 4);
+		continue;
+oom_next:
+		sl_col_unref(next);
+		sl_col_unref(res);
+		goto out;
+	}
+	*out = cur;
+	cur = NULL;
+	rc = 0;
+out:
+	if (rc == -ENOMEM)
+		sl_error_set(err, -ENOMEM, "out of memory in reduce");
+	sl_col_unref(cur);
+	if (off)
+		sl_dealloc(m, off, cap * 4);
+	if (noff)
+		sl_dealloc(m, noff, cap * 4);
+	if (ia)
+		sl_dealloc(m, ia, iacap * 4);
+	if (ib)
+		sl_dealloc(m, ib, iacap * 4);
+	return rc;
+}
+
+/* Phase 2 of reduceByKey / groupByKey / countByValue for output partition p. */
+static void keyed_task(void *arg, size_t p, int worker)
+{
+	(void)worker;
+	struct job *j = arg;
+	sl_mem *m = j->env->mem;
+	const sl_rdd *in = j->side[0].rdd;
+	struct bucketed *bk = j->side[0].b;
+	const sl_type *kt = j->out_type->kid[0];
+	size_t total = 0;
+	for (size_t i = 0; i < in->nparts; i++)
+		if (bk[i].n)
+			total += bk[i].start[p + 1] - bk[i].start[p];
+	sl_keydict d;
+	if (sl_keydict_init(&d, m, kt, total / 4 + 16)) {
+		set_fail(j, -ENOMEM, "out of memory");
+		return;
+	}
+	struct u32v gid = {0};
+	sl_col *vals = NULL, *outv = NULL;
+	const sl_type *vt = j->mode == SL_KEYED_COUNT_VALUE ? &sl_type_i64 : in->type->kid[1];
+	int fast = j->mode == SL_KEYED_COUNT_VALUE || (j->mode == SL_KEYED_REDUCE && j->fn->reducer);
+	if (fast) {
+		/* dense accumulators indexed by key id */
+		int red = j->mode == SL_KEYED_COUNT_VALUE ? 0 : j->fn->reducer;
+		outv = sl_col_new(m, vt, total / 4 + 16);
+		if (!outv)
+			goto oom;
+		for (size_t i = 0; i < in->nparts; i++) {
+			struct bucketed *b = &bk[i];
+			if (!b->n)
+				continue;
+			for (uint32_t q = b->start[p]; q < b->start[p + 1]; q++) {
+				uint32_t r = b->order[q];
+				int64_t id = sl_keydict_put(&d, b->key, r, b->hash[r]);
+				if (id < 0)
+					goto oom;
+				if ((size_t)id == outv->len) {
+					if (sl_col_reserve(outv, 1))
+						goto oom;
+					outv->len++;
+					if (!red)
+						outv->v.i64[id] = 1;
+					else if (vt->kind == SL_I64)
+						outv->v.i64[id] = b->val->v.i64[r];
+					else
+						outv->v.f64[id] = b->val->v.f64[r];
+					continue;
+				}
+				if (!red) {
+					outv->v.i64[id]++;
+				} else if (vt->kind == SL_I64) {
+					int64_t v = b->val->v.i64[r], *a = &outv->v.i64[id];
+					if (red == SL_RED_SUM)
+						*a = (int64_t)((uint64_t)*a + (uint64_t)v);
+					else if (red == SL_RED_MAX ? v > *a : v < *a)
+						*a = v;
+				} else {
+					double v = b->val->v.f64[r], *a = &outv->v.f64[id];
+					if (red == SL_RED_SUM)
+						*a += v;
+					else if (v != v || *a != *a)
+						*a = (double)NAN;
+					else if (red == SL_RED_MAX ? v > *a : v < *a)
+						*a = v;
+				}
+			}
+		}
+	} else {
+		vals = sl_col_new(m, vt, total ? total : 1);
+		if (!vals)
+			goto oom;
+		for (size_t i = 0; i < in->nparts; i++) {
+			struct bucketed *b = &bk[i];
+			if (!b->n)
+				continue;
+			if (sl_col_share_bufs(vals, b->val))
+				goto oom;
+			for (uint32_t q = b->start[p]; q < b->start[p + 1]; q++) {
+				uint32_t r = b->order[q];
+				int64_t id = sl_keydict_put(&d, b->key, r, b->hash[r]);
+				if (id < 0 || u32_push(m, &gid, (uint32_t)id) ||
+				    sl_col_push_row_shared(vals, b->val, r))
+					goto oom;
+			}
+		}
+		uint32_t *goff, *perm;
+		if (group_rows(m, gid.p, gid.n, d.n, &goff, &perm))
+			goto oom;
+		sl_col *sorted = sl_col_gather(vals, perm, gid.n);
+		sl_dealloc(m, perm, (gid.n ? gid.n : 1) * 4);
+		if (!sorted) {
+			sl_dealloc(m, goff, (d.n + 1) * 4);
+			goto oom;
+		}
+		if (j->mode == SL_KEYED_GROUP) {
+			outv = sl_col_new(m, j->out_type->kid[1], 0);
+			if (outv) {
+				sl_col_unref(outv->kid[0]);
+				outv->kid[0] = sl_col_ref(sorted);
+				if (sl_col_reserve(outv, d.n)) {
+					sl_col_unref(outv);
+					outv = NULL;
+				} else {
+					memcpy(outv->v.off, goff, (d.n + 1) * 4);
+					outv->len = d.n;
+				}
+			}
+		} else {
+			sluice_error e = {0};
+			int rc = sl_reduce_groups(m, j->fn, sorted, goff, d.n, &outv, &e);
+			if (rc && rc != -ENOMEM) {
+				set_fail(j, rc, e.msg);
+				sl_col_unref(sorted);
+				sl_dealloc(m, goff, (d.n + 1) * 4);
+				goto done;
+			}
+		}
+		sl_col_unref(sorted);
+		sl_dealloc(m, goff, (d.n + 1) * 4);
+		if (!outv)
+			goto oom;
+	}
+	{
+		sl_col *kids[2] = {d.keys, outv};
+		j->out->part[p] = sl_col_tuple_of(m, j->out_type, kids);
+		if (!j->out->part[p])
+			goto oom;
+	}
+	goto done;
+oom:
+	set_fail(j, -ENOMEM, "out of memory in keyed operator");
+done:
+	sl_col_unref(vals);
+	sl_col_unref(outv);
+	u32_free(m, &gid);
+	sl_keydict_fini(&d);
+}
+
+static int run_phase1(struct job *j)
+{
+	size_t tasks = 0;
+	for (int s = 0; s < j->nsides; s++) {
+		j->side[s].b = sl_calloc(j->env->mem, -1,
+					 (j->side[s].rdd->nparts ? j->side[s].rdd->nparts : 1) * sizeof(struct bucketed));
+		if (!j->side[s].b)
+			return -ENOMEM;
+		if (j->side[s].rdd->nparts > tasks)
+			tasks = j->side[s].rdd->nparts;
+	}
+	/* task t = (partition t / nsides of side t % nsides); pad the shorter side */
+	if (j->nsides == 2 && j->side[0].rdd->nparts != j->side[1].rdd->nparts) {
+		for (int s = 0; s < 2; s++)
+			for (size_t i = 0; i < j->side[s].rdd->nparts; i++)
+				bucket_task(j, i * 2 + (size_t)s, 0);
+	} else {
+		sl_workers_run(j->env->workers, tasks * (size_t)j->nsides, bucket_task, j);
+	}
+	return atomic_load_explicit(&j->failed, memory_order_relaxed);
+}
+
+static void job_fini(struct job *j)
+{
+	for (int s = 0; s < j->nsides; s++)
+		bucket_free(j->env->mem, j->side[s].b, j->side[s].rdd->nparts, j->nout);
+}
+
+static int finish(struct job *j, sl_rdd **out, sluice_error *err)
+{
+	int rc = atomic_load_explicit(&j->failed, memory_order_relaxed);
+	job_fini(j);
+	if (rc) {
+		if (err)
+			*err = j->err;
+		sl_rdd_unref(j->out);
+		*out = NULL;
+		return rc;
+	}
+	for (int p = 0; p < j->nout; p++)
+		if (!j->out->part[p] && !(j->out->part[p] = sl_col_new(j->env->mem, j->out_type, 0))) {
+			sl_rdd_unref(j->out);
+			*out = NULL;
+			sl_error_set(err, -ENOMEM, "out of memory");
+			return -ENOMEM;
+		}
+	*out = j->out;
+	return 0;
+}
+
+int sl_shuffle_keyed(sl_env *env, const sl_rdd *in, int mode, const sl_lambda *fn, int nout,
+		     const sl_type *out_type, sl_rdd **out, sluice_error *err)
+{
+	struct job j = {.env = env, .mode = mode, .nout = nout, .fn = fn, .out_type = out_type,
+			.nsides = 1};
+	j.side[0].rdd = in;
+	j.out = sl_rdd_new(env->mem, out_type, in->time, (size_t)nout);
+	if (!j.out)
+		return -ENOMEM;
+	if (!run_phase1(&j))
+		sl_workers_run(env->workers, (size_t)nout, keyed_task, &j);
+	return finish(&j, out, err);
+}
+
+/* Push (k, (l, r)) with l/r optional per the output type; lrow/rrow < 0 means None. */
+static int push_joined(sl_col *o, const sl_col *key, size_t krow, const sl_col *lv, int64_t lrow,
+		       const sl_col *rv, int64_t rrow)
+{
+	if (sl_col_push_row_shared(o->kid[0], key, krow))
+		return -ENOMEM;
+	sl_col *pair = o->kid[1];
+	const sl_col *src[2] = {lv, rv};
+	int64_t row[2] = {lrow, rrow};
+	for (int s = 0; s < 2; s++) {
+		sl_col *dst = pair->kid[s];
+		if (dst->type->kind == SL_OPT) {
+			if (row[s] < 0) {
+				if (sl_col_push_none(dst))
+					return -ENOMEM;
+			} else if (sl_col_push_row_shared(dst->kid[0], src[s], (size_t)row[s]) ||
+				   sl_col_commit(dst)) {
+				return -ENOMEM;
+			}
+		} else if (sl_col_push_row_shared(dst, src[s], (size_t)row[s])) {
+			return -ENOMEM;
+		}
+	}
+	return sl_col_commit(pair) || sl_col_commit(o) ? -ENOMEM : 0;
+}
+
+static void join_task(void *arg, size_t p, int worker)
+{
+	(void)worker;
+	struct job *j = arg;
+	sl_mem *m = j->env->mem;
+	const sl_type *kt = j->out_type->kid[0];
+	sl_keydict d;
+	struct u32v gid[2] = {{0}}, src[2] = {{0}}, row[2] = {{0}};
+	uint32_t *goff[2] = {0}, *perm[2] = {0};
+	uint8_t *matched = NULL;
+	size_t nids = 0;
+	sl_col *o = NULL;
+	if (sl_keydict_init(&d, m, kt, 64)) {
+		set_fail(j, -ENOMEM, "out of memory");
+		return;
+	}
+	/* ids: cogroup interns both sides; joins intern the right side and probe with left */
+	int order[2] = {1, 0};
+	if (j->mode == SL_JOIN_COGROUP)
+		order[0] = 0, order[1] = 1;
+	for (int oi = 0; oi < 2; oi++) {
+		int s = order[oi];
+		const sl_rdd *r = j->side[s].rdd;
+		for (size_t i = 0; i < r->nparts; i++) {
+			struct bucketed *b = &j->side[s].b[i];
+			if (!b->n)
+				continue;
+			for (uint32_t q = b->start[p]; q < b->start[p + 1]; q++) {
+				uint32_t rr = b->order[q];
+				int64_t id = (j->mode == SL_JOIN_COGROUP || s == 1)
+						     ? sl_keydict_put(&d, b->key, rr, b->hash[rr])
+						     : sl_keydict_get(&d, b->key, rr, b->hash[rr]);
+				if (id == -ENOMEM && (j->mode == SL_JOIN_COGROUP || s == 1))
+					goto oom;
+				if (id < 0)
+					id = UINT32_MAX; /* left key with no right match */
+				if (u32_push(m, &gid[s], (uint32_t)id) || u32_push(m, &src[s], (uint32_t)i) ||
+				    u32_push(m, &row[s], rr))
+					goto oom;
+			}
+		}
+	}
+	nids = d.n;
+	/* group right (and for cogroup left) rows by id */
+	for (int s = 0; s < 2; s++) {
+		if (s == 0 && j->mode != SL_JOIN_COGROUP)
+			continue;
+		if (group_rows(m, gid[s].p, gid[s].n, nids, &goff[s], &perm[s]))
+			goto oom;
+	}
+	o = sl_col_new(m, j->out_type, gid[0].n + 16);
+	if (!o)
+		goto oom;
+	for (int s = 0; s < 2; s++)
+		for (size_t i = 0; i < j->side[s].rdd->nparts; i++) {
+			const sl_col *c = j->side[s].rdd->part[i];
+			if (c && c->len && (sl_col_share_bufs(o->kid[0], c->kid[0]) ||
+					    sl_col_share_bufs(j->mode == SL_JOIN_COGROUP ? o->kid[1]->kid[s]->kid[0]
+											 : o->kid[1]->kid[s]->type->kind == SL_OPT
+											       ? o->kid[1]->kid[s]->kid[0]
+											       : o->kid[1]->kid[s],
+							      c->kid[1])))
+				goto oom;
+		}
+#define PART(s, k) (j->side[s].rdd->part[src[s].p[k]])
+	if (j->mode == SL_JOIN_COGROUP) {
+		for (size_t id = 0; id < nids; id++) {
+			if (sl_col_push_row_shared(o->kid[0], d.keys, id))
+				goto oom;
+			for (int s = 0; s < 2; s++) {
+				sl_col *lst = o->kid[1]->kid[s];
+				for (uint32_t q = goff[s][id]; q < goff[s][id + 1]; q++) {
+					uint32_t k = perm[s][q];
+					if (sl_col_push_row_shared(lst->kid[0], PART(s, k)->kid[1], row[s].p[k]))
+						goto oom;
+				}
+				if (sl_col_commit(lst))
+					goto oom;
+			}
+			if (sl_col_commit(o->kid[1]) || sl_col_commit(o))
+				goto oom;
+		}
+		/* the keys came from the dictionary's own copies */
+		if (sl_col_share_bufs(o->kid[0], d.keys))
+			goto oom;
+	} else {
+		int keep_left = j->mode == SL_JOIN_LEFT || j->mode == SL_JOIN_FULL;
+		int keep_right = j->mode == SL_JOIN_RIGHT || j->mode == SL_JOIN_FULL;
+		if (keep_right && !(matched = sl_calloc(m, -1, nids ? nids : 1)))
+			goto oom;
+		for (size_t k = 0; k < gid[0].n; k++) {
+			const sl_col *lc = PART(0, k);
+			uint32_t id = gid[0].p[k];
+			if (id == UINT32_MAX) {
+				if (keep_left && push_joined(o, lc->kid[0], row[0].p[k], lc->kid[1], row[0].p[k], NULL, -1))
+					goto oom;
+				continue;
+			}
+			if (matched)
+				matched[id] = 1;
+			for (uint32_t q = goff[1][id]; q < goff[1][id + 1]; q++) {
+				uint32_t rk = perm[1][q];
+				if (push_joined(o, lc->kid[0], row[0].p[k], lc->kid[1], row[0].p[k], PART(1, rk)->kid[1],
+						row[1].p[rk]))
+					goto oom;
+			}
+		}
+		for (size_t id = 0; keep_right && id < nids; id++) {
+			if (matched[id])
+				continue;
+			for (uint32_t q = goff[1][id]; q < goff[1][id + 1]; q++) {
+				uint32_t rk = perm[1][q];
+				const sl_col *rc = PART(1, rk);
+				if (push_joined(o, rc->kid[0], row[1].p[rk], NULL, -1, rc->kid[1], row[1].p[rk]))
+					goto oom;
+			}
+		}
+	}
+#undef PART
+	j->out->part[p] = o;
+	o = NULL;
+	goto done;
+oom:
+	set_fail(j, -ENOMEM, "out of memory in join");
+done:
+	sl_col_unref(o);
+	if (matched)
+		sl_dealloc(m, matched, nids ? nids : 1);
+	for (int s = 0; s < 2; s++) {
+		if (goff[s])
+			sl_dealloc(m, goff[s], (nids + 1) * 4);
+		if (perm[s])
+			sl_dealloc(m, perm[s], (gid[s].n ? gid[s].n : 1) * 4);
+		u32_free(m, &gid[s]);
+		u32_free(m, &src[s]);
+		u32_free(m, &row[s]);
+	}
+	sl_keydict_fini(&d);
+}
+
+int sl_shuffle_join(sl_env *env, const sl_rdd *a, const sl_rdd *b, int mode, int nout,
+		    const sl_type *out_type, sl_rdd **out, sluice_error *err)
+{
+	struct job j = {.env = env, .mode = mode, .nout = nout, .out_type = out_type, .nsides = 2};
+	j.side[0].rdd = a;
+	j.side[1].rdd = b;
+	j.out = sl_rdd_new(env->mem, out_type, a->time, (size_t)nout);
+	if (!j.out)
+		return -ENOMEM;
+	if (!run_phase1(&j))
+		sl_workers_run(env->workers, (size_t)nout, join_task, &j);
+	return finish(&j, out, err);
+}
+
+int sl_reduce_all(sl_env *env, const sl_rdd *in, const sl_lambda *fn, sl_rdd **out,
+		  sluice_error *err)
+{
+	sl_mem *m = env->mem;
+	sl_rdd *r = sl_rdd_new(m, in->type, in->time, 1);
+	if (!r)
+		return -ENOMEM;
+	sl_col *all = sl_col_concat(m, in->type, in->part, in->nparts);
+	if (!all) {
+		sl_rdd_unref(r);
+		return -ENOMEM;
+	}
+	if (!all->len) {
+		r->part[0] = all;
+		*out = r;
+		return 0;
+	}
+	uint32_t goff[2] = {0, (uint32_t)all->len};
+	sl_col *res = NULL;
+	int rc = sl_reduce_groups(m, fn, all, goff, 1, &res, err);
+	sl_col_unref(all);
+	if (rc) {
+		sl_rdd_unref(r);
+		return rc;
+	}
+	r->part[0] = res;
+	*out = r;
+	return 0;
+}

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sluice - the command line: flags and pipeline text go straight to libsluice.
+ *
+ * Exit codes: 0 success, 2 usage error (bad flags or pipeline text), 1 runtime error
+ * (a batch failed, or the context could not run).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sluice.h"
+
+static const char demo_pipeline[] =
+	"// word count over the built-in generator: 200k lines/s of 8 words each\n"
+	"val words = generator(\"lines\", rate = 200000, keys = 1000).flatMap(_.split(\" \"))\n"
+	"words.count().print()\n"
+	"words.map((_, 1)).reduceByKey(_ + _).filter(_._2 > 1700).print(5)\n";
+
+static const char usage_main[] =
+	"usage: sluice <command> [options]\n"
+	"\n"
+	"commands:\n"
+	"  run [options] 'PIPELINE'   run a streaming job written in the pipeline language\n"
+	"  run [options] -f FILE      ... read from FILE ('-' = standard input)\n"
+	"  demo [options]             word count over the built-in generator (5 one-second batches)\n"
+	"\n"
+	"  sluice --help | --version | run --help\n"
+	"\n"
+	"The pipeline language is Spark Streaming's method chaining with Scala lambdas, e.g.\n"
+	"  sluice run --clock manual --batches 3 \\\n"
+	"    'queueStream(\"in.jsonl\").flatMap(_.split(\" \")).map((_, 1)).reduceByKey(_ + _).print()'\n"
+	"See docs/pipeline-language.md and docs/cli.md.\n";
+
+/* The option table doubles as the --help text. */
+static const struct opt {
+	const char *lng;
+	int shrt;
+	const char *arg;
+	const char *help;
+} opts[] = {
+	{"batch", 'b', "DURATION", "batch interval (default 1s): 500ms, 1s, 2min"},
+	{"block", 'k', "DURATION", "block interval (default min(200ms, batch)); the batch must be a multiple"},
+	{"workers", 'w', "N", "worker threads, the driver included (default 0 = one per core)"},
+	{"clock", 'c', "real|manual", "real: batches follow the wall clock; manual: virtual time, as fast as possible"},
+	{"batches", 'n', "N", "stop after N batches (default: run until stopped or the input ends)"},
+	{"file", 'f', "FILE", "read the pipeline from FILE ('-' = standard input)"},
+	{"no-pin", 'P', NULL, "do not pin workers to cores"},
+	{"quiet", 'q', NULL, "do not log skipped records and failed batches to standard error"},
+	{"help", 'h', NULL, "this help"},
+	{NULL, 0, NULL, NULL},
+};
+
+static void run_help(FILE *f)
+{
+	fprintf(f, "usage: sluice run [options] 'PIPELINE'\n       sluice run [options] -f FILE\n"
+		   "       sluice demo [options]\n\noptions:\n");
+	for (const struct opt *o = opts; o->lng; o++) {
+		char left[64];
+		snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shrt, o->lng, o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(f, "  %-28s %s\n", left, o->help);
+	}
+	fprintf(f, "\nSIGINT/SIGTERM stop gracefully: the batch in progress finishes and outputs are flushed.\n"
+		   "Exit status: 0 success, 1 a batch failed or the run could not start, 2 usage error.\n");
+}
+
+static int usage_error(const char *fmt, const char *a)
+{
+	fprintf(stderr, "sluice: ");
+	fprintf(stderr, fmt, a);
+	fprintf(stderr, "\nTry 'sluice run --help'.\n");
+	return 2;
+}
+
+/* "500ms", "1s", "1.5s", "2min", "1h", or a plain number of milliseconds. */
+static int parse_duration(const char *s, int64_t *ms)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno || v <= 0)
+		return -1;
+	double mul;
+	if (!*end || !strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "s") || !strcmp(end, "sec"))
+		mul = 1000;
+	else if (!strcmp(end, "m") || !strcmp(end, "min"))
+		mul = 60000;
+	else if (!strcmp(end, "h"))
+		mul = 3600000;
+	else
+		return -1;
+	double r = v * mul;
+	if (r < 1 || r > 1e12 || r != (double)(int64_t)r)
+		return -1;
+	*ms = (int64_t)r;
+	return 0;
+}
+
+static int parse_count(const char *s, int64_t lo, int64_t hi, int64_t *v)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(s, &end, 10);
+	if (end == s || *end || errno || x < lo || x > hi)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (n < cap) {
+			if (ferror(f)) {
+				free(buf);
+				buf = NULL;
+			}
+			break;
+		}
+		char *nb = realloc(buf, cap * 2);
+		if (!nb) {
+			free(buf);
+			buf = NULL;
+		}
+		buf = nb;
+		cap *= 2;
+	}
+	if (f != stdin)
+		fclose(f);
+	*len = n;
+	return buf;
+}
+
+static void log_stderr(void *arg, int level, const char *msg)
+{
+	static const char *lv[] = {"error", "warning", "info", "debug"};
+	if (!*(int *)arg)
+		fprintf(stderr, "sluice: %s: %s\n", lv[level & 3], msg);
+}
+
+static void out_stdout(void *arg, const char *text, size_t len)
+{
+	(void)arg;
+	fwrite(text, 1, len, stdout);
+	fflush(stdout);
+}
+
+static void print_error(const char *what, const sluice_error *e)
+{
+	if (e->line)
+		fprintf(stderr, "sluice: %s:%d:%d: %s\n", what, e->line, e->col, e->msg);
+	else
+		fprintf(stderr, "sluice: %s: %s\n", what, e->msg);
+	if (e->context[0])
+		fprintf(stderr, "%s\n", e->context);
+}
+
+static sluice_context *volatile g_ctx;
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+	if (g_ctx)
+		sluice_context_request_stop(g_ctx); /* an atomic store: async-signal-safe */
+}
+
+static int cmd_run(int argc, char **argv, int demo)
+{
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	int64_t batches = 0, v;
+	const char *file = NULL;
+	int quiet = 0;
+	static const struct option lo[] = {
+		{"batch", required_argument, 0, 'b'}, {"block", required_argument, 0, 'k'},
+		{"workers", required_argument, 0, 'w'}, {"clock", required_argument, 0, 'c'},
+		{"batches", required_argument, 0, 'n'}, {"file", required_argument, 0, 'f'},
+		{"no-pin", no_argument, 0, 'P'}, {"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+	};
+	if (demo)
+		batches = 5;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+b:k:w:c:n:f:Pqh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			if (parse_duration(optarg, &cfg.batch_interval_ms))
+				return usage_error("bad --batch duration '%s' (examples: 500ms, 1s, 2min)", optarg);
+			break;
+		case 'k':
+			if (parse_duration(optarg, &cfg.block_interval_ms))
+				return usage_error("bad --block duration '%s' (examples: 50ms, 200ms)", optarg);
+			break;
+		case 'w':
+			if (parse_count(optarg, 0, 1024, &v))
+				return usage_error("bad --workers '%s' (0 to 1024)", optarg);
+			cfg.workers = (int)v;
+			break;
+		case 'c':
+			if (!strcmp(optarg, "real"))
+				cfg.clock = SLUICE_CLOCK_REAL;
+			else if (!strcmp(optarg, "manual"))
+				cfg.clock = SLUICE_CLOCK_MANUAL;
+			else
+				return usage_error("bad --clock '%s' (real or manual)", optarg);
+			break;
+		case 'n':
+			if (parse_count(optarg, 1, INT64_MAX, &batches))
+				return usage_error("bad --batches '%s' (a positive integer)", optarg);
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'P':
+			cfg.no_pin = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			run_help(stdout);
+			return 0;
+		default:
+			if (optopt)
+				return usage_error("unknown or incomplete option '-%s'", (char[2]){(char)optopt, 0});
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	char *text = NULL;
+	size_t len = 0;
+	if (demo) {
+		if (optind < argc || file)
+			return usage_error("demo takes no pipeline (found '%s')", optind < argc ? argv[optind] : file);
+		text = strdup(demo_pipeline);
+		len = strlen(demo_pipeline);
+	} else if (file) {
+		if (optind < argc)
+			return usage_error("give the pipeline either as text or with -f, not both (found '%s')", argv[optind]);
+		text = read_all(file, &len);
+		if (!text) {
+			fprintf(stderr, "sluice: cannot read '%s': %s\n", file, strerror(errno ? errno : EIO));
+			return 2;
+		}
+	} else {
+		if (optind >= argc)
+			return usage_error("%s", "missing the pipeline text");
+		if (optind + 1 < argc)
+			return usage_error("unexpected argument '%s' after the pipeline (quote the pipeline)", argv[optind + 1]);
+		text = strdup(argv[optind]);
+		len = strlen(argv[optind]);
+	}
+	if (!text) {
+		fprintf(stderr, "sluice: out of memory\n");
+		return 1;
+	}
+	cfg.log = log_stderr;
+	cfg.log_arg = &quiet;
+	cfg.output = out_stdout;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	if (!ctx) {
+		print_error("error", &err);
+		free(text);
+		return err.code == -EINVAL ? 2 : 1;
+	}
+	int rc = sluice_context_pipeline(ctx, text, len, &err);
+	free(text);
+	if (rc) {
+		print_error(file ? file : "pipeline", &err);
+		sluice_context_free(ctx);
+		return 2;
+	}
+	if (batches)
+		sluice_context_set_max_batches(ctx, batches);
+	g_ctx = ctx;
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rc = sluice_context_start(ctx, &err);
+	if (rc) {
+		print_error("error", &err);
+		g_ctx = NULL;
+		sluice_context_free(ctx);
+		return rc == -EINVAL ? 2 : 1;
+	}
+	if (cfg.clock == SLUICE_CLOCK_MANUAL) {
+		while (!g_stop && sluice_context_await(ctx, 0))
+			if (sluice_context_advance(ctx, cfg.batch_interval_ms) < 0)
+				break;
+	} else {
+		while (sluice_context_await(ctx, 100))
+			if (g_stop)
+				break;
+	}
+	sluice_context_stop(ctx, 1);
+	g_ctx = NULL;
+	sluice_stats st = {.size = sizeof(st)};
+	sluice_context_stats(ctx, &st);
+	int status = 0;
+	if (st.failed_batches) {
+		sluice_error first;
+		sluice_context_first_error(ctx, &first);
+		fprintf(stderr, "sluice: %lld of %lld batch(es) failed; first error: %s\n",
+			(long long)st.failed_batches, (long long)st.batches, first.msg);
+		status = 1;
+	}
+	if (st.skipped_records && !quiet)
+		fprintf(stderr, "sluice: %llu record(s) skipped (see the warnings above)\n",
+			(unsigned long long)st.skipped_records);
+	sluice_context_free(ctx);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("sluice %s\n", sluice_version());
+		return 0;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1, 0);
+	if (!strcmp(cmd, "demo"))
+		return cmd_run(argc - 1, argv + 1, 1);
+	fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
+	fputs(usage_main, stderr);
+	return 2;
+}
