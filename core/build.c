@@ -227,9 +227,6 @@ static int source_call(struct bctx *b, const sl_ast *call, const sl_ast *name_no
 				b->err->line = name_node->nline ? name_node->nline : name_node->line;
 				b->err->col = name_node->nline ? name_node->ncol : name_node->col;
 			}
-			if (!strstr(e.msg, "usage") && strlen(e.msg) + strlen(def->usage) + 10 < sizeof(e.msg))
-				snprintf(b->err->msg + strlen(e.msg), sizeof(b->err->msg) - strlen(e.msg),
-					 " (usage: %s)", def->usage);
 		}
 		return e.code ? e.code : -EINVAL;
 	}

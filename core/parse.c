@@ -1118,6 +1118,8 @@ static sl_ast *parse_postfix(struct parser *p)
 			if (!k)
 				return NULL;
 			k->kid[0] = n;
+			k->nline = cur(p)->line;
+			k->ncol = cur(p)->col;
 			k->name = advance(p)->str;
 			n = k;
 		} else if (t->kind == TK_LBRACKET && callable(n)) {
@@ -1175,7 +1177,7 @@ static enum sl_ast_op binop(enum tok_kind k, int level)
 		enum tok_kind tk;
 		enum sl_ast_op op;
 		int level;
-	} ops[] = {
+	} binops[] = {
 		{ TK_OR, SL_OP_OR, 0 }, { TK_AND, SL_OP_AND, 1 },
 		{ TK_EQ, SL_OP_EQ, 2 }, { TK_NE, SL_OP_NE, 2 },
 		{ TK_LT, SL_OP_LT, 3 }, { TK_LE, SL_OP_LE, 3 },
@@ -1185,9 +1187,9 @@ static enum sl_ast_op binop(enum tok_kind k, int level)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (ops[i].tk == k && ops[i].level == level)
-			return ops[i].op;
+	for (i = 0; i < sizeof(binops) / sizeof(binops[0]); i++)
+		if (binops[i].tk == k && binops[i].level == level)
+			return binops[i].op;
 	return SL_OP_NONE;
 }
 

@@ -20,8 +20,22 @@ struct param {
 };
 
 /* Match args against params; out[i] = the arg for param i or NULL. */
+static int bind1(const char *fn, const struct param *ps, int np, const sl_arg *args, int nargs,
+		 const sl_arg **out, sluice_error *err);
+
+/* Bind, and on error say how the call should look. */
 static int bind(const char *fn, const struct param *ps, int np, const sl_arg *args, int nargs,
-		const sl_arg **out, sluice_error *err)
+		const sl_arg **out, sluice_error *err, const char *usage)
+{
+	int rc = bind1(fn, ps, np, args, nargs, out, err);
+	size_t l = strlen(err->msg);
+	if (rc && l + strlen(usage) + 12 < sizeof(err->msg))
+		snprintf(err->msg + l, sizeof(err->msg) - l, " (usage: %s)", usage);
+	return rc;
+}
+
+static int bind1(const char *fn, const struct param *ps, int np, const sl_arg *args, int nargs,
+		 const sl_arg **out, sluice_error *err)
 {
 	for (int i = 0; i < np; i++)
 		out[i] = NULL;
@@ -75,7 +89,7 @@ static sl_source *make_queue(sl_env *env, const sl_arg *args, int nargs, sluice_
 	static const struct param ps[] = {{"path", SL_ARG_STR, 1}, {"partitions", SL_ARG_INT, 0},
 					  {"seed", SL_ARG_INT, 0}};
 	const sl_arg *a[3];
-	if (bind("queueStream", ps, 3, args, nargs, a, err))
+	if (bind("queueStream", ps, 3, args, nargs, a, err, sl_source_defs[0].usage))
 		return NULL;
 	return sl_queue_source_new(env, a[0]->s, (int)I(a[1], 0), (uint64_t)I(a[2], 1), err);
 }
@@ -84,7 +98,7 @@ static sl_source *make_textfile(sl_env *env, const sl_arg *args, int nargs, slui
 {
 	static const struct param ps[] = {{"path", SL_ARG_STR, 1}, {"blockBytes", SL_ARG_INT, 0}};
 	const sl_arg *a[2];
-	if (bind("textFile", ps, 2, args, nargs, a, err))
+	if (bind("textFile", ps, 2, args, nargs, a, err, sl_source_defs[1].usage))
 		return NULL;
 	if (a[1] && a[1]->i < 1) {
 		sl_error_set(err, -EINVAL, "textFile: blockBytes must be >= 1");
@@ -99,7 +113,7 @@ static sl_source *make_generator(sl_env *env, const sl_arg *args, int nargs, slu
 					  {"keys", SL_ARG_INT, 0}, {"words", SL_ARG_INT, 0},
 					  {"seed", SL_ARG_INT, 0}};
 	const sl_arg *a[5];
-	if (bind("generator", ps, 5, args, nargs, a, err))
+	if (bind("generator", ps, 5, args, nargs, a, err, sl_source_defs[2].usage))
 		return NULL;
 	return sl_generator_source_new(env, a[0]->s, I(a[1], 100000), I(a[2], 0), I(a[3], 0),
 				       (uint64_t)I(a[4], 42), err);

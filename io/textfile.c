@@ -67,23 +67,26 @@ static int rd_open(reader *r)
 	return 0;
 }
 
-/* Fill column c (a fresh String column) with whole lines, carrying the unfinished line
- * [*carry, *carry + *ncarry) in first. On return (*carry, *ncarry) is the unfinished line
- * to move to the next partition (0 bytes at the end of input). 0 or -errno. */
+/* Fill column c (a fresh String column) with whole lines, starting with the unfinished
+ * line (*carry, *ncarry) of the previous partition, until the lines pushed hold at least
+ * block bytes (terminators included) or the buffer is full or the input ends. On
+ * return (*carry, *ncarry) is what the next partition starts with (bytes read but not
+ * yet taken; empty at the end of input). 0 or -errno. */
 static int fill(reader *r, sl_col *c, const char **carry, size_t *ncarry)
 {
-	size_t hint = r->rem < r->t->block ? r->rem : r->t->block;
+	size_t block = r->t->block;
+	size_t hint = r->rem < block ? r->rem : block;
 	size_t cap = *ncarry + hint + 1; /* +1: room to see EOF without another buffer */
 	char *b = sl_col_str_space(c, cap);
 	if (!b)
 		return -ENOMEM;
-	size_t used = *ncarry, ls = 0, scan = *ncarry;
+	size_t used = *ncarry, ls = 0, scan = 0;
 	if (*ncarry)
 		memcpy(b, *carry, *ncarry);
-	*ncarry = 0;
-	for (;;) {
+	bool full = false;
+	while (!full) {
 		/* push every complete line in [scan, used) */
-		for (; scan < used; scan++) {
+		for (; scan < used && !full; scan++) {
 			char ch = b[scan];
 			if (r->cr) {
 				r->cr = false;
@@ -105,18 +108,22 @@ static int fill(reader *r, sl_col *c, const char **carry, size_t *ncarry)
 				}
 			}
 			ls = scan + 1;
+			full = ls >= block;
 		}
-		if (r->fd < 0) /* no more files */
+		if (full || r->fd < 0) /* enough, or no more input */
 			break;
 		if (used == cap) {
-			if (ls > 0)
-				break; /* full: the unfinished line goes to the next partition */
-			/* one line fills the whole buffer: grow */
+			if (c->len > 0)
+				break; /* the unfinished line goes to the next partition */
+			/* one line fills the whole buffer: continue it in a bigger one */
 			size_t ncap = cap * 2 + hint;
 			char *nb = sl_col_str_space(c, ncap);
 			if (!nb)
 				return -ENOMEM;
-			memcpy(nb, b, used);
+			memcpy(nb, b + ls, used - ls);
+			used -= ls;
+			scan -= ls;
+			ls = 0;
 			b = nb;
 			cap = ncap;
 		}
@@ -129,7 +136,7 @@ static int fill(reader *r, sl_col *c, const char **carry, size_t *ncarry)
 		if (n > 0) {
 			used += (size_t)n;
 			/* more than stat said: the files grew; guess a block more */
-			r->rem = r->rem >= (size_t)n ? r->rem - (size_t)n : r->t->block;
+			r->rem = r->rem >= (size_t)n ? r->rem - (size_t)n : block;
 			continue;
 		}
 		/* end of this file: its last line needs no terminator */
@@ -137,16 +144,13 @@ static int fill(reader *r, sl_col *c, const char **carry, size_t *ncarry)
 		r->fd = -1;
 		if (ls < used && sl_col_push_view(c, b + ls, used - ls))
 			return -ENOMEM;
-		ls = used;
+		ls = scan = used;
 		r->cr = false;
 		r->fi++;
 		int rc = rd_open(r);
 		if (rc)
 			return rc;
-		if (r->fd < 0)
-			break;
-		if (used == cap)
-			break; /* next file starts a new partition */
+		full = c->len > 0 && ls >= block;
 	}
 	*carry = b + ls;
 	*ncarry = used - ls;
@@ -189,9 +193,17 @@ static int read_all(text_src *t, int64_t time, sl_rdd **out, sluice_error *err)
 	}
 	if (r.fd >= 0)
 		close(r.fd);
-	/* the last partition may have got nothing (input ended at its boundary) */
-	if (!rc && np > 1 && part[np - 1]->len == 0)
-		sl_col_unref(part[--np]);
+	/* a partition gets nothing when the input ends at its start: drop such ones */
+	if (!rc) {
+		size_t k = 0;
+		for (size_t i = 0; i < np; i++) {
+			if (part[i]->len == 0 && (k > 0 || i + 1 < np))
+				sl_col_unref(part[i]);
+			else
+				part[k++] = part[i];
+		}
+		np = k;
+	}
 	sl_rdd *rdd = NULL;
 	if (!rc && !(rdd = sl_rdd_new(env->mem, &sl_type_str, time, np)))
 		rc = -ENOMEM;
@@ -328,7 +340,8 @@ static int list(text_src *t, sluice_error *err)
 		return sl_fmt_err(err, rc, "textFile '%s': out of memory", path);
 	if (rderr)
 		return sl_fmt_err(err, -rderr, "cannot read directory '%s': %s", path, strerror(rderr));
-	qsort(t->files, t->nfiles, sizeof *t->files, by_name);
+	if (t->nfiles > 1)
+		qsort(t->files, t->nfiles, sizeof *t->files, by_name);
 	for (size_t i = 0; i < t->nfiles; i++)
 		if ((rc = probe(t->files[i], err)))
 			return rc;

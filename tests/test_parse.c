@@ -12,6 +12,27 @@
 
 #include "parse.h"
 
+/* ---- sanitizer plumbing ------------------------------------------------------- */
+
+/*
+ * Criterion counts neither a UBSan report nor an at-exit LeakSanitizer report as a
+ * failure, so make UB fatal and ask LSan for leaks while the test is still running.
+ * The LSan hook is weak so this file also links without sanitizers.
+ */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
+
+extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
+static void no_leaks(void)
+{
+	if (__lsan_do_recoverable_leak_check)
+		cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see LSan report)");
+}
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 struct buf {
@@ -117,6 +138,7 @@ static const char *sx(const char *src)
 		sexpr(&b, p->stmt[i].expr);
 	}
 	sl_program_free(p);
+	no_leaks();
 	return b.s;
 }
 
@@ -133,6 +155,8 @@ static void bad(const char *src, int line, int col, const char *msg)
 	cr_assert_str_eq(err.msg, msg, "<%s>", src);
 	cr_assert_eq(err.line, line, "<%s>: line %d want %d (%s)", src, err.line, line, err.msg);
 	cr_assert_eq(err.col, col, "<%s>: col %d want %d (%s)", src, err.col, col, err.msg);
+	cr_assert(strchr(err.context, '^'), "<%s>: no caret in context", src);
+	no_leaks();
 }
 
 /* Parse a single-statement program and hand back its expression (caller frees p). */
@@ -896,6 +920,7 @@ Test(robust, prefixes)
 			free(s);
 		}
 	}
+	no_leaks();
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -943,6 +968,7 @@ Test(robust, mutations)
 				  strchr(err.context, '^'), "round %d: %s", round, err.msg);
 		free(s);
 	}
+	no_leaks();
 }
 
 /* Fail each allocation in turn: every one must give -ENOMEM and leak nothing. */
@@ -977,6 +1003,7 @@ Test(robust, out_of_memory)
 	sl_parse_fail_alloc = 1;
 	cr_assert_null(sl_nearest_name("prnt", (const char *const[]){ "print", NULL }));
 	sl_parse_fail_alloc = 0;
+	no_leaks();
 }
 
 Test(robust, not_nul_terminated)

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""End-to-end tests of the sluice CLI: exit codes, error messages (what and where),
+textFile batch jobs, saveAsTextFiles output, the demo, signals.
+
+usage: cli.py SLUICE_BINARY
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+S = os.path.abspath(sys.argv[1])
+TMP = tempfile.mkdtemp(prefix="sluice-cli-")
+results = []
+
+
+def sh(*args, timeout=60, cwd=TMP):
+    p = subprocess.run([S] + list(args), capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, cond, detail=""):
+    results.append(bool(cond))
+    print("%s %s%s" % ("PASS" if cond else "FAIL", name, "" if cond else ": " + detail))
+
+
+def write(name, text):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def manual(pipe, n=3, *extra):
+    return sh("run", "--clock", "manual", "--batches", str(n), "--no-pin", *extra, pipe)
+
+
+write("words.jsonl", '["a b", "b c"]\n["c"]\n')
+write("bad.jsonl", '[1, 2]\n[3, "x"]\n')
+write("broken.jsonl", '[1, 2]\n[3, 4\n')
+
+# --- help, version, usage errors (exit 2)
+rc, out, err = sh("--help")
+check("--help exits 0 and lists commands", rc == 0 and "run" in out and "demo" in out, out)
+rc, out, err = sh("--version")
+check("--version prints the version", rc == 0 and out.startswith("sluice "), out)
+rc, out, err = sh("run", "--help")
+check("run --help lists every option", rc == 0 and all(o in out for o in ("--batch", "--block", "--workers", "--clock", "--batches")), out)
+rc, out, err = sh()
+check("no command is a usage error", rc == 2, err)
+rc, out, err = sh("frobnicate")
+check("unknown command is a usage error", rc == 2 and "unknown command" in err, err)
+rc, out, err = sh("run", "--batch", "5x", "x")
+check("bad duration names the flag and value", rc == 2 and "--batch" in err and "5x" in err, err)
+rc, out, err = sh("run", "--workers", "-3", "x")
+check("bad --workers", rc == 2 and "--workers" in err, err)
+rc, out, err = sh("run", "--clock", "sundial", "x")
+check("bad --clock", rc == 2 and "sundial" in err, err)
+rc, out, err = sh("run", "--bogus", "x")
+check("unknown flag", rc == 2 and "bogus" in err, err)
+rc, out, err = sh("run")
+check("missing pipeline", rc == 2 and "missing" in err, err)
+rc, out, err = sh("run", "--batch", "1s", "--block", "300ms", 'queueStream("words.jsonl").print()')
+check("batch not a multiple of block", rc == 2 and "multiple of the block interval" in err, err)
+
+# --- pipeline errors: line, column, caret, suggestion (exit 2)
+rc, out, err = manual('queueStream("words.jsonl").reduceBKey(_ + _).print()')
+check("unknown operator suggests the nearest", rc == 2 and "did you mean 'reduceByKey'" in err and ":1:28:" in err, err)
+rc, out, err = manual('queueStream("words.jsonl")\n  .map(x => (x, 1))\n  .prnt()')
+check("error on line 3 points at line 3", rc == 2 and ":3:4:" in err and "did you mean 'print'" in err and "^" in err, err)
+rc, out, err = manual('queueStream("words.jsonl").reduceByKey(_ + _).print()')
+check("reduceByKey on non-pairs is a type error", rc == 2 and "needs a stream of pairs" in err and "String" in err, err)
+rc, out, err = manual('queueStream("words.jsonl").map(x => x * 2).print()')
+check("String * Long is a type error", rc == 2 and "not defined for String and Long" in err, err)
+rc, out, err = manual('queueStream("words.jsonl").map(_ + _).print()')
+check("wrong lambda arity", rc == 2 and "1 argument" in err, err)
+rc, out, err = manual('queueStream("words.jsonl").map().print()')
+check("wrong operator arity", rc == 2 and "takes 1 argument" in err, err)
+rc, out, err = manual('queueStream("words.jsonl").map(x => x')
+check("syntax error", rc == 2 and "pipeline:1:" in err, err)
+rc, out, err = manual('queueStream("words.jsonl").map(x => x)')
+check("missing output operation", rc == 2 and "No output operations registered" in err, err)
+rc, out, err = manual('queueStream("words.jsonl").window(30s, 10s).print()')
+check("window ops say they are planned", rc == 2 and "not implemented yet" in err, err)
+
+# --- bad input data
+rc, out, err = manual('queueStream("bad.jsonl").print()')
+check("mixed record types name file, line and column", rc == 2 and "bad.jsonl:2:" in err and "String" in err, err)
+rc, out, err = manual('queueStream("broken.jsonl").print()')
+check("malformed JSON names file and line", rc == 2 and "broken.jsonl:2:" in err, err)
+rc, out, err = manual('queueStream("missing.jsonl").print()')
+check("missing queue file", rc == 2 and "missing.jsonl" in err and "No such file" in err, err)
+write("nums.txt", "1\nx\n3\n")
+rc, out, err = sh("run", "--no-pin", 'textFile("nums.txt").map(_.toInt).reduce(_ + _).print()')
+check("malformed numbers are skipped, counted and named", rc == 0 and "\n4\n" in out and "skipped" in err and '"x"' in err, out + err)
+write("zero.jsonl", "[1, 0, 2]\n")
+rc, out, err = manual('queueStream("zero.jsonl").map(10 / _).print()', 1)
+check("division by zero skips the record", rc == 0 and "10\n5\n" in out and "division by zero" in err, out + err)
+
+# --- outputs
+rc, out, err = manual('queueStream("words.jsonl").flatMap(_.split(" ")).map((_, 1)).reduceByKey(_ + _).saveAsTextFiles("out/wc", "txt")', 2)
+d1 = os.path.join(TMP, "out", "wc-1000.txt")
+lines = []
+if os.path.isdir(d1):
+    for f in sorted(os.listdir(d1)):
+        if f.startswith("part-"):
+            lines += open(os.path.join(d1, f)).read().split()
+check("saveAsTextFiles writes prefix-time.suffix with part files", rc == 0 and sorted(lines) == ["(a,1)", "(b,2)", "(c,1)"] and os.path.exists(os.path.join(d1, "_SUCCESS")), str(lines) + err)
+rc, out, err = manual('queueStream("words.jsonl").count().saveAsTextFiles("out/wc", "txt")', 1)
+got = "".join(open(os.path.join(d1, f)).read() for f in sorted(os.listdir(d1)) if f.startswith("part-"))
+check("a re-run batch overwrites its directory", rc == 0 and got == "2\n", got)
+check("no temp directories left", not [f for f in os.listdir(os.path.join(TMP, "out")) if f.startswith(".")])
+
+# --- unified batch and stream: textFile runs once and exits
+write("in/a.txt", "") if False else None
+os.makedirs(os.path.join(TMP, "in"), exist_ok=True)
+write("in/a.txt", "to be or\nnot to be\n")
+write("in/b.txt", "be\r\n")
+write("in/.hidden", "ignored\n")
+t0 = time.time()
+rc, out, err = sh("run", "--no-pin", "--batch", "10s", 'textFile("in").flatMap(_.split(" ")).countByValue().print()')
+check("textFile is a batch job that exits at once", rc == 0 and time.time() - t0 < 8 and sorted(out.strip().split("\n")[3:]) == ["(be,3)", "(not,1)", "(or,1)", "(to,2)"], out + err)
+
+# --- the demo and signals
+rc, out, err = sh("demo", "--batches", "2", "--no-pin")
+check("demo prints word counts", rc == 0 and out.count("Time: ") == 4, out + err)
+p = subprocess.Popen([S, "run", "--no-pin", "--batch", "200ms", 'generator("words", rate = 1000).count().print()'],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=TMP)
+time.sleep(1.0)
+p.send_signal(signal.SIGINT)
+try:
+    out, err = p.communicate(timeout=10)
+    check("SIGINT stops gracefully with exit 0", p.returncode == 0 and "Time: " in out and out.endswith("\n\n"), "rc=%s %s" % (p.returncode, err))
+except subprocess.TimeoutExpired:
+    p.kill()
+    check("SIGINT stops gracefully with exit 0", False, "did not stop")
+
+# --- -f job file
+write("job.sl", '// a job file\nval w = queueStream("words.jsonl")\nw.count().print()\n')
+rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "job.sl")
+check("run -f reads a job file", rc == 0 and "\n2\n" in out, out + err)
+
+n_ok = sum(results)
+print("%d passed, %d failed" % (n_ok, len(results) - n_ok))
+sys.exit(0 if n_ok == len(results) else 1)
