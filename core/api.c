@@ -215,7 +215,7 @@ static int tf_call(void *arg, int64_t time, sl_rdd *in, sl_rdd **out, sluice_err
 		return -ENOMEM;
 	}
 	int rc = tf->fn(tf->arg, time, (const sluice_batch *)in, &o);
-	if (!rc && (o.bad || o.at)) {
+	if (o.bad || (!rc && o.at)) {
 		rc = -EINVAL;
 		sl_error_set(err, rc, "transform callback built a malformed record (wrong types, or a record not ended)");
 	} else if (rc) {

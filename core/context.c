@@ -63,8 +63,13 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 		sl_error_set(err, -EINVAL, "batch interval must be > 0 ms, found %lld ms", (long long)c.batch_interval_ms);
 		return NULL;
 	}
-	if (!c.block_interval_ms)
-		c.block_interval_ms = c.batch_interval_ms < 200 ? c.batch_interval_ms : 200;
+	if (!c.block_interval_ms && c.batch_interval_ms > 0) {
+		/* Spark's 200 ms, or the largest divisor of the batch interval below it */
+		int64_t b = c.batch_interval_ms < 200 ? c.batch_interval_ms : 200;
+		while (c.batch_interval_ms % b)
+			b--;
+		c.block_interval_ms = b;
+	}
 	if (c.block_interval_ms <= 0 || c.block_interval_ms > c.batch_interval_ms ||
 	    c.batch_interval_ms % c.block_interval_ms) {
 		sl_error_set(err, -EINVAL,

@@ -814,12 +814,22 @@ static void *palloc(struct parser *p, size_t n)
 	return r ? r : oom(p);
 }
 
+/* Nodes carry their height privately, so trees can be capped without walking them. */
+struct node {
+	sl_ast ast; /* first, so an sl_ast * converts back to its node */
+	int height;
+};
+
+#define HEIGHT(n) (((struct node *)(n))->height)
+
 static sl_ast *new_node(struct parser *p, enum sl_ast_kind kind, int line, int col, int nkid)
 {
-	sl_ast *n = palloc(p, sizeof(*n));
+	struct node *pn = palloc(p, sizeof(*pn));
+	sl_ast *n = &pn->ast;
 
-	if (!n)
+	if (!pn)
 		return NULL;
+	pn->height = 1;
 	n->kind = kind;
 	n->line = line;
 	n->col = col;
@@ -863,6 +873,25 @@ static bool add_kid(struct parser *p, sl_ast *n, int *cap, sl_ast *k)
 	n->kid = kid;
 	kid[n->nkid++] = k;
 	return true;
+}
+
+/*
+ * Seal a node whose kids are all set. Recursion depth alone does not bound the tree
+ * (loops build `a + b + c ...` and long method chains), yet consumers walk trees
+ * recursively, so the height is capped as well.
+ */
+static bool finish(struct parser *p, sl_ast *n)
+{
+	int i, h = 0;
+
+	for (i = 0; i < n->nkid; i++)
+		if (HEIGHT(n->kid[i]) > h)
+			h = HEIGHT(n->kid[i]);
+	HEIGHT(n) = h + 1;
+	if (h < SL_PARSE_MAX_HEIGHT)
+		return true;
+	fail(p, cur(p), "expression nested too deeply");
+	return false;
 }
 
 static bool enter(struct parser *p)
@@ -976,7 +1005,7 @@ static sl_ast *parse_lambda(struct parser *p)
 		return fail(p, cur(p), "expected '=>', found %s", desc(p, cur(p)));
 	advance(p);
 	n->kid[0] = parse_expr(p);
-	return n->kid[0] ? n : NULL;
+	return n->kid[0] && finish(p, n) ? n : NULL;
 }
 
 /* if (c) a else b; newlines may sit after the condition and before `else`. */
@@ -1003,7 +1032,7 @@ static sl_ast *parse_if(struct parser *p)
 			    t->line, t->col, desc(p, cur(p)));
 	advance(p);
 	n->kid[2] = parse_expr(p);
-	return n->kid[2] ? n : NULL;
+	return n->kid[2] && finish(p, n) ? n : NULL;
 }
 
 /* Arguments after `(` of a call: positional expressions or `name = expr`. */
@@ -1023,7 +1052,7 @@ static bool parse_args(struct parser *p, sl_ast *call, const struct token *open)
 					return false;
 				a->name = name->str;
 				a->kid[0] = parse_expr(p);
-				if (!a->kid[0])
+				if (!a->kid[0] || !finish(p, a))
 					return false;
 			} else {
 				a = parse_expr(p);
@@ -1057,6 +1086,8 @@ static sl_ast *parse_group(struct parser *p)
 			if (!add_kid(p, tup, &cap, parse_expr(p)))
 				return NULL;
 		}
+		if (!finish(p, tup))
+			return NULL;
 		e = tup;
 	}
 	if (!expect_close(p, open, close))
@@ -1121,6 +1152,8 @@ static sl_ast *parse_postfix(struct parser *p)
 			k->nline = cur(p)->line;
 			k->ncol = cur(p)->col;
 			k->name = advance(p)->str;
+			if (!finish(p, k))
+				return NULL;
 			n = k;
 		} else if (t->kind == TK_LBRACKET && callable(n)) {
 			if (!skip_type_args(p))
@@ -1141,6 +1174,8 @@ static sl_ast *parse_postfix(struct parser *p)
 			} else if (!parse_args(p, k, advance(p))) {
 				return NULL;
 			}
+			if (!finish(p, k))
+				return NULL;
 			n = k;
 		} else {
 			break;
@@ -1160,7 +1195,7 @@ static sl_ast *parse_unary(struct parser *p)
 	if (n) {
 		n->op = t->kind == TK_MINUS ? SL_OP_NEG : SL_OP_NOT;
 		n->kid[0] = parse_unary(p);
-		if (!n->kid[0])
+		if (!n->kid[0] || !finish(p, n))
 			n = NULL;
 	}
 	p->depth--;
@@ -1216,7 +1251,7 @@ static sl_ast *parse_binary(struct parser *p, int level)
 			n->kid[0] = lhs;
 			n->kid[1] = level + 1 < NLEVELS ? parse_binary(p, level + 1) :
 							  parse_unary(p);
-			if (!n->kid[1])
+			if (!n->kid[1] || !finish(p, n))
 				return NULL;
 		} else if (level == MUL_LEVEL && infix_method(cur(p))) {
 			/* `a max b` is Scala for a.max(b) */
@@ -1225,10 +1260,12 @@ static sl_ast *parse_binary(struct parser *p, int level)
 			if (!f || !n)
 				return NULL;
 			f->kid[0] = lhs;
+			f->nline = cur(p)->line;
+			f->ncol = cur(p)->col;
 			f->name = advance(p)->str;
 			n->kid[0] = f;
 			n->kid[1] = parse_unary(p);
-			if (!n->kid[1])
+			if (!n->kid[1] || !finish(p, f) || !finish(p, n))
 				return NULL;
 		} else {
 			break;

@@ -12,8 +12,15 @@
 #include "ast.h"
 #include "../include/sluice.h"
 
-/* Deepest expression nesting accepted; deeper input is an error, not a stack overflow. */
+/*
+ * Deepest expression nesting (brackets, lambdas, unary operators) the parser recurses
+ * into, and the tallest tree it hands out (long operator and method chains are built
+ * without recursion but make tall trees). Beyond either, parsing fails with
+ * "expression nested too deeply" instead of overflowing a stack here or in the code
+ * that walks the tree recursively.
+ */
 #define SL_PARSE_MAX_DEPTH 256
+#define SL_PARSE_MAX_HEIGHT 2048
 
 /*
  * sl_parse - parse pipeline text into a program.

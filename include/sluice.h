@@ -54,7 +54,8 @@ enum sluice_log_level { SLUICE_LOG_ERROR = 0, SLUICE_LOG_WARN = 1, SLUICE_LOG_IN
 typedef struct sluice_config {
 	size_t size;
 	int64_t batch_interval_ms;  /* > 0; default 1000 */
-	int64_t block_interval_ms;  /* > 0, divides the batch interval; default min(200, batch) */
+	int64_t block_interval_ms;  /* > 0, divides the batch interval; default: the largest divisor of the
+				     * batch interval <= 200 ms (Spark's default is 200 ms) */
 	int workers;                /* worker threads incl. the driver; 0 = one per core */
 	int no_pin;                 /* 1: do not pin workers to cores */
 	int clock;                  /* enum sluice_clock */

@@ -351,6 +351,32 @@ Test(postfix, empty_call_has_one_kid)
 	sl_program_free(p);
 }
 
+Test(postfix, member_name_position)
+{
+	sl_program *p;
+	const sl_ast *n = one("s.map(f)\n  .print()", &p);
+
+	/* FIELD's line/col is its object's; nline/ncol point at the member name */
+	cr_assert_eq(n->kind, SL_AST_CALL);
+	cr_assert_eq(n->kid[0]->kind, SL_AST_FIELD);
+	cr_assert_eq(n->kid[0]->line, 1);
+	cr_assert_eq(n->kid[0]->col, 1);
+	cr_assert_eq(n->kid[0]->nline, 2);
+	cr_assert_eq(n->kid[0]->ncol, 4);
+	n = n->kid[0]->kid[0]->kid[0];
+	cr_assert_eq(n->kind, SL_AST_FIELD);
+	cr_assert_eq(n->nline, 1);
+	cr_assert_eq(n->ncol, 3);
+	sl_program_free(p);
+	n = one("(a) max b", &p);
+	cr_assert_eq(n->kid[0]->kind, SL_AST_FIELD);
+	cr_assert_eq(n->kid[0]->col, 1);
+	cr_assert_eq(n->kid[0]->ncol, 5);
+	sl_program_free(p);
+	cr_assert_eq(one("x", &p)->nline, 0);
+	sl_program_free(p);
+}
+
 Test(postfix, type_args_ignored)
 {
 	SX("updateStateByKey[Int](f)", "(call updateStateByKey f)");
@@ -766,6 +792,43 @@ Test(error, nesting_limit)
 	s[100] = '7';
 	s[201] = 0;
 	cr_assert_str_eq(sx(s), "7");
+	free(s);
+}
+
+/* Chains are parsed by loops but still make tall trees; those are capped too. */
+static char *repeat(const char *head, const char *unit, size_t n)
+{
+	size_t hl = strlen(head), ul = strlen(unit), i;
+	char *s = malloc(hl + ul * n + 1);
+
+	cr_assert_not_null(s);
+	memcpy(s, head, hl);
+	for (i = 0; i < n; i++)
+		memcpy(s + hl + ul * i, unit, ul);
+	s[hl + ul * n] = 0;
+	return s;
+}
+
+Test(error, height_limit)
+{
+	char *s;
+	sl_program *p;
+
+	s = repeat("a", " + a", SL_PARSE_MAX_HEIGHT - 1);
+	p = sl_parse(s, strlen(s), NULL);
+	cr_assert_not_null(p);
+	sl_program_free(p);
+	free(s);
+	s = repeat("a", " + a", SL_PARSE_MAX_HEIGHT);
+	cr_assert_null(sl_parse(s, strlen(s), NULL));
+	free(s);
+	s = repeat("s", ".f()", SL_PARSE_MAX_HEIGHT / 2 - 1);
+	p = sl_parse(s, strlen(s), NULL);
+	cr_assert_not_null(p);
+	sl_program_free(p);
+	free(s);
+	s = repeat("s", "\n.f(1)", SL_PARSE_MAX_HEIGHT);
+	bad(s, SL_PARSE_MAX_HEIGHT / 2 + 2, 1, "expression nested too deeply");
 	free(s);
 }
 

@@ -45,7 +45,7 @@ static const struct opt {
 	const char *help;
 } opts[] = {
 	{"batch", 'b', "DURATION", "batch interval (default 1s): 500ms, 1s, 2min"},
-	{"block", 'k', "DURATION", "block interval (default min(200ms, batch)); the batch must be a multiple"},
+	{"block", 'k', "DURATION", "block interval (default: the largest divisor of the batch <= 200ms)"},
 	{"workers", 'w', "N", "worker threads, the driver included (default 0 = one per core)"},
 	{"clock", 'c', "real|manual", "real: batches follow the wall clock; manual: virtual time, as fast as possible"},
 	{"batches", 'n', "N", "stop after N batches (default: run until stopped or the input ends)"},
