@@ -114,8 +114,22 @@ static int split_e(const char *s, char *dig, int *exp10)
 
 static double join_e(const char *dig, int n, int exp10)
 {
-	char tmp[48];
-	snprintf(tmp, sizeof tmp, "%c.%.*se%d", dig[0], n - 1, dig + 1, exp10);
+	char tmp[48], *p = tmp;
+	*p++ = dig[0];
+	*p++ = '.';
+	memcpy(p, dig + 1, (size_t)n - 1);
+	p += n - 1;
+	*p++ = 'e';
+	if (exp10 < 0) {
+		*p++ = '-';
+		exp10 = -exp10;
+	}
+	if (exp10 >= 100)
+		*p++ = (char)('0' + exp10 / 100);
+	if (exp10 >= 10)
+		*p++ = (char)('0' + exp10 / 10 % 10);
+	*p++ = (char)('0' + exp10 % 10);
+	*p = '\0';
 	return strtod(tmp, NULL);
 }
 
@@ -143,39 +157,88 @@ static int step_digits(char *dig, int n, int *exp10, int dir)
 	return 1;
 }
 
-/* Shortest digits of finite v > 0 (Java's choice): dig gets n digits without trailing
- * zeros, v ~ d.ddd x 10^exp10. Returns n. */
-static int shortest(double v, char dig[24], int *exp10)
+/* The correctly rounded p-digit decimal of v (p < 17), from its 17-digit rounding d17:
+ * rounding d17 again gives the same digits unless d17 ends in a tie (5 then zeros) -
+ * x < tie implies d17 <= tie and x > tie implies d17 >= tie, as ties have fewer than
+ * 17 digits - and only then do we ask printf. */
+static void round_digits(double v, const char *d17, int e17, int p, char *dig, int *exp10)
 {
-	char tmp[48];
-	int n = 0;
-	for (int p = 1; p <= 17; p++) {
+	int tail = 0;
+	for (int i = p + 1; i < 17; i++)
+		tail |= d17[i] != '0';
+	if (d17[p] == '5' && !tail) {
+		char tmp[48];
 		snprintf(tmp, sizeof tmp, "%.*e", p - 1, v);
-		double back = strtod(tmp, NULL);
-		n = split_e(tmp, dig, exp10);
-		if (back == v)
-			break;
-		/* At a binade boundary the rounding interval is asymmetric: the nearest p-digit
-		 * decimal may fall outside while the one on the other side rounds to v. */
-		char alt[24];
-		int ae = *exp10;
-		memcpy(alt, dig, (size_t)n + 1);
-		if (step_digits(alt, n, &ae, back < v ? 1 : -1) && join_e(alt, n, ae) == v) {
-			memcpy(dig, alt, (size_t)n + 1);
-			*exp10 = ae;
-			break;
+		split_e(tmp, dig, exp10);
+		return;
+	}
+	memcpy(dig, d17, (size_t)p);
+	dig[p] = '\0';
+	*exp10 = e17;
+	if (d17[p] >= '5') {
+		int i = p - 1;
+		while (i >= 0 && dig[i] == '9')
+			dig[i--] = '0';
+		if (i >= 0) {
+			dig[i]++;
+		} else {
+			dig[0] = '1';
+			(*exp10)++;
 		}
 	}
-	if (n == 1) {
-		/* Length 1 or 2 compete; the correctly rounded 2-digit one is the closest. */
-		char d2[24];
-		int e2;
-		snprintf(tmp, sizeof tmp, "%.1e", v);
-		if (strtod(tmp, NULL) == v) {
-			n = split_e(tmp, d2, &e2);
-			memcpy(dig, d2, (size_t)n + 1);
-			*exp10 = e2;
+}
+
+/* If some p-digit decimal reads back as v, store the one Java picks at length p (the
+ * correctly rounded one, or at a binade boundary, where the rounding interval is
+ * asymmetric, possibly its neighbour on the other side) and return p; else 0. Since a
+ * p-digit decimal that rounds to v is also a (p+1)-digit one, success is monotonic in
+ * p, which lets the caller binary-search. */
+static int try_digits(double v, const char *d17, int e17, int p, char dig[24], int *exp10)
+{
+	if (p >= 17) {
+		memcpy(dig, d17, 18);
+		*exp10 = e17;
+		return 17;
+	}
+	round_digits(v, d17, e17, p, dig, exp10);
+	double back = join_e(dig, p, *exp10);
+	if (back == v)
+		return p;
+	int ae = *exp10;
+	if (step_digits(dig, p, &ae, back < v ? 1 : -1) && join_e(dig, p, ae) == v) {
+		*exp10 = ae;
+		return p;
+	}
+	return 0;
+}
+
+/* Shortest digits of finite v > 0 (Java's choice): dig gets n digits without trailing
+ * zeros, v ~ d.ddd x 10^exp10. Returns n. One printf for 17 digits, then a binary
+ * search over the length with strtod checks. */
+static int shortest(double v, char dig[24], int *exp10)
+{
+	char tmp[48], d17[24], cand[24];
+	snprintf(tmp, sizeof tmp, "%.16e", v);
+	int e17, ce, lo = 1, hi = 17, best = 0;
+	split_e(tmp, d17, &e17);
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (try_digits(v, d17, e17, mid, cand, &ce)) {
+			hi = best = mid;
+			memcpy(dig, cand, sizeof cand);
+			*exp10 = ce;
+		} else {
+			lo = mid + 1;
 		}
+	}
+	if (best != lo)
+		try_digits(v, d17, e17, lo, dig, exp10); /* lo == 17 here: always succeeds */
+	int n = lo;
+	if (n == 1 && try_digits(v, d17, e17, 2, cand, &ce)) {
+		/* Lengths 1 and 2 compete; the correctly rounded 2-digit one is the closest. */
+		memcpy(dig, cand, sizeof cand);
+		*exp10 = ce;
+		n = 2;
 	}
 	while (n > 1 && dig[n - 1] == '0')
 		dig[--n] = '\0';
@@ -241,8 +304,15 @@ int sl_fmt_row(sl_sbuf *b, const sl_col *c, size_t i)
 	int rc = 0;
 	switch (t->kind) {
 	case SL_I64: {
-		int n = snprintf(tmp, sizeof tmp, "%" PRId64, c->v.i64[i]);
-		return sl_sbuf_put(b, tmp, (size_t)n);
+		int64_t v = c->v.i64[i];
+		uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+		char *e = tmp + sizeof tmp, *p = e;
+		do
+			*--p = (char)('0' + u % 10);
+		while (u /= 10);
+		if (v < 0)
+			*--p = '-';
+		return sl_sbuf_put(b, p, (size_t)(e - p));
 	}
 	case SL_F64:
 		return sl_sbuf_put(b, tmp, sl_fmt_f64(tmp, c->v.f64[i]));

@@ -50,23 +50,6 @@ void sl_keydict_clear(sl_keydict *d)
 	d->n = 0;
 }
 
-static int grow(sl_keydict *d)
-{
-	size_t ns = (d->mask + 1) * 2;
-	uint64_t *s = sl_calloc(d->mem, -1, ns * sizeof(uint64_t));
-	if (!s)
-		return -ENOMEM;
-	for (size_t id = 0; id < d->n; id++) {
-		size_t j = d->hash[id] & (ns - 1);
-		while (s[j])
-			j = (j + 1) & (ns - 1);
-		s[j] = (uint64_t)(id + 1) << 32 | (uint32_t)d->hash[id];
-	}
-	sl_dealloc(d->mem, d->slot, (d->mask + 1) * sizeof(uint64_t));
-	d->slot = s;
-	d->mask = ns - 1;
-	return 0;
-}
 
 int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
 {
@@ -85,6 +68,83 @@ int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_
 	}
 }
 
+static int grow(sl_keydict *d)
+{
+	size_t ns = (d->mask + 1) * 2;
+	uint64_t *s = sl_calloc(d->mem, -1, ns * sizeof(uint64_t));
+	if (!s)
+		return -ENOMEM;
+	for (size_t id = 0; id < d->n; id++) {
+		size_t j = d->hash[id] & (ns - 1);
+		while (s[j])
+			j = (j + 1) & (ns - 1);
+		s[j] = (uint64_t)(id + 1) << 32 | (uint32_t)d->hash[id];
+	}
+	sl_dealloc(d->mem, d->slot, (d->mask + 1) * sizeof(uint64_t));
+	d->slot = s;
+	d->mask = ns - 1;
+	return 0;
+}
+
+/* Insert a new id at slot j; the key row was already appended to d->keys. */
+static int64_t add_id(sl_keydict *d, size_t j, uint64_t h)
+{
+	if (d->n == d->hcap) {
+		uint64_t *nh = sl_realloc(d->mem, -1, d->hash, d->hcap * 8, d->hcap * 16);
+		if (!nh) {
+			d->keys->len--;
+			return -ENOMEM;
+		}
+		d->hash = nh;
+		d->hcap *= 2;
+	}
+	size_t id = d->n++;
+	d->hash[id] = h;
+	d->slot[j] = (uint64_t)(id + 1) << 32 | (uint32_t)h;
+	if (d->n * 2 > d->mask + 1 && grow(d))
+		return -ENOMEM;
+	return (int64_t)id;
+}
+
+int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h)
+{
+	size_t j = h & d->mask;
+	uint32_t tag = (uint32_t)h;
+	const int64_t *k = d->keys->v.i64;
+	for (;;) {
+		uint64_t s = d->slot[j];
+		if (!s)
+			break;
+		if ((uint32_t)s == tag && k[(s >> 32) - 1] == key)
+			return (int64_t)((s >> 32) - 1);
+		j = (j + 1) & d->mask;
+	}
+	if (sl_col_push_i64(d->keys, key))
+		return -ENOMEM;
+	return add_id(d, j, h);
+}
+
+int64_t sl_keydict_put_str(sl_keydict *d, const char *p, size_t n, uint64_t h)
+{
+	size_t j = h & d->mask;
+	uint32_t tag = (uint32_t)h;
+	for (;;) {
+		uint64_t s = d->slot[j];
+		if (!s)
+			break;
+		if ((uint32_t)s == tag) {
+			size_t id = (s >> 32) - 1;
+			const sl_str *k = &d->keys->v.s[id];
+			if (d->hash[id] == h && k->len == n && !memcmp(k->p, p, n))
+				return (int64_t)id;
+		}
+		j = (j + 1) & d->mask;
+	}
+	if (sl_col_push_str(d->keys, p, n))
+		return -ENOMEM;
+	return add_id(d, j, h);
+}
+
 int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
 {
 	size_t j = h & d->mask;
@@ -100,19 +160,7 @@ int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
 		}
 		j = (j + 1) & d->mask;
 	}
-	if (d->n == d->hcap) {
-		uint64_t *nh = sl_realloc(d->mem, -1, d->hash, d->hcap * 8, d->hcap * 16);
-		if (!nh)
-			return -ENOMEM;
-		d->hash = nh;
-		d->hcap *= 2;
-	}
 	if (sl_col_push_row_copy(d->keys, src, i))
 		return -ENOMEM;
-	size_t id = d->n++;
-	d->hash[id] = h;
-	d->slot[j] = (uint64_t)(id + 1) << 32 | tag;
-	if (d->n * 2 > d->mask + 1 && grow(d))
-		return -ENOMEM;
-	return (int64_t)id;
+	return add_id(d, j, h);
 }

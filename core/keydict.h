@@ -32,6 +32,9 @@ void sl_keydict_fini(sl_keydict *d);
 void sl_keydict_clear(sl_keydict *d); /* forget all keys, keep memory */
 /* Id of row i of src (hash h), inserting it if new. Returns the id, or -ENOMEM. */
 int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h);
+/* Typed fast paths: the dictionary's key type must be Long / String. */
+int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h);
+int64_t sl_keydict_put_str(sl_keydict *d, const char *p, size_t n, uint64_t h);
 /* Id of row i of src, or -1 if absent. */
 int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_t h);
 

@@ -168,6 +168,14 @@ static bool is_ident_char(unsigned c)
 	return is_ident_start(c) || is_digit(c);
 }
 
+/* The lexer passed the line break at `at`; line numbers saturate on absurd inputs. */
+static void next_line(struct parser *p, size_t at)
+{
+	if (p->line < INT_MAX)
+		p->line++;
+	p->ls = at + 1;
+}
+
 /* Quote a byte for a message; bytes that would garble a one-line message are escaped. */
 static const char *char_name(unsigned char c, char buf[16])
 {
@@ -256,8 +264,7 @@ static int skip_comment(struct parser *p)
 				nl_col = lx_col(p, i);
 				nl_at = i;
 			}
-			p->line++;
-			p->ls = i + 1;
+			next_line(p, i);
 		}
 	}
 	p->i = i;
@@ -613,8 +620,7 @@ static int lex_one(struct parser *p)
 	}
 	if (c == '\n') {
 		rc = push_newline(p, i, p->line, lx_col(p, i));
-		p->line++;
-		p->ls = ++p->i;
+		next_line(p, p->i++);
 		return rc;
 	}
 	if (c == '"' || c == '\'')

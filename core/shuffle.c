@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "keydict.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 #include "parse.h"
 
 /* Phase 1 output for one input partition: rows ordered by destination partition. */
@@ -26,6 +29,15 @@ struct side {
 	struct bucketed *b;
 };
 
+/* Map-side combine result of one input partition (fast reducers and counts). */
+struct partial {
+	sl_keydict d;        /* distinct keys of the partition, first-seen order */
+	sl_col *acc;         /* one accumulator per key id */
+	uint32_t *order;     /* key ids sorted by destination partition */
+	uint32_t *start;     /* nout + 1 offsets into order */
+	int init;
+};
+
 struct job {
 	sl_env *env;
 	int mode, nout;
@@ -33,6 +45,7 @@ struct job {
 	const sl_type *out_type;
 	struct side side[2];
 	int nsides;
+	struct partial *pa;
 	sl_rdd *out;
 	atomic_int failed; /* first failure wins; relaxed is enough, read after the join */
 	sluice_error err;
@@ -449,6 +462,171 @@ static int finish(struct job *j, sl_rdd **out, sluice_error *err)
 	return 0;
 }
 
+/* Fold value v of `vals` row r into acc[id]; fresh marks the first value of the id. */
+static inline void fold(sl_col *acc, int64_t id, int red, const sl_col *vals, size_t r, int fresh)
+{
+	if (acc->type->kind == SL_I64) {
+		int64_t v = vals ? vals->v.i64[r] : 1, *a = &acc->v.i64[id];
+		if (fresh)
+			*a = v;
+		else if (red == SL_RED_SUM || red == SL_RED_NONE)
+			*a = (int64_t)((uint64_t)*a + (uint64_t)v);
+		else if (red == SL_RED_MAX ? v > *a : v < *a)
+			*a = v;
+	} else {
+		double v = vals->v.f64[r], *a = &acc->v.f64[id];
+		if (fresh)
+			*a = v;
+		else if (red == SL_RED_SUM)
+			*a += v;
+		else if (v != v || *a != *a)
+			*a = (double)NAN;
+		else if (red == SL_RED_MAX ? v > *a : v < *a)
+			*a = v;
+	}
+}
+
+static inline uint64_t hash_row(const sl_col *k, size_t i)
+{
+	switch (k->type->kind) {
+	case SL_I64: return XXH3_64bits(&k->v.i64[i], 8);
+	case SL_STR: return XXH3_64bits(k->v.s[i].p, k->v.s[i].len);
+	default: return sl_col_hash_row(k, i);
+	}
+}
+
+/* Intern row i of key column k in d (typed fast paths). */
+static inline int64_t intern(sl_keydict *d, const sl_col *k, size_t i, uint64_t h)
+{
+	switch (k->type->kind) {
+	case SL_I64: return sl_keydict_put_i64(d, k->v.i64[i], h);
+	case SL_STR: return sl_keydict_put_str(d, k->v.s[i].p, k->v.s[i].len, h);
+	default: return sl_keydict_put(d, k, i, h);
+	}
+}
+
+/* Make room for id in acc (ids are dense and come in order). */
+static inline int acc_room(sl_col *acc, int64_t id)
+{
+	if ((size_t)id < acc->len)
+		return 0;
+	if (sl_col_reserve(acc, 1))
+		return -ENOMEM;
+	acc->len++;
+	return 1;
+}
+
+/* Phase 1 of the combining path: aggregate one input partition by key. */
+static void combine_task(void *arg, size_t i, int worker)
+{
+	(void)worker;
+	struct job *j = arg;
+	sl_mem *m = j->env->mem;
+	const sl_rdd *in = j->side[0].rdd;
+	struct partial *pa = &j->pa[i];
+	const sl_col *c = in->part[i];
+	int cv = j->mode == SL_KEYED_COUNT_VALUE;
+	int red = cv ? SL_RED_NONE : j->fn->reducer;
+	const sl_col *keys = c && c->len ? (cv ? c : c->kid[0]) : NULL;
+	const sl_col *vals = c && c->len && !cv ? c->kid[1] : NULL;
+	const sl_type *kt = j->out_type->kid[0], *vt = j->out_type->kid[1];
+	if (sl_keydict_init(&pa->d, m, kt, 1024))
+		goto oom;
+	pa->init = 1;
+	pa->acc = sl_col_new(m, vt, 1024);
+	pa->start = sl_calloc(m, -1, ((size_t)j->nout + 1) * 4);
+	if (!pa->acc || !pa->start)
+		goto oom;
+	size_t n = keys ? keys->len : 0;
+	for (size_t r = 0; r < n; r++) {
+		int64_t id = intern(&pa->d, keys, r, hash_row(keys, r));
+		int fresh;
+		if (id < 0 || (fresh = acc_room(pa->acc, id)) < 0)
+			goto oom;
+		fold(pa->acc, id, red, vals, r, fresh);
+	}
+	/* bucket the distinct keys by destination, keeping first-seen order */
+	size_t nk = pa->d.n;
+	pa->order = sl_alloc(m, -1, (nk ? nk : 1) * 4);
+	if (!pa->order)
+		goto oom;
+	for (size_t k = 0; k < nk; k++)
+		pa->start[dest(pa->d.hash[k], j->nout) + 1]++;
+	for (int p = 0; p < j->nout; p++)
+		pa->start[p + 1] += pa->start[p];
+	for (size_t k = 0; k < nk; k++) {
+		uint32_t dp = dest(pa->d.hash[k], j->nout);
+		uint32_t at = pa->start[dp]++;
+		pa->order[at] = (uint32_t)k;
+	}
+	for (int p = j->nout; p > 0; p--)
+		pa->start[p] = pa->start[p - 1];
+	pa->start[0] = 0;
+	return;
+oom:
+	set_fail(j, -ENOMEM, "out of memory combining keys");
+}
+
+/* Phase 2 of the combining path: merge the partials' keys that hash to partition p. */
+static void merge_task(void *arg, size_t p, int worker)
+{
+	(void)worker;
+	struct job *j = arg;
+	sl_mem *m = j->env->mem;
+	const sl_rdd *in = j->side[0].rdd;
+	int red = j->mode == SL_KEYED_COUNT_VALUE ? SL_RED_SUM : j->fn->reducer;
+	size_t total = 0;
+	for (size_t i = 0; i < in->nparts; i++)
+		total += j->pa[i].start[p + 1] - j->pa[i].start[p];
+	sl_keydict d;
+	if (sl_keydict_init(&d, m, j->out_type->kid[0], total))
+		goto oom_nodict;
+	sl_col *acc = sl_col_new(m, j->out_type->kid[1], total ? total : 1);
+	if (!acc)
+		goto oom;
+	for (size_t i = 0; i < in->nparts; i++) {
+		struct partial *pa = &j->pa[i];
+		for (uint32_t q = pa->start[p]; q < pa->start[p + 1]; q++) {
+			uint32_t k = pa->order[q];
+			int64_t id = intern(&d, pa->d.keys, k, pa->d.hash[k]);
+			int fresh;
+			if (id < 0 || (fresh = acc_room(acc, id)) < 0)
+				goto oom_acc;
+			fold(acc, id, red, pa->acc, k, fresh);
+		}
+	}
+	sl_col *kids[2] = {d.keys, acc};
+	j->out->part[p] = sl_col_tuple_of(m, j->out_type, kids);
+	sl_col_unref(acc);
+	sl_keydict_fini(&d);
+	if (!j->out->part[p])
+		set_fail(j, -ENOMEM, "out of memory merging keys");
+	return;
+oom_acc:
+	sl_col_unref(acc);
+oom:
+	sl_keydict_fini(&d);
+oom_nodict:
+	set_fail(j, -ENOMEM, "out of memory merging keys");
+}
+
+static void partials_free(struct job *j, size_t n)
+{
+	sl_mem *m = j->env->mem;
+	for (size_t i = 0; j->pa && i < n; i++) {
+		struct partial *pa = &j->pa[i];
+		if (pa->order)
+			sl_dealloc(m, pa->order, (pa->d.n ? pa->d.n : 1) * 4);
+		if (pa->start)
+			sl_dealloc(m, pa->start, ((size_t)j->nout + 1) * 4);
+		sl_col_unref(pa->acc);
+		if (pa->init)
+			sl_keydict_fini(&pa->d);
+	}
+	if (j->pa)
+		sl_dealloc(m, j->pa, (n ? n : 1) * sizeof(*j->pa));
+}
+
 int sl_shuffle_keyed(sl_env *env, const sl_rdd *in, int mode, const sl_lambda *fn, int nout,
 		     const sl_type *out_type, sl_rdd **out, sluice_error *err)
 {
@@ -458,6 +636,21 @@ int sl_shuffle_keyed(sl_env *env, const sl_rdd *in, int mode, const sl_lambda *f
 	j.out = sl_rdd_new(env->mem, out_type, in->time, (size_t)nout);
 	if (!j.out)
 		return -ENOMEM;
+	int numeric = sl_type_is_num(out_type->kid[1]);
+	if (numeric && (mode == SL_KEYED_COUNT_VALUE || (mode == SL_KEYED_REDUCE && fn->reducer))) {
+		/* map-side combine: aggregate each partition, then merge the distinct keys */
+		j.pa = sl_calloc(env->mem, -1, (in->nparts ? in->nparts : 1) * sizeof(*j.pa));
+		if (!j.pa) {
+			sl_rdd_unref(j.out);
+			return -ENOMEM;
+		}
+		sl_workers_run(env->workers, in->nparts, combine_task, &j);
+		if (!atomic_load_explicit(&j.failed, memory_order_relaxed))
+			sl_workers_run(env->workers, (size_t)nout, merge_task, &j);
+		partials_free(&j, in->nparts);
+		j.nsides = 0; /* nothing bucketed */
+		return finish(&j, out, err);
+	}
 	if (!run_phase1(&j))
 		sl_workers_run(env->workers, (size_t)nout, keyed_task, &j);
 	return finish(&j, out, err);

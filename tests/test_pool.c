@@ -9,7 +9,77 @@
  * the spinning and the futex-sleeping paths.
  */
 #define _GNU_SOURCE
+
+/*
+ * Under ThreadSanitizer Criterion cannot start: its sandbox library maps a shared
+ * arena at random addresses inside the range TSan reserves for its shadow memory and
+ * aborts ("Could not initialize inheritable arena"). TSan builds therefore use the
+ * small runner below, which implements the few Criterion macros this file uses and
+ * runs every test in-process, in order, with setup/teardown and a per-test alarm.
+ * Define SL_TEST_CRITERION to force Criterion anyway.
+ */
+#if defined(__SANITIZE_THREAD__) && !defined(SL_TEST_CRITERION)
+#define SL_TEST_MINI 1
+#endif
+
+#ifdef SL_TEST_MINI
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct mini_test {
+	const char *name;
+	void (*fn)(void);
+};
+static struct mini_test mini_tests[64];
+static int mini_ntests;
+static int mini_failed; /* failures in the current test */
+static jmp_buf mini_jmp;
+
+static void mini_fail(const char *file, int line, const char *expr, const char *fmt, ...)
+{
+	fprintf(stderr, "%s:%d: failed: %s", file, line, expr);
+	if (fmt[0]) {
+		va_list ap;
+		va_start(ap, fmt);
+		fputs(": ", stderr);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+	}
+	fputc('\n', stderr);
+	mini_failed++;
+}
+
+#define MINI_CHECK(fatal, cond, ...)                                                       \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			mini_fail(__FILE__, __LINE__, #cond, "" __VA_ARGS__);              \
+			if (fatal)                                                         \
+				longjmp(mini_jmp, 1);                                      \
+		}                                                                          \
+	} while (0)
+#define cr_assert(c, ...) MINI_CHECK(1, c, __VA_ARGS__)
+#define cr_assert_eq(a, b, ...) MINI_CHECK(1, (a) == (b), __VA_ARGS__)
+#define cr_assert_not_null(a, ...) MINI_CHECK(1, (a) != NULL, __VA_ARGS__)
+#define cr_expect(c, ...) MINI_CHECK(0, c, __VA_ARGS__)
+#define cr_expect_eq(a, b, ...) MINI_CHECK(0, (a) == (b), __VA_ARGS__)
+#define cr_expect_null(a, ...) MINI_CHECK(0, (a) == NULL, __VA_ARGS__)
+#define cr_skip_test(msg) longjmp(mini_jmp, 2)
+#define TestSuite(...) _Static_assert(1, "")
+#define Test(suite, name, ...)                                                             \
+	static void suite##_##name(void);                                                  \
+	__attribute__((constructor)) static void suite##_##name##_reg(void)                \
+	{                                                                                  \
+		if (mini_ntests < 64)                                                      \
+			mini_tests[mini_ntests++] =                                        \
+				(struct mini_test){#suite "::" #name, suite##_##name};     \
+	}                                                                                  \
+	static void suite##_##name(void)
+#else
 #include <criterion/criterion.h>
+#endif
 
 #include <errno.h>
 #include <sched.h>
@@ -383,3 +453,34 @@ Test(pool, recursive_run_does_not_hang)
 	cr_expect_eq(atomic_load(&j.inner), 100 * 4 * 3);
 	sl_workers_free(w);
 }
+
+#ifdef SL_TEST_MINI
+int main(void)
+{
+	static int passed, failed, skipped;
+	for (volatile int i = 0; i < mini_ntests; i++) {
+		mini_failed = 0;
+		alarm(300); /* a hang (lost wakeup) kills the run instead of blocking it */
+		int r = setjmp(mini_jmp);
+		if (r == 0) {
+			setup();
+			mini_tests[i].fn();
+			teardown();
+		}
+		alarm(0);
+		if (r == 2) {
+			teardown();
+			skipped++;
+			fprintf(stderr, "[SKIP] %s\n", mini_tests[i].name);
+		} else if (mini_failed) {
+			failed++;
+			fprintf(stderr, "[FAIL] %s\n", mini_tests[i].name);
+		} else {
+			passed++;
+			fprintf(stderr, "[PASS] %s\n", mini_tests[i].name);
+		}
+	}
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	return failed ? 1 : 0;
+}
+#endif
