@@ -16,7 +16,9 @@
  *     says whether arena[i] was created by us (and must be destroyed).
  *   - in_use and fail are the only fields written after sl_mem_new returns.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "mem.h"
 
 #include <errno.h>

@@ -209,10 +209,10 @@ void *sl_freelist_get(sl_freelist *f);
 void sl_freelist_put(sl_freelist *f, void *p);
 
 /*
- * sl_freelist_fini - free every cached object and the mutex. Objects still out must
- * have been put back before (any left out are the caller's to free with
- * sl_dealloc(m, p, f's rounded objsize) before calling fini). NULL is a no-op; calling
- * it twice is undefined. Threads: f must not be in use.
+ * sl_freelist_fini - free every cached object and destroy the mutex. Objects still
+ * out are not tracked: put them back before, or free them yourself with
+ * sl_dealloc(m, p, max(objsize, sizeof(void *))). NULL is a no-op; calling it twice
+ * is undefined. Threads: f must not be in use.
  */
 void sl_freelist_fini(sl_freelist *f);
 

@@ -34,7 +34,9 @@
  *   - sl_workers_free joins every helper before releasing memory, so a helper still
  *     inside its wake-the-driver tail never touches freed memory.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "pool.h"
 
 #include <errno.h>

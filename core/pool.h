@@ -22,10 +22,10 @@
  *   - Default size (nworkers 0) is the number of such PUs.
  *   - If binding fails (restricted cpuset, seccomp, no topology), helpers run
  *     unpinned and sl_workers_pinned() reports 0.
- *   - Idle helpers spin on the job word for a short while (a few thousand pause
- *     iterations, on the order of 10-100 us depending on the CPU), then sleep on a
- *     futex; publishing a job costs a futex wake only when some helper sleeps. The
- *     driver waits for stragglers the same way (spin, then futex).
+ *   - Idle helpers spin on the job word for a short while (4000 pause iterations:
+ *     about 100 us on an AMD EPYC, less on CPUs with a short pause), then sleep on a
+ *     futex, using no CPU between batches. Publishing a job costs a futex wake only
+ *     when some helper sleeps. The driver waits for stragglers the same way.
  *   - Helper threads are created with all signals blocked, so signals go to the
  *     application's threads.
  *

@@ -54,16 +54,16 @@ typedef struct reader {
 	sluice_error *err;
 } reader;
 
+/* Open files[fi] (r->fd stays -1 when every file has been read). 0 or -errno. */
 static int rd_open(reader *r)
 {
-	while (r->fi < r->t->nfiles) {
-		const char *f = r->t->files[r->fi];
-		r->fd = open(f, O_RDONLY | O_CLOEXEC);
-		if (r->fd < 0)
-			return sl_fmt_err(r->err, -errno, "cannot open '%s': %s", f, strerror(errno));
-		r->cr = false;
+	r->cr = false;
+	if (r->fi >= r->t->nfiles)
 		return 0;
-	}
+	const char *f = r->t->files[r->fi];
+	r->fd = open(f, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0)
+		return sl_fmt_err(r->err, -errno, "cannot open '%s': %s", f, strerror(errno));
 	return 0;
 }
 

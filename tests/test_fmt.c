@@ -79,6 +79,13 @@ Test(fmt, double_java_tostring)
 	check_f64(1.5, "1.5");
 	check_f64(42.0, "42.0");
 	check_f64(-0.001, "-0.001");
+	/* JDK 19+ picks the closest; JDK 17 printed -2.5827387087365312E25 */
+	check_f64(-2.5827387087365313e25, "-2.5827387087365313E25");
+	/* binade boundaries (powers of two): shortest thanks to the asymmetric interval */
+	check_f64(ldexp(1.0, 378), "6.156563468186638E113");
+	check_f64(ldexp(1.0, -1022), "2.2250738585072014E-308");
+	check_f64(ldexp(1.0, 10), "1024.0");
+	check_f64(1.0e-323, "9.9E-324");
 }
 
 /* Every output reads back as the same double, and no shorter digit string would. */

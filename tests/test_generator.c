@@ -335,3 +335,29 @@ Test(generator, errors)
 	cr_expect_null(r);
 	s->ops->free(s);
 }
+
+Test(generator, out_of_memory)
+{
+	const char *kinds[] = { "lines", "kv", "numbers" };
+	for (int k = 0; k < 3; k++) {
+		sl_source *s = gen(kinds[k], 100000, 0, 0, 1);
+		int failed = 0;
+		for (long n = 0; n < 200; n += 3) {
+			sl_mem_fail_after(env.mem, n);
+			sl_rdd *r = (sl_rdd *)0x1;
+			int rc = s->ops->next(s, 1000, &r, &err);
+			sl_mem_fail_after(env.mem, -1);
+			if (rc) {
+				cr_expect_eq(rc, -ENOMEM);
+				cr_expect_null(r);
+				failed++;
+			} else {
+				cr_expect_eq(sl_rdd_rows(r), 100000);
+				sl_rdd_unref(r);
+				break;
+			}
+		}
+		cr_expect(failed > 0);
+		s->ops->free(s);
+	}
+}

@@ -8,7 +8,9 @@
  * as a silently serial run. Idle gaps of varying length before the jobs exercise both
  * the spinning and the futex-sleeping paths.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 /*
  * Under ThreadSanitizer Criterion cannot start: its sandbox library maps a shared

@@ -573,3 +573,33 @@ Test(queue, many_records)
 	sl_rdd_unref(r);
 	s->ops->free(s);
 }
+
+Test(queue, out_of_memory_while_building)
+{
+	sl_source *s = open_q("[[\"a\", 1], [\"b\", 2], [\"c\", 3]]\n", 2, 0);
+	int failed = 0;
+	for (long k = 0; k < 40; k++) {
+		sl_mem_fail_after(env.mem, k);
+		sl_rdd *r = (sl_rdd *)0x1;
+		int rc = s->ops->next(s, 1000, &r, &err);
+		sl_mem_fail_after(env.mem, -1);
+		if (rc == -ENOMEM) {
+			failed++;
+			cr_expect_null(r);
+			cr_expect(strstr(err.msg, "out of memory"));
+		} else {
+			cr_assert_eq(rc, SL_SOURCE_END);
+			char rows[256], sizes[64];
+			dump(r, rows, sizeof rows, sizes, sizeof sizes);
+			cr_expect_str_eq(rows, "(a,1)|(b,2)|(c,3)");
+			sl_rdd_unref(r);
+		}
+		/* rebuild the source so the first line is served again */
+		s->ops->free(s);
+		s = open_q("[[\"a\", 1], [\"b\", 2], [\"c\", 3]]\n", 2, 0);
+		if (rc == SL_SOURCE_END && k > 5)
+			break;
+	}
+	cr_expect(failed > 3);
+	s->ops->free(s);
+}

@@ -341,3 +341,39 @@ Test(textfile, errors)
 		cr_expect(strstr(err.msg, "Permission denied"));
 	}
 }
+
+Test(textfile, out_of_memory)
+{
+	sl_sbuf data = { 0 };
+	gen_lines(&data, 2000, 40, 9);
+	char *p = put("oom.txt", data.p, data.len);
+	sl_sbuf want = { 0 };
+	ref_lines(data.p, data.len, &want);
+	size_t nlines = 0;
+	for (size_t i = 0; i < want.len; i++)
+		nlines += want.p[i] == '\x1f';
+	sl_sbuf_fini(&want);
+	int failed = 0;
+	for (long n = 0; n < 400; n++) {
+		sl_source *s = sl_textfile_source_new(&env, p, 1000, &err);
+		cr_assert(s);
+		sl_mem_fail_after(env.mem, n);
+		sl_rdd *r = (sl_rdd *)0x1;
+		int rc = s->ops->next(s, 1000, &r, &err);
+		sl_mem_fail_after(env.mem, -1);
+		s->ops->free(s);
+		if (rc < 0) {
+			cr_expect_eq(rc, -ENOMEM);
+			cr_expect_null(r);
+			cr_expect(strstr(err.msg, "out of memory"), "%s", err.msg);
+			failed++;
+			continue;
+		}
+		cr_expect_eq(rc, SL_SOURCE_END);
+		cr_expect_eq(sl_rdd_rows(r), nlines, "n %ld: %zu rows", n, sl_rdd_rows(r));
+		sl_rdd_unref(r);
+		break;
+	}
+	cr_expect(failed > 10);
+	sl_sbuf_fini(&data);
+}

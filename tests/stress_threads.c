@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stress_threads - the engine's threaded paths without a test framework, so it also runs
+ * under ThreadSanitizer (Criterion's forking runner does not start under TSan here).
+ * Keyed operators on 1-4 workers must agree with each other and with the rows generated;
+ * a real-clock context is stopped from another thread while batches run.
+ * Prints "N passed, M failed".
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sluice.h"
+
+static int passed, failed;
+
+#define CHECK(c, ...)                                                                      \
+	do {                                                                               \
+		if (c) {                                                                   \
+			passed++;                                                          \
+		} else {                                                                   \
+			failed++;                                                          \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);              \
+			fprintf(stderr, __VA_ARGS__);                                      \
+			fputc('\n', stderr);                                               \
+		}                                                                          \
+	} while (0)
+
+struct sums {
+	long long rows, keys, groups, grouped, joined;
+};
+
+static int sum_counts(void *arg, int64_t t, const sluice_batch *b)
+{
+	(void)t;
+	struct sums *s = arg;
+	for (size_t p = 0; p < sluice_batch_partitions(b); p++) {
+		const sluice_column *c = sluice_batch_partition(b, p);
+		const int64_t *v = sluice_column_i64(sluice_column_child(c, 1));
+		for (size_t i = 0; i < sluice_column_length(c); i++)
+			s->rows += v[i];
+		s->keys += (long long)sluice_column_length(c);
+	}
+	return 0;
+}
+
+static int count_groups(void *arg, int64_t t, const sluice_batch *b)
+{
+	(void)t;
+	struct sums *s = arg;
+	s->groups += (long long)sluice_batch_count(b);
+	for (size_t p = 0; p < sluice_batch_partitions(b); p++) {
+		const sluice_column *c = sluice_batch_partition(b, p);
+		const sluice_column *seq = sluice_column_child(c, 1);
+		s->grouped += (long long)sluice_column_length(sluice_column_child(seq, 0));
+	}
+	return 0;
+}
+
+static int count_rows(void *arg, int64_t t, const sluice_batch *b)
+{
+	(void)t;
+	((struct sums *)arg)->joined += (long long)sluice_batch_count(b);
+	return 0;
+}
+
+static struct sums run(int workers)
+{
+	struct sums s = {0};
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.clock = SLUICE_CLOCK_MANUAL;
+	cfg.workers = workers;
+	cfg.no_pin = 1;
+	cfg.block_interval_ms = 100;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	const char *p = "val kv = generator(\"kv\", rate = 20000, keys = 300)\n"
+			"val counts = kv.map(x => (x._1, 1)).reduceByKey(_ + _)\n"
+			"val groups = kv.groupByKey()\n"
+			"val joined = counts.join(kv.reduceByKey((a, b) => if (a > b) a else b))\n";
+	if (!ctx || sluice_context_pipeline(ctx, p, strlen(p), &err) ||
+	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "counts"), sum_counts, &s, &err) ||
+	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "groups"), count_groups, &s, &err) ||
+	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "joined"), count_rows, &s, &err) ||
+	    sluice_context_start(ctx, &err)) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		exit(1);
+	}
+	sluice_context_advance(ctx, 5000);
+	sluice_context_free(ctx);
+	return s;
+}
+
+static void *stopper(void *arg)
+{
+	struct timespec ts = {0, 150 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	sluice_context_stop(arg, 1);
+	return NULL;
+}
+
+int main(void)
+{
+	struct sums ref = run(1);
+	CHECK(ref.rows == 5 * 20000, "rows %lld", ref.rows);
+	CHECK(ref.keys > 0 && ref.keys <= 5 * 300, "keys %lld", ref.keys);
+	CHECK(ref.grouped == 5 * 20000 && ref.groups == ref.keys, "groups %lld grouped %lld", ref.groups, ref.grouped);
+	CHECK(ref.joined == ref.keys, "joined %lld", ref.joined);
+	for (int w = 2; w <= 4; w++) {
+		struct sums s = run(w);
+		CHECK(!memcmp(&s, &ref, sizeof(s)), "workers %d disagree: rows %lld keys %lld joined %lld", w, s.rows,
+		      s.keys, s.joined);
+	}
+	/* real clock, stopped from another thread while running */
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.batch_interval_ms = 10;
+	cfg.block_interval_ms = 5;
+	cfg.workers = 3;
+	cfg.no_pin = 1;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	struct sums s = {0};
+	const char *p = "val c = generator(\"kv\", rate = 100000, keys = 50).reduceByKey(_ + _)";
+	CHECK(ctx && !sluice_context_pipeline(ctx, p, strlen(p), &err) &&
+		      !sluice_stream_foreach_batch(sluice_context_stream(ctx, "c"), count_rows, &s, &err) &&
+		      !sluice_context_start(ctx, &err),
+	      "%s", err.msg);
+	pthread_t th;
+	pthread_create(&th, NULL, stopper, ctx);
+	CHECK(sluice_context_await(ctx, 10000) == 0, "await did not see the stop");
+	pthread_join(th, NULL);
+	sluice_stats st = {.size = sizeof(st)};
+	sluice_context_stats(ctx, &st);
+	CHECK(st.batches >= 1 && st.failed_batches == 0, "batches %lld failed %lld", (long long)st.batches,
+	      (long long)st.failed_batches);
+	sluice_context_free(ctx);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
