@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_expr.c - lambda compilation and column-at-a-time evaluation: types, Scala
+ * semantics (wrapping, truncating division, string concatenation, Java split), records
+ * that cannot be evaluated (flagged, not crashed on), and recognised reducer shapes.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "expr.h"
+#include "fmt.h"
+#include "parse.h"
+
+static sl_mem *mem;
+static sl_types *types;
+
+static void setup(void)
+{
+	cr_assert_eq(sl_mem_new(&mem, 0), 0);
+	types = sl_types_new();
+}
+
+static void teardown(void)
+{
+	sl_types_free(types);
+	cr_assert_eq(sl_mem_in_use(mem), 0, "leaked %zu bytes", sl_mem_in_use(mem));
+	sl_mem_free(mem);
+}
+
+TestSuite(expr, .init = setup, .fini = teardown);
+
+static sl_col *longs(const int64_t *v, size_t n)
+{
+	sl_col *c = sl_col_new(mem, &sl_type_i64, n);
+	for (size_t i = 0; i < n; i++)
+		sl_col_push_i64(c, v[i]);
+	return c;
+}
+
+static sl_col *strs(const char *const *v, size_t n)
+{
+	sl_col *c = sl_col_new(mem, &sl_type_str, n);
+	for (size_t i = 0; i < n; i++)
+		sl_col_push_str(c, v[i], strlen(v[i]));
+	return c;
+}
+
+/* Compile fn over (one or two) columns, evaluate, and render each row with Scala toString
+ * joined by '|'; bad rows render as "!". Returns a static string. */
+static const char *eval(const char *fn, sl_col *a, sl_col *b, size_t *nbad)
+{
+	static char out[4096];
+	sluice_error err = {0};
+	sl_program *p = sl_parse(fn, strlen(fn), &err);
+	cr_assert_not_null(p, "%s", err.msg);
+	const sl_type *pt[2] = {a->type, b ? b->type : NULL};
+	sl_lambda l;
+	int rc = sl_lambda_compile(&l, types, p->stmt[0].expr, b ? 2 : 1, pt, &err);
+	cr_assert_eq(rc, 0, "%s: %s", fn, err.msg);
+	sl_col *args[2] = {a, b};
+	sl_xeval ev;
+	sl_xeval_init(&ev, mem);
+	sl_col *r = sl_lambda_eval(&l, args, a->len, &ev);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->len, a->len);
+	sl_sbuf sb = {0};
+	for (size_t i = 0; i < r->len; i++) {
+		if (i)
+			sl_sbuf_put(&sb, "|", 1);
+		if (ev.bad && ev.bad[i])
+			sl_sbuf_put(&sb, "!", 1);
+		else
+			sl_fmt_row(&sb, r, i);
+	}
+	snprintf(out, sizeof(out), "%s", sb.p ? sb.p : "");
+	if (nbad)
+		*nbad = ev.nbad;
+	sl_sbuf_fini(&sb);
+	sl_col_unref(r);
+	sl_xeval_fini(&ev);
+	sl_lambda_fini(&l);
+	sl_program_free(p);
+	return out;
+}
+
+static int compile_error(const char *fn, const sl_type *t, int nparam, sluice_error *err)
+{
+	sl_program *p = sl_parse(fn, strlen(fn), err);
+	cr_assert_not_null(p, "%s", err->msg);
+	const sl_type *pt[2] = {t, t};
+	sl_lambda l;
+	int rc = sl_lambda_compile(&l, types, p->stmt[0].expr, nparam, pt, err);
+	if (!rc)
+		sl_lambda_fini(&l);
+	sl_program_free(p);
+	return rc;
+}
+
+Test(expr, long_arithmetic_wraps_and_truncates)
+{
+	int64_t v[] = {7, -7, INT64_MAX, INT64_MIN, 0};
+	sl_col *a = longs(v, 5);
+	cr_assert_str_eq(eval("_ + 1", a, NULL, NULL), "8|-6|-9223372036854775808|-9223372036854775807|1");
+	cr_assert_str_eq(eval("x => x / 2", a, NULL, NULL), "3|-3|4611686018427387903|-4611686018427387904|0");
+	cr_assert_str_eq(eval("x => x % 3", a, NULL, NULL), "1|-1|1|-2|0");
+	cr_assert_str_eq(eval("x => x * 2 - x", a, NULL, NULL), "7|-7|9223372036854775807|-9223372036854775808|0");
+	cr_assert_str_eq(eval("x => x / -1", a, NULL, NULL), "-7|7|-9223372036854775807|-9223372036854775808|0");
+	size_t bad;
+	cr_assert_str_eq(eval("x => 10 / x", a, NULL, &bad), "1|-1|0|0|!");
+	cr_assert_eq(bad, 1);
+	cr_assert_str_eq(eval("x => -x", a, NULL, NULL), "-7|7|-9223372036854775807|-9223372036854775808|0");
+	cr_assert_str_eq(eval("math.abs(_)", a, NULL, NULL), "7|7|9223372036854775807|-9223372036854775808|0");
+	sl_col_unref(a);
+}
+
+Test(expr, double_promotion_and_ieee)
+{
+	int64_t v[] = {1, 0, -3};
+	sl_col *a = longs(v, 3);
+	cr_assert_str_eq(eval("_ * 0.5", a, NULL, NULL), "0.5|0.0|-1.5");
+	cr_assert_str_eq(eval("x => x.toDouble / 0", a, NULL, NULL), "Infinity|NaN|-Infinity");
+	cr_assert_str_eq(eval("x => x / 4.0 > 0.1", a, NULL, NULL), "true|false|false");
+	cr_assert_str_eq(eval("x => (x * 1e7).toLong", a, NULL, NULL), "10000000|0|-30000000");
+	cr_assert_str_eq(eval("x => math.max(x, 0.5)", a, NULL, NULL), "1.0|0.5|0.5");
+	sl_col_unref(a);
+}
+
+Test(expr, comparisons_logic_and_if)
+{
+	int64_t v[] = {1, 5, 10};
+	sl_col *a = longs(v, 3);
+	cr_assert_str_eq(eval("x => x > 2 && x < 10", a, NULL, NULL), "false|true|false");
+	cr_assert_str_eq(eval("x => x == 1 || !(x != 10)", a, NULL, NULL), "true|false|true");
+	cr_assert_str_eq(eval("x => if (x >= 5) \"big\" else \"small\"", a, NULL, NULL), "small|big|big");
+	cr_assert_str_eq(eval("x => if (x > 1) x else 0.5", a, NULL, NULL), "0.5|5.0|10.0");
+	/* a row the left side decides is not bad even if the right side fails on it */
+	size_t bad;
+	cr_assert_str_eq(eval("x => x > 4 && 10 / (x - 1) > 0", a, NULL, &bad), "false|true|true");
+	cr_assert_eq(bad, 0);
+	sl_col_unref(a);
+}
+
+Test(expr, tuples_fields_and_sharing)
+{
+	int64_t v[] = {1, 2};
+	sl_col *a = longs(v, 2);
+	cr_assert_str_eq(eval("(_, 1)", a, NULL, NULL), "(1,1)|(2,1)");
+	cr_assert_str_eq(eval("x => (x, (x * 2, \"k\" + x))", a, NULL, NULL), "(1,(2,k1))|(2,(4,k2))");
+	cr_assert_str_eq(eval("x => (x, (x, 3))._2._1", a, NULL, NULL), "1|2");
+	cr_assert_str_eq(eval("x => Seq(x, x * 2)", a, NULL, NULL), "List(1, 2)|List(2, 4)");
+	cr_assert_str_eq(eval("x => Some(x).getOrElse(0)", a, NULL, NULL), "1|2");
+	sl_col_unref(a);
+}
+
+Test(expr, strings_and_java_split)
+{
+	const char *v[] = {"a b", "  x  y ", "", " ", "a,,b,,", "A-b_C"};
+	sl_col *a = strs(v, 6);
+	cr_assert_str_eq(eval("_.split(\" \")", a, NULL, NULL),
+			 "Array(a, b)|Array(, , x, , y)|Array()|Array()|Array(a,,b,,)|Array(A-b_C)");
+	cr_assert_str_eq(eval("_.split(\",\").length", a, NULL, NULL), "1|1|1|1|3|1");
+	cr_assert_str_eq(eval("_.split(\"\\\\s+\")", a, NULL, NULL),
+			 "Array(a, b)|Array(, x, y)|Array()|Array()|Array(a,,b,,)|Array(A-b_C)");
+	cr_assert_str_eq(eval("_.split(\"\\\\W+\")", a, NULL, NULL),
+			 "Array(a, b)|Array(, x, y)|Array()|Array()|Array(a, b)|Array(A, b_C)");
+	cr_assert_str_eq(eval("_.trim.toUpperCase", a, NULL, NULL), "A B|X  Y|||A,,B,,|A-B_C");
+	cr_assert_str_eq(eval("_.toLowerCase + \"!\"", a, NULL, NULL), "a b!|  x  y !|!| !|a,,b,,!|a-b_c!");
+	cr_assert_str_eq(eval("s => s.length", a, NULL, NULL), "3|7|0|1|6|5");
+	cr_assert_str_eq(eval("s => s.contains(\"b\") || s.startsWith(\" \") || s.endsWith(\"C\")", a, NULL, NULL),
+			 "true|true|false|true|true|true");
+	cr_assert_str_eq(eval("_.isEmpty", a, NULL, NULL), "false|false|true|false|false|false");
+	sl_col_unref(a);
+}
+
+Test(expr, java_split_edge_cases)
+{
+	/* "".split(x) is [""]; a separator-only string is []; leading empties kept */
+	const char *v[] = {"", ",", ",a", "a,", "a"};
+	sl_col *a = strs(v, 5);
+	cr_assert_str_eq(eval("_.split(\",\").length", a, NULL, NULL), "1|0|2|1|1");
+	sl_col_unref(a);
+}
+
+Test(expr, number_parsing_flags_bad_records)
+{
+	const char *v[] = {"42", "-7", "x", "2147483648", "", "+3", "1.5"};
+	sl_col *a = strs(v, 7);
+	size_t bad;
+	cr_assert_str_eq(eval("_.toInt", a, NULL, &bad), "42|-7|!|!|!|3|!");
+	cr_assert_eq(bad, 4);
+	cr_assert_str_eq(eval("_.toLong", a, NULL, &bad), "42|-7|!|2147483648|!|3|!");
+	cr_assert_eq(bad, 3);
+	cr_assert_str_eq(eval("_.toDouble", a, NULL, &bad), "42.0|-7.0|!|2.147483648E9|!|3.0|1.5");
+	cr_assert_eq(bad, 2);
+	sl_col_unref(a);
+}
+
+Test(expr, two_parameter_functions_and_reducer_shapes)
+{
+	int64_t x[] = {1, 9}, y[] = {5, 3};
+	sl_col *a = longs(x, 2), *b = longs(y, 2);
+	cr_assert_str_eq(eval("_ + _", a, b, NULL), "6|12");
+	cr_assert_str_eq(eval("(p, q) => p - q", a, b, NULL), "-4|6");
+	cr_assert_str_eq(eval("_ max _", a, b, NULL), "5|9");
+	cr_assert_str_eq(eval("math.min(_, _)", a, b, NULL), "1|3");
+	sl_col_unref(a);
+	sl_col_unref(b);
+	struct {
+		const char *fn;
+		int red;
+	} shapes[] = {{"_ + _", SL_RED_SUM}, {"(a, b) => a + b", SL_RED_SUM}, {"math.max(_, _)", SL_RED_MAX},
+		      {"_ min _", SL_RED_MIN}, {"(a, b) => b + a", SL_RED_NONE}, {"_ - _", SL_RED_NONE},
+		      {"(a, b) => a + b + 0", SL_RED_NONE}};
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		sluice_error err = {0};
+		sl_program *p = sl_parse(shapes[i].fn, strlen(shapes[i].fn), &err);
+		const sl_type *pt[2] = {&sl_type_i64, &sl_type_i64};
+		sl_lambda l;
+		cr_assert_eq(sl_lambda_compile(&l, types, p->stmt[0].expr, 2, pt, &err), 0);
+		cr_assert_eq(l.reducer, shapes[i].red, "%s", shapes[i].fn);
+		sl_lambda_fini(&l);
+		sl_program_free(p);
+	}
+}
+
+Test(expr, type_errors_name_types_and_positions)
+{
+	sluice_error err = {0};
+	cr_assert_neq(compile_error("x => x * \"a\"", &sl_type_i64, 1, &err), 0);
+	cr_assert(strstr(err.msg, "not defined for Long and String"), "%s", err.msg);
+	cr_assert_eq(err.col, 6);
+	cr_assert_neq(compile_error("_ + _", &sl_type_i64, 1, &err), 0);
+	cr_assert(strstr(err.msg, "1 argument"), "%s", err.msg);
+	cr_assert_neq(compile_error("x => x._3", sl_type_pair(types, &sl_type_str, &sl_type_i64), 1, &err), 0);
+	cr_assert(strstr(err.msg, "_3 is not a member of (String, Long)"), "%s", err.msg);
+	cr_assert_neq(compile_error("x => y + 1", &sl_type_i64, 1, &err), 0);
+	cr_assert(strstr(err.msg, "unknown name 'y'"), "%s", err.msg);
+	cr_assert_neq(compile_error("x => if (x) 1 else 2", &sl_type_i64, 1, &err), 0);
+	cr_assert(strstr(err.msg, "Boolean"), "%s", err.msg);
+	cr_assert_neq(compile_error("x => x.split(y)", &sl_type_str, 1, &err), 0);
+	cr_assert_neq(compile_error("_.split(\"[a-z]+\")", &sl_type_str, 1, &err), 0);
+	cr_assert(strstr(err.msg, "regex"), "%s", err.msg);
+	cr_assert_neq(compile_error("x => Seq(x, \"a\")", &sl_type_i64, 1, &err), 0);
+	cr_assert(strstr(err.msg, "one type"), "%s", err.msg);
+	cr_assert_neq(compile_error("(a, b) => a", &sl_type_i64, 1, &err), 0);
+	cr_assert(strstr(err.msg, "lambda has 2"), "%s", err.msg);
+}
