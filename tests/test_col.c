@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_col.c - columns (appends, nesting, sharing, gather/slice/concat, hashing and
+ * equality), types (names, parsing, equality) and the key dictionary.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "col.h"
+#include "fmt.h"
+#include "keydict.h"
+
+static sl_mem *mem;
+static sl_types *types;
+
+static void setup(void)
+{
+	cr_assert_eq(sl_mem_new(&mem, 0), 0);
+	types = sl_types_new();
+}
+
+static void teardown(void)
+{
+	sl_types_free(types);
+	cr_assert_eq(sl_mem_in_use(mem), 0, "leaked %zu bytes", sl_mem_in_use(mem));
+	sl_mem_free(mem);
+}
+
+TestSuite(col, .init = setup, .fini = teardown);
+
+static const char *show(const sl_col *c)
+{
+	static char out[4096];
+	sl_sbuf b = {0};
+	for (size_t i = 0; i < c->len; i++) {
+		if (i)
+			sl_sbuf_put(&b, "|", 1);
+		sl_fmt_row(&b, c, i);
+	}
+	snprintf(out, sizeof(out), "%s", b.p ? b.p : "");
+	sl_sbuf_fini(&b);
+	return out;
+}
+
+Test(col, types_names_parse_and_equality)
+{
+	const sl_type *p = sl_type_pair(types, &sl_type_str, &sl_type_i64);
+	const sl_type *g = sl_type_pair(types, &sl_type_str, sl_type_list(types, &sl_type_f64, SL_LIST_BUFFER));
+	char buf[64];
+	cr_assert_str_eq(sl_type_name(p, buf, sizeof(buf)), "(String, Long)");
+	cr_assert_str_eq(sl_type_name(g, buf, sizeof(buf)), "(String, Iterable[Double])");
+	cr_assert_str_eq(sl_type_name(sl_type_opt(types, p), buf, 12), "Option[(Str");
+	cr_assert(sl_type_eq(sl_type_parse(types, "(String,Long)"), p));
+	cr_assert(sl_type_eq(sl_type_parse(types, " ( String , Int ) "), p));
+	cr_assert(sl_type_eq(sl_type_parse(types, "(String, Seq[Double])"), g)); /* style ignored */
+	cr_assert_null(sl_type_parse(types, "(String"));
+	cr_assert_null(sl_type_parse(types, "Strin"));
+	cr_assert_null(sl_type_parse(types, "(Long) x"));
+	cr_assert_eq(sl_type_pair(types, &sl_type_str, &sl_type_i64), p); /* interned */
+	cr_assert(!sl_type_eq(p, sl_type_pair(types, &sl_type_i64, &sl_type_str)));
+}
+
+Test(col, nested_appends_and_zero_rows)
+{
+	const sl_type *opt = sl_type_opt(types, &sl_type_str);
+	const sl_type *seq = sl_type_list(types, &sl_type_i64, SL_LIST_SEQ);
+	const sl_type *k3[3] = {&sl_type_bool, opt, seq};
+	const sl_type *t = sl_type_tuple(types, 3, k3);
+	sl_col *c = sl_col_new(mem, t, 0);
+	for (int i = 0; i < 40; i++) { /* crosses several growth steps */
+		cr_assert_eq(sl_col_push_bool(c->kid[0], i % 2), 0);
+		if (i % 3) {
+			char s[16];
+			int n = snprintf(s, sizeof(s), "s%d", i);
+			cr_assert_eq(sl_col_push_str(c->kid[1]->kid[0], s, (size_t)n), 0);
+			cr_assert_eq(sl_col_commit(c->kid[1]), 0);
+		} else {
+			cr_assert_eq(sl_col_push_none(c->kid[1]), 0);
+		}
+		for (int j = 0; j < i % 4; j++)
+			cr_assert_eq(sl_col_push_i64(c->kid[2]->kid[0], j), 0);
+		cr_assert_eq(sl_col_commit(c->kid[2]), 0);
+		cr_assert_eq(sl_col_commit(c), 0);
+	}
+	cr_assert_eq(sl_col_push_zero(c), 0);
+	cr_assert_eq(c->len, 41);
+	uint32_t idx[] = {0, 1, 3, 40};
+	sl_col *g = sl_col_gather(c, idx, 4);
+	cr_assert_str_eq(show(g), "(false,None,List())|(true,Some(s1),List(0))|(true,None,List(0, 1, 2))|(false,None,List())");
+	sl_col *s = sl_col_slice(c, 38, 2);
+	cr_assert_str_eq(show(s), "(false,Some(s38),List(0, 1))|(true,None,List(0, 1, 2))");
+	sl_col *parts[3] = {s, NULL, g};
+	sl_col *cat = sl_col_concat(mem, t, parts, 3);
+	cr_assert_eq(cat->len, 6);
+	cr_assert(sl_col_row_eq(cat, 0, c, 38));
+	cr_assert(sl_col_row_eq(cat, 5, c, 40));
+	cr_assert(!sl_col_row_eq(cat, 0, c, 39));
+	cr_assert_eq(sl_col_hash_row(cat, 1), sl_col_hash_row(c, 39));
+	cr_assert_eq(sl_col_row_cmp(cat, 0, cat, 0), 0);
+	sl_col_unref(c); /* gathered views keep the strings alive */
+	cr_assert_str_eq(show(g), "(false,None,List())|(true,Some(s1),List(0))|(true,None,List(0, 1, 2))|(false,None,List())");
+	sl_col_unref(g);
+	sl_col_unref(s);
+	sl_col_unref(cat);
+}
+
+Test(col, string_views_share_buffers)
+{
+	sl_col *a = sl_col_new(mem, &sl_type_str, 2);
+	sl_col_push_str(a, "hello world", 11);
+	sl_col *b = sl_col_new(mem, &sl_type_str, 2);
+	cr_assert_eq(sl_col_share_bufs(b, a), 0);
+	cr_assert_eq(sl_col_push_view(b, a->v.s[0].p + 6, 5), 0);
+	/* a buffer another column also holds is never appended to: new bytes go elsewhere */
+	sl_col_push_str(b, "x", 1);
+	cr_assert_eq(b->nbufs, 2);
+	sl_col_unref(a);
+	cr_assert_str_eq(show(b), "world|x");
+	sl_col_unref(b);
+}
+
+Test(col, hash_and_equality_follow_java_equals)
+{
+	sl_col *d = sl_col_new(mem, &sl_type_f64, 4);
+	sl_col_push_f64(d, 0.0);
+	sl_col_push_f64(d, -0.0);
+	sl_col_push_f64(d, NAN);
+	sl_col_push_f64(d, NAN);
+	cr_assert(!sl_col_row_eq(d, 0, d, 1)); /* Double.equals(0.0, -0.0) is false */
+	cr_assert(sl_col_row_eq(d, 2, d, 3));  /* and NaN equals NaN */
+	cr_assert_eq(sl_col_hash_row(d, 2), sl_col_hash_row(d, 3));
+	uint64_t h[4];
+	sl_col_hash(d, h);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(h[i], sl_col_hash_row(d, (size_t)i));
+	sl_col_unref(d);
+	sl_col *s = sl_col_new(mem, &sl_type_str, 3);
+	sl_col_push_str(s, "", 0);
+	sl_col_push_str(s, "a\0b", 3);
+	sl_col_push_str(s, "a\0c", 3);
+	cr_assert(!sl_col_row_eq(s, 1, s, 2));
+	cr_assert(sl_col_row_cmp(s, 0, s, 1) < 0 && sl_col_row_cmp(s, 2, s, 1) > 0);
+	sl_col_unref(s);
+}
+
+Test(col, keydict_ids_are_dense_in_first_seen_order)
+{
+	sl_keydict d;
+	cr_assert_eq(sl_keydict_init(&d, mem, &sl_type_str, 4), 0);
+	sl_col *s = sl_col_new(mem, &sl_type_str, 16);
+	const char *w[] = {"b", "a", "b", "", "c", "a", ""};
+	for (int i = 0; i < 7; i++)
+		sl_col_push_str(s, w[i], strlen(w[i]));
+	int64_t want[] = {0, 1, 0, 2, 3, 1, 2};
+	for (size_t i = 0; i < 7; i++)
+		cr_assert_eq(sl_keydict_put(&d, s, i, sl_col_hash_row(s, i)), want[i], "row %zu", i);
+	cr_assert_eq(d.n, 4);
+	cr_assert_str_eq(show(d.keys), "b|a||c");
+	cr_assert_eq(sl_keydict_get(&d, s, 4, sl_col_hash_row(s, 4)), 3);
+	cr_assert_eq(sl_keydict_put_str(&d, "c", 1, sl_col_hash_row(s, 4)), 3);
+	sl_col_unref(s); /* keys are copies: the dictionary does not pin its inputs */
+	cr_assert_str_eq(show(d.keys), "b|a||c");
+	sl_keydict_fini(&d);
+}
+
+Test(col, keydict_grows_and_survives_colliding_tags)
+{
+	sl_keydict d;
+	cr_assert_eq(sl_keydict_init(&d, mem, &sl_type_i64, 1), 0);
+	/* same low 32 bits (the tag) and the same slot for many keys: equality decides */
+	for (int64_t k = 0; k < 5000; k++)
+		cr_assert_eq(sl_keydict_put_i64(&d, k * 7, 0xabcd0000ull | (uint64_t)(k % 3)), k);
+	for (int64_t k = 0; k < 5000; k++)
+		cr_assert_eq(sl_keydict_put_i64(&d, k * 7, 0xabcd0000ull | (uint64_t)(k % 3)), k);
+	cr_assert_eq(d.n, 5000);
+	sl_keydict_clear(&d);
+	cr_assert_eq(d.n, 0);
+	cr_assert_eq(sl_keydict_put_i64(&d, 42, 1), 0);
+	sl_keydict_fini(&d);
+}
+
+Test(col, allocation_failures_are_reported_not_crashed)
+{
+	for (long k = 0; k < 40; k++) {
+		sl_mem_fail_after(mem, k);
+		sl_col *c = sl_col_new(mem, sl_type_pair(types, &sl_type_str, &sl_type_i64), 4);
+		int ok = c != NULL;
+		for (int i = 0; ok && i < 100; i++)
+			ok = !sl_col_push_str(c->kid[0], "key", 3) && !sl_col_push_i64(c->kid[1], i) && !sl_col_commit(c);
+		sl_mem_fail_after(mem, -1);
+		sl_col_unref(c);
+	}
+}
