@@ -198,6 +198,14 @@ static void mem_backend_init(sl_mem *m)
 		if (ind >= MEM_ARENA_LIMIT)
 			continue; /* cannot be named in flags; destroyed in fini */
 		m->node_flags[i] = MALLOCX_ARENA(ind) | MALLOCX_TCACHE_NONE;
+		/* Batch-sized columns (often above opt.oversize_threshold, 8 MiB) are freed
+		 * and allocated again every batch; jemalloc purges "oversize" extents at once,
+		 * which would page-fault every batch in afresh. Our arenas keep them under the
+		 * normal decay instead (best effort: older jemallocs lack the knob). */
+		char name[64];
+		size_t never = SIZE_MAX;
+		snprintf(name, sizeof(name), "arena.%u.oversize_threshold", ind);
+		(void)mallctl(name, NULL, NULL, &never, sizeof(never));
 	}
 }
 
