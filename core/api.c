@@ -250,10 +250,6 @@ sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type, s
 		sl_error_set(err, -EINVAL, "cannot parse the type \"%s\" (e.g. Long, String, (String, Long))", out_type);
 		return NULL;
 	}
-	for (const sl_type *q = t;;) {
-		(void)q;
-		break;
-	}
 	struct sl_tf *tf = calloc(1, sizeof(*tf));
 	struct sl_tf **v = realloc(ctx->tfs, (size_t)(ctx->ntfs + 1) * sizeof(*v));
 	if (!tf || !v) {

@@ -53,10 +53,10 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 	sluice_config c;
 	sluice_config_init(&c);
 	if (cfg) {
-		if (cfg->size < offsetof(sluice_config, output_arg) + sizeof(void *) && cfg->size)
-			memcpy(&c, cfg, cfg->size);
-		else
-			memcpy(&c, cfg, sizeof(c));
+		/* an embedder built against an older, shorter config keeps our defaults for
+		 * the fields it does not know */
+		size_t n = cfg->size && cfg->size < sizeof(c) ? cfg->size : sizeof(c);
+		memcpy(&c, cfg, n);
 		c.size = sizeof(c);
 	}
 	if (c.batch_interval_ms <= 0) {

@@ -356,8 +356,6 @@ static sl_col *flatten(sl_col *lst, const sl_xeval *ev, size_t n, uint32_t **row
 		}
 		r = sl_col_gather(el, eidx, k2);
 		sl_dealloc(m, eidx, (total ? total : 1) * 4);
-		if (r)
-			r->cap = r->cap; /* length k2 == k */
 		return r;
 	}
 	if (k == el->len)

@@ -16,3 +16,18 @@ void sl_log(const sl_env *env, int level, const char *fmt, ...)
 	va_end(ap);
 	env->log(env->log_arg, level, msg);
 }
+
+int sl_error_set(sluice_error *err, int code, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	err->code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	for (char *c = err->msg; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+	return code;
+}

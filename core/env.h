@@ -30,6 +30,14 @@ typedef struct sl_env {
 	void *out_arg;
 } sl_env;
 
+/*
+ * sl_error_set - record an error where it starts: err->code = code, err->msg = the
+ * formatted one-line message (newlines become spaces); line, col and context are left
+ * as they are (callers that know a position set them). err may be NULL. Returns code, so
+ * `return sl_error_set(err, -EINVAL, ...)` works.
+ */
+int sl_error_set(sluice_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Log through the embedder's callback (no-op without one). printf-style. */
 void sl_log(const sl_env *env, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

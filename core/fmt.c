@@ -87,20 +87,6 @@ void sl_sbuf_fini(sl_sbuf *b)
 	b->len = b->cap = 0;
 }
 
-/* Contract: see fmt.h. */
-int sl_fmt_err(sluice_error *e, int code, const char *fmt, ...)
-{
-	if (!e)
-		return code;
-	e->code = code;
-	e->line = e->col = 0;
-	e->context[0] = '\0';
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 /* ---- Double.toString ---- */
 

@@ -20,6 +20,7 @@
 
 #include "../include/sluice.h"
 #include "col.h"
+#include "env.h"
 #include "rdd.h"
 
 /* Growable byte buffer on malloc. Zero-initialize it ({0}) before use. Invariant: once
@@ -51,9 +52,5 @@ int sl_fmt_row(sl_sbuf *b, const sl_col *c, size_t i);
  * NULL r prints like an empty rdd (Spark prints nothing for "no RDD": callers that want
  * that skip the call). num < 0 counts as 0. 0 or -ENOMEM. */
 int sl_fmt_print(sl_sbuf *b, const sl_rdd *r, int64_t time_ms, long num);
-
-/* Fill e (if not NULL): code, line = col = 0, context = "", msg = the formatted text
- * (truncated to fit). Returns code, so callers can `return sl_fmt_err(e, -EINVAL, ...)`. */
-int sl_fmt_err(sluice_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -1411,21 +1411,6 @@ void sl_program_free(sl_program *p)
 		arena_free(p->arena);
 }
 
-void sl_error_set(sluice_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-	char *c;
-
-	if (!err)
-		return;
-	err->code = code;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	for (c = err->msg; *c; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
-}
 
 /* Bytes of the source line shown around the caret; keeps context well inside 512. */
 #define CTX_WIDTH 240

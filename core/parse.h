@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "ast.h"
+#include "env.h"
 #include "../include/sluice.h"
 
 /*
@@ -46,13 +47,6 @@ void sl_program_free(sl_program *p);
  * are shown as '?'. A line that does not exist gives an empty context. err may be NULL.
  */
 void sl_error_context(sluice_error *err, const char *text, size_t len, int line, int col);
-
-/*
- * sl_error_set - set err->code and printf-format err->msg, truncating to fit and folding
- * newlines to spaces so msg stays one line. line/col/context are left alone. err may be NULL.
- */
-void sl_error_set(sluice_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /*
  * sl_nearest_name - the candidate closest to @name by case-insensitive optimal string

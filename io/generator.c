@@ -204,7 +204,7 @@ static int g_next(sl_source *s, int64_t time, sl_rdd **out, sluice_error *err)
 	}
 	__int128 cnt = upto(g->rate, time - g->zero) - upto(g->rate, time - B - g->zero);
 	if (cnt > MAX_BATCH)
-		return sl_fmt_err(err, -E2BIG, "generator: %" PRId64 " records per second make more "
+		return sl_error_set(err, -E2BIG, "generator: %" PRId64 " records per second make more "
 				  "than %" PRId64 " records per batch", g->rate, MAX_BATCH);
 	size_t n = (size_t)cnt;
 	int64_t per = env->block_ms > 0 ? B / env->block_ms : 1;
@@ -214,7 +214,7 @@ static int g_next(sl_source *s, int64_t time, sl_rdd **out, sluice_error *err)
 	if (!r || !rc) {
 		sl_rdd_unref(r);
 		free(rc);
-		return sl_fmt_err(err, -ENOMEM, "generator: out of memory");
+		return sl_error_set(err, -ENOMEM, "generator: out of memory");
 	}
 	job j = { .g = g, .time = time, .n = n, .nparts = np, .part = r->part, .rc = rc };
 	if (env->workers && np > 1)
@@ -228,7 +228,7 @@ static int g_next(sl_source *s, int64_t time, sl_rdd **out, sluice_error *err)
 	free(rc);
 	if (bad) {
 		sl_rdd_unref(r);
-		return sl_fmt_err(err, -ENOMEM, "generator: out of memory");
+		return sl_error_set(err, -ENOMEM, "generator: out of memory");
 	}
 	*out = r;
 	return 0;
@@ -260,30 +260,30 @@ sl_source *sl_generator_source_new(sl_env *env, const char *kind, int64_t rate, 
 		if (strcmp(kind, kind_names[i]) == 0)
 			k = i;
 	if (!env) {
-		sl_fmt_err(err, -EINVAL, "generator: missing environment");
+		sl_error_set(err, -EINVAL, "generator: missing environment");
 		return NULL;
 	}
 	if (k < 0) {
-		sl_fmt_err(err, -EINVAL, "generator: unknown kind '%s' (valid kinds: lines, words, kv, numbers)",
+		sl_error_set(err, -EINVAL, "generator: unknown kind '%s' (valid kinds: lines, words, kv, numbers)",
 			   kind ? kind : "");
 		return NULL;
 	}
 	if (rate <= 0) {
-		sl_fmt_err(err, -EINVAL, "generator: rate must be > 0 records per second, got %" PRId64, rate);
+		sl_error_set(err, -EINVAL, "generator: rate must be > 0 records per second, got %" PRId64, rate);
 		return NULL;
 	}
 	if (keys < 0) {
-		sl_fmt_err(err, -EINVAL, "generator: keys must be >= 1, got %" PRId64, keys);
+		sl_error_set(err, -EINVAL, "generator: keys must be >= 1, got %" PRId64, keys);
 		return NULL;
 	}
 	if (words_per_line < 0 || words_per_line > 1000000) {
-		sl_fmt_err(err, -EINVAL, "generator: words per line must be in 1..1000000, got %" PRId64,
+		sl_error_set(err, -EINVAL, "generator: words per line must be in 1..1000000, got %" PRId64,
 			   words_per_line);
 		return NULL;
 	}
 	gen_src *g = calloc(1, sizeof *g);
 	if (!g) {
-		sl_fmt_err(err, -ENOMEM, "generator: out of memory");
+		sl_error_set(err, -ENOMEM, "generator: out of memory");
 		return NULL;
 	}
 	g->base.ops = &gen_ops;
@@ -305,7 +305,7 @@ sl_source *sl_generator_source_new(sl_env *env, const char *kind, int64_t rate, 
 		size *= NSYL;
 	}
 	if (k != G_NUMBERS && (uint64_t)g->keys > g->lo[g->maxsyl] + g->size[g->maxsyl]) {
-		sl_fmt_err(err, -EINVAL, "generator: keys must be at most %" PRIu64 " for kind '%s', got %" PRId64,
+		sl_error_set(err, -EINVAL, "generator: keys must be at most %" PRIu64 " for kind '%s', got %" PRId64,
 			   g->lo[MAXSYL] + g->size[MAXSYL], kind, keys);
 		g_free(&g->base);
 		return NULL;
@@ -324,7 +324,7 @@ sl_source *sl_generator_source_new(sl_env *env, const char *kind, int64_t rate, 
 	}
 	if (!g->base.type || (k != G_NUMBERS && g->keys <= TABLE_MAX && !g->table)) {
 		g_free(&g->base);
-		sl_fmt_err(err, -ENOMEM, "generator: out of memory");
+		sl_error_set(err, -ENOMEM, "generator: out of memory");
 		return NULL;
 	}
 	return &g->base;

@@ -220,7 +220,7 @@ fail:
 	free(big);
 	sl_rdd_unref(r);
 nomem:
-	return sl_fmt_err(err, -ENOMEM, "queueStream '%s': out of memory building the batch of line %zu",
+	return sl_error_set(err, -ENOMEM, "queueStream '%s': out of memory building the batch of line %zu",
 			  q->path, k + 1);
 }
 
@@ -276,18 +276,18 @@ static int read_all(const char *path, char **buf, size_t *len, sluice_error *err
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return sl_fmt_err(err, -errno, "cannot open '%s': %s", path, strerror(errno));
+		return sl_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		close(fd);
-		return sl_fmt_err(err, -EISDIR, "cannot read '%s': %s", path, strerror(EISDIR));
+		return sl_error_set(err, -EISDIR, "cannot read '%s': %s", path, strerror(EISDIR));
 	}
 	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
 	char *b = malloc(cap);
 	for (;;) {
 		if (!b) {
 			close(fd);
-			return sl_fmt_err(err, -ENOMEM, "cannot read '%s': out of memory", path);
+			return sl_error_set(err, -ENOMEM, "cannot read '%s': out of memory", path);
 		}
 		if (n == cap) {
 			char *nb = realloc(b, cap * 2);
@@ -304,7 +304,7 @@ static int read_all(const char *path, char **buf, size_t *len, sluice_error *err
 			int e = errno;
 			free(b);
 			close(fd);
-			return sl_fmt_err(err, -e, "cannot read '%s': %s", path, strerror(e));
+			return sl_error_set(err, -e, "cannot read '%s': %s", path, strerror(e));
 		}
 		if (r == 0)
 			break;
@@ -336,7 +336,7 @@ static int load(queue_src *q, const char *text, size_t len, sluice_error *err)
 			if (z)
 				q->isnull = z;
 			if (!l || !z)
-				return sl_fmt_err(err, -ENOMEM, "%s: out of memory", q->path);
+				return sl_error_set(err, -ENOMEM, "%s: out of memory", q->path);
 		}
 		size_t k = q->nlines++;
 		q->line[k] = NULL;
@@ -353,38 +353,38 @@ static int load(queue_src *q, const char *text, size_t len, sluice_error *err)
 		sl_json_error je;
 		int rc = sl_json_parse(q->doc, ls, ll, (int)ln, 1, &root, &je);
 		if (rc == -ENOMEM)
-			return sl_fmt_err(err, rc, "%s:%zu: out of memory", q->path, ln);
+			return sl_error_set(err, rc, "%s:%zu: out of memory", q->path, ln);
 		if (rc)
-			return sl_fmt_err(err, rc, "%s:%d:%d: %s", q->path, je.line, je.col, je.msg);
+			return sl_error_set(err, rc, "%s:%d:%d: %s", q->path, je.line, je.col, je.msg);
 		if (root->kind == SL_JSON_NULL) {
 			q->isnull[k] = 1;
 			continue;
 		}
 		if (root->kind != SL_JSON_ARR)
-			return sl_fmt_err(err, -EINVAL, "%s:%d:%d: a line must be a JSON array of records "
+			return sl_error_set(err, -EINVAL, "%s:%d:%d: a line must be a JSON array of records "
 					  "or null, found %s", q->path, root->line, root->col,
 					  sl_json_kind_name(root->kind));
 		q->line[k] = root;
 		for (size_t j = 0; j < root->len; j++) {
 			const sl_json *v = root->kid[j], *bad = invalid(v);
 			if (bad)
-				return sl_fmt_err(err, -EINVAL, "%s:%d:%d: a record must be a string, a number, "
+				return sl_error_set(err, -EINVAL, "%s:%d:%d: a record must be a string, a number, "
 						  "a boolean or an array of 2 to %d of those (a tuple), "
 						  "found %s", q->path, bad->line, bad->col, SL_TUPLE_MAX,
 						  what(bad, wb));
 			if (!t) {
 				if (!(t = infer(ts, v)))
-					return sl_fmt_err(err, -ENOMEM, "%s: out of memory", q->path);
+					return sl_error_set(err, -ENOMEM, "%s: out of memory", q->path);
 				first_line = v->line;
 				continue;
 			}
 			const sl_type *nt;
 			rc = unify(ts, t, v, &nt);
 			if (rc < 0)
-				return sl_fmt_err(err, rc, "%s: out of memory", q->path);
+				return sl_error_set(err, rc, "%s: out of memory", q->path);
 			if (rc) {
 				const sl_type *rt = infer(ts, v);
-				return sl_fmt_err(err, -EINVAL, "%s:%d:%d: record has type %s but the stream's "
+				return sl_error_set(err, -EINVAL, "%s:%d:%d: record has type %s but the stream's "
 						  "type is %s (from line %d)", q->path, v->line, v->col,
 						  sl_type_name(rt, rn, sizeof rn), sl_type_name(t, tn, sizeof tn),
 						  first_line);
@@ -401,12 +401,12 @@ sl_source *sl_queue_source_new(sl_env *env, const char *path, int nparts, uint64
 			       sluice_error *err)
 {
 	if (!env || !path) {
-		sl_fmt_err(err, -EINVAL, "queueStream: missing %s", env ? "path" : "environment");
+		sl_error_set(err, -EINVAL, "queueStream: missing %s", env ? "path" : "environment");
 		return NULL;
 	}
 	queue_src *q = calloc(1, sizeof *q);
 	if (!q || !(q->path = strdup(path)) || !(q->doc = sl_json_doc_new())) {
-		sl_fmt_err(err, -ENOMEM, "queueStream '%s': out of memory", path);
+		sl_error_set(err, -ENOMEM, "queueStream '%s': out of memory", path);
 		if (q)
 			q_free(&q->base);
 		return NULL;

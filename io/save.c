@@ -95,7 +95,7 @@ static int make_dirs(char *dir, sluice_error *err)
 		if (!rc && !S_ISDIR(st.st_mode))
 			rc = -ENOTDIR;
 		if (rc)
-			sl_fmt_err(err, rc, "cannot create directory '%s': %s", dir, strerror(-rc));
+			sl_error_set(err, rc, "cannot create directory '%s': %s", dir, strerror(-rc));
 		dir[i] = save;
 		if (rc)
 			return rc;
@@ -122,7 +122,7 @@ static int write_part(const char *path, const sl_col *c, sl_sbuf *b, sluice_erro
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0)
-		return sl_fmt_err(err, -errno, "cannot create '%s': %s", path, strerror(errno));
+		return sl_error_set(err, -errno, "cannot create '%s': %s", path, strerror(errno));
 	int rc = 0;
 	b->len = 0;
 	for (size_t i = 0; c && !rc && i < c->len; i++) {
@@ -141,7 +141,7 @@ static int write_part(const char *path, const sl_col *c, sl_sbuf *b, sluice_erro
 	if (close(fd) != 0 && !rc && errno != EINTR)
 		rc = -errno;
 	if (rc)
-		sl_fmt_err(err, rc, "cannot write '%s': %s", path, strerror(-rc));
+		sl_error_set(err, rc, "cannot write '%s': %s", path, strerror(-rc));
 	return rc;
 }
 
@@ -183,14 +183,14 @@ static int save_into(const sl_rdd *r, const char *dir, const char *base, const c
 	int rc = 0;
 	char *tmp = sibling(dir, base, "tmp", true, &rc);
 	if (!tmp)
-		return sl_fmt_err(err, rc, "cannot create a temporary directory in '%s': %s", dir,
+		return sl_error_set(err, rc, "cannot create a temporary directory in '%s': %s", dir,
 				  strerror(-rc));
 	size_t fl = strlen(tmp) + 32;
 	char *file = malloc(fl);
 	sl_sbuf b = { 0 };
 	char *trash = NULL;
 	if (!file) {
-		rc = sl_fmt_err(err, -ENOMEM, "saveAsTextFiles '%s': out of memory", final);
+		rc = sl_error_set(err, -ENOMEM, "saveAsTextFiles '%s': out of memory", final);
 		goto out;
 	}
 	for (size_t p = 0; !rc && p < r->nparts; p++) {
@@ -202,14 +202,14 @@ static int save_into(const sl_rdd *r, const char *dir, const char *base, const c
 		rc = write_part(file, NULL, &b, err);
 	}
 	if (!rc && (rc = fsync_dir(tmp)))
-		sl_fmt_err(err, rc, "cannot sync '%s': %s", tmp, strerror(-rc));
+		sl_error_set(err, rc, "cannot sync '%s': %s", tmp, strerror(-rc));
 	if (rc)
 		goto out;
 	struct stat st;
 	if (lstat(final, &st) == 0) {
 		if (!(trash = sibling(dir, base, "trash", false, &rc)) || rename(final, trash) != 0) {
 			rc = rc ? rc : -errno;
-			sl_fmt_err(err, rc, "cannot replace '%s': %s", final, strerror(-rc));
+			sl_error_set(err, rc, "cannot replace '%s': %s", final, strerror(-rc));
 			free(trash);
 			trash = NULL;
 			goto out;
@@ -217,7 +217,7 @@ static int save_into(const sl_rdd *r, const char *dir, const char *base, const c
 	}
 	if (rename(tmp, final) != 0) {
 		rc = -errno;
-		sl_fmt_err(err, rc, "cannot rename '%s' to '%s': %s", tmp, final, strerror(-rc));
+		sl_error_set(err, rc, "cannot rename '%s' to '%s': %s", tmp, final, strerror(-rc));
 		if (trash)
 			rename(trash, final);
 		free(trash);
@@ -256,7 +256,7 @@ int sl_save_text_files(sl_env *env, const sl_rdd *r, const char *prefix, const c
 		rc = sl_sbuf_printf(&name, ".%s", suffix);
 	if (rc) {
 		sl_sbuf_fini(&name);
-		return sl_fmt_err(err, -ENOMEM, "saveAsTextFiles: out of memory");
+		return sl_error_set(err, -ENOMEM, "saveAsTextFiles: out of memory");
 	}
 	/* split into parent directory and base name */
 	char *slash = strrchr(name.p, '/');
@@ -269,9 +269,9 @@ int sl_save_text_files(sl_env *env, const sl_rdd *r, const char *prefix, const c
 		base = strdup(slash + 1);
 	}
 	if (!dir || !base) {
-		rc = sl_fmt_err(err, -ENOMEM, "saveAsTextFiles: out of memory");
+		rc = sl_error_set(err, -ENOMEM, "saveAsTextFiles: out of memory");
 	} else if (!*base) {
-		rc = sl_fmt_err(err, -EINVAL, "saveAsTextFiles: output name '%s' ends with '/'", name.p);
+		rc = sl_error_set(err, -EINVAL, "saveAsTextFiles: output name '%s' ends with '/'", name.p);
 	} else {
 		rc = make_dirs(dir, err);
 		if (!rc)

@@ -63,7 +63,7 @@ static int rd_open(reader *r)
 	const char *f = r->t->files[r->fi];
 	r->fd = open(f, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0)
-		return sl_fmt_err(r->err, -errno, "cannot open '%s': %s", f, strerror(errno));
+		return sl_error_set(r->err, -errno, "cannot open '%s': %s", f, strerror(errno));
 	return 0;
 }
 
@@ -131,7 +131,7 @@ static int fill(reader *r, sl_col *c, const char **carry, size_t *ncarry)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return sl_fmt_err(r->err, -errno, "cannot read '%s': %s", r->t->files[r->fi],
+			return sl_error_set(r->err, -errno, "cannot read '%s': %s", r->t->files[r->fi],
 					  strerror(errno));
 		if (n > 0) {
 			used += (size_t)n;
@@ -212,7 +212,7 @@ static int read_all(text_src *t, int64_t time, sl_rdd **out, sluice_error *err)
 			sl_col_unref(part[i]);
 		free(part);
 		if (rc == -ENOMEM)
-			sl_fmt_err(err, rc, "textFile '%s': out of memory", t->path);
+			sl_error_set(err, rc, "textFile '%s': out of memory", t->path);
 		return rc;
 	}
 	for (size_t i = 0; i < np; i++)
@@ -290,7 +290,7 @@ static int probe(const char *f, sluice_error *err)
 {
 	int fd = open(f, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return sl_fmt_err(err, -errno, "cannot open '%s': %s", f, strerror(errno));
+		return sl_error_set(err, -errno, "cannot open '%s': %s", f, strerror(errno));
 	close(fd);
 	return 0;
 }
@@ -301,19 +301,19 @@ static int list(text_src *t, sluice_error *err)
 	size_t cap = 0;
 	const char *path = t->path;
 	if (stat(path, &st) != 0)
-		return sl_fmt_err(err, -errno, "cannot open '%s': %s", path, strerror(errno));
+		return sl_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
 	if (S_ISREG(st.st_mode)) {
 		char *f = strdup(path);
 		if (!f || add_file(t, f, &cap))
-			return sl_fmt_err(err, -ENOMEM, "textFile '%s': out of memory", path);
+			return sl_error_set(err, -ENOMEM, "textFile '%s': out of memory", path);
 		return probe(path, err);
 	}
 	if (!S_ISDIR(st.st_mode))
-		return sl_fmt_err(err, -EINVAL, "cannot read '%s': %s", path,
+		return sl_error_set(err, -EINVAL, "cannot read '%s': %s", path,
 				  "not a regular file or directory");
 	DIR *d = opendir(path);
 	if (!d)
-		return sl_fmt_err(err, -errno, "cannot open directory '%s': %s", path, strerror(errno));
+		return sl_error_set(err, -errno, "cannot open directory '%s': %s", path, strerror(errno));
 	size_t pl = strlen(path);
 	bool slash = pl && path[pl - 1] == '/';
 	int rc = 0;
@@ -337,9 +337,9 @@ static int list(text_src *t, sluice_error *err)
 	int rderr = !e && errno ? errno : 0;
 	closedir(d);
 	if (rc)
-		return sl_fmt_err(err, rc, "textFile '%s': out of memory", path);
+		return sl_error_set(err, rc, "textFile '%s': out of memory", path);
 	if (rderr)
-		return sl_fmt_err(err, -rderr, "cannot read directory '%s': %s", path, strerror(rderr));
+		return sl_error_set(err, -rderr, "cannot read directory '%s': %s", path, strerror(rderr));
 	if (t->nfiles > 1)
 		qsort(t->files, t->nfiles, sizeof *t->files, by_name);
 	for (size_t i = 0; i < t->nfiles; i++)
@@ -353,13 +353,13 @@ sl_source *sl_textfile_source_new(sl_env *env, const char *path, size_t block_by
 				  sluice_error *err)
 {
 	if (!env || !path) {
-		sl_fmt_err(err, -EINVAL, "textFile: missing %s", env ? "path" : "environment");
+		sl_error_set(err, -EINVAL, "textFile: missing %s", env ? "path" : "environment");
 		return NULL;
 	}
 	text_src *t = calloc(1, sizeof *t);
 	if (!t || !(t->path = strdup(path))) {
 		free(t);
-		sl_fmt_err(err, -ENOMEM, "textFile '%s': out of memory", path);
+		sl_error_set(err, -ENOMEM, "textFile '%s': out of memory", path);
 		return NULL;
 	}
 	t->base.ops = &text_ops;
