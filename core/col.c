@@ -282,67 +282,52 @@ int sl_col_share_bufs(sl_col *dst, const sl_col *src)
 	return 0;
 }
 
-/* Push row i of src without sharing buffers (the caller did that once). */
-static int push_row_raw(sl_col *d, const sl_col *s, size_t i)
+/*
+ * Push row i of src onto d. copy = 0: strings become views (the caller shared src's
+ * buffers with d once); copy = 1: string bytes are copied into d's own buffers.
+ */
+static int push_row(sl_col *d, const sl_col *s, size_t i, int copy)
 {
 	switch (s->type->kind) {
 	case SL_I64: return sl_col_push_i64(d, s->v.i64[i]);
 	case SL_F64: return sl_col_push_f64(d, s->v.f64[i]);
 	case SL_BOOL: return sl_col_push_bool(d, s->v.b[i]);
-	case SL_STR: return sl_col_push_view(d, s->v.s[i].p, s->v.s[i].len);
+	case SL_STR:
+		return copy ? sl_col_push_str(d, s->v.s[i].p, s->v.s[i].len)
+			    : sl_col_push_view(d, s->v.s[i].p, s->v.s[i].len);
 	case SL_TUPLE:
 		for (int k = 0; k < s->type->n; k++)
-			if (push_row_raw(d->kid[k], s->kid[k], i))
+			if (push_row(d->kid[k], s->kid[k], i, copy))
 				return -ENOMEM;
 		return sl_col_commit(d);
 	case SL_LIST:
 		for (uint32_t j = s->v.off[i]; j < s->v.off[i + 1]; j++)
-			if (push_row_raw(d->kid[0], s->kid[0], j))
+			if (push_row(d->kid[0], s->kid[0], j, copy))
 				return -ENOMEM;
 		return sl_col_commit(d);
 	case SL_OPT:
 		if (!s->valid[i])
 			return sl_col_push_none(d);
-		if (push_row_raw(d->kid[0], s->kid[0], i))
+		if (push_row(d->kid[0], s->kid[0], i, copy))
 			return -ENOMEM;
 		return sl_col_commit(d);
 	}
 	return -EINVAL;
 }
 
-int sl_col_push_row_shared(sl_col *dst, const sl_col *src, size_t i)
+static inline int push_row_raw(sl_col *d, const sl_col *s, size_t i)
 {
-	return push_row_raw(dst, src, i);
+	return push_row(d, s, i, 0);
 }
 
-static int push_row_copy(sl_col *d, const sl_col *s, size_t i)
+int sl_col_push_row_shared(sl_col *dst, const sl_col *src, size_t i)
 {
-	switch (s->type->kind) {
-	case SL_STR: return sl_col_push_str(d, s->v.s[i].p, s->v.s[i].len);
-	case SL_TUPLE:
-		for (int k = 0; k < s->type->n; k++)
-			if (push_row_copy(d->kid[k], s->kid[k], i))
-				return -ENOMEM;
-		return sl_col_commit(d);
-	case SL_LIST:
-		for (uint32_t j = s->v.off[i]; j < s->v.off[i + 1]; j++)
-			if (push_row_copy(d->kid[0], s->kid[0], j))
-				return -ENOMEM;
-		return sl_col_commit(d);
-	case SL_OPT:
-		if (!s->valid[i])
-			return sl_col_push_none(d);
-		if (push_row_copy(d->kid[0], s->kid[0], i))
-			return -ENOMEM;
-		return sl_col_commit(d);
-	default:
-		return push_row_raw(d, s, i);
-	}
+	return push_row(dst, src, i, 0);
 }
 
 int sl_col_push_row_copy(sl_col *dst, const sl_col *src, size_t i)
 {
-	return push_row_copy(dst, src, i);
+	return push_row(dst, src, i, 1);
 }
 
 int sl_col_push_row(sl_col *dst, const sl_col *src, size_t i)

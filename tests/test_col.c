@@ -10,22 +10,22 @@
 
 #include "col.h"
 #include "fmt.h"
+#include "testutil.h"
 #include "keydict.h"
 
-static sl_mem *mem;
-static sl_types *types;
+static sl_env env;
+#define mem (env.mem)
+#define types (env.types)
 
 static void setup(void)
 {
-	cr_assert_eq(sl_mem_new(&mem, 0), 0);
-	types = sl_types_new();
+	sl_test_env_init(&env);
 }
 
 static void teardown(void)
 {
-	sl_types_free(types);
 	cr_assert_eq(sl_mem_in_use(mem), 0, "leaked %zu bytes", sl_mem_in_use(mem));
-	sl_mem_free(mem);
+	sl_test_env_fini(&env);
 }
 
 TestSuite(col, .init = setup, .fini = teardown);

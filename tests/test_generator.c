@@ -8,26 +8,21 @@
 
 #include "fmt.h"
 #include "io.h"
+#include "testutil.h"
 
 static sl_env env;
 static sluice_error err;
 
 static void setup(void)
 {
-	memset(&env, 0, sizeof env);
-	cr_assert_eq(sl_mem_new(&env.mem, 0), 0);
-	env.types = sl_types_new();
+	sl_test_env_init(&env);
 	cr_assert_eq(sl_workers_new(&env.workers, 4, 0, env.mem), 0);
-	env.batch_ms = 1000;
-	env.block_ms = 200;
 	memset(&err, 0, sizeof err);
 }
 
 static void teardown(void)
 {
-	sl_workers_free(env.workers);
-	sl_types_free(env.types);
-	sl_mem_free(env.mem);
+	sl_test_env_fini(&env);
 }
 
 TestSuite(generator, .init = setup, .fini = teardown);

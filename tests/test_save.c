@@ -13,6 +13,7 @@
 
 #include "fmt.h"
 #include "io.h"
+#include "testutil.h"
 
 static sl_env env;
 static char dir[64];
@@ -21,24 +22,16 @@ static const sl_type *pair;
 
 static void setup(void)
 {
-	memset(&env, 0, sizeof env);
-	cr_assert_eq(sl_mem_new(&env.mem, 0), 0);
-	env.types = sl_types_new();
-	env.batch_ms = 1000;
-	env.block_ms = 200;
+	sl_test_env_init(&env);
 	pair = sl_type_pair(env.types, &sl_type_str, &sl_type_i64);
-	strcpy(dir, "/tmp/sluice_save_XXXXXX");
-	cr_assert(mkdtemp(dir));
+	sl_test_tmpdir(dir, "save");
 	memset(&err, 0, sizeof err);
 }
 
 static void teardown(void)
 {
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "chmod -R u+w '%s'; rm -rf '%s'", dir, dir);
-	cr_expect_eq(system(cmd), 0);
-	sl_types_free(env.types);
-	sl_mem_free(env.mem);
+	sl_test_rmdir(dir);
+	sl_test_env_fini(&env);
 }
 
 TestSuite(save, .init = setup, .fini = teardown);

@@ -10,6 +10,7 @@
 
 #include "fmt.h"
 #include "io.h"
+#include "testutil.h"
 
 static sl_env env;
 static char dir[64];
@@ -17,23 +18,15 @@ static sluice_error err;
 
 static void setup(void)
 {
-	memset(&env, 0, sizeof env);
-	cr_assert_eq(sl_mem_new(&env.mem, 0), 0);
-	env.types = sl_types_new();
-	env.batch_ms = 1000;
-	env.block_ms = 200;
-	strcpy(dir, "/tmp/sluice_text_XXXXXX");
-	cr_assert(mkdtemp(dir));
+	sl_test_env_init(&env);
+	sl_test_tmpdir(dir, "text");
 	memset(&err, 0, sizeof err);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	cr_expect_eq(system(cmd), 0);
-	sl_types_free(env.types);
-	sl_mem_free(env.mem);
+	sl_test_rmdir(dir);
+	sl_test_env_fini(&env);
 }
 
 TestSuite(textfile, .init = setup, .fini = teardown);

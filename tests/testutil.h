@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * testutil.h - what several Criterion suites set up the same way: an sl_env with its own
+ * memory seam and type arena (Spark's default intervals: 1 s batches, 200 ms blocks), and
+ * a fresh temporary directory removed afterwards.
+ */
+#ifndef SL_TESTUTIL_H
+#define SL_TESTUTIL_H
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "env.h"
+
+static inline void sl_test_env_init(sl_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	cr_assert_eq(sl_mem_new(&env->mem, 0), 0);
+	env->types = sl_types_new();
+	cr_assert_not_null(env->types);
+	env->batch_ms = 1000;
+	env->block_ms = 200;
+}
+
+static inline void sl_test_env_fini(sl_env *env)
+{
+	sl_workers_free(env->workers);
+	sl_types_free(env->types);
+	sl_mem_free(env->mem);
+}
+
+/* mkdtemp under /tmp; dir must hold at least 64 bytes. */
+static inline void sl_test_tmpdir(char *dir, const char *tag)
+{
+	snprintf(dir, 64, "/tmp/sluice_%s_XXXXXX", tag);
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+/* Remove dir recursively (write bits restored first, for tests that removed them). */
+static inline void sl_test_rmdir(const char *dir)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s' 2>/dev/null; rm -rf '%s'", dir, dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+#endif
