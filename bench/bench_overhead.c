@@ -56,10 +56,10 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name, *pipeline;
 	} cases[] = {
-		{"source_only", "val out = generator(\"numbers\", rate = 1, keys = 10)"},
-		{"map_filter_reduceByKey",
-		 "val out = generator(\"numbers\", rate = 1, keys = 10).map(x => (x % 7, x)).filter(_._2 >= 0)"
-		 ".reduceByKey(_ + _)"},
+	    {"source_only", "val out = generator(\"numbers\", rate = 1, keys = 10)"},
+	    {"map_filter_reduceByKey", "val out = generator(\"numbers\", rate = 1, keys = "
+				       "10).map(x => (x % 7, x)).filter(_._2 >= 0)"
+				       ".reduceByKey(_ + _)"},
 	};
 	printf("benchmark\tcase\tworkers\tbatches\tus_per_batch\tgoal_us\tmem_read_GBps\n");
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
@@ -73,8 +73,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench_overhead: unexpected row count %zu\n", rows);
 			return 1;
 		}
-		printf("overhead\t%s\t%d\t%lld\t%.2f\t20\t%.1f\n", cases[c].name, workers, (long long)batches,
-		       bench_median(t, 5) * 1e6, mem / 1e9);
+		printf("overhead\t%s\t%d\t%lld\t%.2f\t20\t%.1f\n", cases[c].name, workers,
+		       (long long)batches, bench_median(t, 5) * 1e6, mem / 1e9);
 	}
 	return 0;
 }

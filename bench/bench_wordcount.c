@@ -44,12 +44,13 @@ static int count_only(void *arg, int64_t t, const sluice_batch *b)
 	return 0;
 }
 
-static double run(const char *kind, int64_t keys, int64_t rows, int batches, int workers, int gen_only,
-		  struct tally *ta)
+static double run(const char *kind, int64_t keys, int64_t rows, int batches, int workers,
+		  int gen_only, struct tally *ta)
 {
 	char p[512];
-	snprintf(p, sizeof(p), "val g = generator(\"%s\", rate = %" PRId64 ", keys = %" PRId64 ")\n"
-			       "val out = g.map((_, 1)).reduceByKey(_ + _)",
+	snprintf(p, sizeof(p),
+		 "val g = generator(\"%s\", rate = %" PRId64 ", keys = %" PRId64 ")\n"
+		 "val out = g.map((_, 1)).reduceByKey(_ + _)",
 		 kind, rows, keys);
 	sluice_config cfg;
 	sluice_config_init(&cfg);
@@ -76,7 +77,8 @@ int main(int argc, char **argv)
 	int64_t rows = argc > 1 ? atoll(argv[1]) : 10000000;
 	int batches = argc > 2 ? atoi(argv[2]) : 5;
 	double mem = bench_mem_read((size_t)512 << 20, 5);
-	printf("benchmark\tkind\tkeys\tworkers\trows\tMrows_per_s\tGBps_at_16B_per_row\tmem_read_GBps\tratio\n");
+	printf("benchmark\tkind\tkeys\tworkers\trows\tMrows_per_s\tGBps_at_16B_per_row\tmem_read_"
+	       "GBps\tratio\n");
 	const char *kinds[] = {"numbers", "words"};
 	int64_t keyset[] = {1000, 100000};
 	for (int gen = 1; gen >= 0; gen--)
@@ -88,17 +90,24 @@ int main(int argc, char **argv)
 					double t[3];
 					for (int r = 0; r < 3; r++) {
 						struct tally ta = {0};
-						t[r] = run(kinds[k], keyset[ks], rows, batches, w, gen, &ta);
-						if (ta.sum != rows * batches || (!gen && ta.keys > keyset[ks] * batches)) {
-							fprintf(stderr, "bench_wordcount: wrong answer: %" PRId64 " rows, %" PRId64 " keys\n",
+						t[r] = run(kinds[k], keyset[ks], rows, batches, w,
+							   gen, &ta);
+						if (ta.sum != rows * batches ||
+						    (!gen && ta.keys > keyset[ks] * batches)) {
+							fprintf(stderr,
+								"bench_wordcount: wrong answer: "
+								"%" PRId64 " rows, %" PRId64
+								" keys\n",
 								ta.sum, ta.keys);
 							return 1;
 						}
 					}
 					double rps = (double)(rows * batches) / bench_median(t, 3);
-					printf("%s\t%s\t%" PRId64 "\t%d\t%" PRId64 "\t%.1f\t%.2f\t%.1f\t%.3f\n",
-					       gen ? "generator_only" : "wordcount", kinds[k], keyset[ks], w, rows * batches,
-					       rps / 1e6, rps * 16 / 1e9, mem / 1e9, rps * 16 / mem);
+					printf("%s\t%s\t%" PRId64 "\t%d\t%" PRId64
+					       "\t%.1f\t%.2f\t%.1f\t%.3f\n",
+					       gen ? "generator_only" : "wordcount", kinds[k],
+					       keyset[ks], w, rows * batches, rps / 1e6,
+					       rps * 16 / 1e9, mem / 1e9, rps * 16 / mem);
 				}
 	return 0;
 }

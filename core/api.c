@@ -23,12 +23,13 @@ static int check_init(sluice_context *ctx, sluice_error *err)
 {
 	if (ctx->state == 0)
 		return 0;
-	sl_error_set(err, -EINVAL, "streams and outputs can only be added before the context starts");
+	sl_error_set(err, -EINVAL,
+		     "streams and outputs can only be added before the context starts");
 	return -EINVAL;
 }
 
-static sluice_stream *add_source(sluice_context *ctx, const char *name, const sl_arg *args, int nargs,
-				 sluice_error *err)
+static sluice_stream *add_source(sluice_context *ctx, const char *name, const sl_arg *args,
+				 int nargs, sluice_error *err)
 {
 	if (check_init(ctx, err))
 		return NULL;
@@ -56,12 +57,14 @@ sluice_stream *sluice_text_file(sluice_context *ctx, const char *path, sluice_er
 sluice_stream *sluice_generator(sluice_context *ctx, const char *kind, int64_t rate, int64_t keys,
 				sluice_error *err)
 {
-	sl_arg a[3] = {{.kind = SL_ARG_STR, .s = kind}, {.kind = SL_ARG_INT, .i = rate},
+	sl_arg a[3] = {{.kind = SL_ARG_STR, .s = kind},
+		       {.kind = SL_ARG_INT, .i = rate},
 		       {.kind = SL_ARG_INT, .i = keys}};
 	return add_source(ctx, "generator", a, 3, err);
 }
 
-static sluice_stream *with_fn(sluice_stream *s, int kind, const char *fn, int nparts, sluice_error *err)
+static sluice_stream *with_fn(sluice_stream *s, int kind, const char *fn, int nparts,
+			      sluice_error *err)
 {
 	if (!s || !fn) {
 		sl_error_set(err, -EINVAL, "NULL stream or function");
@@ -109,7 +112,8 @@ sluice_stream *sluice_stream_reduce(sluice_stream *s, const char *fn, sluice_err
 {
 	return with_fn(s, SL_DS_REDUCE, fn, 0, err);
 }
-sluice_stream *sluice_stream_reduce_by_key(sluice_stream *s, const char *fn, int nparts, sluice_error *err)
+sluice_stream *sluice_stream_reduce_by_key(sluice_stream *s, const char *fn, int nparts,
+					   sluice_error *err)
 {
 	return with_fn(s, SL_DS_REDUCEBYKEY, fn, nparts, err);
 }
@@ -149,7 +153,8 @@ sluice_stream *sluice_stream_union(sluice_stream *a, sluice_stream *b, sluice_er
 	return ST(sl_ds_binary(DS(a), DS(b), SL_DS_UNION, 0, 0, err));
 }
 
-sluice_stream *sluice_stream_join(sluice_stream *a, sluice_stream *b, int how, int nparts, sluice_error *err)
+sluice_stream *sluice_stream_join(sluice_stream *a, sluice_stream *b, int how, int nparts,
+				  sluice_error *err)
 {
 	if (!a || !b || how < SLUICE_JOIN_INNER || how > SLUICE_JOIN_FULL_OUTER) {
 		sl_error_set(err, -EINVAL, "NULL stream or unknown join kind");
@@ -158,7 +163,8 @@ sluice_stream *sluice_stream_join(sluice_stream *a, sluice_stream *b, int how, i
 	return ST(sl_ds_binary(DS(a), DS(b), SL_DS_JOIN, how, nparts, err));
 }
 
-sluice_stream *sluice_stream_cogroup(sluice_stream *a, sluice_stream *b, int nparts, sluice_error *err)
+sluice_stream *sluice_stream_cogroup(sluice_stream *a, sluice_stream *b, int nparts,
+				     sluice_error *err)
 {
 	if (!a || !b) {
 		sl_error_set(err, -EINVAL, "NULL stream");
@@ -217,7 +223,9 @@ static int tf_call(void *arg, int64_t time, sl_rdd *in, sl_rdd **out, sluice_err
 	int rc = tf->fn(tf->arg, time, (const sluice_batch *)in, &o);
 	if (o.bad || (!rc && o.at)) {
 		rc = -EINVAL;
-		sl_error_set(err, rc, "transform callback built a malformed record (wrong types, or a record not ended)");
+		sl_error_set(err, rc,
+			     "transform callback built a malformed record (wrong types, or a "
+			     "record not ended)");
 	} else if (rc) {
 		sl_error_set(err, rc < 0 ? rc : -EINVAL, "transform callback failed with %d", rc);
 	}
@@ -235,8 +243,8 @@ static int tf_call(void *arg, int64_t time, sl_rdd *in, sl_rdd **out, sluice_err
 	return 0;
 }
 
-sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type, sluice_transform_fn fn,
-				       void *arg, sluice_error *err)
+sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type,
+				       sluice_transform_fn fn, void *arg, sluice_error *err)
 {
 	if (!s || !fn || !out_type) {
 		sl_error_set(err, -EINVAL, "NULL stream, type or function");
@@ -247,7 +255,9 @@ sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type, s
 		return NULL;
 	const sl_type *t = sl_type_parse(ctx->env.types, out_type);
 	if (!t) {
-		sl_error_set(err, -EINVAL, "cannot parse the type \"%s\" (e.g. Long, String, (String, Long))", out_type);
+		sl_error_set(err, -EINVAL,
+			     "cannot parse the type \"%s\" (e.g. Long, String, (String, Long))",
+			     out_type);
 		return NULL;
 	}
 	struct sl_tf *tf = calloc(1, sizeof(*tf));
@@ -267,8 +277,10 @@ sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type, s
 	int bad = !c || leaves(&probe, c);
 	sl_col_unref(c);
 	if (bad) {
-		sl_error_set(err, -EINVAL, "transform output type %s: only scalars and tuples of them are supported",
-			     out_type);
+		sl_error_set(
+		    err, -EINVAL,
+		    "transform output type %s: only scalars and tuples of them are supported",
+		    out_type);
 		return NULL;
 	}
 	return ST(sl_ds_transform(DS(s), t, tf_call, tf, err));
@@ -371,7 +383,8 @@ int sluice_stream_print(sluice_stream *s, long num, sluice_error *err)
 int sluice_stream_save_as_text_files(sluice_stream *s, const char *prefix, const char *suffix,
 				     sluice_error *err)
 {
-	sl_output o = {.kind = SL_OUT_SAVE_TEXT, .prefix = (char *)(prefix ? prefix : ""),
+	sl_output o = {.kind = SL_OUT_SAVE_TEXT,
+		       .prefix = (char *)(prefix ? prefix : ""),
 		       .suffix = (char *)(suffix ? suffix : "")};
 	return add_out(s, &o, err);
 }
@@ -390,7 +403,8 @@ static int foreach_call(void *arg, int64_t time, const sl_rdd *r, sluice_error *
 	return rc;
 }
 
-int sluice_stream_foreach_batch(sluice_stream *s, sluice_foreach_fn fn, void *arg, sluice_error *err)
+int sluice_stream_foreach_batch(sluice_stream *s, sluice_foreach_fn fn, void *arg,
+				sluice_error *err)
 {
 	if (!fn) {
 		sl_error_set(err, -EINVAL, "NULL callback");
@@ -403,7 +417,8 @@ int sluice_stream_foreach_batch(sluice_stream *s, sluice_foreach_fn fn, void *ar
 	}
 	*f = (struct fe){fn, arg};
 	/* kept with the transforms so the context frees it */
-	sluice_context *ctx = s ? (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g)) : NULL;
+	sluice_context *ctx =
+	    s ? (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g)) : NULL;
 	struct sl_tf **v = ctx ? realloc(ctx->tfs, (size_t)(ctx->ntfs + 1) * sizeof(*v)) : NULL;
 	if (!v) {
 		free(f);
@@ -458,9 +473,10 @@ size_t sluice_batch_format(const sluice_batch *b, size_t i, char *buf, size_t n)
 
 int sluice_column_kind(const sluice_column *c)
 {
-	static const int map[] = {[SL_I64] = SLUICE_I64, [SL_F64] = SLUICE_F64, [SL_BOOL] = SLUICE_BOOL,
-				  [SL_STR] = SLUICE_STR, [SL_TUPLE] = SLUICE_TUPLE, [SL_LIST] = SLUICE_SEQ,
-				  [SL_OPT] = SLUICE_OPTION};
+	static const int map[] = {
+	    [SL_I64] = SLUICE_I64,   [SL_F64] = SLUICE_F64,     [SL_BOOL] = SLUICE_BOOL,
+	    [SL_STR] = SLUICE_STR,   [SL_TUPLE] = SLUICE_TUPLE, [SL_LIST] = SLUICE_SEQ,
+	    [SL_OPT] = SLUICE_OPTION};
 	return map[COL(c)->type->kind];
 }
 

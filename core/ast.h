@@ -43,33 +43,33 @@ enum sl_ast_kind {
 /* Binary and unary operator codes (op field). */
 enum sl_ast_op {
 	SL_OP_NONE = 0,
-	SL_OP_ADD,  /* + */
-	SL_OP_SUB,  /* - */
-	SL_OP_MUL,  /* * */
-	SL_OP_DIV,  /* / */
-	SL_OP_MOD,  /* % */
-	SL_OP_EQ,   /* == */
-	SL_OP_NE,   /* != */
-	SL_OP_LT,   /* < */
-	SL_OP_LE,   /* <= */
-	SL_OP_GT,   /* > */
-	SL_OP_GE,   /* >= */
-	SL_OP_AND,  /* && */
-	SL_OP_OR,   /* || */
-	SL_OP_NEG,  /* unary - */
-	SL_OP_NOT,  /* unary ! */
+	SL_OP_ADD, /* + */
+	SL_OP_SUB, /* - */
+	SL_OP_MUL, /* * */
+	SL_OP_DIV, /* / */
+	SL_OP_MOD, /* % */
+	SL_OP_EQ,  /* == */
+	SL_OP_NE,  /* != */
+	SL_OP_LT,  /* < */
+	SL_OP_LE,  /* <= */
+	SL_OP_GT,  /* > */
+	SL_OP_GE,  /* >= */
+	SL_OP_AND, /* && */
+	SL_OP_OR,  /* || */
+	SL_OP_NEG, /* unary - */
+	SL_OP_NOT, /* unary ! */
 };
 
 typedef struct sl_ast sl_ast;
 struct sl_ast {
 	enum sl_ast_kind kind;
 	enum sl_ast_op op;
-	int line, col;      /* 1-based position of the node's first character */
-	int nline, ncol;    /* FIELD: position of the member name (0 if unknown) */
+	int line, col;   /* 1-based position of the node's first character */
+	int nline, ncol; /* FIELD: position of the member name (0 if unknown) */
 	int64_t ival;
 	double fval;
-	const char *name;   /* NUL-terminated, arena-owned */
-	const char *str;    /* arena-owned, NUL-terminated too */
+	const char *name; /* NUL-terminated, arena-owned */
+	const char *str;  /* arena-owned, NUL-terminated too */
 	size_t slen;
 	sl_ast **kid;
 	int nkid;

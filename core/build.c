@@ -20,14 +20,18 @@
 #include "shuffle.h"
 
 enum opk {
-	K_FN,      /* one function argument */
-	K_FN_N,    /* function [, numPartitions] */
-	K_N,       /* [numPartitions] */
-	K_NREQ,    /* numPartitions */
-	K_NONE,    /* no arguments */
-	K_STREAM,  /* other stream */
-	K_STREAM_N,/* other stream [, numPartitions] */
-	K_PRINT, K_SAVE, K_SAME, K_CALLBACK, K_LATER,
+	K_FN,       /* one function argument */
+	K_FN_N,     /* function [, numPartitions] */
+	K_N,        /* [numPartitions] */
+	K_NREQ,     /* numPartitions */
+	K_NONE,     /* no arguments */
+	K_STREAM,   /* other stream */
+	K_STREAM_N, /* other stream [, numPartitions] */
+	K_PRINT,
+	K_SAVE,
+	K_SAME,
+	K_CALLBACK,
+	K_LATER,
 };
 
 struct opdef {
@@ -37,43 +41,44 @@ struct opdef {
 };
 
 static const struct opdef ops[] = {
-	{"map", K_FN, SL_DS_MAP, 0},
-	{"flatMap", K_FN, SL_DS_FLATMAP, 0},
-	{"filter", K_FN, SL_DS_FILTER, 0},
-	{"mapValues", K_FN, SL_DS_MAPVALUES, 0},
-	{"flatMapValues", K_FN, SL_DS_FLATMAPVALUES, 0},
-	{"reduce", K_FN, SL_DS_REDUCE, 0},
-	{"reduceByKey", K_FN_N, SL_DS_REDUCEBYKEY, 0},
-	{"count", K_NONE, SL_DS_COUNT, 0},
-	{"countByValue", K_N, SL_DS_COUNTBYVALUE, 0},
-	{"groupByKey", K_N, SL_DS_GROUPBYKEY, 0},
-	{"repartition", K_NREQ, SL_DS_REPARTITION, 0},
-	{"union", K_STREAM, SL_DS_UNION, 0},
-	{"join", K_STREAM_N, SL_DS_JOIN, SL_JOIN_INNER},
-	{"leftOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_LEFT},
-	{"rightOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_RIGHT},
-	{"fullOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_FULL},
-	{"cogroup", K_STREAM_N, SL_DS_COGROUP, 0},
-	{"print", K_PRINT, 0, 0},
-	{"saveAsTextFiles", K_SAVE, 0, 0},
-	{"persist", K_SAME, 0, 0},
-	{"cache", K_SAME, 0, 0},
-	{"transform", K_CALLBACK, 0, 0},
-	{"foreachRDD", K_CALLBACK, 0, 0},
-	{"foreachBatch", K_CALLBACK, 0, 0},
-	{"window", K_LATER, 0, 0},
-	{"countByWindow", K_LATER, 0, 0},
-	{"reduceByWindow", K_LATER, 0, 0},
-	{"reduceByKeyAndWindow", K_LATER, 0, 0},
-	{"countByValueAndWindow", K_LATER, 0, 0},
-	{"groupByKeyAndWindow", K_LATER, 0, 0},
-	{"updateStateByKey", K_LATER, 0, 0},
-	{"mapWithState", K_LATER, 0, 0},
-	{"checkpoint", K_LATER, 0, 0},
-	{NULL, 0, 0, 0},
+    {"map", K_FN, SL_DS_MAP, 0},
+    {"flatMap", K_FN, SL_DS_FLATMAP, 0},
+    {"filter", K_FN, SL_DS_FILTER, 0},
+    {"mapValues", K_FN, SL_DS_MAPVALUES, 0},
+    {"flatMapValues", K_FN, SL_DS_FLATMAPVALUES, 0},
+    {"reduce", K_FN, SL_DS_REDUCE, 0},
+    {"reduceByKey", K_FN_N, SL_DS_REDUCEBYKEY, 0},
+    {"count", K_NONE, SL_DS_COUNT, 0},
+    {"countByValue", K_N, SL_DS_COUNTBYVALUE, 0},
+    {"groupByKey", K_N, SL_DS_GROUPBYKEY, 0},
+    {"repartition", K_NREQ, SL_DS_REPARTITION, 0},
+    {"union", K_STREAM, SL_DS_UNION, 0},
+    {"join", K_STREAM_N, SL_DS_JOIN, SL_JOIN_INNER},
+    {"leftOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_LEFT},
+    {"rightOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_RIGHT},
+    {"fullOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_FULL},
+    {"cogroup", K_STREAM_N, SL_DS_COGROUP, 0},
+    {"print", K_PRINT, 0, 0},
+    {"saveAsTextFiles", K_SAVE, 0, 0},
+    {"persist", K_SAME, 0, 0},
+    {"cache", K_SAME, 0, 0},
+    {"transform", K_CALLBACK, 0, 0},
+    {"foreachRDD", K_CALLBACK, 0, 0},
+    {"foreachBatch", K_CALLBACK, 0, 0},
+    {"window", K_LATER, 0, 0},
+    {"countByWindow", K_LATER, 0, 0},
+    {"reduceByWindow", K_LATER, 0, 0},
+    {"reduceByKeyAndWindow", K_LATER, 0, 0},
+    {"countByValueAndWindow", K_LATER, 0, 0},
+    {"groupByKeyAndWindow", K_LATER, 0, 0},
+    {"updateStateByKey", K_LATER, 0, 0},
+    {"mapWithState", K_LATER, 0, 0},
+    {"checkpoint", K_LATER, 0, 0},
+    {NULL, 0, 0, 0},
 };
 
-static const char *later_sources[] = {"socketTextStream", "socketServerStream", "textFileStream", NULL};
+static const char *later_sources[] = {"socketTextStream", "socketServerStream", "textFileStream",
+				      NULL};
 
 struct bctx {
 	sluice_context *ctx;
@@ -86,7 +91,7 @@ struct val {
 };
 
 static int at(sluice_error *err, const sl_ast *a, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int at(sluice_error *err, const sl_ast *a, int code, const char *fmt, ...)
 {
 	if (!err)
@@ -134,7 +139,8 @@ static int unknown(struct bctx *b, const sl_ast *where, const char *what, const 
 	const char *near = cand ? sl_nearest_name(name, cand) : NULL;
 	int rc;
 	if (near)
-		rc = at(b->err, where, -EINVAL, "unknown %s '%s'; did you mean '%s'?", what, name, near);
+		rc = at(b->err, where, -EINVAL, "unknown %s '%s'; did you mean '%s'?", what, name,
+			near);
 	else
 		rc = at(b->err, where, -EINVAL, "unknown %s '%s'", what, name);
 	free(cand);
@@ -162,7 +168,8 @@ static int const_arg(struct bctx *b, const sl_ast *a, sl_arg *out)
 		if (neg)
 			break;
 		if (memchr(a->str, 0, a->slen))
-			return at(b->err, a, -EINVAL, "a NUL byte in a string argument is not allowed");
+			return at(b->err, a, -EINVAL,
+				  "a NUL byte in a string argument is not allowed");
 		out->kind = SL_ARG_STR;
 		out->s = a->str;
 		return 0;
@@ -186,14 +193,13 @@ static int const_arg(struct bctx *b, const sl_ast *a, sl_arg *out)
 		out->kind = SL_ARG_BOOL;
 		out->i = a->ival;
 		return 0;
-	default:
-		break;
+	default: break;
 	}
 	return at(b->err, a, -EINVAL, "expected a constant (string, number or duration) here");
 }
 
-static int source_call(struct bctx *b, const sl_ast *call, const sl_ast *name_node, const char *name,
-		       struct val *out)
+static int source_call(struct bctx *b, const sl_ast *call, const sl_ast *name_node,
+		       const char *name, struct val *out)
 {
 	const sl_source_def *def = NULL;
 	for (const sl_source_def *d = sl_source_defs; d->name; d++)
@@ -203,12 +209,15 @@ static int source_call(struct bctx *b, const sl_ast *call, const sl_ast *name_no
 		for (const char **s = later_sources; *s; s++)
 			if (!strcmp(*s, name))
 				return at(b->err, name_node, -ENOTSUP,
-					  "source '%s' is not implemented yet (available: queueStream, textFile, generator)",
+					  "source '%s' is not implemented yet (available: "
+					  "queueStream, textFile, generator)",
 					  name);
 		for (const struct opdef *o = ops; o->name; o++)
 			if (!strcmp(o->name, name))
-				return at(b->err, name_node, -EINVAL,
-					  "'%s' is an operator: call it on a stream, like s.%s(...)", name, name);
+				return at(
+				    b->err, name_node, -EINVAL,
+				    "'%s' is an operator: call it on a stream, like s.%s(...)",
+				    name, name);
 		return unknown(b, name_node, "source", name);
 	}
 	int nargs = call ? call->nkid - 1 : 0;
@@ -224,7 +233,8 @@ static int source_call(struct bctx *b, const sl_ast *call, const sl_ast *name_no
 		if (b->err) {
 			*b->err = e;
 			if (!e.line) {
-				b->err->line = name_node->nline ? name_node->nline : name_node->line;
+				b->err->line =
+				    name_node->nline ? name_node->nline : name_node->line;
 				b->err->col = name_node->nline ? name_node->ncol : name_node->col;
 			}
 		}
@@ -292,7 +302,8 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 	if (!op) {
 		for (const sl_source_def *d = sl_source_defs; d->name; d++)
 			if (!strcmp(d->name, name))
-				return at(b->err, field, -EINVAL, "'%s' is a source: write %s(...) on its own", name, name);
+				return at(b->err, field, -EINVAL,
+					  "'%s' is a source: write %s(...) on its own", name, name);
 		return unknown(b, field, "operator", name);
 	}
 	struct val self = {0};
@@ -300,7 +311,8 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 	if (rc)
 		return rc;
 	if (self.kind != 1)
-		return at(b->err, field, -EINVAL, "%s needs a stream on its left, found an output operation", name);
+		return at(b->err, field, -EINVAL,
+			  "%s needs a stream on its left, found an output operation", name);
 	const sl_ast *const *args = call ? (const sl_ast *const *)call->kid + 1 : NULL;
 	int nargs = call ? call->nkid - 1 : 0;
 	int maxa = 0, mina = 0;
@@ -309,7 +321,8 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 	case K_FN_N: mina = 1, maxa = 2; break;
 	case K_N: maxa = 1; break;
 	case K_NREQ: mina = maxa = 1; break;
-	case K_NONE: case K_SAME: break;
+	case K_NONE:
+	case K_SAME: break;
 	case K_STREAM: mina = maxa = 1; break;
 	case K_STREAM_N: mina = 1, maxa = 2; break;
 	case K_PRINT: maxa = 1; break;
@@ -319,14 +332,16 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 			  "%s needs C code: use sluice_stream_%s() in the library API", name,
 			  strcmp(name, "transform") ? "foreach_batch" : "transform");
 	case K_LATER:
-		return at(b->err, field, -ENOTSUP, "%s is not implemented yet (windows, state and checkpoints are planned)",
+		return at(b->err, field, -ENOTSUP,
+			  "%s is not implemented yet (windows, state and checkpoints are planned)",
 			  name);
 	}
 	if (nargs < mina || nargs > maxa) {
 		if (mina == maxa)
-			return at(b->err, call ? call : field, -EINVAL, "%s takes %d argument(s), found %d", name, mina, nargs);
-		return at(b->err, call ? call : field, -EINVAL, "%s takes %d to %d arguments, found %d", name, mina, maxa,
-			  nargs);
+			return at(b->err, call ? call : field, -EINVAL,
+				  "%s takes %d argument(s), found %d", name, mina, nargs);
+		return at(b->err, call ? call : field, -EINVAL,
+			  "%s takes %d to %d arguments, found %d", name, mina, maxa, nargs);
 	}
 	int64_t n = 0;
 	sl_dstream *d = NULL, *other = NULL;
@@ -337,7 +352,8 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 		if (nargs == 2 && int_arg(b, args[1], "numPartitions", 1, &n))
 			return -EINVAL;
 		if (args[0]->kind == SL_AST_NAMED)
-			return at(err, args[0], -EINVAL, "%s takes a function, not a named argument", name);
+			return at(err, args[0], -EINVAL,
+				  "%s takes a function, not a named argument", name);
 		d = sl_ds_unary_fn(self.s, op->kind, args[0], (int)n, err);
 		if (!d && err && !err->line) {
 			err->line = field->nline ? field->nline : field->line;
@@ -373,9 +389,13 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 	}
 	case K_SAVE: {
 		const char *prefix, *suffix = "";
-		if (str_arg(b, args[0], "prefix", &prefix) || (nargs == 2 && str_arg(b, args[1], "suffix", &suffix)))
+		if (str_arg(b, args[0], "prefix", &prefix) ||
+		    (nargs == 2 && str_arg(b, args[1], "suffix", &suffix)))
 			return -EINVAL;
-		sl_output o = {.kind = SL_OUT_SAVE_TEXT, .s = self.s, .prefix = (char *)prefix, .suffix = (char *)suffix};
+		sl_output o = {.kind = SL_OUT_SAVE_TEXT,
+			       .s = self.s,
+			       .prefix = (char *)prefix,
+			       .suffix = (char *)suffix};
 		out->kind = 0;
 		return sl_graph_add_output(&b->ctx->g, &o, err);
 	}
@@ -406,7 +426,8 @@ static int eval(struct bctx *b, const sl_ast *a, struct val *out)
 			}
 		for (const sl_source_def *d = sl_source_defs; d->name; d++)
 			if (!strcmp(d->name, a->name))
-				return at(b->err, a, -EINVAL, "%s needs arguments: %s", a->name, d->usage);
+				return at(b->err, a, -EINVAL, "%s needs arguments: %s", a->name,
+					  d->usage);
 		return unknown(b, a, "name", a->name);
 	case SL_AST_CALL: {
 		const sl_ast *f = a->kid[0];
@@ -414,10 +435,11 @@ static int eval(struct bctx *b, const sl_ast *a, struct val *out)
 			return source_call(b, a, f, f->name, out);
 		return method(b, a, f, out);
 	}
-	case SL_AST_FIELD:
-		return method(b, NULL, a, out);
+	case SL_AST_FIELD: return method(b, NULL, a, out);
 	default:
-		return at(b->err, a, -EINVAL, "expected a stream (a source such as queueStream(...) or a named stream)");
+		return at(
+		    b->err, a, -EINVAL,
+		    "expected a stream (a source such as queueStream(...) or a named stream)");
 	}
 }
 
@@ -435,12 +457,15 @@ int sl_build(sluice_context *ctx, const char *text, size_t len, sluice_error *er
 		if (rc || !st->name)
 			continue;
 		if (v.kind != 1) {
-			rc = at(err, st->expr, -EINVAL, "val %s: the right side is an output operation, not a stream", st->name);
+			rc = at(err, st->expr, -EINVAL,
+				"val %s: the right side is an output operation, not a stream",
+				st->name);
 			break;
 		}
 		for (int k = 0; k < ctx->nnames; k++)
 			if (!strcmp(ctx->names[k].name, st->name)) {
-				rc = at(err, st->expr, -EINVAL, "val %s is already defined", st->name);
+				rc = at(err, st->expr, -EINVAL, "val %s is already defined",
+					st->name);
 				break;
 			}
 		if (rc)
@@ -471,7 +496,8 @@ int sl_build(sluice_context *ctx, const char *text, size_t len, sluice_error *er
 int sluice_context_pipeline(sluice_context *ctx, const char *text, size_t len, sluice_error *err)
 {
 	if (ctx->state != 0) {
-		sl_error_set(err, -EINVAL, "streams and outputs can only be added before the context starts");
+		sl_error_set(err, -EINVAL,
+			     "streams and outputs can only be added before the context starts");
 		return -EINVAL;
 	}
 	if (err)

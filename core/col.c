@@ -145,10 +145,10 @@ int sl_col_reserve(sl_col *c, size_t extra)
 	return c->len + extra <= c->cap ? 0 : grow_level(c, c->len + extra);
 }
 
-#define ROOM(c)                                                                  \
-	do {                                                                     \
-		if ((c)->len == (c)->cap && grow_level((c), (c)->len + 1))       \
-			return -ENOMEM;                                          \
+#define ROOM(c)                                                                                    \
+	do {                                                                                       \
+		if ((c)->len == (c)->cap && grow_level((c), (c)->len + 1))                         \
+			return -ENOMEM;                                                            \
 	} while (0)
 
 int sl_col_push_i64(sl_col *c, int64_t v)
@@ -256,8 +256,7 @@ int sl_col_commit(sl_col *c)
 		ROOM(c);
 		c->valid[c->len++] = 1;
 		return 0;
-	default:
-		return -EINVAL;
+	default: return -EINVAL;
 	}
 }
 
@@ -428,7 +427,8 @@ static int append_all(sl_col *d, const sl_col *s)
 	case SL_F64:
 	case SL_BOOL:
 	case SL_STR:
-		memcpy((char *)d->v.p + d->len * elem_size(s->type), s->v.p, n * elem_size(s->type));
+		memcpy((char *)d->v.p + d->len * elem_size(s->type), s->v.p,
+		       n * elem_size(s->type));
 		break;
 	case SL_TUPLE:
 		for (int k = 0; k < s->type->n; k++)
@@ -489,8 +489,7 @@ uint64_t sl_col_hash_row(const sl_col *c, size_t i)
 			h = mix(h, sl_col_hash_row(c->kid[0], j));
 		return h;
 	}
-	case SL_OPT:
-		return c->valid[i] ? mix(1, sl_col_hash_row(c->kid[0], i)) : 0x0b;
+	case SL_OPT: return c->valid[i] ? mix(1, sl_col_hash_row(c->kid[0], i)) : 0x0b;
 	}
 	return 0;
 }
@@ -566,7 +565,8 @@ int sl_col_row_cmp(const sl_col *a, size_t i, const sl_col *b, size_t j)
 	case SL_LIST: {
 		uint32_t la = a->v.off[i + 1] - a->v.off[i], lb = b->v.off[j + 1] - b->v.off[j];
 		for (uint32_t k = 0; k < la && k < lb; k++) {
-			int r = sl_col_row_cmp(a->kid[0], a->v.off[i] + k, b->kid[0], b->v.off[j] + k);
+			int r =
+			    sl_col_row_cmp(a->kid[0], a->v.off[i] + k, b->kid[0], b->v.off[j] + k);
 			if (r)
 				return r;
 		}

@@ -65,9 +65,9 @@ struct sl_col {
 		uint32_t *off;
 		void *p;
 	} v;
-	uint8_t *valid;  /* SL_OPT */
-	sl_col **kid;    /* type->n children */
-	sl_buf **bufs;   /* SL_STR: buffers the views point into; last one is appended to */
+	uint8_t *valid; /* SL_OPT */
+	sl_col **kid;   /* type->n children */
+	sl_buf **bufs;  /* SL_STR: buffers the views point into; last one is appended to */
 	int nbufs, capbufs;
 };
 
@@ -75,8 +75,8 @@ struct sl_col {
 sl_col *sl_col_new(sl_mem *m, const sl_type *t, size_t cap);
 /* New column of type t that shares the given children (references taken). Tuples only. */
 sl_col *sl_col_tuple_of(sl_mem *m, const sl_type *t, sl_col *const *kids);
-sl_col *sl_col_ref(sl_col *c);   /* returns c; c may be NULL */
-void sl_col_unref(sl_col *c);    /* NULL ok; frees at zero, children and buffers unref'd */
+sl_col *sl_col_ref(sl_col *c); /* returns c; c may be NULL */
+void sl_col_unref(sl_col *c);  /* NULL ok; frees at zero, children and buffers unref'd */
 
 /* Ensure room for `extra` more rows at this level (children not grown). 0 or -ENOMEM. */
 int sl_col_reserve(sl_col *c, size_t extra);
@@ -87,10 +87,10 @@ int sl_col_reserve(sl_col *c, size_t extra);
 int sl_col_push_i64(sl_col *c, int64_t v);
 int sl_col_push_f64(sl_col *c, double v);
 int sl_col_push_bool(sl_col *c, bool v);
-int sl_col_push_str(sl_col *c, const char *p, size_t n);          /* copies the bytes */
-int sl_col_push_view(sl_col *c, const char *p, size_t n);         /* bytes must be in a buffer c holds */
+int sl_col_push_str(sl_col *c, const char *p, size_t n);  /* copies the bytes */
+int sl_col_push_view(sl_col *c, const char *p, size_t n); /* bytes must be in a buffer c holds */
 int sl_col_push_none(sl_col *c);
-int sl_col_commit(sl_col *c);                                       /* tuple / Seq / Some row */
+int sl_col_commit(sl_col *c); /* tuple / Seq / Some row */
 /* Copy row i of src (same type) onto the end of dst. String bytes are shared, not copied. */
 int sl_col_push_row(sl_col *dst, const sl_col *src, size_t i);
 /* Same, for callers that already called sl_col_share_bufs(dst, src) once. */

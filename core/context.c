@@ -60,7 +60,8 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 		c.size = sizeof(c);
 	}
 	if (c.batch_interval_ms <= 0) {
-		sl_error_set(err, -EINVAL, "batch interval must be > 0 ms, found %lld ms", (long long)c.batch_interval_ms);
+		sl_error_set(err, -EINVAL, "batch interval must be > 0 ms, found %lld ms",
+			     (long long)c.batch_interval_ms);
 		return NULL;
 	}
 	if (!c.block_interval_ms && c.batch_interval_ms > 0) {
@@ -73,12 +74,15 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 	if (c.block_interval_ms <= 0 || c.block_interval_ms > c.batch_interval_ms ||
 	    c.batch_interval_ms % c.block_interval_ms) {
 		sl_error_set(err, -EINVAL,
-			     "batch interval (%lld ms) must be a positive multiple of the block interval (%lld ms)",
+			     "batch interval (%lld ms) must be a positive multiple of the block "
+			     "interval (%lld ms)",
 			     (long long)c.batch_interval_ms, (long long)c.block_interval_ms);
 		return NULL;
 	}
 	if (c.workers < 0 || c.workers > 1024) {
-		sl_error_set(err, -EINVAL, "workers must be between 0 (one per core) and 1024, found %d", c.workers);
+		sl_error_set(err, -EINVAL,
+			     "workers must be between 0 (one per core) and 1024, found %d",
+			     c.workers);
 		return NULL;
 	}
 	if (c.clock != SLUICE_CLOCK_REAL && c.clock != SLUICE_CLOCK_MANUAL) {
@@ -173,7 +177,8 @@ static int run_output(sluice_context *ctx, sl_output *o, int64_t t, sluice_error
 	case SL_OUT_FOREACH:
 		rc = o->fn(o->arg, t, r, err);
 		if (rc && !err->code)
-			sl_error_set(err, rc < 0 ? rc : -EINVAL, "foreachBatch callback failed with %d", rc);
+			sl_error_set(err, rc < 0 ? rc : -EINVAL,
+				     "foreachBatch callback failed with %d", rc);
 		break;
 	}
 	sl_rdd_unref(r);
@@ -218,7 +223,8 @@ static int run_batch(sluice_context *ctx, int64_t t)
 	 * when every source has served all it has (queueStream's last line). */
 	if (bounded_end)
 		ended = 1;
-	else if (nsrc && all_sources_ended && ctx->cfg.clock == SLUICE_CLOCK_MANUAL && !ctx->max_batches)
+	else if (nsrc && all_sources_ended && ctx->cfg.clock == SLUICE_CLOCK_MANUAL &&
+		 !ctx->max_batches)
 		ended = 1;
 	if (ctx->max_batches && ctx->batches >= ctx->max_batches)
 		ended = 1;
@@ -251,7 +257,8 @@ static void *driver(void *arg)
 				int64_t now = now_ms();
 				if (now >= t)
 					break;
-				struct timespec ts = {.tv_sec = t / 1000, .tv_nsec = (t % 1000) * 1000000};
+				struct timespec ts = {.tv_sec = t / 1000,
+						      .tv_nsec = (t % 1000) * 1000000};
 				pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
 			}
 			pthread_mutex_unlock(&ctx->mu);
@@ -269,12 +276,14 @@ static void *driver(void *arg)
 int sluice_context_start(sluice_context *ctx, sluice_error *err)
 {
 	if (ctx->state != 0) {
-		sl_error_set(err, -EALREADY, ctx->state == 1 ? "the context is already started"
-							     : "a stopped context cannot be restarted");
+		sl_error_set(err, -EALREADY,
+			     ctx->state == 1 ? "the context is already started"
+					     : "a stopped context cannot be restarted");
 		return -EALREADY;
 	}
 	if (!ctx->g.nout) {
-		sl_error_set(err, -EINVAL, "No output operations registered, so nothing to execute");
+		sl_error_set(err, -EINVAL,
+			     "No output operations registered, so nothing to execute");
 		return -EINVAL;
 	}
 	int64_t now = ctx->cfg.clock == SLUICE_CLOCK_MANUAL ? ctx->clock_ms : now_ms();

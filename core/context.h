@@ -28,9 +28,9 @@ struct sluice_context {
 	atomic_int stop_req; /* set by stop/request_stop; read by the driver (acquire/release) */
 	int terminated;      /* under mu */
 	int64_t max_batches, batches, failed, last_batch;
-	int64_t clock_ms;    /* manual clock */
-	int64_t next_time;   /* next batch time */
-	int bounded;         /* the graph has a bounded source: run as fast as possible */
+	int64_t clock_ms;  /* manual clock */
+	int64_t next_time; /* next batch time */
+	int bounded;       /* the graph has a bounded source: run as fast as possible */
 	sluice_error first_err;
 	/* transform callbacks registered through the API */
 	struct sl_tf **tfs;

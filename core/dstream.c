@@ -14,13 +14,22 @@
 #define TN(t) sl_type_name((t), (char[96]){0}, 96)
 
 static const char *kind_name[] = {
-	[SL_DS_SOURCE] = "source", [SL_DS_MAP] = "map", [SL_DS_FLATMAP] = "flatMap",
-	[SL_DS_FILTER] = "filter", [SL_DS_MAPVALUES] = "mapValues",
-	[SL_DS_FLATMAPVALUES] = "flatMapValues", [SL_DS_UNION] = "union",
-	[SL_DS_TRANSFORM] = "transform", [SL_DS_COUNT] = "count", [SL_DS_REDUCE] = "reduce",
-	[SL_DS_COUNTBYVALUE] = "countByValue", [SL_DS_REDUCEBYKEY] = "reduceByKey",
-	[SL_DS_GROUPBYKEY] = "groupByKey", [SL_DS_JOIN] = "join", [SL_DS_COGROUP] = "cogroup",
-	[SL_DS_REPARTITION] = "repartition",
+    [SL_DS_SOURCE] = "source",
+    [SL_DS_MAP] = "map",
+    [SL_DS_FLATMAP] = "flatMap",
+    [SL_DS_FILTER] = "filter",
+    [SL_DS_MAPVALUES] = "mapValues",
+    [SL_DS_FLATMAPVALUES] = "flatMapValues",
+    [SL_DS_UNION] = "union",
+    [SL_DS_TRANSFORM] = "transform",
+    [SL_DS_COUNT] = "count",
+    [SL_DS_REDUCE] = "reduce",
+    [SL_DS_COUNTBYVALUE] = "countByValue",
+    [SL_DS_REDUCEBYKEY] = "reduceByKey",
+    [SL_DS_GROUPBYKEY] = "groupByKey",
+    [SL_DS_JOIN] = "join",
+    [SL_DS_COGROUP] = "cogroup",
+    [SL_DS_REPARTITION] = "repartition",
 };
 
 int sl_graph_init(sl_graph *g, sl_env *env)
@@ -93,8 +102,8 @@ static int need_pair(sl_dstream *p, const char *op, sluice_error *err)
 {
 	if (sl_type_is_pair(p->type))
 		return 0;
-	sl_error_set(err, -EINVAL, "%s needs a stream of pairs (K, V), but this stream has type %s", op,
-		     TN(p->type));
+	sl_error_set(err, -EINVAL, "%s needs a stream of pairs (K, V), but this stream has type %s",
+		     op, TN(p->type));
 	return -EINVAL;
 }
 
@@ -125,13 +134,12 @@ sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts
 		break;
 	case SL_DS_FLATMAP:
 		if (t->kind != SL_LIST)
-			bad = "flatMap's function must return a collection (Seq, List, Array, split)";
+			bad =
+			    "flatMap's function must return a collection (Seq, List, Array, split)";
 		else
 			t = t->kid[0];
 		break;
-	case SL_DS_MAPVALUES:
-		t = sl_type_pair(g->env->types, p->type->kid[0], t);
-		break;
+	case SL_DS_MAPVALUES: t = sl_type_pair(g->env->types, p->type->kid[0], t); break;
 	case SL_DS_FLATMAPVALUES:
 		if (t->kind != SL_LIST)
 			bad = "flatMapValues's function must return a collection";
@@ -145,8 +153,7 @@ sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts
 		if (kind == SL_DS_REDUCEBYKEY)
 			t = p->type;
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (bad) {
 		sl_error_set(err, -EINVAL, "%s, found %s", bad, TN(l.type));
@@ -173,12 +180,8 @@ sl_dstream *sl_ds_unary(sl_dstream *p, int kind, int nparts, sluice_error *err)
 	sl_graph *g = p->g;
 	const sl_type *t = p->type;
 	switch (kind) {
-	case SL_DS_COUNT:
-		t = &sl_type_i64;
-		break;
-	case SL_DS_COUNTBYVALUE:
-		t = sl_type_pair(g->env->types, p->type, &sl_type_i64);
-		break;
+	case SL_DS_COUNT: t = &sl_type_i64; break;
+	case SL_DS_COUNTBYVALUE: t = sl_type_pair(g->env->types, p->type, &sl_type_i64); break;
 	case SL_DS_GROUPBYKEY:
 		if (need_pair(p, "groupByKey", err))
 			return NULL;
@@ -187,7 +190,9 @@ sl_dstream *sl_ds_unary(sl_dstream *p, int kind, int nparts, sluice_error *err)
 		break;
 	case SL_DS_REPARTITION:
 		if (nparts < 1) {
-			sl_error_set(err, -EINVAL, "repartition needs a number of partitions >= 1, found %d", nparts);
+			sl_error_set(err, -EINVAL,
+				     "repartition needs a number of partitions >= 1, found %d",
+				     nparts);
 			return NULL;
 		}
 		break;
@@ -201,23 +206,27 @@ sl_dstream *sl_ds_unary(sl_dstream *p, int kind, int nparts, sluice_error *err)
 	return d;
 }
 
-sl_dstream *sl_ds_binary(sl_dstream *a, sl_dstream *b, int kind, int sub, int nparts, sluice_error *err)
+sl_dstream *sl_ds_binary(sl_dstream *a, sl_dstream *b, int kind, int sub, int nparts,
+			 sluice_error *err)
 {
 	sl_graph *g = a->g;
 	const sl_type *t = NULL;
 	if (a->g != b->g) {
-		sl_error_set(err, -EINVAL, "%s of streams from different contexts", kind_name[kind]);
+		sl_error_set(err, -EINVAL, "%s of streams from different contexts",
+			     kind_name[kind]);
 		return NULL;
 	}
 	if (a->slide != b->slide) {
-		sl_error_set(err, -EINVAL, "%s needs streams with the same slide duration (%lld ms and %lld ms)",
+		sl_error_set(err, -EINVAL,
+			     "%s needs streams with the same slide duration (%lld ms and %lld ms)",
 			     kind_name[kind], (long long)a->slide, (long long)b->slide);
 		return NULL;
 	}
 	if (kind == SL_DS_UNION) {
 		if (!sl_type_eq(a->type, b->type)) {
-			sl_error_set(err, -EINVAL, "union of streams with different types: %s and %s", TN(a->type),
-				     TN(b->type));
+			sl_error_set(err, -EINVAL,
+				     "union of streams with different types: %s and %s",
+				     TN(a->type), TN(b->type));
 			return NULL;
 		}
 		t = a->type;
@@ -252,7 +261,8 @@ sl_dstream *sl_ds_binary(sl_dstream *a, sl_dstream *b, int kind, int sub, int np
 	d->sub = sub;
 	d->nparts = nparts;
 	if (kind == SL_DS_JOIN) {
-		static const char *jn[] = {"join", "leftOuterJoin", "rightOuterJoin", "fullOuterJoin"};
+		static const char *jn[] = {"join", "leftOuterJoin", "rightOuterJoin",
+					   "fullOuterJoin"};
 		d->opname = jn[sub];
 	}
 	return d;
@@ -388,9 +398,7 @@ static void part_task(void *arg, size_t i, int worker)
 	if (!res)
 		goto fini;
 	switch (d->kind) {
-	case SL_DS_MAP:
-		out = ev.nbad ? drop_bad(res, &ev, n) : sl_col_ref(res);
-		break;
+	case SL_DS_MAP: out = ev.nbad ? drop_bad(res, &ev, n) : sl_col_ref(res); break;
 	case SL_DS_MAPVALUES: {
 		sl_col *kids[2] = {c->kid[0], res};
 		sl_col *t = sl_col_tuple_of(m, d->type, kids);
@@ -410,9 +418,7 @@ static void part_task(void *arg, size_t i, int worker)
 		sl_dealloc(m, idx, n * 4);
 		break;
 	}
-	case SL_DS_FLATMAP:
-		out = flatten(res, &ev, n, NULL);
-		break;
+	case SL_DS_FLATMAP: out = flatten(res, &ev, n, NULL); break;
 	case SL_DS_FLATMAPVALUES: {
 		uint32_t *rowof = NULL;
 		sl_col *vals = flatten(res, &ev, n, &rowof);
@@ -457,8 +463,9 @@ static int run_parts(sl_dstream *d, sl_rdd *in, sl_rdd **out, sluice_error *err)
 	uint64_t sk = atomic_load_explicit(&j.skipped, memory_order_relaxed);
 	if (sk) {
 		d->skipped += sk;
-		sl_log(env, SL_LOG_WARN, "%s at %d:%d skipped %llu record(s) in batch %lld ms: %s", d->opname,
-		       d->line, d->col, (unsigned long long)sk, (long long)in->time, j.why);
+		sl_log(env, SL_LOG_WARN, "%s at %d:%d skipped %llu record(s) in batch %lld ms: %s",
+		       d->opname, d->line, d->col, (unsigned long long)sk, (long long)in->time,
+		       j.why);
 	}
 	if (atomic_load_explicit(&j.failed, memory_order_relaxed)) {
 		sl_rdd_unref(j.out);
@@ -498,8 +505,10 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 	}
 	if (d->kind == SL_DS_UNION) {
 		if (!in[0] || !in[1]) {
-			sl_error_set(err, -EINVAL, "Could not generate RDD from a parent for unifying at time %lld ms",
-				     (long long)t);
+			sl_error_set(
+			    err, -EINVAL,
+			    "Could not generate RDD from a parent for unifying at time %lld ms",
+			    (long long)t);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -517,16 +526,21 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 	}
 	if (d->kind == SL_DS_TRANSFORM) {
 		if (!in[0]) {
-			sl_error_set(err, -EINVAL, "Couldn't generate RDD from parent at time %lld ms", (long long)t);
+			sl_error_set(err, -EINVAL,
+				     "Couldn't generate RDD from parent at time %lld ms",
+				     (long long)t);
 			rc = -EINVAL;
 			goto out;
 		}
 		rc = d->tfn(d->targ, t, in[0], out, err);
 		if (!rc && !*out) {
-			sl_error_set(err, -EINVAL, "Transform function must not return null (time %lld ms)", (long long)t);
+			sl_error_set(err, -EINVAL,
+				     "Transform function must not return null (time %lld ms)",
+				     (long long)t);
 			rc = -EINVAL;
 		} else if (!rc && !sl_type_eq((*out)->type, d->type)) {
-			sl_error_set(err, -EINVAL, "transform returned a batch of type %s, declared %s",
+			sl_error_set(err, -EINVAL,
+				     "transform returned a batch of type %s, declared %s",
 				     TN((*out)->type), TN(d->type));
 			sl_rdd_unref(*out);
 			*out = NULL;
@@ -541,9 +555,7 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 	case SL_DS_FLATMAP:
 	case SL_DS_FILTER:
 	case SL_DS_MAPVALUES:
-	case SL_DS_FLATMAPVALUES:
-		rc = run_parts(d, in[0], out, err);
-		break;
+	case SL_DS_FLATMAPVALUES: rc = run_parts(d, in[0], out, err); break;
 	case SL_DS_COUNT: {
 		sl_rdd *r = sl_rdd_new(env->mem, d->type, t, 1);
 		if (!r || !(r->part[0] = sl_col_new(env->mem, d->type, 1)) ||
@@ -555,23 +567,25 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 		*out = r;
 		break;
 	}
-	case SL_DS_REDUCE:
-		rc = sl_reduce_all(env, in[0], &d->fn, out, err);
-		break;
+	case SL_DS_REDUCE: rc = sl_reduce_all(env, in[0], &d->fn, out, err); break;
 	case SL_DS_REDUCEBYKEY:
-		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_REDUCE, &d->fn, nout_of(d), d->type, out, err);
+		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_REDUCE, &d->fn, nout_of(d), d->type, out,
+				      err);
 		break;
 	case SL_DS_GROUPBYKEY:
-		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_GROUP, NULL, nout_of(d), d->type, out, err);
+		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_GROUP, NULL, nout_of(d), d->type, out,
+				      err);
 		break;
 	case SL_DS_COUNTBYVALUE:
-		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_COUNT_VALUE, NULL, nout_of(d), d->type, out, err);
+		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_COUNT_VALUE, NULL, nout_of(d), d->type,
+				      out, err);
 		break;
 	case SL_DS_JOIN:
 		rc = sl_shuffle_join(env, in[0], in[1], d->sub, nout_of(d), d->type, out, err);
 		break;
 	case SL_DS_COGROUP:
-		rc = sl_shuffle_join(env, in[0], in[1], SL_JOIN_COGROUP, nout_of(d), d->type, out, err);
+		rc = sl_shuffle_join(env, in[0], in[1], SL_JOIN_COGROUP, nout_of(d), d->type, out,
+				     err);
 		break;
 	case SL_DS_REPARTITION: {
 		/* n contiguous, as-even-as-possible slices of the concatenated batch */

@@ -21,9 +21,21 @@
 #include "source.h"
 
 enum sl_ds_kind {
-	SL_DS_SOURCE, SL_DS_MAP, SL_DS_FLATMAP, SL_DS_FILTER, SL_DS_MAPVALUES,
-	SL_DS_FLATMAPVALUES, SL_DS_UNION, SL_DS_TRANSFORM, SL_DS_COUNT, SL_DS_REDUCE,
-	SL_DS_COUNTBYVALUE, SL_DS_REDUCEBYKEY, SL_DS_GROUPBYKEY, SL_DS_JOIN, SL_DS_COGROUP,
+	SL_DS_SOURCE,
+	SL_DS_MAP,
+	SL_DS_FLATMAP,
+	SL_DS_FILTER,
+	SL_DS_MAPVALUES,
+	SL_DS_FLATMAPVALUES,
+	SL_DS_UNION,
+	SL_DS_TRANSFORM,
+	SL_DS_COUNT,
+	SL_DS_REDUCE,
+	SL_DS_COUNTBYVALUE,
+	SL_DS_REDUCEBYKEY,
+	SL_DS_GROUPBYKEY,
+	SL_DS_JOIN,
+	SL_DS_COGROUP,
 	SL_DS_REPARTITION,
 };
 
@@ -47,20 +59,20 @@ struct sl_dstream {
 	int nparent;
 	sl_lambda fn;
 	int has_fn;
-	int nparts;              /* output partitions of shuffles; 0 = one per worker */
+	int nparts; /* output partitions of shuffles; 0 = one per worker */
 	sl_source *src;
 	sl_transform_fn tfn;
 	void *targ;
-	int line, col;           /* where it was defined in the pipeline text (0 = API) */
-	const char *opname;      /* Spark's name of the operator */
+	int line, col;      /* where it was defined in the pipeline text (0 = API) */
+	const char *opname; /* Spark's name of the operator */
 	/* per batch */
 	int64_t memo_time;
 	sl_rdd *memo;
-	int memo_state;          /* 0 none, 1 computed (memo may be NULL = no RDD), -1 failed */
+	int memo_state; /* 0 none, 1 computed (memo may be NULL = no RDD), -1 failed */
 	int source_ended;
 	/* metrics */
-	uint64_t skipped;        /* records dropped because the function failed on them */
-	uint64_t records;        /* records produced */
+	uint64_t skipped; /* records dropped because the function failed on them */
+	uint64_t records; /* records produced */
 };
 
 typedef struct sl_output {
@@ -87,11 +99,13 @@ void sl_graph_fini(sl_graph *g);
 /* Constructors: return the new stream (owned by the graph) or NULL with err set. */
 sl_dstream *sl_ds_source(sl_graph *g, sl_source *src, sluice_error *err); /* takes src */
 /* map/flatMap/filter/mapValues/flatMapValues/reduceByKey/reduce with a lambda AST. */
-sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts, sluice_error *err);
+sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts,
+			   sluice_error *err);
 /* count/countByValue/groupByKey/repartition. */
 sl_dstream *sl_ds_unary(sl_dstream *p, int kind, int nparts, sluice_error *err);
 /* union / join (sub = SL_JOIN_*) / cogroup. */
-sl_dstream *sl_ds_binary(sl_dstream *a, sl_dstream *b, int kind, int sub, int nparts, sluice_error *err);
+sl_dstream *sl_ds_binary(sl_dstream *a, sl_dstream *b, int kind, int sub, int nparts,
+			 sluice_error *err);
 sl_dstream *sl_ds_transform(sl_dstream *p, const sl_type *out_type, sl_transform_fn fn, void *arg,
 			    sluice_error *err);
 int sl_graph_add_output(sl_graph *g, const sl_output *o, sluice_error *err);

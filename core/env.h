@@ -21,8 +21,8 @@ typedef struct sl_env {
 	sl_mem *mem;
 	sl_types *types;
 	sl_workers *workers;
-	int64_t batch_ms;  /* batch interval */
-	int64_t block_ms;  /* block interval; batch_ms is a multiple of it */
+	int64_t batch_ms; /* batch interval */
+	int64_t block_ms; /* block interval; batch_ms is a multiple of it */
 	void (*log)(void *arg, int level, const char *msg);
 	void *log_arg;
 	/* print() output: called with whole formatted batches. */
@@ -36,10 +36,11 @@ typedef struct sl_env {
  * as they are (callers that know a position set them). err may be NULL. Returns code, so
  * `return sl_error_set(err, -EINVAL, ...)` works.
  */
-int sl_error_set(sluice_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int sl_error_set(sluice_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Log through the embedder's callback (no-op without one). printf-style. */
 void sl_log(const sl_env *env, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -25,10 +25,42 @@
 #include "parse.h"
 
 enum xop {
-	X_PARAM, X_CONST, X_TUPLE, X_FIELD, X_ARITH, X_CMP, X_AND, X_OR, X_NOT, X_NEG,
-	X_TOF64, X_TOI64, X_IF, X_CONCAT, X_TOSTR, X_SPLIT, X_LOWER, X_UPPER, X_TRIM,
-	X_STRLEN, X_PARSEI, X_PARSEF, X_CONTAINS, X_STARTS, X_ENDS, X_STREMPTY, X_MAXMIN,
-	X_ABS, X_MKLIST, X_LSUM, X_LSIZE, X_LMAXMIN, X_GETORELSE, X_ISDEF, X_OPTGET, X_SOME,
+	X_PARAM,
+	X_CONST,
+	X_TUPLE,
+	X_FIELD,
+	X_ARITH,
+	X_CMP,
+	X_AND,
+	X_OR,
+	X_NOT,
+	X_NEG,
+	X_TOF64,
+	X_TOI64,
+	X_IF,
+	X_CONCAT,
+	X_TOSTR,
+	X_SPLIT,
+	X_LOWER,
+	X_UPPER,
+	X_TRIM,
+	X_STRLEN,
+	X_PARSEI,
+	X_PARSEF,
+	X_CONTAINS,
+	X_STARTS,
+	X_ENDS,
+	X_STREMPTY,
+	X_MAXMIN,
+	X_ABS,
+	X_MKLIST,
+	X_LSUM,
+	X_LSIZE,
+	X_LMAXMIN,
+	X_GETORELSE,
+	X_ISDEF,
+	X_OPTGET,
+	X_SOME,
 };
 
 struct sl_expr {
@@ -71,7 +103,7 @@ static sl_expr *node(struct cctx *c, int op, const sl_type *t, int nkid)
 }
 
 static void *fail(struct cctx *c, const sl_ast *a, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void *fail(struct cctx *c, const sl_ast *a, const char *fmt, ...)
 {
 	if (c->err && !c->err->code) {
@@ -107,8 +139,8 @@ static sl_expr *to_f64(struct cctx *c, sl_expr *e)
 
 static const char *opname(int op)
 {
-	static const char *n[] = {"", "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=",
-				  "&&", "||", "-", "!"};
+	static const char *n[] = {
+	    "", "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "-", "!"};
 	return op >= 0 && op < (int)(sizeof(n) / sizeof(n[0])) ? n[op] : "?";
 }
 
@@ -131,7 +163,9 @@ static sl_expr *binary(struct cctx *c, const sl_ast *a)
 	}
 	if (op == SL_OP_ADD && (lt->kind == SL_STR || rt->kind == SL_STR)) {
 		if (lt->kind != SL_STR)
-			return fail(c, a, "value + is not defined for %s and String (write x.toString + s)", TN(lt));
+			return fail(
+			    c, a, "value + is not defined for %s and String (write x.toString + s)",
+			    TN(lt));
 		sl_expr *e = node(c, X_CONCAT, &sl_type_str, 2);
 		if (!e)
 			return NULL;
@@ -164,7 +198,8 @@ static sl_expr *binary(struct cctx *c, const sl_ast *a)
 		return e;
 	}
 	if (!sl_type_is_num(lt) || !sl_type_is_num(rt))
-		return fail(c, a, "value %s is not defined for %s and %s", opname(op), TN(lt), TN(rt));
+		return fail(c, a, "value %s is not defined for %s and %s", opname(op), TN(lt),
+			    TN(rt));
 	if (lt->kind != rt->kind) {
 		l = to_f64(c, l);
 		r = l ? to_f64(c, r) : NULL;
@@ -233,7 +268,8 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 			if (!y)
 				return NULL;
 			if (!sl_type_is_num(x->type) || !sl_type_is_num(y->type))
-				return fail(c, a, "math.%s needs numbers, found %s and %s", name, TN(x->type), TN(y->type));
+				return fail(c, a, "math.%s needs numbers, found %s and %s", name,
+					    TN(x->type), TN(y->type));
 			if (x->type->kind != y->type->kind) {
 				x = to_f64(c, x);
 				y = x ? to_f64(c, y) : NULL;
@@ -253,7 +289,10 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 				return fail(c, a, "math.abs needs a number, found %s", TN(x->type));
 			return unary_node(c, X_ABS, x->type, x);
 		}
-		return fail(c, a, "unknown function math.%s with %d argument(s) (known: math.max, math.min, math.abs)", name, nargs);
+		return fail(c, a,
+			    "unknown function math.%s with %d argument(s) (known: math.max, "
+			    "math.min, math.abs)",
+			    name, nargs);
 	}
 	sl_expr *o = cx(c, obj);
 	if (!o)
@@ -292,7 +331,9 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 				re = 2;
 			else if (!strcmp(s, "\\W+"))
 				re = 3;
-			else if (l == 2 && s[0] == '\\' && !((s[1] >= 'a' && s[1] <= 'z') || (s[1] >= 'A' && s[1] <= 'Z') || (s[1] >= '0' && s[1] <= '9')))
+			else if (l == 2 && s[0] == '\\' &&
+				 !((s[1] >= 'a' && s[1] <= 'z') || (s[1] >= 'A' && s[1] <= 'Z') ||
+				   (s[1] >= '0' && s[1] <= '9')))
 				lit[0] = s[1], litn = 1;
 			else if (l == 2 && s[0] == '\\' && s[1] == 't')
 				lit[0] = '\t', litn = 1;
@@ -301,8 +342,12 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 			else if (l == 0)
 				return fail(c, args[0], "split(\"\") is not supported");
 			else
-				return fail(c, args[0], "split pattern \"%s\" is a regex sluice does not run; use a literal separator or \\\\s+, \\\\s, \\\\W+", s);
-			sl_expr *e = node(c, X_SPLIT, sl_type_list(c->types, &sl_type_str, SL_LIST_ARRAY), 1);
+				return fail(c, args[0],
+					    "split pattern \"%s\" is a regex sluice does not run; "
+					    "use a literal separator or \\\\s+, \\\\s, \\\\W+",
+					    s);
+			sl_expr *e = node(c, X_SPLIT,
+					  sl_type_list(c->types, &sl_type_str, SL_LIST_ARRAY), 1);
 			if (!e || !e->type)
 				return fail(c, a, "out of memory");
 			e->kid[0] = o;
@@ -335,8 +380,12 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 			return unary_node(c, X_PARSEF, &sl_type_f64, o);
 		if (M("contains", 1) || M("startsWith", 1) || M("endsWith", 1)) {
 			if (arg[0]->type->kind != SL_STR)
-				return fail(c, args[0], "%s needs a String argument, found %s", name, TN(arg[0]->type));
-			sl_expr *e = node(c, name[0] == 'c' ? X_CONTAINS : name[0] == 's' ? X_STARTS : X_ENDS,
+				return fail(c, args[0], "%s needs a String argument, found %s",
+					    name, TN(arg[0]->type));
+			sl_expr *e = node(c,
+					  name[0] == 'c'   ? X_CONTAINS
+					  : name[0] == 's' ? X_STARTS
+							   : X_ENDS,
 					  &sl_type_bool, 2);
 			if (e)
 				e->kid[0] = o, e->kid[1] = arg[0];
@@ -392,7 +441,10 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 				if (t->kid[0]->kind == SL_F64 && d->type->kind == SL_I64)
 					d = to_f64(c, d);
 				else
-					return fail(c, args[0], "getOrElse default has type %s, the Option holds %s", TN(d->type), TN(t->kid[0]));
+					return fail(
+					    c, args[0],
+					    "getOrElse default has type %s, the Option holds %s",
+					    TN(d->type), TN(t->kid[0]));
 			}
 			sl_expr *e = node(c, X_GETORELSE, t->kid[0], 2);
 			if (e)
@@ -418,7 +470,9 @@ static sl_expr *call(struct cctx *c, const sl_ast *a)
 		const char *n = f->name;
 		if (!strcmp(n, "Seq") || !strcmp(n, "List") || !strcmp(n, "Array")) {
 			if (nargs < 1)
-				return fail(c, a, "%s() needs at least one element (its type must be known)", n);
+				return fail(
+				    c, a,
+				    "%s() needs at least one element (its type must be known)", n);
 			sl_expr *e = node(c, X_MKLIST, NULL, nargs);
 			if (!e)
 				return NULL;
@@ -437,9 +491,12 @@ static sl_expr *call(struct cctx *c, const sl_ast *a)
 				if (!et)
 					et = e->kid[i]->type;
 				else if (!sl_type_eq(et, e->kid[i]->type))
-					return fail(c, args[i], "%s elements must have one type: %s and %s", n, TN(et), TN(e->kid[i]->type));
+					return fail(c, args[i],
+						    "%s elements must have one type: %s and %s", n,
+						    TN(et), TN(e->kid[i]->type));
 			}
-			e->type = sl_type_list(c->types, et, n[0] == 'A' ? SL_LIST_ARRAY : SL_LIST_SEQ);
+			e->type =
+			    sl_type_list(c->types, et, n[0] == 'A' ? SL_LIST_ARRAY : SL_LIST_SEQ);
 			return e->type ? e : fail(c, a, "out of memory");
 		}
 		if (!strcmp(n, "Some") && nargs == 1) {
@@ -450,7 +507,8 @@ static sl_expr *call(struct cctx *c, const sl_ast *a)
 			return t ? unary_node(c, X_SOME, t, x) : fail(c, a, "out of memory");
 		}
 		if ((!strcmp(n, "max") || !strcmp(n, "min")) && nargs == 2) {
-			sl_ast fake = {.kind = SL_AST_IDENT, .name = "math", .line = f->line, .col = f->col};
+			sl_ast fake = {
+			    .kind = SL_AST_IDENT, .name = "math", .line = f->line, .col = f->col};
 			return member(c, a, &fake, n, args, nargs, 1);
 		}
 		return fail(c, f, "unknown function '%s' in expression", n);
@@ -469,19 +527,17 @@ static sl_expr *cx(struct cctx *c, const sl_ast *a)
 	case SL_AST_INT:
 	case SL_AST_FLOAT:
 	case SL_AST_STRING:
-	case SL_AST_BOOL:
-		r = konst(c, a);
-		break;
-	case SL_AST_DURATION:
-		r = fail(c, a, "a duration is not a value inside a function");
-		break;
+	case SL_AST_BOOL: r = konst(c, a); break;
+	case SL_AST_DURATION: r = fail(c, a, "a duration is not a value inside a function"); break;
 	case SL_AST_UNDERSCORE:
 		if (c->names) {
 			r = fail(c, a, "'_' cannot be used inside an explicit lambda");
 			break;
 		}
 		if (c->nunder >= c->nparam) {
-			r = fail(c, a, "too many '_' placeholders: this function takes %d argument(s)", c->nparam);
+			r = fail(c, a,
+				 "too many '_' placeholders: this function takes %d argument(s)",
+				 c->nparam);
 			break;
 		}
 		r = node(c, X_PARAM, c->ptypes[c->nunder], 0);
@@ -497,7 +553,8 @@ static sl_expr *cx(struct cctx *c, const sl_ast *a)
 				goto out;
 			}
 		if (!strcmp(a->name, "None"))
-			r = fail(c, a, "None needs a known type here; use Option values from joins");
+			r = fail(c, a,
+				 "None needs a known type here; use Option values from joins");
 		else
 			r = fail(c, a, "unknown name '%s'", a->name);
 		break;
@@ -517,29 +574,25 @@ static sl_expr *cx(struct cctx *c, const sl_ast *a)
 		r = e->type ? e : fail(c, a, "out of memory");
 		break;
 	}
-	case SL_AST_FIELD:
-		r = member(c, a, a->kid[0], a->name, NULL, 0, 0);
-		break;
-	case SL_AST_CALL:
-		r = call(c, a);
-		break;
-	case SL_AST_BINARY:
-		r = binary(c, a);
-		break;
+	case SL_AST_FIELD: r = member(c, a, a->kid[0], a->name, NULL, 0, 0); break;
+	case SL_AST_CALL: r = call(c, a); break;
+	case SL_AST_BINARY: r = binary(c, a); break;
 	case SL_AST_UNARY: {
 		sl_expr *k = cx(c, a->kid[0]);
 		if (!k)
 			break;
 		if (a->op == SL_OP_NOT) {
-			r = k->type->kind == SL_BOOL ? unary_node(c, X_NOT, &sl_type_bool, k)
-						     : fail(c, a, "operator ! needs a Boolean, found %s", TN(k->type));
+			r = k->type->kind == SL_BOOL
+				? unary_node(c, X_NOT, &sl_type_bool, k)
+				: fail(c, a, "operator ! needs a Boolean, found %s", TN(k->type));
 		} else if (k->op == X_CONST && sl_type_is_num(k->type)) {
 			k->i = (int64_t)(0 - (uint64_t)k->i);
 			k->f = -k->f;
 			r = k;
 		} else {
-			r = sl_type_is_num(k->type) ? unary_node(c, X_NEG, k->type, k)
-						    : fail(c, a, "unary - needs a number, found %s", TN(k->type));
+			r = sl_type_is_num(k->type)
+				? unary_node(c, X_NEG, k->type, k)
+				: fail(c, a, "unary - needs a number, found %s", TN(k->type));
 		}
 		break;
 	}
@@ -550,17 +603,20 @@ static sl_expr *cx(struct cctx *c, const sl_ast *a)
 		if (!y)
 			break;
 		if (cnd->type->kind != SL_BOOL) {
-			r = fail(c, a->kid[0], "if condition must be Boolean, found %s", TN(cnd->type));
+			r = fail(c, a->kid[0], "if condition must be Boolean, found %s",
+				 TN(cnd->type));
 			break;
 		}
-		if (sl_type_is_num(x->type) && sl_type_is_num(y->type) && x->type->kind != y->type->kind) {
+		if (sl_type_is_num(x->type) && sl_type_is_num(y->type) &&
+		    x->type->kind != y->type->kind) {
 			x = to_f64(c, x);
 			y = x ? to_f64(c, y) : NULL;
 			if (!y)
 				break;
 		}
 		if (!sl_type_eq(x->type, y->type)) {
-			r = fail(c, a, "if branches have different types: %s and %s", TN(x->type), TN(y->type));
+			r = fail(c, a, "if branches have different types: %s and %s", TN(x->type),
+				 TN(y->type));
 			break;
 		}
 		r = node(c, X_IF, x->type, 3);
@@ -568,9 +624,7 @@ static sl_expr *cx(struct cctx *c, const sl_ast *a)
 			r->kid[0] = cnd, r->kid[1] = x, r->kid[2] = y;
 		break;
 	}
-	case SL_AST_LAMBDA:
-		r = fail(c, a, "a function is not a value here");
-		break;
+	case SL_AST_LAMBDA: r = fail(c, a, "a function is not a value here"); break;
 	case SL_AST_NAMED:
 		r = fail(c, a, "named argument '%s' is not allowed here", a->name);
 		break;
@@ -614,7 +668,8 @@ int sl_lambda_compile(sl_lambda *l, sl_types *types, const sl_ast *ast, int npar
 	const sl_ast *body = ast;
 	if (ast->kind == SL_AST_LAMBDA) {
 		if (ast->nparam != nparam) {
-			fail(&c, ast, "this function takes %d argument(s) but the lambda has %d", nparam, ast->nparam);
+			fail(&c, ast, "this function takes %d argument(s) but the lambda has %d",
+			     nparam, ast->nparam);
 			return -EINVAL;
 		}
 		c.names = ast->params;
@@ -622,7 +677,9 @@ int sl_lambda_compile(sl_lambda *l, sl_types *types, const sl_ast *ast, int npar
 	} else {
 		int n = sl_ast_placeholders(ast);
 		if (n != nparam) {
-			fail(&c, ast, "expected a function of %d argument(s), found %s with %d placeholder(s)",
+			fail(&c, ast,
+			     "expected a function of %d argument(s), found %s with %d "
+			     "placeholder(s)",
 			     nparam, n ? "an expression" : "a value", n);
 			return -EINVAL;
 		}
@@ -671,7 +728,7 @@ void sl_xeval_fini(sl_xeval *ev)
 }
 
 static void mark_bad(sl_xeval *ev, size_t i, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void mark_bad(sl_xeval *ev, size_t i, const char *fmt, ...)
 {
 	if (!ev->bad) {
@@ -853,12 +910,30 @@ static sl_col *eval_cmp(const sl_expr *e, sl_col *const *args, size_t n, sl_xeva
 		const int64_t *a = l->v.i64;
 		int64_t b = re->i;
 		switch (op) {
-		case SL_OP_EQ: for (size_t i = 0; i < n; i++) o[i] = a[i] == b; break;
-		case SL_OP_NE: for (size_t i = 0; i < n; i++) o[i] = a[i] != b; break;
-		case SL_OP_LT: for (size_t i = 0; i < n; i++) o[i] = a[i] < b; break;
-		case SL_OP_LE: for (size_t i = 0; i < n; i++) o[i] = a[i] <= b; break;
-		case SL_OP_GT: for (size_t i = 0; i < n; i++) o[i] = a[i] > b; break;
-		default: for (size_t i = 0; i < n; i++) o[i] = a[i] >= b; break;
+		case SL_OP_EQ:
+			for (size_t i = 0; i < n; i++)
+				o[i] = a[i] == b;
+			break;
+		case SL_OP_NE:
+			for (size_t i = 0; i < n; i++)
+				o[i] = a[i] != b;
+			break;
+		case SL_OP_LT:
+			for (size_t i = 0; i < n; i++)
+				o[i] = a[i] < b;
+			break;
+		case SL_OP_LE:
+			for (size_t i = 0; i < n; i++)
+				o[i] = a[i] <= b;
+			break;
+		case SL_OP_GT:
+			for (size_t i = 0; i < n; i++)
+				o[i] = a[i] > b;
+			break;
+		default:
+			for (size_t i = 0; i < n; i++)
+				o[i] = a[i] >= b;
+			break;
 		}
 		sl_col_unref(l);
 		return out;
@@ -945,7 +1020,8 @@ static int is_ws(unsigned char c)
 
 static int is_word(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
 }
 
 /*
@@ -1057,7 +1133,8 @@ static int parse_f64(const char *p, size_t l, double *out)
 		return -1;
 	memcpy(tmp, p, l);
 	tmp[l] = 0;
-	if (!strcmp(tmp, "NaN") || !strcmp(tmp, "Infinity") || !strcmp(tmp, "+Infinity") || !strcmp(tmp, "-Infinity")) {
+	if (!strcmp(tmp, "NaN") || !strcmp(tmp, "Infinity") || !strcmp(tmp, "+Infinity") ||
+	    !strcmp(tmp, "-Infinity")) {
 		*out = tmp[0] == 'N' ? NAN : tmp[0] == '-' ? -INFINITY : INFINITY;
 		return 0;
 	}
@@ -1106,14 +1183,10 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 {
 	sl_col *k0 = NULL, *k1 = NULL, *out = NULL;
 	switch (e->op) {
-	case X_PARAM:
-		return sl_col_ref(args[e->param]);
-	case X_CONST:
-		return const_col(e, n, x->mem);
-	case X_ARITH:
-		return eval_arith(e, args, n, x);
-	case X_CMP:
-		return eval_cmp(e, args, n, x);
+	case X_PARAM: return sl_col_ref(args[e->param]);
+	case X_CONST: return const_col(e, n, x->mem);
+	case X_ARITH: return eval_arith(e, args, n, x);
+	case X_CMP: return eval_cmp(e, args, n, x);
 	case X_TUPLE: {
 		sl_col *kids[SL_TUPLE_MAX];
 		int ok = 1;
@@ -1152,8 +1225,7 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 		}
 		return out;
 	}
-	default:
-		break;
+	default: break;
 	}
 	k0 = ev(e->kid[0], args, n, x);
 	if (!k0)
@@ -1164,9 +1236,7 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 			goto done;
 	}
 	switch (e->op) {
-	case X_FIELD:
-		out = sl_col_ref(k0->kid[e->field]);
-		break;
+	case X_FIELD: out = sl_col_ref(k0->kid[e->field]); break;
 	case X_AND:
 	case X_OR: {
 		/* both sides evaluated (vector form); Scala's short circuit only matters for
@@ -1210,13 +1280,18 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 					out->v.f64[i] = (double)k0->v.i64[i];
 				else if (e->op == X_TOI64) {
 					double d = k0->v.f64[i];
-					out->v.i64[i] = d != d ? 0 : d >= 9.2233720368547758e18 ? INT64_MAX
-						      : d <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)d;
+					out->v.i64[i] = d != d                        ? 0
+							: d >= 9.2233720368547758e18  ? INT64_MAX
+							: d <= -9.2233720368547758e18 ? INT64_MIN
+										      : (int64_t)d;
 				} else if (e->type->kind == SL_F64)
-					out->v.f64[i] = e->op == X_NEG ? -k0->v.f64[i] : fabs(k0->v.f64[i]);
+					out->v.f64[i] =
+					    e->op == X_NEG ? -k0->v.f64[i] : fabs(k0->v.f64[i]);
 				else {
 					int64_t v = k0->v.i64[i];
-					out->v.i64[i] = e->op == X_NEG || v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
+					out->v.i64[i] = e->op == X_NEG || v < 0
+							    ? (int64_t)(0 - (uint64_t)v)
+							    : v;
 				}
 			}
 			out->len = n;
@@ -1257,17 +1332,11 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 				out->len = n;
 		}
 		break;
-	case X_TOSTR:
-		out = eval_tostr(k0, n, x);
-		break;
-	case X_SPLIT:
-		out = eval_split(e, k0, n, x);
-		break;
+	case X_TOSTR: out = eval_tostr(k0, n, x); break;
+	case X_SPLIT: out = eval_split(e, k0, n, x); break;
 	case X_LOWER:
 	case X_UPPER:
-	case X_TRIM:
-		out = eval_str_unary(e, k0, n, x);
-		break;
+	case X_TRIM: out = eval_str_unary(e, k0, n, x); break;
 	case X_STRLEN:
 	case X_STREMPTY:
 	case X_LSIZE:
@@ -1277,7 +1346,8 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 				if (e->op == X_STRLEN) {
 					int64_t cp = 0;
 					for (uint64_t j = 0; j < k0->v.s[i].len; j++)
-						cp += ((unsigned char)k0->v.s[i].p[j] & 0xC0) != 0x80;
+						cp +=
+						    ((unsigned char)k0->v.s[i].p[j] & 0xC0) != 0x80;
 					out->v.i64[i] = cp;
 				} else if (e->op == X_STREMPTY)
 					out->v.b[i] = k0->v.s[i].len == 0;
@@ -1294,14 +1364,17 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 		if ((out = sl_col_new(x->mem, e->type, n))) {
 			for (size_t i = 0; i < n; i++) {
 				sl_str s = k0->v.s[i];
-				int bad = e->op == X_PARSEI ? parse_i64(s.p, s.len, e->sub, &out->v.i64[i])
-							    : parse_f64(s.p, s.len, &out->v.f64[i]);
+				int bad = e->op == X_PARSEI
+					      ? parse_i64(s.p, s.len, e->sub, &out->v.i64[i])
+					      : parse_f64(s.p, s.len, &out->v.f64[i]);
 				if (bad) {
 					char b[64];
 					show(b, sizeof(b), s);
 					out->v.i64[i] = 0;
 					mark_bad(x, i, "malformed number \"%s\" for %s", b,
-						 e->op == X_PARSEF ? "toDouble" : e->sub == 32 ? "toInt" : "toLong");
+						 e->op == X_PARSEF ? "toDouble"
+						 : e->sub == 32    ? "toInt"
+								   : "toLong");
 				}
 			}
 			out->len = n;
@@ -1320,7 +1393,8 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 					else if (e->op == X_ENDS)
 						r = !memcmp(a.p + a.len - b.len, b.p, b.len);
 					else
-						r = !b.len || memmem(a.p, a.len, b.p, b.len) != NULL;
+						r = !b.len ||
+						    memmem(a.p, a.len, b.p, b.len) != NULL;
 				}
 				out->v.b[i] = (uint8_t)r;
 			}
@@ -1338,7 +1412,9 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 			else
 				for (size_t i = 0; i < n; i++) {
 					double a = k0->v.f64[i], b = k1->v.f64[i];
-					out->v.f64[i] = (a != a || b != b) ? NAN : mx ? fmax(a, b) : fmin(a, b);
+					out->v.f64[i] = (a != a || b != b) ? NAN
+							: mx               ? fmax(a, b)
+									   : fmin(a, b);
 				}
 			out->len = n;
 		}
@@ -1369,7 +1445,8 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 					continue;
 				}
 				if (b == en) {
-					mark_bad(x, i, "%s of an empty collection", e->sub ? "max" : "min");
+					mark_bad(x, i, "%s of an empty collection",
+						 e->sub ? "max" : "min");
 					if (e->type->kind == SL_STR)
 						out->v.s[i] = (sl_str){"", 0};
 					else

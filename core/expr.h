@@ -25,9 +25,9 @@ typedef struct sl_expr sl_expr;
 
 typedef struct sl_xeval {
 	sl_mem *mem;
-	uint8_t *bad;       /* n flags, allocated on the first bad row */
+	uint8_t *bad; /* n flags, allocated on the first bad row */
 	size_t nbad, n;
-	char why[200];      /* the first bad row's reason */
+	char why[200]; /* the first bad row's reason */
 } sl_xeval;
 
 /* What a compiled lambda looks like from outside. */
@@ -38,7 +38,7 @@ typedef struct sl_lambda {
 	const sl_type *type; /* result type */
 	void *arena;
 	/* Recognised shapes the operators run as kernels instead of evaluating: */
-	int reducer;         /* SL_RED_* for `_ + _`, `math.max(_, _)`, ... */
+	int reducer; /* SL_RED_* for `_ + _`, `math.max(_, _)`, ... */
 } sl_lambda;
 
 enum sl_reducer { SL_RED_NONE, SL_RED_SUM, SL_RED_MIN, SL_RED_MAX };

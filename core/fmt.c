@@ -87,7 +87,6 @@ void sl_sbuf_fini(sl_sbuf *b)
 	b->len = b->cap = 0;
 }
 
-
 /* ---- Double.toString ---- */
 
 /* Split "d.ddde[+-]xx" (as printed by %.*e) into digits and the decimal exponent. */
@@ -304,12 +303,9 @@ int sl_fmt_row(sl_sbuf *b, const sl_col *c, size_t i)
 			*--p = '-';
 		return sl_sbuf_put(b, p, (size_t)(e - p));
 	}
-	case SL_F64:
-		return sl_sbuf_put(b, tmp, sl_fmt_f64(tmp, c->v.f64[i]));
-	case SL_BOOL:
-		return c->v.b[i] ? sl_sbuf_put(b, "true", 4) : sl_sbuf_put(b, "false", 5);
-	case SL_STR:
-		return sl_sbuf_put(b, c->v.s[i].p, (size_t)c->v.s[i].len);
+	case SL_F64: return sl_sbuf_put(b, tmp, sl_fmt_f64(tmp, c->v.f64[i]));
+	case SL_BOOL: return c->v.b[i] ? sl_sbuf_put(b, "true", 4) : sl_sbuf_put(b, "false", 5);
+	case SL_STR: return sl_sbuf_put(b, c->v.s[i].p, (size_t)c->v.s[i].len);
 	case SL_TUPLE:
 		rc = sl_sbuf_put(b, "(", 1);
 		for (int k = 0; !rc && k < t->n; k++) {
@@ -320,7 +316,7 @@ int sl_fmt_row(sl_sbuf *b, const sl_col *c, size_t i)
 		}
 		return rc ? rc : sl_sbuf_put(b, ")", 1);
 	case SL_LIST: {
-		static const char *const name[] = { "List(", "Array(", "CompactBuffer(" };
+		static const char *const name[] = {"List(", "Array(", "CompactBuffer("};
 		const char *open = t->style <= SL_LIST_BUFFER ? name[t->style] : name[0];
 		rc = sl_sbuf_put(b, open, strlen(open));
 		for (uint32_t k = c->v.off[i]; !rc && k < c->v.off[i + 1]; k++) {

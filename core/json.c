@@ -45,7 +45,7 @@ typedef struct parser {
 	const char **kstk; /* open member names (objects) */
 	size_t *lstk;      /* their lengths */
 	size_t nstk, capstk;
-	char *tmp;         /* string decoding / number scratch */
+	char *tmp; /* string decoding / number scratch */
 	size_t ntmp, captmp;
 } parser;
 
@@ -122,8 +122,8 @@ const sl_json *sl_json_get(const sl_json *o, const char *key)
 
 /* ---- errors and positions ---- */
 
-__attribute__((format(printf, 4, 5)))
-static int fail_at(parser *p, int line, int col, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail_at(parser *p, int line, int col,
+							 const char *fmt, ...)
 {
 	if (p->e) {
 		p->e->line = line;
@@ -316,8 +316,8 @@ static int parse_str(parser *p, const char **s, size_t *len)
 			continue;
 		if (c != '\\') {
 			char b[16];
-			return fail_at(p, p->line, p->col, "control character %s in string (escape it)",
-				       found(p, b));
+			return fail_at(p, p->line, p->col,
+				       "control character %s in string (escape it)", found(p, b));
 		}
 		int eline = p->line, ecol = p->col;
 		adv(p);
@@ -335,8 +335,10 @@ static int parse_str(parser *p, const char **s, size_t *len)
 		case 'u': break;
 		default: {
 			char b[16];
-			return fail_at(p, eline, ecol, "invalid escape: expected one of \\\" \\\\ \\/ "
-				       "\\b \\f \\n \\r \\t \\uXXXX, found %s after '\\'", found(p, b));
+			return fail_at(p, eline, ecol,
+				       "invalid escape: expected one of \\\" \\\\ \\/ "
+				       "\\b \\f \\n \\r \\t \\uXXXX, found %s after '\\'",
+				       found(p, b));
 		}
 		}
 		adv(p);
@@ -352,7 +354,9 @@ static int parse_str(parser *p, const char **s, size_t *len)
 		if (u >= 0xd800 && u <= 0xdbff) {
 			if (peek(p) != '\\' || p->pos + 1 >= p->n || p->s[p->pos + 1] != 'u')
 				return fail_at(p, eline, ecol,
-					       "unpaired high surrogate \\u%04X (expected a \\uDC00-\\uDFFF escape after it)", u);
+					       "unpaired high surrogate \\u%04X (expected a "
+					       "\\uDC00-\\uDFFF escape after it)",
+					       u);
 			adv(p);
 			adv(p);
 			unsigned lo;
@@ -360,7 +364,9 @@ static int parse_str(parser *p, const char **s, size_t *len)
 				return rc;
 			if (lo < 0xdc00 || lo > 0xdfff)
 				return fail_at(p, eline, ecol,
-					       "unpaired high surrogate \\u%04X (followed by \\u%04X, not a low surrogate)", u, lo);
+					       "unpaired high surrogate \\u%04X (followed by "
+					       "\\u%04X, not a low surrogate)",
+					       u, lo);
 			u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
 		}
 		rc = put_utf8(p, u);
@@ -393,7 +399,8 @@ static int parse_num(parser *p, sl_json *j)
 	if (peek(p) == '0') {
 		adv(p);
 		if (peek(p) >= '0' && peek(p) <= '9')
-			return fail_at(p, j->line, j->col, "invalid number: leading zeros are not allowed");
+			return fail_at(p, j->line, j->col,
+				       "invalid number: leading zeros are not allowed");
 	} else if (!digits(p)) {
 		return expected(p, "a digit");
 	}
@@ -459,7 +466,8 @@ static int parse_container(parser *p, sl_json *j)
 	bool obj = j->kind == SL_JSON_OBJ;
 	char close = obj ? '}' : ']';
 	if (++p->depth > SL_JSON_MAX_DEPTH)
-		return fail_at(p, j->line, j->col, "nesting deeper than %d arrays/objects", SL_JSON_MAX_DEPTH);
+		return fail_at(p, j->line, j->col, "nesting deeper than %d arrays/objects",
+			       SL_JSON_MAX_DEPTH);
 	adv(p);
 	size_t base = p->nstk;
 	skip_ws(p);
@@ -526,7 +534,8 @@ static int parse_value(parser *p, sl_json **out)
 	case '{': kind = SL_JSON_OBJ; break;
 	case '[': kind = SL_JSON_ARR; break;
 	case '"': kind = SL_JSON_STR; break;
-	case 't': case 'f': kind = SL_JSON_BOOL; break;
+	case 't':
+	case 'f': kind = SL_JSON_BOOL; break;
 	case 'n': kind = SL_JSON_NULL; break;
 	default:
 		if (c == '-' || (c >= '0' && c <= '9')) {
@@ -557,10 +566,10 @@ static int parse_value(parser *p, sl_json **out)
 }
 
 /* Contract: see json.h. */
-int sl_json_parse(sl_json_doc *d, const char *text, size_t len, int line, int col,
-		  sl_json **out, sl_json_error *e)
+int sl_json_parse(sl_json_doc *d, const char *text, size_t len, int line, int col, sl_json **out,
+		  sl_json_error *e)
 {
-	parser p = { .doc = d, .s = text, .n = len, .line = line, .col = col, .e = e };
+	parser p = {.doc = d, .s = text, .n = len, .line = line, .col = col, .e = e};
 	*out = NULL;
 	skip_ws(&p);
 	sl_json *v = NULL;
@@ -569,7 +578,8 @@ int sl_json_parse(sl_json_doc *d, const char *text, size_t len, int line, int co
 		skip_ws(&p);
 		if (p.pos < p.n) {
 			char b[16];
-			rc = fail_at(&p, p.line, p.col, "unexpected %s after the JSON value", found(&p, b));
+			rc = fail_at(&p, p.line, p.col, "unexpected %s after the JSON value",
+				     found(&p, b));
 		}
 	}
 	free(p.stk);

@@ -33,17 +33,17 @@ enum sl_json_kind {
 
 typedef struct sl_json sl_json;
 struct sl_json {
-	uint8_t kind;       /* enum sl_json_kind */
-	uint8_t is_int;     /* NUM: integer literal that fits int64 (i is exact) */
-	uint8_t b;          /* BOOL: 0 or 1 */
-	int line, col;      /* 1-based position of the first character */
-	int64_t i;          /* NUM with is_int */
-	double d;           /* NUM: the value as a double */
-	const char *s;      /* STR: decoded bytes, NUL-terminated (may contain NULs) */
-	size_t len;         /* STR: bytes in s; ARR/OBJ: number of members */
-	sl_json **kid;      /* ARR: elements; OBJ: member values (in text order) */
-	const char **key;   /* OBJ: member names, decoded, NUL-terminated */
-	size_t *keylen;     /* OBJ: their lengths */
+	uint8_t kind;     /* enum sl_json_kind */
+	uint8_t is_int;   /* NUM: integer literal that fits int64 (i is exact) */
+	uint8_t b;        /* BOOL: 0 or 1 */
+	int line, col;    /* 1-based position of the first character */
+	int64_t i;        /* NUM with is_int */
+	double d;         /* NUM: the value as a double */
+	const char *s;    /* STR: decoded bytes, NUL-terminated (may contain NULs) */
+	size_t len;       /* STR: bytes in s; ARR/OBJ: number of members */
+	sl_json **kid;    /* ARR: elements; OBJ: member values (in text order) */
+	const char **key; /* OBJ: member names, decoded, NUL-terminated */
+	size_t *keylen;   /* OBJ: their lengths */
 };
 
 typedef struct sl_json_doc sl_json_doc;
@@ -64,8 +64,8 @@ void sl_json_doc_free(sl_json_doc *d);
  * follow (a '\n' starts a new line). On success *out is the root (owned by d) and 0 is
  * returned. On failure returns -EINVAL (e says where and why) or -ENOMEM; nodes parsed
  * so far stay in d until it is freed. */
-int sl_json_parse(sl_json_doc *d, const char *text, size_t len, int line, int col,
-		  sl_json **out, sl_json_error *e);
+int sl_json_parse(sl_json_doc *d, const char *text, size_t len, int line, int col, sl_json **out,
+		  sl_json_error *e);
 
 /* "null", "a boolean", "a number", "a string", "an array", "an object". */
 const char *sl_json_kind_name(int kind);

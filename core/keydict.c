@@ -50,7 +50,6 @@ void sl_keydict_clear(sl_keydict *d)
 	d->n = 0;
 }
 
-
 int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
 {
 	size_t j = h & d->mask;

@@ -19,12 +19,12 @@
 
 typedef struct sl_keydict {
 	sl_mem *mem;
-	sl_col *keys;       /* distinct keys, row = id */
-	uint64_t *hash;     /* hash of key id */
+	sl_col *keys;   /* distinct keys, row = id */
+	uint64_t *hash; /* hash of key id */
 	size_t hcap;
-	uint64_t *slot;     /* (id + 1) << 32 | (uint32)hash, 0 = empty */
+	uint64_t *slot; /* (id + 1) << 32 | (uint32)hash, 0 = empty */
 	size_t mask;
-	size_t n;           /* number of ids */
+	size_t n; /* number of ids */
 } sl_keydict;
 
 int sl_keydict_init(sl_keydict *d, sl_mem *m, const sl_type *key_type, size_t expect);

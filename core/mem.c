@@ -56,10 +56,10 @@ struct sl_mem {
 	int bind;                           /* membind big node blocks */
 	size_t big_min;                     /* big(n) := n > big_min */
 	size_t pagesize;
-	hwloc_const_nodeset_t *nodeset;     /* [nodes], owned by topo; NULL entries ok */
-	int *node_flags;                    /* [nodes] jemalloc flags for big blocks */
-	unsigned *arena;                    /* [nodes] */
-	unsigned char *arena_ok;            /* [nodes] */
+	hwloc_const_nodeset_t *nodeset; /* [nodes], owned by topo; NULL entries ok */
+	int *node_flags;                /* [nodes] jemalloc flags for big blocks */
+	unsigned *arena;                /* [nodes] */
+	unsigned char *arena_ok;        /* [nodes] */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -88,8 +88,8 @@ static int mem_attempt(sl_mem *m)
 		if (c == 0)
 			return 0;
 		/* relaxed: success/failure orders nothing but the counter itself */
-		if (atomic_compare_exchange_weak_explicit(&m->fail, &c, c - 1,
-							  memory_order_relaxed, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(&m->fail, &c, c - 1, memory_order_relaxed,
+							  memory_order_relaxed))
 			return 1;
 	}
 }

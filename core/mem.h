@@ -105,7 +105,8 @@ int sl_mem_nodes(const sl_mem *m);
  * sl_alloc - allocate n bytes (n == 0 gives a minimal unique block), preferably on
  * NUMA node `node` (-1 or any value outside [0, nodes) = no preference). Aligned as
  * malloc aligns: max_align_t for n >= 16, 8 bytes below. Returns the block or NULL
- * (m NULL, n > PTRDIFF_MAX, out of memory, injected failure). Ownership: caller frees with sl_dealloc(m, p, n). Threads: any.
+ * (m NULL, n > PTRDIFF_MAX, out of memory, injected failure). Ownership: caller frees with
+ * sl_dealloc(m, p, n). Threads: any.
  */
 void *sl_alloc(sl_mem *m, int node, size_t n);
 
@@ -179,7 +180,7 @@ struct hwloc_topology *sl_mem_topology(const sl_mem *m);
 typedef struct sl_freelist {
 	sl_mem *mem;
 	int node;
-	size_t objsize;    /* rounded up to sizeof(void *) */
+	size_t objsize; /* rounded up to sizeof(void *) */
 	size_t max_cached;
 	size_t ncached;
 	void *head;

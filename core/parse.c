@@ -100,13 +100,48 @@ static void arena_free(struct arena *a)
 /* ---- tokens and parser state ---------------------------------------------- */
 
 enum tok_kind {
-	TK_EOF, TK_ERROR, TK_NL, TK_SEMI,
-	TK_INT, TK_FLOAT, TK_STRING, TK_DURATION, TK_TRUE, TK_FALSE, TK_IDENT, TK_UNDERSCORE,
-	TK_VAL, TK_VAR, TK_DEF, TK_IF, TK_ELSE,
-	TK_LPAREN, TK_RPAREN, TK_LBRACKET, TK_RBRACKET, TK_LBRACE, TK_RBRACE,
-	TK_COMMA, TK_DOT, TK_COLON, TK_ASSIGN, TK_ARROW,
-	TK_PLUS, TK_MINUS, TK_STAR, TK_SLASH, TK_PERCENT,
-	TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE, TK_AND, TK_OR, TK_NOT,
+	TK_EOF,
+	TK_ERROR,
+	TK_NL,
+	TK_SEMI,
+	TK_INT,
+	TK_FLOAT,
+	TK_STRING,
+	TK_DURATION,
+	TK_TRUE,
+	TK_FALSE,
+	TK_IDENT,
+	TK_UNDERSCORE,
+	TK_VAL,
+	TK_VAR,
+	TK_DEF,
+	TK_IF,
+	TK_ELSE,
+	TK_LPAREN,
+	TK_RPAREN,
+	TK_LBRACKET,
+	TK_RBRACKET,
+	TK_LBRACE,
+	TK_RBRACE,
+	TK_COMMA,
+	TK_DOT,
+	TK_COLON,
+	TK_ASSIGN,
+	TK_ARROW,
+	TK_PLUS,
+	TK_MINUS,
+	TK_STAR,
+	TK_SLASH,
+	TK_PERCENT,
+	TK_EQ,
+	TK_NE,
+	TK_LT,
+	TK_LE,
+	TK_GT,
+	TK_GE,
+	TK_AND,
+	TK_OR,
+	TK_NOT,
 };
 
 #define NO_MATCH SIZE_MAX
@@ -116,18 +151,18 @@ struct token {
 	int line, col;
 	const unsigned char *s; /* source text, for messages */
 	size_t len;
-	size_t match;           /* opening bracket: index of its closer, else NO_MATCH */
+	size_t match; /* opening bracket: index of its closer, else NO_MATCH */
 	int64_t ival;
 	double fval;
-	const char *str;        /* identifier name or decoded string (arena) */
+	const char *str; /* identifier name or decoded string (arena) */
 	size_t slen;
 };
 
 struct parser {
 	const unsigned char *s;
 	size_t len;
-	size_t i, ls;           /* lexer: next byte, and where its line starts */
-	int line;               /* lexer: current line */
+	size_t i, ls; /* lexer: next byte, and where its line starts */
+	int line;     /* lexer: current line */
 	struct token *tok;
 	size_t ntok, tcap;
 	size_t pos;
@@ -135,9 +170,9 @@ struct parser {
 	sluice_error *err;
 	int depth;
 	bool failed;
-	int lex_line, lex_col;  /* the lexical error a TK_ERROR token stands for */
+	int lex_line, lex_col; /* the lexical error a TK_ERROR token stands for */
 	char lex_msg[256];
-	char desc[80];          /* scratch for describing the token an error found */
+	char desc[80]; /* scratch for describing the token an error found */
 };
 
 /* Lexer step results besides 0 and -ENOMEM: a lexical error was recorded. */
@@ -188,8 +223,8 @@ static const char *char_name(unsigned char c, char buf[16])
 	return buf;
 }
 
-__attribute__((format(printf, 4, 5)))
-static int lex_fail(struct parser *p, int line, int col, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int lex_fail(struct parser *p, int line, int col,
+							  const char *fmt, ...)
 {
 	va_list ap;
 
@@ -218,8 +253,8 @@ static struct token *push_tok_at(struct parser *p, enum tok_kind k, const unsign
 		p->tcap = cap;
 	}
 	t = &p->tok[p->ntok++];
-	*t = (struct token){ .kind = k, .s = s, .len = len, .line = line, .col = col,
-			     .match = NO_MATCH };
+	*t = (struct token){
+	    .kind = k, .s = s, .len = len, .line = line, .col = col, .match = NO_MATCH};
 	return t;
 }
 
@@ -274,7 +309,7 @@ static int skip_comment(struct parser *p)
 
 static size_t utf8_put(char *out, uint32_t cp)
 {
-	static const unsigned char lead[] = { 0, 0, 0xc0, 0xe0, 0xf0 };
+	static const unsigned char lead[] = {0, 0, 0xc0, 0xe0, 0xf0};
 	size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4, i;
 
 	for (i = n - 1; i > 0; i--, cp >>= 6)
@@ -318,9 +353,9 @@ static int lex_escape(struct parser *p, size_t *kp, size_t lim, char *out, size_
 	case 't': out[(*olen)++] = '\t'; break;
 	case 'r': out[(*olen)++] = '\r'; break;
 	case '0': out[(*olen)++] = '\0'; break;
-	case '\\': case '"': case '\'':
-		out[(*olen)++] = (char)e;
-		break;
+	case '\\':
+	case '"':
+	case '\'': out[(*olen)++] = (char)e; break;
 	case 'u':
 		cp = hex4(s, k + 2, lim);
 		if (cp < 0)
@@ -329,7 +364,9 @@ static int lex_escape(struct parser *p, size_t *kp, size_t lim, char *out, size_
 			return lex_fail_at(p, k, "invalid \\u escape: unpaired surrogate");
 		if (cp >= 0xd800 && cp <= 0xdbff) {
 			/* UTF-16 pair as Java/Scala write astral characters: \uD83D\uDE00 */
-			lo = k + 7 < lim && s[k + 6] == '\\' && s[k + 7] == 'u' ? hex4(s, k + 8, lim) : -1;
+			lo = k + 7 < lim && s[k + 6] == '\\' && s[k + 7] == 'u'
+				 ? hex4(s, k + 8, lim)
+				 : -1;
 			if (lo < 0xdc00 || lo > 0xdfff)
 				return lex_fail_at(p, k, "invalid \\u escape: unpaired surrogate");
 			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -338,8 +375,7 @@ static int lex_escape(struct parser *p, size_t *kp, size_t lim, char *out, size_
 		*olen += utf8_put(out + *olen, (uint32_t)cp);
 		k += 4;
 		break;
-	case 0:
-		return lex_fail_at(p, k + 1, "unexpected character '\\0'");
+	case 0: return lex_fail_at(p, k + 1, "unexpected character '\\0'");
 	default:
 		if (e > 0x20 && e < 0x7f)
 			return lex_fail_at(p, k, "unknown escape '\\%c'", e);
@@ -391,8 +427,9 @@ static int lex_quoted(struct parser *p)
 		buf[olen++] = (char)s[k++];
 	}
 	if (q == '\'' && nchar != 1)
-		return lex_fail_at(p, st, nchar ? "character literal must hold one character" :
-						   "empty character literal");
+		return lex_fail_at(p, st,
+				   nchar ? "character literal must hold one character"
+					 : "empty character literal");
 	t = push_tok(p, TK_STRING, st, j + 1);
 	if (!t)
 		return -ENOMEM;
@@ -465,8 +502,7 @@ static const struct {
 	const char *name;
 	int64_t ms;
 } units[] = {
-	{ "ms", 1 }, { "s", 1000 }, { "sec", 1000 },
-	{ "m", 60000 }, { "min", 60000 }, { "h", 3600000 },
+    {"ms", 1}, {"s", 1000}, {"sec", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
 };
 
 static int lex_number(struct parser *p)
@@ -511,7 +547,8 @@ static int lex_number(struct parser *p)
 				unit = units[j].ms;
 		if (!unit)
 			return lex_fail_at(p, sfx, "unknown duration unit '%.*s'",
-					   (int)(i - sfx > 32 ? 32 : i - sfx), (const char *)s + sfx);
+					   (int)(i - sfx > 32 ? 32 : i - sfx),
+					   (const char *)s + sfx);
 		kind = TK_DURATION;
 	}
 
@@ -519,9 +556,10 @@ static int lex_number(struct parser *p)
 		/* an integer is a duration in a unit of 1 */
 		rc = decimal_ms(s + st, nend - st, unit ? unit : 1, &v);
 		if (rc)
-			return lex_fail_at(p, st, rc == -EDOM ?
-					   "%s '%.*s' is not a whole number of milliseconds" :
-					   "%s '%.*s' out of range",
+			return lex_fail_at(p, st,
+					   rc == -EDOM
+					       ? "%s '%.*s' is not a whole number of milliseconds"
+					       : "%s '%.*s' out of range",
 					   kind == TK_INT ? "integer literal" : "duration",
 					   (int)(i - st > 40 ? 40 : i - st), (const char *)s + st);
 	} else {
@@ -543,7 +581,8 @@ static int lex_number(struct parser *p)
 			return -ENOMEM;
 		if (isinf(d))
 			return lex_fail_at(p, st, "float literal '%.*s' out of range",
-					   (int)(nend - st > 40 ? 40 : nend - st), (const char *)s + st);
+					   (int)(nend - st > 40 ? 40 : nend - st),
+					   (const char *)s + st);
 	}
 	t = push_tok(p, kind, st, i);
 	if (!t)
@@ -558,8 +597,8 @@ static const struct {
 	const char *word;
 	enum tok_kind kind;
 } keywords[] = {
-	{ "val", TK_VAL }, { "var", TK_VAR }, { "def", TK_DEF }, { "if", TK_IF },
-	{ "else", TK_ELSE }, { "true", TK_TRUE }, { "false", TK_FALSE },
+    {"val", TK_VAL},   {"var", TK_VAR},   {"def", TK_DEF},     {"if", TK_IF},
+    {"else", TK_ELSE}, {"true", TK_TRUE}, {"false", TK_FALSE},
 };
 
 static int lex_word(struct parser *p)
@@ -598,12 +637,12 @@ static const struct {
 	char text[3];
 	enum tok_kind kind;
 } ops[] = {
-	{ "==", TK_EQ }, { "=>", TK_ARROW }, { "!=", TK_NE }, { "<=", TK_LE }, { ">=", TK_GE },
-	{ "&&", TK_AND }, { "||", TK_OR }, { "=", TK_ASSIGN }, { "!", TK_NOT }, { "<", TK_LT },
-	{ ">", TK_GT }, { "(", TK_LPAREN }, { ")", TK_RPAREN }, { "[", TK_LBRACKET },
-	{ "]", TK_RBRACKET }, { "{", TK_LBRACE }, { "}", TK_RBRACE }, { ",", TK_COMMA },
-	{ ".", TK_DOT }, { ":", TK_COLON }, { ";", TK_SEMI }, { "+", TK_PLUS }, { "-", TK_MINUS },
-	{ "*", TK_STAR }, { "/", TK_SLASH }, { "%", TK_PERCENT },
+    {"==", TK_EQ},     {"=>", TK_ARROW}, {"!=", TK_NE},    {"<=", TK_LE},      {">=", TK_GE},
+    {"&&", TK_AND},    {"||", TK_OR},    {"=", TK_ASSIGN}, {"!", TK_NOT},      {"<", TK_LT},
+    {">", TK_GT},      {"(", TK_LPAREN}, {")", TK_RPAREN}, {"[", TK_LBRACKET}, {"]", TK_RBRACKET},
+    {"{", TK_LBRACE},  {"}", TK_RBRACE}, {",", TK_COMMA},  {".", TK_DOT},      {":", TK_COLON},
+    {";", TK_SEMI},    {"+", TK_PLUS},   {"-", TK_MINUS},  {"*", TK_STAR},     {"/", TK_SLASH},
+    {"%", TK_PERCENT},
 };
 
 /* Lex one token (or skip blanks/comments) at p->i. */
@@ -633,7 +672,8 @@ static int lex_one(struct parser *p)
 		return lex_word(p);
 	for (k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
 		w = ops[k].text[1] ? 2 : 1;
-		if ((unsigned char)ops[k].text[0] == c && (w == 1 || (unsigned char)ops[k].text[1] == c1)) {
+		if ((unsigned char)ops[k].text[0] == c &&
+		    (w == 1 || (unsigned char)ops[k].text[1] == c1)) {
 			if (!push_tok(p, ops[k].kind, i, i + w))
 				return -ENOMEM;
 			p->i = i + w;
@@ -641,7 +681,8 @@ static int lex_one(struct parser *p)
 		}
 	}
 	if (c == '&' || c == '|')
-		return lex_fail_at(p, i, "unexpected character '%c' (did you mean '%c%c'?)", c, c, c);
+		return lex_fail_at(p, i, "unexpected character '%c' (did you mean '%c%c'?)", c, c,
+				   c);
 	return lex_fail_at(p, i, "unexpected character %s", char_name(c, nb));
 }
 
@@ -657,8 +698,7 @@ static int lex(struct parser *p)
 		rc = lex_one(p);
 	if (rc < 0)
 		return rc;
-	if (rc == LEX_STOP &&
-	    !push_tok_at(p, TK_ERROR, p->s + p->i, 0, p->lex_line, p->lex_col))
+	if (rc == LEX_STOP && !push_tok_at(p, TK_ERROR, p->s + p->i, 0, p->lex_line, p->lex_col))
 		return -ENOMEM;
 	/* End of input is reported just past the last token, not on trailing blank lines. */
 	for (k = p->ntok; k > 0 && !last; k--)
@@ -704,12 +744,13 @@ static int arrange(struct parser *p)
 		if (t->kind == TK_NL) {
 			enum tok_kind next = p->tok[i + 1].kind;
 
-			if (n || o == 0 || continues_line(p->tok[o - 1].kind) ||
-			    next == TK_DOT || next == TK_ELSE || next == TK_EOF)
+			if (n || o == 0 || continues_line(p->tok[o - 1].kind) || next == TK_DOT ||
+			    next == TK_ELSE || next == TK_EOF)
 				continue;
 		} else if (is_open(t->kind)) {
 			if (n == cap) {
-				size_t *ns = xrealloc(stack, (cap = cap ? cap * 2 : 64) * sizeof(*ns));
+				size_t *ns =
+				    xrealloc(stack, (cap = cap ? cap * 2 : 64) * sizeof(*ns));
 
 				if (!ns) {
 					free(stack);
@@ -782,8 +823,8 @@ static const char *desc(struct parser *p, const struct token *t)
  * Record the first error at token t and return NULL for the caller to pass up. If t is
  * the lexer's error token, the lexical error is what went wrong there, so it wins.
  */
-__attribute__((format(printf, 3, 4)))
-static void *fail(struct parser *p, const struct token *t, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void *fail(struct parser *p, const struct token *t,
+							const char *fmt, ...)
 {
 	va_list ap;
 
@@ -911,14 +952,14 @@ static bool enter(struct parser *p)
 /* Consume the closer of `open`, or fail naming both ends. */
 static bool expect_close(struct parser *p, const struct token *open, enum tok_kind k)
 {
-	static const char closer[] = { [TK_RPAREN] = ')', [TK_RBRACKET] = ']', [TK_RBRACE] = '}' };
+	static const char closer[] = {[TK_RPAREN] = ')', [TK_RBRACKET] = ']', [TK_RBRACE] = '}'};
 
 	if (at(p, k)) {
 		advance(p);
 		return true;
 	}
-	fail(p, cur(p), "expected '%c' to close '%c' opened at %d:%d, found %s",
-	     closer[k], *open->s, open->line, open->col, desc(p, cur(p)));
+	fail(p, cur(p), "expected '%c' to close '%c' opened at %d:%d, found %s", closer[k],
+	     *open->s, open->line, open->col, desc(p, cur(p)));
 	return false;
 }
 
@@ -1107,8 +1148,8 @@ static sl_ast *parse_primary(struct parser *p)
 {
 	/* literal and name tokens, TK_INT..TK_UNDERSCORE, map one to one onto leaf nodes */
 	static const enum sl_ast_kind leaf[] = {
-		SL_AST_INT, SL_AST_FLOAT, SL_AST_STRING, SL_AST_DURATION, SL_AST_BOOL, SL_AST_BOOL,
-		SL_AST_IDENT, SL_AST_UNDERSCORE,
+	    SL_AST_INT,  SL_AST_FLOAT, SL_AST_STRING, SL_AST_DURATION,
+	    SL_AST_BOOL, SL_AST_BOOL,  SL_AST_IDENT,  SL_AST_UNDERSCORE,
 	};
 	const struct token *t = cur(p);
 	sl_ast *n;
@@ -1167,7 +1208,8 @@ static sl_ast *parse_postfix(struct parser *p)
 		} else if (t->kind == TK_LPAREN || (t->kind == TK_LBRACE && callable(n))) {
 			/* The AST promises callees are names or members; say so here, not later. */
 			if (!callable(n))
-				return fail(p, t, "only a name or a method can be called, found '(' here");
+				return fail(
+				    p, t, "only a name or a method can be called, found '(' here");
 			k = new_node(p, SL_AST_CALL, n->line, n->col, 1);
 			if (!k)
 				return NULL;
@@ -1208,7 +1250,7 @@ static sl_ast *parse_unary(struct parser *p)
 	return n;
 }
 
-#define NLEVELS 6
+#define NLEVELS   6
 #define MUL_LEVEL 5
 
 /* Binary operator of token kind k at precedence level (0 = loosest), or SL_OP_NONE. */
@@ -1219,12 +1261,11 @@ static enum sl_ast_op binop(enum tok_kind k, int level)
 		enum sl_ast_op op;
 		int level;
 	} binops[] = {
-		{ TK_OR, SL_OP_OR, 0 }, { TK_AND, SL_OP_AND, 1 },
-		{ TK_EQ, SL_OP_EQ, 2 }, { TK_NE, SL_OP_NE, 2 },
-		{ TK_LT, SL_OP_LT, 3 }, { TK_LE, SL_OP_LE, 3 },
-		{ TK_GT, SL_OP_GT, 3 }, { TK_GE, SL_OP_GE, 3 },
-		{ TK_PLUS, SL_OP_ADD, 4 }, { TK_MINUS, SL_OP_SUB, 4 },
-		{ TK_STAR, SL_OP_MUL, 5 }, { TK_SLASH, SL_OP_DIV, 5 }, { TK_PERCENT, SL_OP_MOD, 5 },
+	    {TK_OR, SL_OP_OR, 0},       {TK_AND, SL_OP_AND, 1},  {TK_EQ, SL_OP_EQ, 2},
+	    {TK_NE, SL_OP_NE, 2},       {TK_LT, SL_OP_LT, 3},    {TK_LE, SL_OP_LE, 3},
+	    {TK_GT, SL_OP_GT, 3},       {TK_GE, SL_OP_GE, 3},    {TK_PLUS, SL_OP_ADD, 4},
+	    {TK_MINUS, SL_OP_SUB, 4},   {TK_STAR, SL_OP_MUL, 5}, {TK_SLASH, SL_OP_DIV, 5},
+	    {TK_PERCENT, SL_OP_MOD, 5},
 	};
 	size_t i;
 
@@ -1255,8 +1296,8 @@ static sl_ast *parse_binary(struct parser *p, int level)
 				return NULL;
 			n->op = op;
 			n->kid[0] = lhs;
-			n->kid[1] = level + 1 < NLEVELS ? parse_binary(p, level + 1) :
-							  parse_unary(p);
+			n->kid[1] =
+			    level + 1 < NLEVELS ? parse_binary(p, level + 1) : parse_unary(p);
 			if (!n->kid[1] || !finish(p, n))
 				return NULL;
 		} else if (level == MUL_LEVEL && infix_method(cur(p))) {
@@ -1290,8 +1331,7 @@ static sl_ast *parse_expr(struct parser *p)
 	if (!enter(p))
 		goto out;
 	if ((t->kind == TK_IDENT && peek(p, 1)->kind == TK_ARROW) ||
-	    (t->kind == TK_LPAREN && t->match != NO_MATCH &&
-	     p->tok[t->match + 1].kind == TK_ARROW))
+	    (t->kind == TK_LPAREN && t->match != NO_MATCH && p->tok[t->match + 1].kind == TK_ARROW))
 		n = parse_lambda(p);
 	else if (t->kind == TK_IF)
 		n = parse_if(p);
@@ -1367,7 +1407,7 @@ static bool parse_program(struct parser *p, sl_program *prog)
 sl_program *sl_parse(const char *text, size_t len, sluice_error *err)
 {
 	/* "" stands in for a NULL empty text so no arithmetic is ever done on NULL. */
-	struct parser p = { .s = (const unsigned char *)(text ? text : ""), .len = len };
+	struct parser p = {.s = (const unsigned char *)(text ? text : ""), .len = len};
 	sluice_error local;
 	sl_program *prog = NULL;
 	int rc;
@@ -1410,7 +1450,6 @@ void sl_program_free(sl_program *p)
 	if (p)
 		arena_free(p->arena);
 }
-
 
 /* Bytes of the source line shown around the caret; keeps context well inside 512. */
 #define CTX_WIDTH 240

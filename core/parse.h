@@ -20,7 +20,7 @@
  * "expression nested too deeply" instead of overflowing a stack here or in the code
  * that walks the tree recursively.
  */
-#define SL_PARSE_MAX_DEPTH 256
+#define SL_PARSE_MAX_DEPTH  256
 #define SL_PARSE_MAX_HEIGHT 2048
 
 /*

@@ -54,9 +54,9 @@
 #include <unistd.h>
 
 #define ST_COUNT_MASK ((uint64_t)0xffff)
-#define ST_OPEN ((uint64_t)1 << 16)
-#define ST_STOP ((uint64_t)1 << 17)
-#define ST_GEN_SHIFT 18
+#define ST_OPEN       ((uint64_t)1 << 16)
+#define ST_STOP       ((uint64_t)1 << 17)
+#define ST_GEN_SHIFT  18
 
 /* Pause iterations before a helper sleeps / before the driver sleeps. */
 #define HELPER_SPIN 4000
@@ -75,27 +75,27 @@ struct helper {
 struct sl_workers {
 	/* Hot line: everything a job touches. */
 	_Alignas(64) _Atomic uint64_t state;
-	_Atomic size_t next;        /* next task index to claim (relative to base) */
-	sl_task_fn fn;              /* job fields: see invariants */
+	_Atomic size_t next; /* next task index to claim (relative to base) */
+	sl_task_fn fn;       /* job fields: see invariants */
 	void *arg;
 	size_t ntasks;
 	size_t base;
-	_Atomic uint32_t sleepers;  /* helpers in (or entering) futex sleep */
-	_Atomic uint32_t wake_seq;  /* futex word helpers sleep on */
-	_Atomic uint32_t dsleep;    /* 1 while the driver is (about to be) asleep */
-	_Atomic uint32_t dwake;     /* futex word the driver sleeps on */
+	_Atomic uint32_t sleepers; /* helpers in (or entering) futex sleep */
+	_Atomic uint32_t wake_seq; /* futex word helpers sleep on */
+	_Atomic uint32_t dsleep;   /* 1 while the driver is (about to be) asleep */
+	_Atomic uint32_t dwake;    /* futex word the driver sleeps on */
 
 	/* Cold: set up in sl_workers_new, read-only afterwards (gen: driver only). */
 	_Alignas(64) uint64_t gen;
 	int n;
 	int pin;
 	int pinned;
-	int nstarted;               /* guarded by mu, startup only */
+	int nstarted; /* guarded by mu, startup only */
 	sl_mem *mem;
-	hwloc_topology_t topo;      /* borrowed from mem, may be NULL */
-	int *node;                  /* [n] */
-	struct helper *h;           /* [n - 1] */
-	pthread_mutex_t mu;         /* startup handshake only */
+	hwloc_topology_t topo; /* borrowed from mem, may be NULL */
+	int *node;             /* [n] */
+	struct helper *h;      /* [n - 1] */
+	pthread_mutex_t mu;    /* startup handshake only */
 	pthread_cond_t cv;
 };
 
@@ -195,9 +195,8 @@ static void helper_loop(sl_workers *w, int self)
 		/* acquire: pairs with the publishing store, so fn/arg/ntasks/base/next
 		 * written before it are visible; fails if the job closed, changed, or
 		 * another helper joined first (then re-evaluate). */
-		if (!atomic_compare_exchange_strong_explicit(&w->state, &s, s + 1,
-							     memory_order_acquire,
-							     memory_order_relaxed))
+		if (!atomic_compare_exchange_strong_explicit(
+			&w->state, &s, s + 1, memory_order_acquire, memory_order_relaxed))
 			continue;
 		seen = s >> ST_GEN_SHIFT;
 		run_tasks(w, self);
@@ -298,8 +297,8 @@ static void run_job(sl_workers *w, size_t base, size_t ntasks, sl_task_fn fn, vo
 /* ---------------------------------------------------------------- placement */
 
 struct pu_key {
-	int rank;          /* position of the PU among the usable PUs of its core */
-	unsigned logical;  /* hwloc logical index */
+	int rank;         /* position of the PU among the usable PUs of its core */
+	unsigned logical; /* hwloc logical index */
 	hwloc_obj_t pu;
 };
 
@@ -327,7 +326,8 @@ static int pool_pu_order(sl_mem *mem, hwloc_topology_t t, hwloc_obj_t **out)
 	if (!set || !cur)
 		goto done;
 	/* Respect the process binding (taskset, numactl) when it is known. */
-	if (hwloc_get_cpubind(t, cur, HWLOC_CPUBIND_PROCESS) == 0 && hwloc_bitmap_intersects(set, cur))
+	if (hwloc_get_cpubind(t, cur, HWLOC_CPUBIND_PROCESS) == 0 &&
+	    hwloc_bitmap_intersects(set, cur))
 		hwloc_bitmap_and(set, set, cur);
 	int total = hwloc_get_nbobjs_inside_cpuset_by_type(t, set, HWLOC_OBJ_PU);
 	if (total <= 0)
@@ -337,7 +337,8 @@ static int pool_pu_order(sl_mem *mem, hwloc_topology_t t, hwloc_obj_t **out)
 	if (!keys || !order)
 		goto done;
 	hwloc_obj_t pu = NULL;
-	while (n < total && (pu = hwloc_get_next_obj_inside_cpuset_by_type(t, set, HWLOC_OBJ_PU, pu))) {
+	while (n < total &&
+	       (pu = hwloc_get_next_obj_inside_cpuset_by_type(t, set, HWLOC_OBJ_PU, pu))) {
 		int rank = 0;
 		hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(t, HWLOC_OBJ_CORE, pu);
 		/* PUs of one core are consecutive in logical order. */

@@ -16,11 +16,11 @@
 
 /* Phase 1 output for one input partition: rows ordered by destination partition. */
 struct bucketed {
-	const sl_col *key;   /* the key column of this input partition */
-	const sl_col *val;   /* value column (NULL for countByValue) */
-	uint64_t *hash;      /* per row */
-	uint32_t *order;     /* rows sorted by destination */
-	uint32_t *start;     /* nout + 1 offsets into order */
+	const sl_col *key; /* the key column of this input partition */
+	const sl_col *val; /* value column */
+	uint64_t *hash;    /* per row */
+	uint32_t *order;   /* rows sorted by destination */
+	uint32_t *start;   /* nout + 1 offsets into order */
 	size_t n;
 };
 
@@ -31,10 +31,10 @@ struct side {
 
 /* Map-side combine result of one input partition (fast reducers and counts). */
 struct partial {
-	sl_keydict d;        /* distinct keys of the partition, first-seen order */
-	sl_col *acc;         /* one accumulator per key id */
-	uint32_t *order;     /* key ids sorted by destination partition */
-	uint32_t *start;     /* nout + 1 offsets into order */
+	sl_keydict d;    /* distinct keys of the partition, first-seen order */
+	sl_col *acc;     /* one accumulator per key id */
+	uint32_t *order; /* key ids sorted by destination partition */
+	uint32_t *start; /* nout + 1 offsets into order */
 	int init;
 };
 
@@ -86,13 +86,8 @@ static void bucket_task(void *arg, size_t t, int worker)
 	}
 	if (!n)
 		return;
-	if (j->mode == SL_KEYED_COUNT_VALUE && s == 0 && j->nsides == 1) {
-		b->key = c;
-		b->val = NULL;
-	} else {
-		b->key = c->kid[0];
-		b->val = c->kid[1];
-	}
+	b->key = c->kid[0];
+	b->val = c->kid[1];
 	sl_col_hash(b->key, b->hash);
 	uint32_t *cnt = b->start + 1;
 	for (size_t k = 0; k < n; k++)
@@ -210,7 +205,8 @@ int sl_reduce_groups(sl_mem *m, const sl_lambda *fn, sl_col *vals, const uint32_
 		for (size_t g = 0; g < ngroups; g++)
 			for (uint32_t r = off[g]; r + 1 < off[g + 1]; r += 2)
 				ia[k] = r, ib[k++] = r + 1;
-		sl_col *a = sl_col_gather(cur, ia, npairs), *b = a ? sl_col_gather(cur, ib, npairs) : NULL;
+		sl_col *a = sl_col_gather(cur, ia, npairs),
+		       *b = a ? sl_col_gather(cur, ib, npairs) : NULL;
 		sl_col *args[2] = {a, b};
 		sl_xeval ev;
 		sl_xeval_init(&ev, m);
@@ -250,7 +246,7 @@ int sl_reduce_groups(sl_mem *m, const sl_lambda *fn, sl_col *vals, const uint32_
 		cur = next;
 		memcpy(off, noff, cap * 4);
 		continue;
-oom_next:
+	oom_next:
 		sl_col_unref(next);
 		sl_col_unref(res);
 		goto out;
@@ -273,7 +269,7 @@ out:
 	return rc;
 }
 
-/* Phase 2 of reduceByKey / groupByKey / countByValue for output partition p. */
+/* Phase 2 of groupByKey and of reduceByKey with a general function, for output partition p. */
 static void keyed_task(void *arg, size_t p, int worker)
 {
 	(void)worker;
@@ -293,109 +289,61 @@ static void keyed_task(void *arg, size_t p, int worker)
 	}
 	struct u32v gid = {0};
 	sl_col *vals = NULL, *outv = NULL;
-	const sl_type *vt = j->mode == SL_KEYED_COUNT_VALUE ? &sl_type_i64 : in->type->kid[1];
-	int fast = j->mode == SL_KEYED_COUNT_VALUE || (j->mode == SL_KEYED_REDUCE && j->fn->reducer);
-	if (fast) {
-		/* dense accumulators indexed by key id */
-		int red = j->mode == SL_KEYED_COUNT_VALUE ? 0 : j->fn->reducer;
-		outv = sl_col_new(m, vt, total / 4 + 16);
-		if (!outv)
+	const sl_type *vt = in->type->kid[1];
+	/* built-in numeric reducers and counts never get here: they combine (merge_task) */
+	vals = sl_col_new(m, vt, total ? total : 1);
+	if (!vals)
+		goto oom;
+	for (size_t i = 0; i < in->nparts; i++) {
+		struct bucketed *b = &bk[i];
+		if (!b->n)
+			continue;
+		if (sl_col_share_bufs(vals, b->val))
 			goto oom;
-		for (size_t i = 0; i < in->nparts; i++) {
-			struct bucketed *b = &bk[i];
-			if (!b->n)
-				continue;
-			for (uint32_t q = b->start[p]; q < b->start[p + 1]; q++) {
-				uint32_t r = b->order[q];
-				int64_t id = sl_keydict_put(&d, b->key, r, b->hash[r]);
-				if (id < 0)
-					goto oom;
-				if ((size_t)id == outv->len) {
-					if (sl_col_reserve(outv, 1))
-						goto oom;
-					outv->len++;
-					if (!red)
-						outv->v.i64[id] = 1;
-					else if (vt->kind == SL_I64)
-						outv->v.i64[id] = b->val->v.i64[r];
-					else
-						outv->v.f64[id] = b->val->v.f64[r];
-					continue;
-				}
-				if (!red) {
-					outv->v.i64[id]++;
-				} else if (vt->kind == SL_I64) {
-					int64_t v = b->val->v.i64[r], *a = &outv->v.i64[id];
-					if (red == SL_RED_SUM)
-						*a = (int64_t)((uint64_t)*a + (uint64_t)v);
-					else if (red == SL_RED_MAX ? v > *a : v < *a)
-						*a = v;
-				} else {
-					double v = b->val->v.f64[r], *a = &outv->v.f64[id];
-					if (red == SL_RED_SUM)
-						*a += v;
-					else if (v != v || *a != *a)
-						*a = (double)NAN;
-					else if (red == SL_RED_MAX ? v > *a : v < *a)
-						*a = v;
-				}
+		for (uint32_t q = b->start[p]; q < b->start[p + 1]; q++) {
+			uint32_t r = b->order[q];
+			int64_t id = sl_keydict_put(&d, b->key, r, b->hash[r]);
+			if (id < 0 || u32_push(m, &gid, (uint32_t)id) ||
+			    sl_col_push_row_shared(vals, b->val, r))
+				goto oom;
+		}
+	}
+	uint32_t *goff, *perm;
+	if (group_rows(m, gid.p, gid.n, d.n, &goff, &perm))
+		goto oom;
+	sl_col *sorted = sl_col_gather(vals, perm, gid.n);
+	sl_dealloc(m, perm, (gid.n ? gid.n : 1) * 4);
+	if (!sorted) {
+		sl_dealloc(m, goff, (d.n + 1) * 4);
+		goto oom;
+	}
+	if (j->mode == SL_KEYED_GROUP) {
+		outv = sl_col_new(m, j->out_type->kid[1], 0);
+		if (outv) {
+			sl_col_unref(outv->kid[0]);
+			outv->kid[0] = sl_col_ref(sorted);
+			if (sl_col_reserve(outv, d.n)) {
+				sl_col_unref(outv);
+				outv = NULL;
+			} else {
+				memcpy(outv->v.off, goff, (d.n + 1) * 4);
+				outv->len = d.n;
 			}
 		}
 	} else {
-		vals = sl_col_new(m, vt, total ? total : 1);
-		if (!vals)
-			goto oom;
-		for (size_t i = 0; i < in->nparts; i++) {
-			struct bucketed *b = &bk[i];
-			if (!b->n)
-				continue;
-			if (sl_col_share_bufs(vals, b->val))
-				goto oom;
-			for (uint32_t q = b->start[p]; q < b->start[p + 1]; q++) {
-				uint32_t r = b->order[q];
-				int64_t id = sl_keydict_put(&d, b->key, r, b->hash[r]);
-				if (id < 0 || u32_push(m, &gid, (uint32_t)id) ||
-				    sl_col_push_row_shared(vals, b->val, r))
-					goto oom;
-			}
-		}
-		uint32_t *goff, *perm;
-		if (group_rows(m, gid.p, gid.n, d.n, &goff, &perm))
-			goto oom;
-		sl_col *sorted = sl_col_gather(vals, perm, gid.n);
-		sl_dealloc(m, perm, (gid.n ? gid.n : 1) * 4);
-		if (!sorted) {
+		sluice_error e = {0};
+		int rc = sl_reduce_groups(m, j->fn, sorted, goff, d.n, &outv, &e);
+		if (rc && rc != -ENOMEM) {
+			set_fail(j, rc, e.msg);
+			sl_col_unref(sorted);
 			sl_dealloc(m, goff, (d.n + 1) * 4);
-			goto oom;
+			goto done;
 		}
-		if (j->mode == SL_KEYED_GROUP) {
-			outv = sl_col_new(m, j->out_type->kid[1], 0);
-			if (outv) {
-				sl_col_unref(outv->kid[0]);
-				outv->kid[0] = sl_col_ref(sorted);
-				if (sl_col_reserve(outv, d.n)) {
-					sl_col_unref(outv);
-					outv = NULL;
-				} else {
-					memcpy(outv->v.off, goff, (d.n + 1) * 4);
-					outv->len = d.n;
-				}
-			}
-		} else {
-			sluice_error e = {0};
-			int rc = sl_reduce_groups(m, j->fn, sorted, goff, d.n, &outv, &e);
-			if (rc && rc != -ENOMEM) {
-				set_fail(j, rc, e.msg);
-				sl_col_unref(sorted);
-				sl_dealloc(m, goff, (d.n + 1) * 4);
-				goto done;
-			}
-		}
-		sl_col_unref(sorted);
-		sl_dealloc(m, goff, (d.n + 1) * 4);
-		if (!outv)
-			goto oom;
 	}
+	sl_col_unref(sorted);
+	sl_dealloc(m, goff, (d.n + 1) * 4);
+	if (!outv)
+		goto oom;
 	{
 		sl_col *kids[2] = {d.keys, outv};
 		j->out->part[p] = sl_col_tuple_of(m, j->out_type, kids);
@@ -417,7 +365,8 @@ static int run_phase1(struct job *j)
 	size_t tasks = 0;
 	for (int s = 0; s < j->nsides; s++) {
 		j->side[s].b = sl_calloc(j->env->mem, -1,
-					 (j->side[s].rdd->nparts ? j->side[s].rdd->nparts : 1) * sizeof(struct bucketed));
+					 (j->side[s].rdd->nparts ? j->side[s].rdd->nparts : 1) *
+					     sizeof(struct bucketed));
 		if (!j->side[s].b)
 			return -ENOMEM;
 		if (j->side[s].rdd->nparts > tasks)
@@ -452,7 +401,8 @@ static int finish(struct job *j, sl_rdd **out, sluice_error *err)
 		return rc;
 	}
 	for (int p = 0; p < j->nout; p++)
-		if (!j->out->part[p] && !(j->out->part[p] = sl_col_new(j->env->mem, j->out_type, 0))) {
+		if (!j->out->part[p] &&
+		    !(j->out->part[p] = sl_col_new(j->env->mem, j->out_type, 0))) {
 			sl_rdd_unref(j->out);
 			*out = NULL;
 			sl_error_set(err, -ENOMEM, "out of memory");
@@ -630,8 +580,8 @@ static void partials_free(struct job *j, size_t n)
 int sl_shuffle_keyed(sl_env *env, const sl_rdd *in, int mode, const sl_lambda *fn, int nout,
 		     const sl_type *out_type, sl_rdd **out, sluice_error *err)
 {
-	struct job j = {.env = env, .mode = mode, .nout = nout, .fn = fn, .out_type = out_type,
-			.nsides = 1};
+	struct job j = {
+	    .env = env, .mode = mode, .nout = nout, .fn = fn, .out_type = out_type, .nsides = 1};
 	j.side[0].rdd = in;
 	j.out = sl_rdd_new(env->mem, out_type, in->time, (size_t)nout);
 	if (!j.out)
@@ -712,14 +662,14 @@ static void join_task(void *arg, size_t p, int worker)
 			for (uint32_t q = b->start[p]; q < b->start[p + 1]; q++) {
 				uint32_t rr = b->order[q];
 				int64_t id = (j->mode == SL_JOIN_COGROUP || s == 1)
-						     ? sl_keydict_put(&d, b->key, rr, b->hash[rr])
-						     : sl_keydict_get(&d, b->key, rr, b->hash[rr]);
+						 ? sl_keydict_put(&d, b->key, rr, b->hash[rr])
+						 : sl_keydict_get(&d, b->key, rr, b->hash[rr]);
 				if (id == -ENOMEM && (j->mode == SL_JOIN_COGROUP || s == 1))
 					goto oom;
 				if (id < 0)
 					id = UINT32_MAX; /* left key with no right match */
-				if (u32_push(m, &gid[s], (uint32_t)id) || u32_push(m, &src[s], (uint32_t)i) ||
-				    u32_push(m, &row[s], rr))
+				if (u32_push(m, &gid[s], (uint32_t)id) ||
+				    u32_push(m, &src[s], (uint32_t)i) || u32_push(m, &row[s], rr))
 					goto oom;
 			}
 		}
@@ -738,12 +688,14 @@ static void join_task(void *arg, size_t p, int worker)
 	for (int s = 0; s < 2; s++)
 		for (size_t i = 0; i < j->side[s].rdd->nparts; i++) {
 			const sl_col *c = j->side[s].rdd->part[i];
-			if (c && c->len && (sl_col_share_bufs(o->kid[0], c->kid[0]) ||
-					    sl_col_share_bufs(j->mode == SL_JOIN_COGROUP ? o->kid[1]->kid[s]->kid[0]
-											 : o->kid[1]->kid[s]->type->kind == SL_OPT
-											       ? o->kid[1]->kid[s]->kid[0]
-											       : o->kid[1]->kid[s],
-							      c->kid[1])))
+			if (c && c->len &&
+			    (sl_col_share_bufs(o->kid[0], c->kid[0]) ||
+			     sl_col_share_bufs(j->mode == SL_JOIN_COGROUP
+						   ? o->kid[1]->kid[s]->kid[0]
+					       : o->kid[1]->kid[s]->type->kind == SL_OPT
+						   ? o->kid[1]->kid[s]->kid[0]
+						   : o->kid[1]->kid[s],
+					       c->kid[1])))
 				goto oom;
 		}
 #define PART(s, k) (j->side[s].rdd->part[src[s].p[k]])
@@ -755,7 +707,8 @@ static void join_task(void *arg, size_t p, int worker)
 				sl_col *lst = o->kid[1]->kid[s];
 				for (uint32_t q = goff[s][id]; q < goff[s][id + 1]; q++) {
 					uint32_t k = perm[s][q];
-					if (sl_col_push_row_shared(lst->kid[0], PART(s, k)->kid[1], row[s].p[k]))
+					if (sl_col_push_row_shared(lst->kid[0], PART(s, k)->kid[1],
+								   row[s].p[k]))
 						goto oom;
 				}
 				if (sl_col_commit(lst))
@@ -776,7 +729,8 @@ static void join_task(void *arg, size_t p, int worker)
 			const sl_col *lc = PART(0, k);
 			uint32_t id = gid[0].p[k];
 			if (id == UINT32_MAX) {
-				if (keep_left && push_joined(o, lc->kid[0], row[0].p[k], lc->kid[1], row[0].p[k], NULL, -1))
+				if (keep_left && push_joined(o, lc->kid[0], row[0].p[k], lc->kid[1],
+							     row[0].p[k], NULL, -1))
 					goto oom;
 				continue;
 			}
@@ -784,8 +738,8 @@ static void join_task(void *arg, size_t p, int worker)
 				matched[id] = 1;
 			for (uint32_t q = goff[1][id]; q < goff[1][id + 1]; q++) {
 				uint32_t rk = perm[1][q];
-				if (push_joined(o, lc->kid[0], row[0].p[k], lc->kid[1], row[0].p[k], PART(1, rk)->kid[1],
-						row[1].p[rk]))
+				if (push_joined(o, lc->kid[0], row[0].p[k], lc->kid[1], row[0].p[k],
+						PART(1, rk)->kid[1], row[1].p[rk]))
 					goto oom;
 			}
 		}
@@ -795,7 +749,8 @@ static void join_task(void *arg, size_t p, int worker)
 			for (uint32_t q = goff[1][id]; q < goff[1][id + 1]; q++) {
 				uint32_t rk = perm[1][q];
 				const sl_col *rc = PART(1, rk);
-				if (push_joined(o, rc->kid[0], row[1].p[rk], NULL, -1, rc->kid[1], row[1].p[rk]))
+				if (push_joined(o, rc->kid[0], row[1].p[rk], NULL, -1, rc->kid[1],
+						row[1].p[rk]))
 					goto oom;
 			}
 		}

@@ -32,9 +32,9 @@ typedef struct sl_source_ops {
 
 struct sl_source {
 	const sl_source_ops *ops;
-	const sl_type *type;   /* element type of the stream */
+	const sl_type *type; /* element type of the stream */
 	sl_env *env;
-	int bounded;           /* 1: a batch job (textFile); the run ends after SL_SOURCE_END */
+	int bounded; /* 1: a batch job (textFile); the run ends after SL_SOURCE_END */
 };
 
 /* A constant argument of a source call (pipeline text or API), already evaluated. */
@@ -42,18 +42,18 @@ enum sl_arg_kind { SL_ARG_STR, SL_ARG_INT, SL_ARG_FLOAT, SL_ARG_DURATION, SL_ARG
 typedef struct sl_arg {
 	const char *name; /* NULL for positional */
 	int kind;
-	int64_t i;        /* INT, DURATION (ms), BOOL */
+	int64_t i; /* INT, DURATION (ms), BOOL */
 	double f;
-	const char *s;    /* STR, NUL-terminated */
+	const char *s; /* STR, NUL-terminated */
 	int line, col;
 } sl_arg;
 
 /* How the pipeline language makes a source by name. io/ defines the table. */
 typedef sl_source *(*sl_source_make)(sl_env *env, const sl_arg *args, int nargs, sluice_error *err);
 typedef struct sl_source_def {
-	const char *name;   /* Spark's name: queueStream, textFile, ... */
+	const char *name; /* Spark's name: queueStream, textFile, ... */
 	sl_source_make make;
-	const char *usage;  /* one line for errors and --help */
+	const char *usage; /* one line for errors and --help */
 } sl_source_def;
 extern const sl_source_def sl_source_defs[]; /* terminated by {NULL} */
 

@@ -60,8 +60,8 @@ static const sl_type *mk(sl_types *ts, int kind, int style, int n, const sl_type
 		return NULL;
 	for (int i = 0; i < n; i++)
 		node->kids[i] = kids[i];
-	node->t = (sl_type){.kind = (uint8_t)kind, .style = (uint8_t)style, .n = (uint16_t)n,
-			    .kid = node->kids};
+	node->t = (sl_type){
+	    .kind = (uint8_t)kind, .style = (uint8_t)style, .n = (uint16_t)n, .kid = node->kids};
 	node->next = ts->head;
 	ts->head = node;
 	return &node->t;
@@ -142,7 +142,10 @@ static void name_rec(const sl_type *t, char *buf, size_t n, size_t *at)
 		put(buf, n, at, ")");
 		return;
 	case SL_LIST:
-		put(buf, n, at, t->style == SL_LIST_ARRAY ? "Array[" : t->style == SL_LIST_BUFFER ? "Iterable[" : "Seq[");
+		put(buf, n, at,
+		    t->style == SL_LIST_ARRAY    ? "Array["
+		    : t->style == SL_LIST_BUFFER ? "Iterable["
+						 : "Seq[");
 		name_rec(t->kid[0], buf, n, at);
 		put(buf, n, at, "]");
 		return;
@@ -213,7 +216,9 @@ static const sl_type *parse_rec(sl_types *ts, const char **sp, int depth)
 			r = &sl_type_str;
 		else if (IS("Seq") || IS("List") || IS("Array") || IS("Iterable") || IS("Option")) {
 			int opt = IS("Option");
-			int style = IS("Array") ? SL_LIST_ARRAY : IS("Iterable") ? SL_LIST_BUFFER : SL_LIST_SEQ;
+			int style = IS("Array")      ? SL_LIST_ARRAY
+				    : IS("Iterable") ? SL_LIST_BUFFER
+						     : SL_LIST_SEQ;
 			while (isspace((unsigned char)*s))
 				s++;
 			if (*s++ != '[')

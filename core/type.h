@@ -38,9 +38,9 @@ enum sl_list_style {
 
 typedef struct sl_type sl_type;
 struct sl_type {
-	uint8_t kind;          /* enum sl_kind */
-	uint8_t style;         /* enum sl_list_style, SL_LIST only */
-	uint16_t n;            /* number of kids: tuple arity, 1 for list/option, 0 for scalars */
+	uint8_t kind;  /* enum sl_kind */
+	uint8_t style; /* enum sl_list_style, SL_LIST only */
+	uint16_t n;    /* number of kids: tuple arity, 1 for list/option, 0 for scalars */
 	const sl_type *const *kid;
 };
 
@@ -48,7 +48,7 @@ extern const sl_type sl_type_i64, sl_type_f64, sl_type_bool, sl_type_str;
 
 typedef struct sl_types sl_types; /* arena of compound types */
 sl_types *sl_types_new(void);
-void sl_types_free(sl_types *t);  /* NULL ok */
+void sl_types_free(sl_types *t); /* NULL ok */
 
 /* Constructors return an arena-owned type, or NULL on allocation failure. */
 const sl_type *sl_type_tuple(sl_types *t, int n, const sl_type *const *kids);
@@ -56,9 +56,9 @@ const sl_type *sl_type_pair(sl_types *t, const sl_type *a, const sl_type *b);
 const sl_type *sl_type_list(sl_types *t, const sl_type *elem, enum sl_list_style style);
 const sl_type *sl_type_opt(sl_types *t, const sl_type *elem);
 
-int sl_type_eq(const sl_type *a, const sl_type *b);         /* structural; style ignored */
+int sl_type_eq(const sl_type *a, const sl_type *b); /* structural; style ignored */
 int sl_type_is_pair(const sl_type *t);
-int sl_type_is_num(const sl_type *t);                       /* Long or Double */
+int sl_type_is_num(const sl_type *t); /* Long or Double */
 /* Scala-style name into buf ("(String, Long)"); returns buf. Truncates safely. */
 char *sl_type_name(const sl_type *t, char *buf, size_t n);
 /* Parse a type name (the form sl_type_name prints; also Int, String, Long, Double,

@@ -44,7 +44,12 @@ typedef struct sluice_batch sluice_batch;   /* borrowed, valid during a callback
 typedef struct sluice_column sluice_column; /* borrowed, as its batch */
 
 enum sluice_clock { SLUICE_CLOCK_REAL = 0, SLUICE_CLOCK_MANUAL = 1 };
-enum sluice_log_level { SLUICE_LOG_ERROR = 0, SLUICE_LOG_WARN = 1, SLUICE_LOG_INFO = 2, SLUICE_LOG_DEBUG = 3 };
+enum sluice_log_level {
+	SLUICE_LOG_ERROR = 0,
+	SLUICE_LOG_WARN = 1,
+	SLUICE_LOG_INFO = 2,
+	SLUICE_LOG_DEBUG = 3
+};
 
 /*
  * sluice_config - how a context runs. Fill with sluice_config_init, then change fields.
@@ -53,13 +58,13 @@ enum sluice_log_level { SLUICE_LOG_ERROR = 0, SLUICE_LOG_WARN = 1, SLUICE_LOG_IN
  */
 typedef struct sluice_config {
 	size_t size;
-	int64_t batch_interval_ms;  /* > 0; default 1000 */
-	int64_t block_interval_ms;  /* > 0, divides the batch interval; default: the largest divisor of the
-				     * batch interval <= 200 ms (Spark's default is 200 ms) */
-	int workers;                /* worker threads incl. the driver; 0 = one per core */
-	int no_pin;                 /* 1: do not pin workers to cores */
-	int clock;                  /* enum sluice_clock */
-	int64_t manual_start_ms;    /* manual clock's time at start (default 0) */
+	int64_t batch_interval_ms; /* > 0; default 1000 */
+	int64_t block_interval_ms; /* > 0, divides the batch interval; default: the largest divisor
+				    * of the batch interval <= 200 ms (Spark's default is 200 ms) */
+	int workers;               /* worker threads incl. the driver; 0 = one per core */
+	int no_pin;                /* 1: do not pin workers to cores */
+	int clock;                 /* enum sluice_clock */
+	int64_t manual_start_ms;   /* manual clock's time at start (default 0) */
 	/* Diagnostics (skipped records, failed batches). NULL: none. Called from the driver. */
 	void (*log)(void *arg, int level, const char *msg);
 	void *log_arg;
@@ -109,15 +114,23 @@ sluice_stream *sluice_stream_filter(sluice_stream *s, const char *fn, sluice_err
 sluice_stream *sluice_stream_map_values(sluice_stream *s, const char *fn, sluice_error *err);
 sluice_stream *sluice_stream_flat_map_values(sluice_stream *s, const char *fn, sluice_error *err);
 sluice_stream *sluice_stream_reduce(sluice_stream *s, const char *fn, sluice_error *err);
-sluice_stream *sluice_stream_reduce_by_key(sluice_stream *s, const char *fn, int nparts, sluice_error *err);
+sluice_stream *sluice_stream_reduce_by_key(sluice_stream *s, const char *fn, int nparts,
+					   sluice_error *err);
 sluice_stream *sluice_stream_count(sluice_stream *s, sluice_error *err);
 sluice_stream *sluice_stream_count_by_value(sluice_stream *s, int nparts, sluice_error *err);
 sluice_stream *sluice_stream_group_by_key(sluice_stream *s, int nparts, sluice_error *err);
 sluice_stream *sluice_stream_repartition(sluice_stream *s, int nparts, sluice_error *err);
 sluice_stream *sluice_stream_union(sluice_stream *a, sluice_stream *b, sluice_error *err);
-enum sluice_join { SLUICE_JOIN_INNER, SLUICE_JOIN_LEFT_OUTER, SLUICE_JOIN_RIGHT_OUTER, SLUICE_JOIN_FULL_OUTER };
-sluice_stream *sluice_stream_join(sluice_stream *a, sluice_stream *b, int how, int nparts, sluice_error *err);
-sluice_stream *sluice_stream_cogroup(sluice_stream *a, sluice_stream *b, int nparts, sluice_error *err);
+enum sluice_join {
+	SLUICE_JOIN_INNER,
+	SLUICE_JOIN_LEFT_OUTER,
+	SLUICE_JOIN_RIGHT_OUTER,
+	SLUICE_JOIN_FULL_OUTER
+};
+sluice_stream *sluice_stream_join(sluice_stream *a, sluice_stream *b, int how, int nparts,
+				  sluice_error *err);
+sluice_stream *sluice_stream_cogroup(sluice_stream *a, sluice_stream *b, int nparts,
+				     sluice_error *err);
 
 /*
  * sluice_stream_transform - C code over each whole batch (Spark's transform).
@@ -127,9 +140,10 @@ sluice_stream *sluice_stream_cogroup(sluice_stream *a, sluice_stream *b, int npa
  *   batch (later batches still run). Threads: fn runs on the context's driver thread.
  */
 typedef struct sluice_out sluice_out;
-typedef int (*sluice_transform_fn)(void *arg, int64_t time_ms, const sluice_batch *in, sluice_out *out);
-sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type, sluice_transform_fn fn,
-				       void *arg, sluice_error *err);
+typedef int (*sluice_transform_fn)(void *arg, int64_t time_ms, const sluice_batch *in,
+				   sluice_out *out);
+sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type,
+				       sluice_transform_fn fn, void *arg, sluice_error *err);
 /* Appending to a transform's output: the leaves of one record in order, then end the
  * record. For (String, Long): out_str, out_i64, out_end. Return 0, -EINVAL on a type
  * mismatch, -ENOMEM. */
@@ -150,10 +164,19 @@ int sluice_stream_save_as_text_files(sluice_stream *s, const char *prefix, const
 /* foreachBatch (Spark's foreachRDD): fn gets each batch the stream has (also empty ones).
  * A non-zero return fails the batch. Threads: the driver thread. */
 typedef int (*sluice_foreach_fn)(void *arg, int64_t time_ms, const sluice_batch *batch);
-int sluice_stream_foreach_batch(sluice_stream *s, sluice_foreach_fn fn, void *arg, sluice_error *err);
+int sluice_stream_foreach_batch(sluice_stream *s, sluice_foreach_fn fn, void *arg,
+				sluice_error *err);
 
 /* ---- reading a batch (zero copy; pointers valid during the callback) ---- */
-enum sluice_kind { SLUICE_I64, SLUICE_F64, SLUICE_BOOL, SLUICE_STR, SLUICE_TUPLE, SLUICE_SEQ, SLUICE_OPTION };
+enum sluice_kind {
+	SLUICE_I64,
+	SLUICE_F64,
+	SLUICE_BOOL,
+	SLUICE_STR,
+	SLUICE_TUPLE,
+	SLUICE_SEQ,
+	SLUICE_OPTION
+};
 size_t sluice_batch_count(const sluice_batch *b);
 size_t sluice_batch_partitions(const sluice_batch *b);
 /* The column of partition p (its rows are the partition's records). */
@@ -163,9 +186,9 @@ const sluice_column *sluice_batch_partition(const sluice_batch *b, size_t p);
 size_t sluice_batch_format(const sluice_batch *b, size_t i, char *buf, size_t n);
 int sluice_column_kind(const sluice_column *c);
 size_t sluice_column_length(const sluice_column *c);
-const int64_t *sluice_column_i64(const sluice_column *c);   /* NULL unless SLUICE_I64 */
-const double *sluice_column_f64(const sluice_column *c);    /* NULL unless SLUICE_F64 */
-const uint8_t *sluice_column_bool(const sluice_column *c);  /* NULL unless SLUICE_BOOL */
+const int64_t *sluice_column_i64(const sluice_column *c);  /* NULL unless SLUICE_I64 */
+const double *sluice_column_f64(const sluice_column *c);   /* NULL unless SLUICE_F64 */
+const uint8_t *sluice_column_bool(const sluice_column *c); /* NULL unless SLUICE_BOOL */
 /* String i (not NUL-terminated); NULL unless SLUICE_STR. */
 const char *sluice_column_str(const sluice_column *c, size_t i, size_t *len);
 /* Field k of a tuple column (same length), the elements of a Seq, the values of an

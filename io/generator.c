@@ -27,14 +27,14 @@
 
 #include "../core/fmt.h"
 
-#define NSYL 70
-#define MIX 0x9E3779B1ULL   /* odd, not a multiple of 5 or 7 */
-#define MAXSYL 10           /* 70^10 < 2^64; words of up to 10 syllables */
+#define NSYL      70
+#define MIX       0x9E3779B1ULL /* odd, not a multiple of 5 or 7 */
+#define MAXSYL    10            /* 70^10 < 2^64; words of up to 10 syllables */
 #define TABLE_MAX ((int64_t)1 << 20)
 #define MAX_BATCH ((int64_t)1 << 40)
 
 enum gkind { G_LINES, G_WORDS, G_KV, G_NUMBERS };
-static const char *const kind_names[] = { "lines", "words", "kv", "numbers" };
+static const char *const kind_names[] = {"lines", "words", "kv", "numbers"};
 
 typedef struct gen_src {
 	sl_source base;
@@ -46,7 +46,7 @@ typedef struct gen_src {
 	/* word lengths: words [lo[L], lo[L] + size[L]) have L syllables */
 	uint64_t lo[MAXSYL + 1], size[MAXSYL + 1];
 	int maxsyl;
-	char *table;     /* keys words of stride 2*maxsyl bytes, or NULL */
+	char *table; /* keys words of stride 2*maxsyl bytes, or NULL */
 } gen_src;
 
 /* One batch being generated. */
@@ -139,7 +139,8 @@ static int gen_strings(const gen_src *g, sl_col *c, uint64_t st, size_t m)
 		if (sl_col_push_view(sc, start, (size_t)(p - start)))
 			return -ENOMEM;
 		if (g->kind == G_KV) {
-			if (sl_col_push_i64(c->kid[1], 1 + (int64_t)below(&s, 100)) || sl_col_commit(c))
+			if (sl_col_push_i64(c->kid[1], 1 + (int64_t)below(&s, 100)) ||
+			    sl_col_commit(c))
 				return -ENOMEM;
 		}
 	}
@@ -204,8 +205,10 @@ static int g_next(sl_source *s, int64_t time, sl_rdd **out, sluice_error *err)
 	}
 	__int128 cnt = upto(g->rate, time - g->zero) - upto(g->rate, time - B - g->zero);
 	if (cnt > MAX_BATCH)
-		return sl_error_set(err, -E2BIG, "generator: %" PRId64 " records per second make more "
-				  "than %" PRId64 " records per batch", g->rate, MAX_BATCH);
+		return sl_error_set(err, -E2BIG,
+				    "generator: %" PRId64 " records per second make more "
+				    "than %" PRId64 " records per batch",
+				    g->rate, MAX_BATCH);
 	size_t n = (size_t)cnt;
 	int64_t per = env->block_ms > 0 ? B / env->block_ms : 1;
 	size_t np = per > 1 ? (size_t)per : 1;
@@ -216,7 +219,7 @@ static int g_next(sl_source *s, int64_t time, sl_rdd **out, sluice_error *err)
 		free(rc);
 		return sl_error_set(err, -ENOMEM, "generator: out of memory");
 	}
-	job j = { .g = g, .time = time, .n = n, .nparts = np, .part = r->part, .rc = rc };
+	job j = {.g = g, .time = time, .n = n, .nparts = np, .part = r->part, .rc = rc};
 	if (env->workers && np > 1)
 		sl_workers_run(env->workers, np, gen_task, &j);
 	else
@@ -244,11 +247,11 @@ static void g_free(sl_source *s)
 }
 
 static const sl_source_ops gen_ops = {
-	.name = "generator",
-	.start = g_start,
-	.next = g_next,
-	.stop = NULL,
-	.free = g_free,
+    .name = "generator",
+    .start = g_start,
+    .next = g_next,
+    .stop = NULL,
+    .free = g_free,
 };
 
 /* Contract: see io.h. */
@@ -264,12 +267,15 @@ sl_source *sl_generator_source_new(sl_env *env, const char *kind, int64_t rate, 
 		return NULL;
 	}
 	if (k < 0) {
-		sl_error_set(err, -EINVAL, "generator: unknown kind '%s' (valid kinds: lines, words, kv, numbers)",
-			   kind ? kind : "");
+		sl_error_set(
+		    err, -EINVAL,
+		    "generator: unknown kind '%s' (valid kinds: lines, words, kv, numbers)",
+		    kind ? kind : "");
 		return NULL;
 	}
 	if (rate <= 0) {
-		sl_error_set(err, -EINVAL, "generator: rate must be > 0 records per second, got %" PRId64, rate);
+		sl_error_set(err, -EINVAL,
+			     "generator: rate must be > 0 records per second, got %" PRId64, rate);
 		return NULL;
 	}
 	if (keys < 0) {
@@ -277,8 +283,9 @@ sl_source *sl_generator_source_new(sl_env *env, const char *kind, int64_t rate, 
 		return NULL;
 	}
 	if (words_per_line < 0 || words_per_line > 1000000) {
-		sl_error_set(err, -EINVAL, "generator: words per line must be in 1..1000000, got %" PRId64,
-			   words_per_line);
+		sl_error_set(err, -EINVAL,
+			     "generator: words per line must be in 1..1000000, got %" PRId64,
+			     words_per_line);
 		return NULL;
 	}
 	gen_src *g = calloc(1, sizeof *g);
@@ -305,14 +312,19 @@ sl_source *sl_generator_source_new(sl_env *env, const char *kind, int64_t rate, 
 		size *= NSYL;
 	}
 	if (k != G_NUMBERS && (uint64_t)g->keys > g->lo[g->maxsyl] + g->size[g->maxsyl]) {
-		sl_error_set(err, -EINVAL, "generator: keys must be at most %" PRIu64 " for kind '%s', got %" PRId64,
-			   g->lo[MAXSYL] + g->size[MAXSYL], kind, keys);
+		sl_error_set(err, -EINVAL,
+			     "generator: keys must be at most %" PRIu64
+			     " for kind '%s', got %" PRId64,
+			     g->lo[MAXSYL] + g->size[MAXSYL], kind, keys);
 		g_free(&g->base);
 		return NULL;
 	}
 	switch (k) {
 	case G_NUMBERS: g->base.type = &sl_type_i64; break;
-	case G_KV: g->base.type = env->types ? sl_type_pair(env->types, &sl_type_str, &sl_type_i64) : NULL; break;
+	case G_KV:
+		g->base.type =
+		    env->types ? sl_type_pair(env->types, &sl_type_str, &sl_type_i64) : NULL;
+		break;
 	default: g->base.type = &sl_type_str; break;
 	}
 	if (k != G_NUMBERS && g->keys <= TABLE_MAX) {

@@ -36,7 +36,7 @@ typedef struct queue_src {
 	const sl_json **line; /* per line: the array, or NULL (null line or blank line) */
 	uint8_t *isnull;      /* per line: 1 for `null` */
 	size_t nlines;
-	size_t served;        /* next() calls so far */
+	size_t served; /* next() calls so far */
 	int nparts;
 	uint64_t seed;
 } queue_src;
@@ -57,8 +57,7 @@ static const sl_json *invalid(const sl_json *v)
 	switch (v->kind) {
 	case SL_JSON_STR:
 	case SL_JSON_NUM:
-	case SL_JSON_BOOL:
-		return NULL;
+	case SL_JSON_BOOL: return NULL;
 	case SL_JSON_ARR:
 		if (v->len < 2 || v->len > SL_TUPLE_MAX)
 			return v;
@@ -220,8 +219,9 @@ fail:
 	free(big);
 	sl_rdd_unref(r);
 nomem:
-	return sl_error_set(err, -ENOMEM, "queueStream '%s': out of memory building the batch of line %zu",
-			  q->path, k + 1);
+	return sl_error_set(err, -ENOMEM,
+			    "queueStream '%s': out of memory building the batch of line %zu",
+			    q->path, k + 1);
 }
 
 /* ---- source ops ---- */
@@ -263,11 +263,11 @@ static void q_free(sl_source *s)
 }
 
 static const sl_source_ops queue_ops = {
-	.name = "queueStream",
-	.start = q_start,
-	.next = q_next,
-	.stop = NULL,
-	.free = q_free,
+    .name = "queueStream",
+    .start = q_start,
+    .next = q_next,
+    .stop = NULL,
+    .free = q_free,
 };
 
 /* ---- creation ---- */
@@ -355,26 +355,32 @@ static int load(queue_src *q, const char *text, size_t len, sluice_error *err)
 		if (rc == -ENOMEM)
 			return sl_error_set(err, rc, "%s:%zu: out of memory", q->path, ln);
 		if (rc)
-			return sl_error_set(err, rc, "%s:%d:%d: %s", q->path, je.line, je.col, je.msg);
+			return sl_error_set(err, rc, "%s:%d:%d: %s", q->path, je.line, je.col,
+					    je.msg);
 		if (root->kind == SL_JSON_NULL) {
 			q->isnull[k] = 1;
 			continue;
 		}
 		if (root->kind != SL_JSON_ARR)
-			return sl_error_set(err, -EINVAL, "%s:%d:%d: a line must be a JSON array of records "
-					  "or null, found %s", q->path, root->line, root->col,
-					  sl_json_kind_name(root->kind));
+			return sl_error_set(err, -EINVAL,
+					    "%s:%d:%d: a line must be a JSON array of records "
+					    "or null, found %s",
+					    q->path, root->line, root->col,
+					    sl_json_kind_name(root->kind));
 		q->line[k] = root;
 		for (size_t j = 0; j < root->len; j++) {
 			const sl_json *v = root->kid[j], *bad = invalid(v);
 			if (bad)
-				return sl_error_set(err, -EINVAL, "%s:%d:%d: a record must be a string, a number, "
-						  "a boolean or an array of 2 to %d of those (a tuple), "
-						  "found %s", q->path, bad->line, bad->col, SL_TUPLE_MAX,
-						  what(bad, wb));
+				return sl_error_set(
+				    err, -EINVAL,
+				    "%s:%d:%d: a record must be a string, a number, "
+				    "a boolean or an array of 2 to %d of those (a tuple), "
+				    "found %s",
+				    q->path, bad->line, bad->col, SL_TUPLE_MAX, what(bad, wb));
 			if (!t) {
 				if (!(t = infer(ts, v)))
-					return sl_error_set(err, -ENOMEM, "%s: out of memory", q->path);
+					return sl_error_set(err, -ENOMEM, "%s: out of memory",
+							    q->path);
 				first_line = v->line;
 				continue;
 			}
@@ -384,10 +390,12 @@ static int load(queue_src *q, const char *text, size_t len, sluice_error *err)
 				return sl_error_set(err, rc, "%s: out of memory", q->path);
 			if (rc) {
 				const sl_type *rt = infer(ts, v);
-				return sl_error_set(err, -EINVAL, "%s:%d:%d: record has type %s but the stream's "
-						  "type is %s (from line %d)", q->path, v->line, v->col,
-						  sl_type_name(rt, rn, sizeof rn), sl_type_name(t, tn, sizeof tn),
-						  first_line);
+				return sl_error_set(err, -EINVAL,
+						    "%s:%d:%d: record has type %s but the stream's "
+						    "type is %s (from line %d)",
+						    q->path, v->line, v->col,
+						    sl_type_name(rt, rn, sizeof rn),
+						    sl_type_name(t, tn, sizeof tn), first_line);
 			}
 			t = nt;
 		}

@@ -47,18 +47,21 @@ static int bind1(const char *fn, const struct param *ps, int np, const sl_arg *a
 				if (!strcmp(ps[i].name, args[a].name))
 					k = i;
 			if (k < 0) {
-				sl_error_set(err, -EINVAL, "%s has no parameter named '%s'", fn, args[a].name);
+				sl_error_set(err, -EINVAL, "%s has no parameter named '%s'", fn,
+					     args[a].name);
 				goto at;
 			}
 		} else {
 			k = pos++;
 			if (k >= np) {
-				sl_error_set(err, -EINVAL, "%s takes at most %d argument(s)", fn, np);
+				sl_error_set(err, -EINVAL, "%s takes at most %d argument(s)", fn,
+					     np);
 				goto at;
 			}
 		}
 		if (out[k]) {
-			sl_error_set(err, -EINVAL, "%s: parameter '%s' given twice", fn, ps[k].name);
+			sl_error_set(err, -EINVAL, "%s: parameter '%s' given twice", fn,
+				     ps[k].name);
 			goto at;
 		}
 		int ak = args[a].kind;
@@ -69,7 +72,7 @@ static int bind1(const char *fn, const struct param *ps, int np, const sl_arg *a
 		}
 		out[k] = &args[a];
 		continue;
-at:
+	at:
 		err->line = args[a].line;
 		err->col = args[a].col;
 		return -EINVAL;
@@ -86,8 +89,8 @@ at:
 
 static sl_source *make_queue(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
 {
-	static const struct param ps[] = {{"path", SL_ARG_STR, 1}, {"partitions", SL_ARG_INT, 0},
-					  {"seed", SL_ARG_INT, 0}};
+	static const struct param ps[] = {
+	    {"path", SL_ARG_STR, 1}, {"partitions", SL_ARG_INT, 0}, {"seed", SL_ARG_INT, 0}};
 	const sl_arg *a[3];
 	if (bind("queueStream", ps, 3, args, nargs, a, err, sl_source_defs[0].usage))
 		return NULL;
@@ -109,8 +112,10 @@ static sl_source *make_textfile(sl_env *env, const sl_arg *args, int nargs, slui
 
 static sl_source *make_generator(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
 {
-	static const struct param ps[] = {{"kind", SL_ARG_STR, 1}, {"rate", SL_ARG_INT, 0},
-					  {"keys", SL_ARG_INT, 0}, {"words", SL_ARG_INT, 0},
+	static const struct param ps[] = {{"kind", SL_ARG_STR, 1},
+					  {"rate", SL_ARG_INT, 0},
+					  {"keys", SL_ARG_INT, 0},
+					  {"words", SL_ARG_INT, 0},
 					  {"seed", SL_ARG_INT, 0}};
 	const sl_arg *a[5];
 	if (bind("generator", ps, 5, args, nargs, a, err, sl_source_defs[2].usage))
@@ -120,9 +125,10 @@ static sl_source *make_generator(sl_env *env, const sl_arg *args, int nargs, slu
 }
 
 const sl_source_def sl_source_defs[] = {
-	{"queueStream", make_queue, "queueStream(\"batches.jsonl\"[, partitions = N][, seed = S])"},
-	{"textFile", make_textfile, "textFile(\"path\"[, blockBytes = N])"},
-	{"generator", make_generator,
-	 "generator(\"lines\"|\"words\"|\"kv\"|\"numbers\"[, rate = R][, keys = K][, words = W][, seed = S])"},
-	{NULL, NULL, NULL},
+    {"queueStream", make_queue, "queueStream(\"batches.jsonl\"[, partitions = N][, seed = S])"},
+    {"textFile", make_textfile, "textFile(\"path\"[, blockBytes = N])"},
+    {"generator", make_generator,
+     "generator(\"lines\"|\"words\"|\"kv\"|\"numbers\"[, rate = R][, keys = K][, words = W][, seed "
+     "= S])"},
+    {NULL, NULL, NULL},
 };

@@ -95,7 +95,8 @@ static int make_dirs(char *dir, sluice_error *err)
 		if (!rc && !S_ISDIR(st.st_mode))
 			rc = -ENOTDIR;
 		if (rc)
-			sl_error_set(err, rc, "cannot create directory '%s': %s", dir, strerror(-rc));
+			sl_error_set(err, rc, "cannot create directory '%s': %s", dir,
+				     strerror(-rc));
 		dir[i] = save;
 		if (rc)
 			return rc;
@@ -184,10 +185,10 @@ static int save_into(const sl_rdd *r, const char *dir, const char *base, const c
 	char *tmp = sibling(dir, base, "tmp", true, &rc);
 	if (!tmp)
 		return sl_error_set(err, rc, "cannot create a temporary directory in '%s': %s", dir,
-				  strerror(-rc));
+				    strerror(-rc));
 	size_t fl = strlen(tmp) + 32;
 	char *file = malloc(fl);
-	sl_sbuf b = { 0 };
+	sl_sbuf b = {0};
 	char *trash = NULL;
 	if (!file) {
 		rc = sl_error_set(err, -ENOMEM, "saveAsTextFiles '%s': out of memory", final);
@@ -207,7 +208,8 @@ static int save_into(const sl_rdd *r, const char *dir, const char *base, const c
 		goto out;
 	struct stat st;
 	if (lstat(final, &st) == 0) {
-		if (!(trash = sibling(dir, base, "trash", false, &rc)) || rename(final, trash) != 0) {
+		if (!(trash = sibling(dir, base, "trash", false, &rc)) ||
+		    rename(final, trash) != 0) {
 			rc = rc ? rc : -errno;
 			sl_error_set(err, rc, "cannot replace '%s': %s", final, strerror(-rc));
 			free(trash);
@@ -246,7 +248,7 @@ int sl_save_text_files(sl_env *env, const sl_rdd *r, const char *prefix, const c
 	(void)env;
 	if (!r)
 		return 0;
-	sl_sbuf name = { 0 };
+	sl_sbuf name = {0};
 	int rc = 0;
 	if (prefix && *prefix)
 		rc = sl_sbuf_printf(&name, "%s-", prefix);
@@ -271,7 +273,8 @@ int sl_save_text_files(sl_env *env, const sl_rdd *r, const char *prefix, const c
 	if (!dir || !base) {
 		rc = sl_error_set(err, -ENOMEM, "saveAsTextFiles: out of memory");
 	} else if (!*base) {
-		rc = sl_error_set(err, -EINVAL, "saveAsTextFiles: output name '%s' ends with '/'", name.p);
+		rc = sl_error_set(err, -EINVAL, "saveAsTextFiles: output name '%s' ends with '/'",
+				  name.p);
 	} else {
 		rc = make_dirs(dir, err);
 		if (!rc)

@@ -38,7 +38,7 @@
 typedef struct text_src {
 	sl_source base;
 	char *path;
-	char **files;   /* full paths, in reading order */
+	char **files; /* full paths, in reading order */
 	size_t nfiles;
 	size_t block;
 	bool done;
@@ -47,10 +47,10 @@ typedef struct text_src {
 /* The reading state of one next() call. */
 typedef struct reader {
 	text_src *t;
-	size_t fi;       /* current file */
-	int fd;          /* open fd of files[fi], or -1 */
-	bool cr;         /* the last byte of the current file read so far was '\r' */
-	size_t rem;      /* bytes still expected (from stat sizes; a hint for sizing) */
+	size_t fi;  /* current file */
+	int fd;     /* open fd of files[fi], or -1 */
+	bool cr;    /* the last byte of the current file read so far was '\r' */
+	size_t rem; /* bytes still expected (from stat sizes; a hint for sizing) */
 	sluice_error *err;
 } reader;
 
@@ -131,8 +131,8 @@ static int fill(reader *r, sl_col *c, const char **carry, size_t *ncarry)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return sl_error_set(r->err, -errno, "cannot read '%s': %s", r->t->files[r->fi],
-					  strerror(errno));
+			return sl_error_set(r->err, -errno, "cannot read '%s': %s",
+					    r->t->files[r->fi], strerror(errno));
 		if (n > 0) {
 			used += (size_t)n;
 			/* more than stat said: the files grew; guess a block more */
@@ -160,7 +160,7 @@ static int fill(reader *r, sl_col *c, const char **carry, size_t *ncarry)
 static int read_all(text_src *t, int64_t time, sl_rdd **out, sluice_error *err)
 {
 	sl_env *env = t->base.env;
-	reader r = { .t = t, .fd = -1, .err = err };
+	reader r = {.t = t, .fd = -1, .err = err};
 	for (size_t i = 0; i < t->nfiles; i++) {
 		struct stat st;
 		if (stat(t->files[i], &st) == 0 && st.st_size > 0)
@@ -256,11 +256,11 @@ static void t_free(sl_source *s)
 }
 
 static const sl_source_ops text_ops = {
-	.name = "textFile",
-	.start = t_start,
-	.next = t_next,
-	.stop = NULL,
-	.free = t_free,
+    .name = "textFile",
+    .start = t_start,
+    .next = t_next,
+    .stop = NULL,
+    .free = t_free,
 };
 
 /* ---- listing ---- */
@@ -310,10 +310,11 @@ static int list(text_src *t, sluice_error *err)
 	}
 	if (!S_ISDIR(st.st_mode))
 		return sl_error_set(err, -EINVAL, "cannot read '%s': %s", path,
-				  "not a regular file or directory");
+				    "not a regular file or directory");
 	DIR *d = opendir(path);
 	if (!d)
-		return sl_error_set(err, -errno, "cannot open directory '%s': %s", path, strerror(errno));
+		return sl_error_set(err, -errno, "cannot open directory '%s': %s", path,
+				    strerror(errno));
 	size_t pl = strlen(path);
 	bool slash = pl && path[pl - 1] == '/';
 	int rc = 0;
@@ -339,7 +340,8 @@ static int list(text_src *t, sluice_error *err)
 	if (rc)
 		return sl_error_set(err, rc, "textFile '%s': out of memory", path);
 	if (rderr)
-		return sl_error_set(err, -rderr, "cannot read directory '%s': %s", path, strerror(rderr));
+		return sl_error_set(err, -rderr, "cannot read directory '%s': %s", path,
+				    strerror(rderr));
 	if (t->nfiles > 1)
 		qsort(t->files, t->nfiles, sizeof *t->files, by_name);
 	for (size_t i = 0; i < t->nfiles; i++)

@@ -16,16 +16,16 @@
 
 static int passed, failed;
 
-#define CHECK(c, ...)                                                                      \
-	do {                                                                               \
-		if (c) {                                                                   \
-			passed++;                                                          \
-		} else {                                                                   \
-			failed++;                                                          \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);              \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                               \
-		}                                                                          \
+#define CHECK(c, ...)                                                                              \
+	do {                                                                                       \
+		if (c) {                                                                           \
+			passed++;                                                                  \
+		} else {                                                                           \
+			failed++;                                                                  \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+		}                                                                                  \
 	} while (0)
 
 struct sums {
@@ -82,9 +82,12 @@ static struct sums run(int workers)
 			"val groups = kv.groupByKey()\n"
 			"val joined = counts.join(kv.reduceByKey((a, b) => if (a > b) a else b))\n";
 	if (!ctx || sluice_context_pipeline(ctx, p, strlen(p), &err) ||
-	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "counts"), sum_counts, &s, &err) ||
-	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "groups"), count_groups, &s, &err) ||
-	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "joined"), count_rows, &s, &err) ||
+	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "counts"), sum_counts, &s,
+					&err) ||
+	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "groups"), count_groups, &s,
+					&err) ||
+	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "joined"), count_rows, &s,
+					&err) ||
 	    sluice_context_start(ctx, &err)) {
 		fprintf(stderr, "setup: %s\n", err.msg);
 		exit(1);
@@ -107,12 +110,14 @@ int main(void)
 	struct sums ref = run(1);
 	CHECK(ref.rows == 5 * 20000, "rows %lld", ref.rows);
 	CHECK(ref.keys > 0 && ref.keys <= 5 * 300, "keys %lld", ref.keys);
-	CHECK(ref.grouped == 5 * 20000 && ref.groups == ref.keys, "groups %lld grouped %lld", ref.groups, ref.grouped);
+	CHECK(ref.grouped == 5 * 20000 && ref.groups == ref.keys, "groups %lld grouped %lld",
+	      ref.groups, ref.grouped);
 	CHECK(ref.joined == ref.keys, "joined %lld", ref.joined);
 	for (int w = 2; w <= 4; w++) {
 		struct sums s = run(w);
-		CHECK(!memcmp(&s, &ref, sizeof(s)), "workers %d disagree: rows %lld keys %lld joined %lld", w, s.rows,
-		      s.keys, s.joined);
+		CHECK(!memcmp(&s, &ref, sizeof(s)),
+		      "workers %d disagree: rows %lld keys %lld joined %lld", w, s.rows, s.keys,
+		      s.joined);
 	}
 	/* real clock, stopped from another thread while running */
 	sluice_config cfg;
@@ -126,8 +131,9 @@ int main(void)
 	struct sums s = {0};
 	const char *p = "val c = generator(\"kv\", rate = 100000, keys = 50).reduceByKey(_ + _)";
 	CHECK(ctx && !sluice_context_pipeline(ctx, p, strlen(p), &err) &&
-		      !sluice_stream_foreach_batch(sluice_context_stream(ctx, "c"), count_rows, &s, &err) &&
-		      !sluice_context_start(ctx, &err),
+		  !sluice_stream_foreach_batch(sluice_context_stream(ctx, "c"), count_rows, &s,
+					       &err) &&
+		  !sluice_context_start(ctx, &err),
 	      "%s", err.msg);
 	pthread_t th;
 	pthread_create(&th, NULL, stopper, ctx);
@@ -135,8 +141,8 @@ int main(void)
 	pthread_join(th, NULL);
 	sluice_stats st = {.size = sizeof(st)};
 	sluice_context_stats(ctx, &st);
-	CHECK(st.batches >= 1 && st.failed_batches == 0, "batches %lld failed %lld", (long long)st.batches,
-	      (long long)st.failed_batches);
+	CHECK(st.batches >= 1 && st.failed_batches == 0, "batches %lld failed %lld",
+	      (long long)st.batches, (long long)st.failed_batches);
 	sluice_context_free(ctx);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;

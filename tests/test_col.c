@@ -14,7 +14,7 @@
 #include "keydict.h"
 
 static sl_env env;
-#define mem (env.mem)
+#define mem   (env.mem)
 #define types (env.types)
 
 static void setup(void)
@@ -47,7 +47,8 @@ static const char *show(const sl_col *c)
 Test(col, types_names_parse_and_equality)
 {
 	const sl_type *p = sl_type_pair(types, &sl_type_str, &sl_type_i64);
-	const sl_type *g = sl_type_pair(types, &sl_type_str, sl_type_list(types, &sl_type_f64, SL_LIST_BUFFER));
+	const sl_type *g =
+	    sl_type_pair(types, &sl_type_str, sl_type_list(types, &sl_type_f64, SL_LIST_BUFFER));
 	char buf[64];
 	cr_assert_str_eq(sl_type_name(p, buf, sizeof(buf)), "(String, Long)");
 	cr_assert_str_eq(sl_type_name(g, buf, sizeof(buf)), "(String, Iterable[Double])");
@@ -88,7 +89,8 @@ Test(col, nested_appends_and_zero_rows)
 	cr_assert_eq(c->len, 41);
 	uint32_t idx[] = {0, 1, 3, 40};
 	sl_col *g = sl_col_gather(c, idx, 4);
-	cr_assert_str_eq(show(g), "(false,None,List())|(true,Some(s1),List(0))|(true,None,List(0, 1, 2))|(false,None,List())");
+	cr_assert_str_eq(show(g), "(false,None,List())|(true,Some(s1),List(0))|(true,None,List(0, "
+				  "1, 2))|(false,None,List())");
 	sl_col *s = sl_col_slice(c, 38, 2);
 	cr_assert_str_eq(show(s), "(false,Some(s38),List(0, 1))|(true,None,List(0, 1, 2))");
 	sl_col *parts[3] = {s, NULL, g};
@@ -100,7 +102,8 @@ Test(col, nested_appends_and_zero_rows)
 	cr_assert_eq(sl_col_hash_row(cat, 1), sl_col_hash_row(c, 39));
 	cr_assert_eq(sl_col_row_cmp(cat, 0, cat, 0), 0);
 	sl_col_unref(c); /* gathered views keep the strings alive */
-	cr_assert_str_eq(show(g), "(false,None,List())|(true,Some(s1),List(0))|(true,None,List(0, 1, 2))|(false,None,List())");
+	cr_assert_str_eq(show(g), "(false,None,List())|(true,Some(s1),List(0))|(true,None,List(0, "
+				  "1, 2))|(false,None,List())");
 	sl_col_unref(g);
 	sl_col_unref(s);
 	sl_col_unref(cat);
@@ -155,7 +158,8 @@ Test(col, keydict_ids_are_dense_in_first_seen_order)
 		sl_col_push_str(s, w[i], strlen(w[i]));
 	int64_t want[] = {0, 1, 0, 2, 3, 1, 2};
 	for (size_t i = 0; i < 7; i++)
-		cr_assert_eq(sl_keydict_put(&d, s, i, sl_col_hash_row(s, i)), want[i], "row %zu", i);
+		cr_assert_eq(sl_keydict_put(&d, s, i, sl_col_hash_row(s, i)), want[i], "row %zu",
+			     i);
 	cr_assert_eq(d.n, 4);
 	cr_assert_str_eq(show(d.keys), "b|a||c");
 	cr_assert_eq(sl_keydict_get(&d, s, 4, sl_col_hash_row(s, 4)), 3);
@@ -188,7 +192,8 @@ Test(col, allocation_failures_are_reported_not_crashed)
 		sl_col *c = sl_col_new(mem, sl_type_pair(types, &sl_type_str, &sl_type_i64), 4);
 		int ok = c != NULL;
 		for (int i = 0; ok && i < 100; i++)
-			ok = !sl_col_push_str(c->kid[0], "key", 3) && !sl_col_push_i64(c->kid[1], i) && !sl_col_commit(c);
+			ok = !sl_col_push_str(c->kid[0], "key", 3) &&
+			     !sl_col_push_i64(c->kid[1], i) && !sl_col_commit(c);
 		sl_mem_fail_after(mem, -1);
 		sl_col_unref(c);
 	}

@@ -103,12 +103,15 @@ static int build_error(const char *pipeline, sluice_error *err)
 	return rc;
 }
 
-#define HDR(t) "-------------------------------------------\nTime: " t " ms\n-------------------------------------------\n"
+#define HDR(t)                                                                                     \
+	"-------------------------------------------\nTime: " t                                    \
+	" ms\n-------------------------------------------\n"
 
 Test(engine, print_format_and_ellipsis)
 {
 	char p[1024];
-	snprintf(p, sizeof(p), "queueStream(\"%s\").print(2)", qfile("a.jsonl", "[1, 2, 3]\n[4, 5]\n[]\n"));
+	snprintf(p, sizeof(p), "queueStream(\"%s\").print(2)",
+		 qfile("a.jsonl", "[1, 2, 3]\n[4, 5]\n[]\n"));
 	char *out = run_text(p, 2, 3, 0);
 	cr_assert_str_eq(out, HDR("1000") "1\n2\n...\n\n" HDR("2000") "4\n5\n\n" HDR("3000") "\n");
 	free(out);
@@ -117,7 +120,8 @@ Test(engine, print_format_and_ellipsis)
 Test(engine, null_line_is_no_rdd_and_skips_print)
 {
 	char p[1024];
-	snprintf(p, sizeof(p), "queueStream(\"%s\").map(_ * 10).print()", qfile("n.jsonl", "[1]\nnull\n[2]\n"));
+	snprintf(p, sizeof(p), "queueStream(\"%s\").map(_ * 10).print()",
+		 qfile("n.jsonl", "[1]\nnull\n[2]\n"));
 	char *out = run_text(p, 1, 3, 0);
 	cr_assert_str_eq(out, HDR("1000") "10\n\n" HDR("3000") "20\n\n");
 	free(out);
@@ -126,7 +130,8 @@ Test(engine, null_line_is_no_rdd_and_skips_print)
 Test(engine, count_of_no_rdd_is_no_output_but_empty_is_zero)
 {
 	char p[1024];
-	snprintf(p, sizeof(p), "queueStream(\"%s\").count().print()", qfile("c.jsonl", "null\n[]\n"));
+	snprintf(p, sizeof(p), "queueStream(\"%s\").count().print()",
+		 qfile("c.jsonl", "null\n[]\n"));
 	char *out = run_text(p, 1, 2, 0);
 	cr_assert_str_eq(out, HDR("2000") "0\n\n");
 	free(out);
@@ -150,35 +155,47 @@ Test(engine, joins_use_options_for_missing_sides)
 	snprintf(p, sizeof(p),
 		 "val a = queueStream(\"%s\"); val b = queueStream(\"%s\")\n"
 		 "a.join(b, 1).print()\na.leftOuterJoin(b, 1).print()\n"
-		 "a.rightOuterJoin(b, 1).print()\na.fullOuterJoin(b, 1).print()\na.cogroup(b, 1).print()",
+		 "a.rightOuterJoin(b, 1).print()\na.fullOuterJoin(b, 1).print()\na.cogroup(b, "
+		 "1).print()",
 		 a, b);
 	char *out = run_text(p, 2, 1, 0);
-	cr_assert_str_eq(out, HDR("1000") "(a,(1,x))\n(a,(3,x))\n\n"
-			      HDR("1000") "(a,(1,Some(x)))\n(b,(2,None))\n(a,(3,Some(x)))\n\n"
-			      HDR("1000") "(a,(Some(1),x))\n(a,(Some(3),x))\n(c,(None,y))\n\n"
-			      HDR("1000") "(a,(Some(1),Some(x)))\n(b,(Some(2),None))\n(a,(Some(3),Some(x)))\n(c,(None,Some(y)))\n\n"
-			      HDR("1000") "(a,(CompactBuffer(1, 3),CompactBuffer(x)))\n(b,(CompactBuffer(2),CompactBuffer()))\n"
-					  "(c,(CompactBuffer(),CompactBuffer(y)))\n\n");
+	cr_assert_str_eq(
+	    out, HDR("1000") "(a,(1,x))\n(a,(3,x))\n\n" HDR("1000") "(a,(1,Some(x)))\n(b,(2,None))"
+								    "\n(a,(3,Some(x)))\n\n" HDR("10"
+												"0"
+												"0") "(a,(Some(1),x))\n(a,(Some(3),x))\n(c,(None,y))\n\n" HDR(
+									"1000") "(a,(Some(1),Some("
+										"x)))\n(b,(Some(2),"
+										"None))\n(a,(Some("
+										"3),Some(x)))\n(c,("
+										"None,Some(y)))"
+										"\n\n" HDR("1000") "(a,(CompactBuffer(1, 3),CompactBuffer(x)))\n(b,(CompactBuffer(2),CompactBuffer()))\n"
+												   "(c,(CompactBuffer(),CompactBuffer(y)))\n\n");
 	free(out);
 }
 
 Test(engine, general_reduce_functions_and_builtins_agree)
 {
 	char p[2048];
-	const char *f = qfile("r.jsonl", "[[\"a\", 5], [\"b\", 1], [\"a\", -2], [\"a\", 9], [\"b\", 4], [\"c\", 7]]\n");
-	snprintf(p, sizeof(p),
-		 "val s = queueStream(\"%s\", partitions = 3)\n"
-		 "s.reduceByKey(_ + _, 1).print()\n"
-		 "s.reduceByKey((x, y) => if (x > y) y + x else x + y, 1).print()\n" /* general path */
-		 "s.reduceByKey(math.max(_, _), 1).print()\n"
-		 "s.reduceByKey((x, y) => math.max(x, y) * 1, 1).print()\n"
-		 "s.map(_._2).reduce(_ + _).print()\n"
-		 "s.map(_._1).reduce((x, y) => if (x > y) x else y).print()",
-		 f);
+	const char *f =
+	    qfile("r.jsonl",
+		  "[[\"a\", 5], [\"b\", 1], [\"a\", -2], [\"a\", 9], [\"b\", 4], [\"c\", 7]]\n");
+	snprintf(
+	    p, sizeof(p),
+	    "val s = queueStream(\"%s\", partitions = 3)\n"
+	    "s.reduceByKey(_ + _, 1).print()\n"
+	    "s.reduceByKey((x, y) => if (x > y) y + x else x + y, 1).print()\n" /* general path */
+	    "s.reduceByKey(math.max(_, _), 1).print()\n"
+	    "s.reduceByKey((x, y) => math.max(x, y) * 1, 1).print()\n"
+	    "s.map(_._2).reduce(_ + _).print()\n"
+	    "s.map(_._1).reduce((x, y) => if (x > y) x else y).print()",
+	    f);
 	char *out = run_text(p, 2, 1, 0);
-	cr_assert_str_eq(out, HDR("1000") "(a,12)\n(b,5)\n(c,7)\n\n" HDR("1000") "(a,12)\n(b,5)\n(c,7)\n\n"
-			      HDR("1000") "(a,9)\n(b,4)\n(c,7)\n\n" HDR("1000") "(a,9)\n(b,4)\n(c,7)\n\n"
-			      HDR("1000") "24\n\n" HDR("1000") "c\n\n");
+	cr_assert_str_eq(
+	    out,
+	    HDR("1000") "(a,12)\n(b,5)\n(c,7)\n\n" HDR("1000") "(a,12)\n(b,5)\n(c,7)\n\n" HDR("100"
+											      "0") "(a,9)\n(b,4)\n(c,7)\n\n" HDR(
+		"1000") "(a,9)\n(b,4)\n(c,7)\n\n" HDR("1000") "24\n\n" HDR("1000") "c\n\n");
 	free(out);
 }
 
@@ -194,17 +211,23 @@ Test(engine, group_by_key_keeps_arrival_order_and_map_values)
 		 "s.countByValue(1).print()",
 		 f);
 	char *out = run_text(p, 2, 1, 0);
-	cr_assert_str_eq(out, HDR("1000") "(1,CompactBuffer(1.5, 0.25, -1.0))\n(2,CompactBuffer(2.0))\n\n"
-			      HDR("1000") "(1,0.75)\n(2,2.0)\n\n"
-			      HDR("1000") "(1,1.5)\n(1,3.0)\n(2,2.0)\n(2,4.0)\n(1,0.25)\n(1,0.5)\n(1,-1.0)\n(1,-2.0)\n\n"
-			      HDR("1000") "((1,1.5),1)\n((2,2.0),1)\n((1,0.25),1)\n((1,-1.0),1)\n\n");
+	cr_assert_str_eq(
+	    out,
+	    HDR("1000") "(1,CompactBuffer(1.5, 0.25, -1.0))\n(2,CompactBuffer(2.0))\n\n" HDR(
+		"1000") "(1,0.75)\n(2,2.0)\n\n" HDR("1000") "(1,1.5)\n(1,3.0)\n(2,2.0)\n(2,4.0)\n("
+							    "1,0.25)\n(1,0.5)\n(1,-1.0)\n(1,-2.0)"
+							    "\n\n" HDR("1000") "((1,1.5),1)\n((2,2."
+									       "0),1)\n((1,0.25),1)"
+									       "\n((1,-1.0),1)"
+									       "\n\n");
 	free(out);
 }
 
 Test(engine, repartition_makes_n_partitions)
 {
 	char p[1024];
-	snprintf(p, sizeof(p), "queueStream(\"%s\").repartition(3).print()", qfile("p.jsonl", "[1,2,3,4,5,6,7]\n"));
+	snprintf(p, sizeof(p), "queueStream(\"%s\").repartition(3).print()",
+		 qfile("p.jsonl", "[1,2,3,4,5,6,7]\n"));
 	char *out = run_text(p, 2, 1, 0);
 	cr_assert_str_eq(out, HDR("1000") "1\n2\n3\n4\n5\n6\n7\n\n");
 	free(out);
@@ -250,7 +273,8 @@ static int evens(void *arg, int64_t time, const sluice_batch *in, sluice_out *ou
 		for (size_t i = 0; i < sluice_column_length(c); i++) {
 			if (v[i] % 2)
 				continue;
-			if (sluice_out_i64(out, v[i]) || sluice_out_str(out, "even", 4) || sluice_out_end(out))
+			if (sluice_out_i64(out, v[i]) || sluice_out_str(out, "even", 4) ||
+			    sluice_out_end(out))
 				return -EINVAL;
 		}
 	}
@@ -364,7 +388,8 @@ Test(engine, pipeline_error_positions)
 {
 	sluice_error err = {0};
 	char p[1024];
-	snprintf(p, sizeof(p), "val s = queueStream(\"%s\")\ns.map(x => (x, 1))\n .reduceByKey(_ + _)\n .prnit()",
+	snprintf(p, sizeof(p),
+		 "val s = queueStream(\"%s\")\ns.map(x => (x, 1))\n .reduceByKey(_ + _)\n .prnit()",
 		 qfile("pe.jsonl", "[\"a\"]\n"));
 	cr_assert_eq(build_error(p, &err), -EINVAL);
 	cr_assert_eq(err.line, 4);
@@ -395,16 +420,16 @@ Test(engine, manual_clock_times_and_start_errors)
 	cr_assert_eq(sluice_context_advance(ctx, 100), -EINVAL); /* not started */
 	cr_assert_eq(sluice_context_start(ctx, &err), 0);
 	cr_assert_eq(sluice_context_start(ctx, &err), -EALREADY);
-	cr_assert_eq(sluice_context_advance(ctx, 200), 0);    /* clock 1400: nothing due */
-	cr_assert_eq(sluice_context_advance(ctx, 100), 1);    /* 1500 */
-	cr_assert_eq(sluice_context_advance(ctx, 1000), 2);   /* 2000, 2500 */
+	cr_assert_eq(sluice_context_advance(ctx, 200), 0);  /* clock 1400: nothing due */
+	cr_assert_eq(sluice_context_advance(ctx, 100), 1);  /* 1500 */
+	cr_assert_eq(sluice_context_advance(ctx, 1000), 2); /* 2000, 2500 */
 	cr_assert_str_eq(c.buf, HDR("1500") "5\n\n" HDR("2000") "5\n\n" HDR("2500") "5\n\n");
 	sluice_stats st = {.size = sizeof(st)};
 	sluice_context_stats(ctx, &st);
 	cr_assert_eq(st.zero_time_ms, 1000);
 	cr_assert_eq(sluice_context_stop(ctx, 1), 0);
 	cr_assert_eq(sluice_context_await(ctx, 0), 0);
-	cr_assert_eq(sluice_context_advance(ctx, 1000), 0);   /* stopped: no more batches */
+	cr_assert_eq(sluice_context_advance(ctx, 1000), 0); /* stopped: no more batches */
 	sluice_context_free(ctx);
 	free(c.buf);
 }
@@ -447,13 +472,14 @@ Test(engine, chunking_and_worker_invariance)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "[");
 		for (int i = 0; i < 300; i++) {
 			s = s * 1103515245 + 12345;
-			n += (size_t)snprintf(text + n, sizeof(text) - n, "%s[\"k%u\", %u]", i ? "," : "", (s >> 16) % 37,
-					      (s >> 8) % 100);
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "%s[\"k%u\", %u]",
+					      i ? "," : "", (s >> 16) % 37, (s >> 8) % 100);
 		}
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "]\n");
 	}
 	const char *f = qfile("inv.jsonl", text);
-	const char *cuts[] = {"partitions = 1", "partitions = 5", "partitions = -1, seed = 1", "partitions = -1, seed = 9"};
+	const char *cuts[] = {"partitions = 1", "partitions = 5", "partitions = -1, seed = 1",
+			      "partitions = -1, seed = 9"};
 	const char *ops = ".reduceByKey(_ + _).print(1000)\n"
 			  "s.groupByKey().mapValues(_.size).print(1000)\n"
 			  "s.map(_._2).countByValue().print(1000)\n"
@@ -464,12 +490,14 @@ Test(engine, chunking_and_worker_invariance)
 	for (int w = 0; w < 3; w++) {
 		for (int k = 0; k < 4; k++) {
 			char p[4096];
-			snprintf(p, sizeof(p), "val s = queueStream(\"%s\", %s)\ns%s", f, cuts[k], ops);
+			snprintf(p, sizeof(p), "val s = queueStream(\"%s\", %s)\ns%s", f, cuts[k],
+				 ops);
 			char *out = run_text(p, wk[w], 4, 0);
 			if (!ref[w])
 				ref[w] = out;
 			else {
-				cr_assert_str_eq(out, ref[w], "cut '%s' on %d workers", cuts[k], wk[w]);
+				cr_assert_str_eq(out, ref[w], "cut '%s' on %d workers", cuts[k],
+						 wk[w]);
 				free(out);
 			}
 		}
@@ -479,7 +507,8 @@ Test(engine, chunking_and_worker_invariance)
 		cr_assert_eq(strlen(ref[w]), strlen(ref[0]));
 		size_t sum0 = 0, sumw = 0;
 		for (size_t i = 0; ref[0][i]; i++)
-			sum0 += (unsigned char)ref[0][i] * 31u, sumw += (unsigned char)ref[w][i] * 31u;
+			sum0 += (unsigned char)ref[0][i] * 31u,
+			    sumw += (unsigned char)ref[w][i] * 31u;
 		cr_assert_eq(sum0, sumw);
 	}
 	for (int w = 0; w < 3; w++)

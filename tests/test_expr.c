@@ -15,7 +15,7 @@
 #include "parse.h"
 
 static sl_env env;
-#define mem (env.mem)
+#define mem   (env.mem)
 #define types (env.types)
 
 static void setup(void)
@@ -102,16 +102,22 @@ Test(expr, long_arithmetic_wraps_and_truncates)
 {
 	int64_t v[] = {7, -7, INT64_MAX, INT64_MIN, 0};
 	sl_col *a = longs(v, 5);
-	cr_assert_str_eq(eval("_ + 1", a, NULL, NULL), "8|-6|-9223372036854775808|-9223372036854775807|1");
-	cr_assert_str_eq(eval("x => x / 2", a, NULL, NULL), "3|-3|4611686018427387903|-4611686018427387904|0");
+	cr_assert_str_eq(eval("_ + 1", a, NULL, NULL),
+			 "8|-6|-9223372036854775808|-9223372036854775807|1");
+	cr_assert_str_eq(eval("x => x / 2", a, NULL, NULL),
+			 "3|-3|4611686018427387903|-4611686018427387904|0");
 	cr_assert_str_eq(eval("x => x % 3", a, NULL, NULL), "1|-1|1|-2|0");
-	cr_assert_str_eq(eval("x => x * 2 - x", a, NULL, NULL), "7|-7|9223372036854775807|-9223372036854775808|0");
-	cr_assert_str_eq(eval("x => x / -1", a, NULL, NULL), "-7|7|-9223372036854775807|-9223372036854775808|0");
+	cr_assert_str_eq(eval("x => x * 2 - x", a, NULL, NULL),
+			 "7|-7|9223372036854775807|-9223372036854775808|0");
+	cr_assert_str_eq(eval("x => x / -1", a, NULL, NULL),
+			 "-7|7|-9223372036854775807|-9223372036854775808|0");
 	size_t bad;
 	cr_assert_str_eq(eval("x => 10 / x", a, NULL, &bad), "1|-1|0|0|!");
 	cr_assert_eq(bad, 1);
-	cr_assert_str_eq(eval("x => -x", a, NULL, NULL), "-7|7|-9223372036854775807|-9223372036854775808|0");
-	cr_assert_str_eq(eval("math.abs(_)", a, NULL, NULL), "7|7|9223372036854775807|-9223372036854775808|0");
+	cr_assert_str_eq(eval("x => -x", a, NULL, NULL),
+			 "-7|7|-9223372036854775807|-9223372036854775808|0");
+	cr_assert_str_eq(eval("math.abs(_)", a, NULL, NULL),
+			 "7|7|9223372036854775807|-9223372036854775808|0");
 	sl_col_unref(a);
 }
 
@@ -133,7 +139,8 @@ Test(expr, comparisons_logic_and_if)
 	sl_col *a = longs(v, 3);
 	cr_assert_str_eq(eval("x => x > 2 && x < 10", a, NULL, NULL), "false|true|false");
 	cr_assert_str_eq(eval("x => x == 1 || !(x != 10)", a, NULL, NULL), "true|false|true");
-	cr_assert_str_eq(eval("x => if (x >= 5) \"big\" else \"small\"", a, NULL, NULL), "small|big|big");
+	cr_assert_str_eq(eval("x => if (x >= 5) \"big\" else \"small\"", a, NULL, NULL),
+			 "small|big|big");
 	cr_assert_str_eq(eval("x => if (x > 1) x else 0.5", a, NULL, NULL), "0.5|5.0|10.0");
 	/* a row the left side decides is not bad even if the right side fails on it */
 	size_t bad;
@@ -147,7 +154,8 @@ Test(expr, tuples_fields_and_sharing)
 	int64_t v[] = {1, 2};
 	sl_col *a = longs(v, 2);
 	cr_assert_str_eq(eval("(_, 1)", a, NULL, NULL), "(1,1)|(2,1)");
-	cr_assert_str_eq(eval("x => (x, (x * 2, \"k\" + x))", a, NULL, NULL), "(1,(2,k1))|(2,(4,k2))");
+	cr_assert_str_eq(eval("x => (x, (x * 2, \"k\" + x))", a, NULL, NULL),
+			 "(1,(2,k1))|(2,(4,k2))");
 	cr_assert_str_eq(eval("x => (x, (x, 3))._2._1", a, NULL, NULL), "1|2");
 	cr_assert_str_eq(eval("x => Seq(x, x * 2)", a, NULL, NULL), "List(1, 2)|List(2, 4)");
 	cr_assert_str_eq(eval("x => Some(x).getOrElse(0)", a, NULL, NULL), "1|2");
@@ -158,17 +166,20 @@ Test(expr, strings_and_java_split)
 {
 	const char *v[] = {"a b", "  x  y ", "", " ", "a,,b,,", "A-b_C"};
 	sl_col *a = strs(v, 6);
-	cr_assert_str_eq(eval("_.split(\" \")", a, NULL, NULL),
-			 "Array(a, b)|Array(, , x, , y)|Array()|Array()|Array(a,,b,,)|Array(A-b_C)");
+	cr_assert_str_eq(
+	    eval("_.split(\" \")", a, NULL, NULL),
+	    "Array(a, b)|Array(, , x, , y)|Array()|Array()|Array(a,,b,,)|Array(A-b_C)");
 	cr_assert_str_eq(eval("_.split(\",\").length", a, NULL, NULL), "1|1|1|1|3|1");
 	cr_assert_str_eq(eval("_.split(\"\\\\s+\")", a, NULL, NULL),
 			 "Array(a, b)|Array(, x, y)|Array()|Array()|Array(a,,b,,)|Array(A-b_C)");
 	cr_assert_str_eq(eval("_.split(\"\\\\W+\")", a, NULL, NULL),
 			 "Array(a, b)|Array(, x, y)|Array()|Array()|Array(a, b)|Array(A, b_C)");
 	cr_assert_str_eq(eval("_.trim.toUpperCase", a, NULL, NULL), "A B|X  Y|||A,,B,,|A-B_C");
-	cr_assert_str_eq(eval("_.toLowerCase + \"!\"", a, NULL, NULL), "a b!|  x  y !|!| !|a,,b,,!|a-b_c!");
+	cr_assert_str_eq(eval("_.toLowerCase + \"!\"", a, NULL, NULL),
+			 "a b!|  x  y !|!| !|a,,b,,!|a-b_c!");
 	cr_assert_str_eq(eval("s => s.length", a, NULL, NULL), "3|7|0|1|6|5");
-	cr_assert_str_eq(eval("s => s.contains(\"b\") || s.startsWith(\" \") || s.endsWith(\"C\")", a, NULL, NULL),
+	cr_assert_str_eq(eval("s => s.contains(\"b\") || s.startsWith(\" \") || s.endsWith(\"C\")",
+			      a, NULL, NULL),
 			 "true|true|false|true|true|true");
 	cr_assert_str_eq(eval("_.isEmpty", a, NULL, NULL), "false|false|true|false|false|false");
 	sl_col_unref(a);
@@ -210,8 +221,12 @@ Test(expr, two_parameter_functions_and_reducer_shapes)
 	struct {
 		const char *fn;
 		int red;
-	} shapes[] = {{"_ + _", SL_RED_SUM}, {"(a, b) => a + b", SL_RED_SUM}, {"math.max(_, _)", SL_RED_MAX},
-		      {"_ min _", SL_RED_MIN}, {"(a, b) => b + a", SL_RED_NONE}, {"_ - _", SL_RED_NONE},
+	} shapes[] = {{"_ + _", SL_RED_SUM},
+		      {"(a, b) => a + b", SL_RED_SUM},
+		      {"math.max(_, _)", SL_RED_MAX},
+		      {"_ min _", SL_RED_MIN},
+		      {"(a, b) => b + a", SL_RED_NONE},
+		      {"_ - _", SL_RED_NONE},
 		      {"(a, b) => a + b + 0", SL_RED_NONE}};
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
 		sluice_error err = {0};
@@ -233,7 +248,9 @@ Test(expr, type_errors_name_types_and_positions)
 	cr_assert_eq(err.col, 6);
 	cr_assert_neq(compile_error("_ + _", &sl_type_i64, 1, &err), 0);
 	cr_assert(strstr(err.msg, "1 argument"), "%s", err.msg);
-	cr_assert_neq(compile_error("x => x._3", sl_type_pair(types, &sl_type_str, &sl_type_i64), 1, &err), 0);
+	cr_assert_neq(
+	    compile_error("x => x._3", sl_type_pair(types, &sl_type_str, &sl_type_i64), 1, &err),
+	    0);
 	cr_assert(strstr(err.msg, "_3 is not a member of (String, Long)"), "%s", err.msg);
 	cr_assert_neq(compile_error("x => y + 1", &sl_type_i64, 1, &err), 0);
 	cr_assert(strstr(err.msg, "unknown name 'y'"), "%s", err.msg);

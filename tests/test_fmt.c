@@ -104,7 +104,8 @@ Test(fmt, double_roundtrip_random)
 		char buf[32];
 		sl_fmt_f64(buf, v);
 		double back = strtod(buf, NULL);
-		cr_assert(back == v || (v == 0 && back == 0), "%s does not read back as %.17g", buf, v);
+		cr_assert(back == v || (v == 0 && back == 0), "%s does not read back as %.17g", buf,
+			  v);
 		/* significant digits used */
 		int nd = 0;
 		bool lead = true;
@@ -119,7 +120,8 @@ Test(fmt, double_roundtrip_random)
 		if (nd > 2) {
 			char tmp[40];
 			snprintf(tmp, sizeof tmp, "%.*e", nd - 2, v);
-			cr_assert(strtod(tmp, NULL) != v, "%s is not the shortest for %.17g (%s)", buf, v, tmp);
+			cr_assert(strtod(tmp, NULL) != v, "%s is not the shortest for %.17g (%s)",
+				  buf, v, tmp);
 		}
 	}
 }
@@ -128,7 +130,7 @@ static char *row(const sl_col *c, size_t i)
 {
 	static char out[4][256];
 	static int k;
-	sl_sbuf b = { 0 };
+	sl_sbuf b = {0};
 	cr_assert_eq(sl_fmt_row(&b, c, i), 0);
 	char *o = out[k++ % 4];
 	snprintf(o, 256, "%s", b.p);
@@ -166,7 +168,7 @@ Test(fmt, string_with_nul)
 {
 	sl_col *s = sl_col_new(mem, &sl_type_str, 0);
 	sl_col_push_str(s, "a\0b", 3);
-	sl_sbuf b = { 0 };
+	sl_sbuf b = {0};
 	cr_assert_eq(sl_fmt_row(&b, s, 0), 0);
 	cr_expect_eq(b.len, 3);
 	cr_expect(memcmp(b.p, "a\0b", 3) == 0);
@@ -195,7 +197,7 @@ Test(fmt, tuples)
 	cr_expect_str_eq(row(c, 0), "(a,(1,x))");
 	sl_col_unref(c);
 
-	const sl_type *k3[] = { &sl_type_f64, &sl_type_bool, &sl_type_str };
+	const sl_type *k3[] = {&sl_type_f64, &sl_type_bool, &sl_type_str};
 	const sl_type *t3 = sl_type_tuple(types, 3, k3);
 	c = sl_col_new(mem, t3, 0);
 	sl_col_push_f64(c->kid[0], 1e7);
@@ -307,11 +309,13 @@ static sl_rdd *longs_rdd(const int *sizes, size_t np)
 	return r;
 }
 
-#define HDR "-------------------------------------------\nTime: 2000 ms\n-------------------------------------------\n"
+#define HDR                                                                                        \
+	"-------------------------------------------\nTime: 2000 "                                 \
+	"ms\n-------------------------------------------\n"
 
 static void check_print(const sl_rdd *r, long num, const char *want)
 {
-	sl_sbuf b = { 0 };
+	sl_sbuf b = {0};
 	cr_assert_eq(sl_fmt_print(&b, r, 2000, num), 0);
 	cr_expect_str_eq(b.p, want);
 	sl_sbuf_fini(&b);
@@ -319,7 +323,7 @@ static void check_print(const sl_rdd *r, long num, const char *want)
 
 Test(fmt, print_block)
 {
-	int sz[] = { 2, 0, -1, 2 };
+	int sz[] = {2, 0, -1, 2};
 	sl_rdd *r = longs_rdd(sz, 4);
 	check_print(r, 10, HDR "1\n2\n3\n4\n\n");
 	check_print(r, 4, HDR "1\n2\n3\n4\n\n");
@@ -328,7 +332,7 @@ Test(fmt, print_block)
 	check_print(r, 0, HDR "...\n\n");
 	sl_rdd_unref(r);
 
-	int none[] = { 0, -1 };
+	int none[] = {0, -1};
 	r = longs_rdd(none, 2);
 	check_print(r, 10, HDR "\n");
 	check_print(r, 0, HDR "\n");
@@ -341,7 +345,7 @@ Test(fmt, print_negative_time_and_strings)
 	sl_rdd *r = sl_rdd_new(mem, &sl_type_str, -5, 1);
 	r->part[0] = sl_col_new(mem, &sl_type_str, 0);
 	sl_col_push_str(r->part[0], "x y", 3);
-	sl_sbuf b = { 0 };
+	sl_sbuf b = {0};
 	cr_assert_eq(sl_fmt_print(&b, r, -5, 10), 0);
 	cr_expect_str_eq(b.p, "-------------------------------------------\nTime: -5 ms\n"
 			      "-------------------------------------------\nx y\n\n");
@@ -354,7 +358,7 @@ Test(fmt, print_negative_time_and_strings)
 
 Test(fmt, sbuf)
 {
-	sl_sbuf b = { 0 };
+	sl_sbuf b = {0};
 	cr_assert_eq(sl_sbuf_put(&b, "", 0), 0);
 	cr_expect_str_eq(b.p, "");
 	cr_assert_eq(sl_sbuf_printf(&b, "%d-%s", 7, "x"), 0);
@@ -379,7 +383,8 @@ Test(fmt, error_fill)
 {
 	sluice_error e;
 	memset(&e, 'x', sizeof e);
-	cr_expect_eq(sl_error_set(&e, -ENOENT, "cannot open '%s': %s", "f", "No such file"), -ENOENT);
+	cr_expect_eq(sl_error_set(&e, -ENOENT, "cannot open '%s': %s", "f", "No such file"),
+		     -ENOENT);
 	cr_expect_eq(e.code, -ENOENT);
 	cr_expect_eq(e.line, 0x78787878); /* the position is the caller's to set */
 	cr_expect_str_eq(e.msg, "cannot open 'f': No such file");

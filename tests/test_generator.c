@@ -48,7 +48,7 @@ static sl_rdd *batch(sl_source *s, int64_t t)
 /* All rows of r, "\n"-separated. Caller frees. */
 static char *text(const sl_rdd *r)
 {
-	sl_sbuf b = { 0 };
+	sl_sbuf b = {0};
 	sl_sbuf_put(&b, "", 0);
 	for (size_t p = 0; p < r->nparts; p++)
 		for (size_t i = 0; r->part[p] && i < r->part[p]->len; i++) {
@@ -120,7 +120,7 @@ Test(generator, no_start_assumes_first_batch)
 
 Test(generator, deterministic)
 {
-	const char *kinds[] = { "lines", "words", "kv", "numbers" };
+	const char *kinds[] = {"lines", "words", "kv", "numbers"};
 	for (int k = 0; k < 4; k++) {
 		sl_source *a = gen(kinds[k], 5000, 0, 0, 7), *b = gen(kinds[k], 5000, 0, 0, 7);
 		sl_source *c = gen(kinds[k], 5000, 0, 0, 8);
@@ -143,7 +143,8 @@ Test(generator, deterministic)
 		cr_expect_str_eq(t1, w1, "%s: parallel == sequential", kinds[k]);
 		env.workers = w;
 		free(t1), free(t2), free(u1), free(u2), free(v1), free(w1);
-		sl_rdd_unref(r1), sl_rdd_unref(r2), sl_rdd_unref(q1), sl_rdd_unref(q2), sl_rdd_unref(o1);
+		sl_rdd_unref(r1), sl_rdd_unref(r2), sl_rdd_unref(q1), sl_rdd_unref(q2),
+		    sl_rdd_unref(o1);
 		sl_rdd_unref(z1);
 		a->ops->free(a), b->ops->free(b), c->ops->free(c);
 	}
@@ -154,7 +155,8 @@ static int is_word(const char *p, size_t n)
 	if (n < 4 || n % 2)
 		return 0;
 	for (size_t i = 0; i < n; i += 2)
-		if (!strchr("bdfgklmnprstvz", p[i]) || !p[i] || !strchr("aeiou", p[i + 1]) || !p[i + 1])
+		if (!strchr("bdfgklmnprstvz", p[i]) || !p[i] || !strchr("aeiou", p[i + 1]) ||
+		    !p[i + 1])
 			return 0;
 	return 1;
 }
@@ -176,7 +178,8 @@ static size_t distinct_words(const sl_rdd *r, size_t *maxlen)
 	for (size_t p = 0; p < r->nparts; p++)
 		for (size_t i = 0; i < r->part[p]->len; i++) {
 			sl_str s = r->part[p]->v.s[i];
-			cr_assert(is_word(s.p, s.len), "'%.*s' is not a pronounceable word", (int)s.len, s.p);
+			cr_assert(is_word(s.p, s.len), "'%.*s' is not a pronounceable word",
+				  (int)s.len, s.p);
 			if (s.len > *maxlen)
 				*maxlen = s.len;
 			all[k++] = s;
@@ -191,14 +194,21 @@ static size_t distinct_words(const sl_rdd *r, size_t *maxlen)
 
 Test(generator, vocabulary)
 {
-	struct { int64_t keys, rate; size_t maxlen; } cases[] = {
-		{ 1, 100, 4 }, { 300, 20000, 4 }, { 4900, 200000, 4 }, { 6000, 300000, 6 },
+	struct {
+		int64_t keys, rate;
+		size_t maxlen;
+	} cases[] = {
+	    {1, 100, 4},
+	    {300, 20000, 4},
+	    {4900, 200000, 4},
+	    {6000, 300000, 6},
 	};
 	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
 		sl_source *s = gen("words", cases[c].rate, cases[c].keys, 0, 3);
 		sl_rdd *r = batch(s, 1000);
 		size_t maxlen;
-		cr_expect_eq(distinct_words(r, &maxlen), (size_t)cases[c].keys, "keys %ld", (long)cases[c].keys);
+		cr_expect_eq(distinct_words(r, &maxlen), (size_t)cases[c].keys, "keys %ld",
+			     (long)cases[c].keys);
 		cr_expect_eq(maxlen, cases[c].maxlen);
 		sl_rdd_unref(r);
 		s->ops->free(s);
@@ -229,7 +239,8 @@ Test(generator, kinds_and_types)
 			for (size_t k = 0; k <= l.len; k++) {
 				if (k < l.len && l.p[k] != ' ')
 					continue;
-				cr_assert(is_word(l.p + start, k - start), "line '%.*s'", (int)l.len, l.p);
+				cr_assert(is_word(l.p + start, k - start), "line '%.*s'",
+					  (int)l.len, l.p);
 				if (k < l.len)
 					words++;
 				start = k + 1;
@@ -250,7 +261,7 @@ Test(generator, kinds_and_types)
 	s = gen("kv", 1000, 20, 0, 1);
 	cr_expect_str_eq(sl_type_name(s->type, name, sizeof name), "(String, Long)");
 	r = batch(s, 1000);
-	int seen[101] = { 0 };
+	int seen[101] = {0};
 	for (size_t p = 0; p < r->nparts; p++) {
 		const sl_col *c = r->part[p];
 		cr_assert(sl_type_eq(c->type, s->type));
@@ -268,7 +279,7 @@ Test(generator, kinds_and_types)
 	s = gen("numbers", 5000, 7, 0, 1);
 	cr_expect_str_eq(sl_type_name(s->type, name, sizeof name), "Long");
 	r = batch(s, 1000);
-	int hit[7] = { 0 };
+	int hit[7] = {0};
 	for (size_t p = 0; p < r->nparts; p++)
 		for (size_t i = 0; i < r->part[p]->len; i++) {
 			int64_t v = r->part[p]->v.i64[i];
@@ -276,7 +287,8 @@ Test(generator, kinds_and_types)
 			hit[v]++;
 		}
 	for (int k = 0; k < 7; k++)
-		cr_expect(hit[k] > 500 && hit[k] < 950, "value %d drawn %d times of 5000", k, hit[k]);
+		cr_expect(hit[k] > 500 && hit[k] < 950, "value %d drawn %d times of 5000", k,
+			  hit[k]);
 	sl_rdd_unref(r);
 	s->ops->free(s);
 }
@@ -290,7 +302,8 @@ Test(generator, string_bytes_in_column_buffers)
 		cr_expect_eq(c->nbufs, 1, "one byte block per partition");
 		for (size_t i = 0; i < c->len; i++)
 			cr_assert(c->v.s[i].p >= c->bufs[0]->data &&
-				  c->v.s[i].p + c->v.s[i].len <= c->bufs[0]->data + c->bufs[0]->len);
+				  c->v.s[i].p + c->v.s[i].len <=
+				      c->bufs[0]->data + c->bufs[0]->len);
 	}
 	sl_rdd_unref(r);
 	s->ops->free(s);
@@ -309,14 +322,17 @@ static void gen_err(const char *kind, int64_t rate, int64_t keys, int64_t wpl, c
 
 Test(generator, errors)
 {
-	gen_err("tweets", 10, 0, 0, "generator: unknown kind 'tweets' (valid kinds: lines, words, kv, numbers)");
-	gen_err(NULL, 10, 0, 0, "generator: unknown kind '' (valid kinds: lines, words, kv, numbers)");
+	gen_err("tweets", 10, 0, 0,
+		"generator: unknown kind 'tweets' (valid kinds: lines, words, kv, numbers)");
+	gen_err(NULL, 10, 0, 0,
+		"generator: unknown kind '' (valid kinds: lines, words, kv, numbers)");
 	gen_err("words", 0, 0, 0, "generator: rate must be > 0 records per second, got 0");
 	gen_err("words", -5, 0, 0, "generator: rate must be > 0 records per second, got -5");
 	gen_err("kv", 10, -1, 0, "generator: keys must be >= 1, got -1");
 	gen_err("lines", 10, 0, -2, "generator: words per line must be in 1..1000000, got -2");
 	gen_err("words", 10, INT64_MAX, 0,
-		"generator: keys must be at most 2865690931884057900 for kind 'words', got 9223372036854775807");
+		"generator: keys must be at most 2865690931884057900 for kind 'words', got "
+		"9223372036854775807");
 	/* numbers take any range */
 	sl_source *s = gen("numbers", 10, INT64_MAX, 0, 1);
 	sl_rdd *r = batch(s, 1000);
@@ -333,7 +349,7 @@ Test(generator, errors)
 
 Test(generator, out_of_memory)
 {
-	const char *kinds[] = { "lines", "kv", "numbers" };
+	const char *kinds[] = {"lines", "kv", "numbers"};
 	for (int k = 0; k < 3; k++) {
 		sl_source *s = gen(kinds[k], 100000, 0, 0, 1);
 		int failed = 0;

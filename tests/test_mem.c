@@ -16,8 +16,8 @@
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
-static const size_t sizes[] = {0, 1, 7, 16, 100, 4096, 16 * KiB, 32 * KiB, 32 * KiB + 1,
-			       100 * KiB, 2 * MiB, 3 * MiB + 5};
+static const size_t sizes[] = {
+    0, 1, 7, 16, 100, 4096, 16 * KiB, 32 * KiB, 32 * KiB + 1, 100 * KiB, 2 * MiB, 3 * MiB + 5};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 static sl_mem *new_mem(int bind)
@@ -92,7 +92,8 @@ Test(mem, alloc_free_accounting)
 			p[i] = sl_alloc(m, node, sizes[i]);
 			cr_assert_not_null(p[i], "size %zu", sizes[i]);
 			/* like malloc: max_align_t from 16 bytes on, 8 below */
-			cr_expect_eq((uintptr_t)p[i] % (sizes[i] >= 16 ? _Alignof(max_align_t) : 8), 0);
+			cr_expect_eq((uintptr_t)p[i] % (sizes[i] >= 16 ? _Alignof(max_align_t) : 8),
+				     0);
 			fill(p[i], sizes[i], (unsigned)i);
 			total += sizes[i];
 			cr_expect_eq(sl_mem_in_use(m), total);

@@ -30,7 +30,8 @@ extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 static void no_leaks(void)
 {
 	if (__lsan_do_recoverable_leak_check)
-		cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see LSan report)");
+		cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
+			     "memory leaked (see LSan report)");
 }
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -57,10 +58,10 @@ static void put(struct buf *b, const char *fmt, ...)
 static const char *opname(enum sl_ast_op op)
 {
 	static const char *const names[] = {
-		[SL_OP_ADD] = "+", [SL_OP_SUB] = "-", [SL_OP_MUL] = "*", [SL_OP_DIV] = "/",
-		[SL_OP_MOD] = "%", [SL_OP_EQ] = "==", [SL_OP_NE] = "!=", [SL_OP_LT] = "<",
-		[SL_OP_LE] = "<=", [SL_OP_GT] = ">", [SL_OP_GE] = ">=", [SL_OP_AND] = "&&",
-		[SL_OP_OR] = "||", [SL_OP_NEG] = "neg", [SL_OP_NOT] = "!",
+	    [SL_OP_ADD] = "+", [SL_OP_SUB] = "-",   [SL_OP_MUL] = "*", [SL_OP_DIV] = "/",
+	    [SL_OP_MOD] = "%", [SL_OP_EQ] = "==",   [SL_OP_NE] = "!=", [SL_OP_LT] = "<",
+	    [SL_OP_LE] = "<=", [SL_OP_GT] = ">",    [SL_OP_GE] = ">=", [SL_OP_AND] = "&&",
+	    [SL_OP_OR] = "||", [SL_OP_NEG] = "neg", [SL_OP_NOT] = "!",
 	};
 	return op > SL_OP_NONE && op <= SL_OP_NOT ? names[op] : "?";
 }
@@ -97,10 +98,22 @@ static void sexpr(struct buf *b, const sl_ast *n)
 		put(b, " %s)", n->name);
 		cr_assert_eq(n->nkid, 1);
 		return;
-	case SL_AST_BINARY: cr_assert_eq(n->nkid, 2); put(b, "(%s", opname(n->op)); break;
-	case SL_AST_UNARY: cr_assert_eq(n->nkid, 1); put(b, "(%s", opname(n->op)); break;
-	case SL_AST_IF: cr_assert_eq(n->nkid, 3); put(b, "(if"); break;
-	case SL_AST_NAMED: cr_assert_eq(n->nkid, 1); put(b, "(= %s", n->name); break;
+	case SL_AST_BINARY:
+		cr_assert_eq(n->nkid, 2);
+		put(b, "(%s", opname(n->op));
+		break;
+	case SL_AST_UNARY:
+		cr_assert_eq(n->nkid, 1);
+		put(b, "(%s", opname(n->op));
+		break;
+	case SL_AST_IF:
+		cr_assert_eq(n->nkid, 3);
+		put(b, "(if");
+		break;
+	case SL_AST_NAMED:
+		cr_assert_eq(n->nkid, 1);
+		put(b, "(= %s", n->name);
+		break;
 	case SL_AST_LAMBDA:
 		cr_assert_eq(n->nkid, 1);
 		put(b, "(lambda (");
@@ -108,8 +121,7 @@ static void sexpr(struct buf *b, const sl_ast *n)
 			put(b, "%s%s", i ? " " : "", n->params[i]);
 		put(b, ")");
 		break;
-	default:
-		cr_assert_fail("bad node kind %d", n->kind);
+	default: cr_assert_fail("bad node kind %d", n->kind);
 	}
 	for (i = 0; i < n->nkid; i++) {
 		put(b, " ");
@@ -418,7 +430,8 @@ Test(postfix, named_arg_positions)
 Test(postfix, block_argument)
 {
 	SX("s.map { x => x * 2 }", "(call (. s map) (lambda (x) (* x 2)))");
-	SX("s.foreachRDD {\n  r => r.count()\n}", "(call (. s foreachRDD) (lambda (r) (call (. r count))))");
+	SX("s.foreachRDD {\n  r => r.count()\n}",
+	   "(call (. s foreachRDD) (lambda (r) (call (. r count))))");
 }
 
 /* ---- groups, tuples, blocks ---------------------------------------------------------- */
@@ -510,7 +523,7 @@ Test(stmt, empty)
 {
 	sl_program *p;
 	sluice_error err;
-	const char *blank[] = { "", "   ", "\n\n", ";", ";;\n;", "// only\n", "/* c */", " \t\r\n" };
+	const char *blank[] = {"", "   ", "\n\n", ";", ";;\n;", "// only\n", "/* c */", " \t\r\n"};
 
 	for (size_t i = 0; i < sizeof(blank) / sizeof(blank[0]); i++) {
 		p = sl_parse(blank[i], strlen(blank[i]), &err);
@@ -529,7 +542,8 @@ Test(stmt, val_and_separators)
 {
 	SX("val s = queueStream(\"in.jsonl\")", "val s = (call queueStream \"in.jsonl\")");
 	SX("val t = s.map(x => x * 2); s.union(t).print(20)",
-	   "val t = (call (. s map) (lambda (x) (* x 2))); (call (. (call (. s union) t) print) 20)");
+	   "val t = (call (. s map) (lambda (x) (* x 2))); (call (. (call (. s union) t) print) "
+	   "20)");
 	SX("a; b;; c;", "a; b; c");
 	SX("a\nb\n\n\nc", "a; b; c");
 	SX("a\r\nb\r\n", "a; b");
@@ -581,7 +595,8 @@ Test(stmt, leading_dot_chains)
 {
 	SX("s.map(f)\n  .filter(g)\n  .print()",
 	   "(call (. (call (. (call (. s map) f) filter) g) print))");
-	SX("s\n\n  // note\n  .count()\n\n/* c\n */\n  .print()", "(call (. (call (. s count)) print))");
+	SX("s\n\n  // note\n  .count()\n\n/* c\n */\n  .print()",
+	   "(call (. (call (. s count)) print))");
 	SX("a\n.b\nc\n.d", "(. a b); (. c d)");
 }
 
@@ -600,7 +615,8 @@ Test(stmt, examples)
 {
 	SX("socketTextStream(\"localhost\", 9999).flatMap(_.split(\" \")).map((_, 1))\n"
 	   "  .reduceByKeyAndWindow(_ + _, _ - _, 30s, 10s).print()",
-	   "(call (. (call (. (call (. (call (. (call socketTextStream \"localhost\" 9999) flatMap) "
+	   "(call (. (call (. (call (. (call (. (call socketTextStream \"localhost\" 9999) "
+	   "flatMap) "
 	   "(call (. _ split) \" \")) map) (tuple _ 1)) reduceByKeyAndWindow) (+ _ _) (- _ _) "
 	   "30000ms 10000ms) print))");
 	SX("val s = queueStream(\"in.jsonl\")   // comment\n"
@@ -611,7 +627,8 @@ Test(stmt, examples)
 	   "val s = (call queueStream \"in.jsonl\"); "
 	   "val t = (call (. s map) (lambda (x) (* x 2))); "
 	   "(call (. (call (. s union) t) print) 20); "
-	   "(call (. (call (. (call (. (call generator \"words\" (= rate 1000000) (= keys 1000)) map) "
+	   "(call (. (call (. (call (. (call generator \"words\" (= rate 1000000) (= keys 1000)) "
+	   "map) "
 	   "(lambda (w) (tuple (. w toLowerCase) 1))) reduceByKey) (+ _ _)) saveAsTextFiles) "
 	   "\"out/wc\" \"txt\")");
 	SX("Seconds(10)", "(call Seconds 10)");
@@ -727,8 +744,7 @@ Test(error, missing_else)
 {
 	bad("if (x > 1) 2", 1, 13, "expected 'else' to complete 'if' at 1:1, found end of input");
 	bad("f(if (a) b)", 1, 11, "expected 'else' to complete 'if' at 1:3, found ')'");
-	bad("val v = if (a) b\nc", 1, 17,
-	    "expected 'else' to complete 'if' at 1:9, found newline");
+	bad("val v = if (a) b\nc", 1, 17, "expected 'else' to complete 'if' at 1:9, found newline");
 	bad("if (a b", 1, 7, "expected ')' to close '(' opened at 1:4, found 'b'");
 }
 
@@ -905,7 +921,7 @@ Test(helpers, error_context)
 
 Test(helpers, error_set)
 {
-	sluice_error err = { 0 };
+	sluice_error err = {0};
 	char big[2000];
 
 	sl_error_set(NULL, -EINVAL, "x %d", 1);
@@ -923,16 +939,17 @@ Test(helpers, error_set)
 Test(helpers, nearest_name)
 {
 	static const char *const ops[] = {
-		"map", "flatMap", "filter", "reduceByKey", "reduceByKeyAndWindow", "print",
-		"union", "count", "window", "countByValue", NULL,
+	    "map",   "flatMap", "filter", "reduceByKey", "reduceByKeyAndWindow",
+	    "print", "union",   "count",  "window",      "countByValue",
+	    NULL,
 	};
-	static const char *const none[] = { NULL };
+	static const char *const none[] = {NULL};
 
 	cr_assert_str_eq(sl_nearest_name("reduceBKey", ops), "reduceByKey");
 	cr_assert_str_eq(sl_nearest_name("prnt", ops), "print");
 	cr_assert_null(sl_nearest_name("zzzzzz", ops));
 	cr_assert_str_eq(sl_nearest_name("PRINT", ops), "print");
-	cr_assert_str_eq(sl_nearest_name("fitler", ops), "filter");      /* transposition = 1 */
+	cr_assert_str_eq(sl_nearest_name("fitler", ops), "filter"); /* transposition = 1 */
 	cr_assert_str_eq(sl_nearest_name("flatmap", ops), "flatMap");
 	cr_assert_str_eq(sl_nearest_name("mpa", ops), "map");
 	cr_assert_str_eq(sl_nearest_name("reduceByKeyAndWindw", ops), "reduceByKeyAndWindow");
@@ -949,14 +966,16 @@ Test(helpers, nearest_name)
 /* ---- robustness --------------------------------------------------------------------------- */
 
 static const char *const corpus[] = {
-	"socketTextStream(\"localhost\", 9999).flatMap(_.split(\" \")).map((_, 1))\n"
-	"  .reduceByKeyAndWindow(_ + _, _ - _, 30s, 10s).print()\n",
-	"val s = queueStream(\"in.jsonl\")   // comment\n"
-	"val t = s.map(x => x * 2); s.union(t).print(20)\n/* block comment */\n"
-	"generator(\"words\", rate = 1000000, keys = 1000).map(w => (w.toLowerCase, 1))"
-	".reduceByKey(_ + _).saveAsTextFiles(\"out/wc\", \"txt\")",
-	"val f: (Int, Long) => Long = (a: Int, b: Long) => if (a > 0 && !(b == 1L)) a max b else -1.5e3\n"
-	"s.updateStateByKey[Int]((v, st) => { v.sum + st }).map { x => ('\\u00e9', \"\\uD83D\\uDE00\\n\") }\n",
+    "socketTextStream(\"localhost\", 9999).flatMap(_.split(\" \")).map((_, 1))\n"
+    "  .reduceByKeyAndWindow(_ + _, _ - _, 30s, 10s).print()\n",
+    "val s = queueStream(\"in.jsonl\")   // comment\n"
+    "val t = s.map(x => x * 2); s.union(t).print(20)\n/* block comment */\n"
+    "generator(\"words\", rate = 1000000, keys = 1000).map(w => (w.toLowerCase, 1))"
+    ".reduceByKey(_ + _).saveAsTextFiles(\"out/wc\", \"txt\")",
+    "val f: (Int, Long) => Long = (a: Int, b: Long) => if (a > 0 && !(b == 1L)) a max b else "
+    "-1.5e3\n"
+    "s.updateStateByKey[Int]((v, st) => { v.sum + st }).map { x => ('\\u00e9', "
+    "\"\\uD83D\\uDE00\\n\") }\n",
 };
 
 /* Every prefix must either parse or fail cleanly; sanitizers catch the rest. */
@@ -978,8 +997,9 @@ Test(robust, prefixes)
 				sl_program_free(p);
 			else
 				cr_assert(err.code == -EINVAL && err.line >= 1 && err.col >= 1 &&
-					  strlen(err.msg) > 0 && strchr(err.context, '^'),
-					  "prefix %zu of corpus %zu: %d %s", k, c, err.code, err.msg);
+					      strlen(err.msg) > 0 && strchr(err.context, '^'),
+					  "prefix %zu of corpus %zu: %d %s", k, c, err.code,
+					  err.msg);
 			free(s);
 		}
 	}
@@ -1012,15 +1032,11 @@ Test(robust, mutations)
 		while (edits--) {
 			k = rng() % n;
 			switch (rng() % 3) {
-			case 0: /* replace with a random byte */
-				s[k] = (char)(rng() & 0xff);
-				break;
+			case 0: /* replace with a random byte */ s[k] = (char)(rng() & 0xff); break;
 			case 1: /* replace with an interesting byte */
 				s[k] = alphabet[rng() % (sizeof(alphabet) - 1)];
 				break;
-			default: /* truncate */
-				n = k ? k : 1;
-				break;
+			default: /* truncate */ n = k ? k : 1; break;
 			}
 		}
 		p = sl_parse(s, n, &err);
@@ -1028,7 +1044,8 @@ Test(robust, mutations)
 			sl_program_free(p);
 		else
 			cr_assert(err.code == -EINVAL && err.line >= 1 && err.col >= 1 &&
-				  strchr(err.context, '^'), "round %d: %s", round, err.msg);
+				      strchr(err.context, '^'),
+				  "round %d: %s", round, err.msg);
 		free(s);
 	}
 	no_leaks();
@@ -1064,7 +1081,7 @@ Test(robust, out_of_memory)
 	cr_assert_eq(completed, 3);
 
 	sl_parse_fail_alloc = 1;
-	cr_assert_null(sl_nearest_name("prnt", (const char *const[]){ "print", NULL }));
+	cr_assert_null(sl_nearest_name("prnt", (const char *const[]){"print", NULL}));
 	sl_parse_fail_alloc = 0;
 	no_leaks();
 }

@@ -54,30 +54,30 @@ static void mini_fail(const char *file, int line, const char *expr, const char *
 	mini_failed++;
 }
 
-#define MINI_CHECK(fatal, cond, ...)                                                       \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			mini_fail(__FILE__, __LINE__, #cond, "" __VA_ARGS__);              \
-			if (fatal)                                                         \
-				longjmp(mini_jmp, 1);                                      \
-		}                                                                          \
+#define MINI_CHECK(fatal, cond, ...)                                                               \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			mini_fail(__FILE__, __LINE__, #cond, "" __VA_ARGS__);                      \
+			if (fatal)                                                                 \
+				longjmp(mini_jmp, 1);                                              \
+		}                                                                                  \
 	} while (0)
-#define cr_assert(c, ...) MINI_CHECK(1, c, __VA_ARGS__)
-#define cr_assert_eq(a, b, ...) MINI_CHECK(1, (a) == (b), __VA_ARGS__)
+#define cr_assert(c, ...)          MINI_CHECK(1, c, __VA_ARGS__)
+#define cr_assert_eq(a, b, ...)    MINI_CHECK(1, (a) == (b), __VA_ARGS__)
 #define cr_assert_not_null(a, ...) MINI_CHECK(1, (a) != NULL, __VA_ARGS__)
-#define cr_expect(c, ...) MINI_CHECK(0, c, __VA_ARGS__)
-#define cr_expect_eq(a, b, ...) MINI_CHECK(0, (a) == (b), __VA_ARGS__)
-#define cr_expect_null(a, ...) MINI_CHECK(0, (a) == NULL, __VA_ARGS__)
-#define cr_skip_test(msg) longjmp(mini_jmp, 2)
-#define TestSuite(...) _Static_assert(1, "")
-#define Test(suite, name, ...)                                                             \
-	static void suite##_##name(void);                                                  \
-	__attribute__((constructor)) static void suite##_##name##_reg(void)                \
-	{                                                                                  \
-		if (mini_ntests < 64)                                                      \
-			mini_tests[mini_ntests++] =                                        \
-				(struct mini_test){#suite "::" #name, suite##_##name};     \
-	}                                                                                  \
+#define cr_expect(c, ...)          MINI_CHECK(0, c, __VA_ARGS__)
+#define cr_expect_eq(a, b, ...)    MINI_CHECK(0, (a) == (b), __VA_ARGS__)
+#define cr_expect_null(a, ...)     MINI_CHECK(0, (a) == NULL, __VA_ARGS__)
+#define cr_skip_test(msg)          longjmp(mini_jmp, 2)
+#define TestSuite(...)             _Static_assert(1, "")
+#define Test(suite, name, ...)                                                                     \
+	static void suite##_##name(void);                                                          \
+	__attribute__((constructor)) static void suite##_##name##_reg(void)                        \
+	{                                                                                          \
+		if (mini_ntests < 64)                                                              \
+			mini_tests[mini_ntests++] =                                                \
+			    (struct mini_test){#suite "::" #name, suite##_##name};                 \
+	}                                                                                          \
 	static void suite##_##name(void)
 #else
 #include <criterion/criterion.h>
@@ -130,11 +130,11 @@ static uint64_t now_ns(void)
 /* ---------------------------------------------------------------- exactly once */
 
 struct count_job {
-	_Atomic unsigned *hits;  /* [ntasks] */
-	int *plain;              /* [ntasks], plain writes: visibility after run */
+	_Atomic unsigned *hits; /* [ntasks] */
+	int *plain;             /* [ntasks], plain writes: visibility after run */
 	int nworkers;
 	_Atomic int bad_worker;
-	_Atomic int *busy;       /* [nworkers]: a worker runs one task at a time */
+	_Atomic int *busy; /* [nworkers]: a worker runs one task at a time */
 	_Atomic int overlap;
 };
 
@@ -166,11 +166,12 @@ static void run_counted(sl_workers *w, size_t ntasks, int rounds)
 		sl_workers_run(w, ntasks, count_task, &j);
 		size_t bad = 0;
 		for (size_t i = 0; i < ntasks; i++) {
-			if (atomic_load(&j.hits[i]) != (unsigned)(r + 1) || j.plain[i] != (int)i + 1)
+			if (atomic_load(&j.hits[i]) != (unsigned)(r + 1) ||
+			    j.plain[i] != (int)i + 1)
 				bad++;
 		}
-		cr_assert_eq(bad, 0, "workers %d ntasks %zu round %d: %zu tasks wrong", n, ntasks, r,
-			     bad);
+		cr_assert_eq(bad, 0, "workers %d ntasks %zu round %d: %zu tasks wrong", n, ntasks,
+			     r, bad);
 	}
 	cr_expect_eq(atomic_load(&j.bad_worker), 0, "worker index out of range");
 	cr_expect_eq(atomic_load(&j.overlap), 0, "one worker index ran two tasks at once");
@@ -286,10 +287,10 @@ Test(pool, pinned_helpers_stay_put)
 /* ---------------------------------------------------------------- wakeups */
 
 struct rdv_job {
-	int n;                    /* workers: all must arrive */
+	int n; /* workers: all must arrive */
 	_Atomic int arrived;
 	_Atomic int timeout;
-	_Atomic int slow_worker;  /* this worker sleeps before leaving (driver waits) */
+	_Atomic int slow_worker; /* this worker sleeps before leaving (driver waits) */
 	uint64_t limit_ns;
 };
 
@@ -383,7 +384,8 @@ Test(pool, stress_random)
 				usleep(gap);
 			_Atomic size_t sum = 0;
 			sl_workers_run(w, nt, nop_task, &sum);
-			cr_assert_eq(atomic_load(&sum), nt * (nt + 1) / 2, "job %d ntasks %zu", i, nt);
+			cr_assert_eq(atomic_load(&sum), nt * (nt + 1) / 2, "job %d ntasks %zu", i,
+				     nt);
 		}
 		sl_workers_free(w);
 	}

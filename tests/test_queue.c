@@ -45,7 +45,8 @@ Test(json, values)
 {
 	sl_json_doc *d = sl_json_doc_new();
 	sl_json_error e;
-	sl_json *v = parse(d, " [1, -2, 3.5, 1e3, \"x\", true, false, null, {\"a\": [], \"b\": {}}]\n", &e);
+	sl_json *v =
+	    parse(d, " [1, -2, 3.5, 1e3, \"x\", true, false, null, {\"a\": [], \"b\": {}}]\n", &e);
 	cr_assert(v, "%s", e.msg);
 	cr_assert_eq(v->kind, SL_JSON_ARR);
 	cr_assert_eq(v->len, 9);
@@ -76,8 +77,10 @@ Test(json, integers)
 {
 	sl_json_doc *d = sl_json_doc_new();
 	sl_json_error e;
-	sl_json *v = parse(d, "[9223372036854775807, -9223372036854775808, 9223372036854775808, "
-			      "-9223372036854775809, 0, -0, 12345678901234567890123]", &e);
+	sl_json *v = parse(d,
+			   "[9223372036854775807, -9223372036854775808, 9223372036854775808, "
+			   "-9223372036854775809, 0, -0, 12345678901234567890123]",
+			   &e);
 	cr_assert(v, "%s", e.msg);
 	cr_expect(v->kid[0]->is_int && v->kid[0]->i == INT64_MAX);
 	cr_expect(v->kid[1]->is_int && v->kid[1]->i == INT64_MIN);
@@ -93,8 +96,11 @@ Test(json, strings)
 {
 	sl_json_doc *d = sl_json_doc_new();
 	sl_json_error e;
-	sl_json *v = parse(d, "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\", \"\\u00e9\\u20AC\", \"\\ud83d\\ude00\", "
-			      "\"\\u0000x\", \"h\xc3\xa9\"]", &e);
+	sl_json *v =
+	    parse(d,
+		  "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\", \"\\u00e9\\u20AC\", \"\\ud83d\\ude00\", "
+		  "\"\\u0000x\", \"h\xc3\xa9\"]",
+		  &e);
 	cr_assert(v, "%s", e.msg);
 	cr_expect_str_eq(v->kid[0]->s, "a\"b\\c/d\b\f\n\r\t");
 	cr_expect_str_eq(v->kid[1]->s, "\xc3\xa9\xe2\x82\xac");
@@ -229,7 +235,7 @@ static sl_source *open_q(const char *text, int nparts, uint64_t seed)
 /* Rows of r as "a|b|c" and partition sizes as "2,1". */
 static void dump(const sl_rdd *r, char *rows, size_t nrows, char *sizes, size_t nsizes)
 {
-	sl_sbuf b = { 0 }, z = { 0 };
+	sl_sbuf b = {0}, z = {0};
 	for (size_t p = 0; p < r->nparts; p++) {
 		cr_assert(r->part[p], "NULL partition slot");
 		cr_assert(sl_type_eq(r->part[p]->type, r->type));
@@ -247,7 +253,8 @@ static void dump(const sl_rdd *r, char *rows, size_t nrows, char *sizes, size_t 
 }
 
 /* next() at call k (1-based): expect rc and rows (NULL: no rdd). */
-static void expect_batch(sl_source *s, int k, int rc_want, const char *rows_want, const char *sizes_want)
+static void expect_batch(sl_source *s, int k, int rc_want, const char *rows_want,
+			 const char *sizes_want)
 {
 	sl_rdd *r = (sl_rdd *)0x1;
 	int rc = s->ops->next(s, 1000 * k, &r, &err);
@@ -479,15 +486,18 @@ static void q_err(const char *text, int code, const char *msg_after_path)
 Test(queue, type_errors)
 {
 	q_err("[[\"a\", \"b\"]]\n[[\"c\", 1]]\n", -EINVAL,
-	      "2:2: record has type (String, Long) but the stream's type is (String, String) (from line 1)");
+	      "2:2: record has type (String, Long) but the stream's type is (String, String) (from "
+	      "line 1)");
 	q_err("\n[\"x\", \"y\"]\n[\"z\",  3]\n", -EINVAL,
 	      "3:8: record has type Long but the stream's type is String (from line 2)");
 	q_err("[1, 2.5, true]", -EINVAL,
 	      "1:10: record has type Boolean but the stream's type is Double (from line 1)");
 	q_err("[[1, 2]]\n[[1, 2, 3]]", -EINVAL,
-	      "2:2: record has type (Long, Long, Long) but the stream's type is (Long, Long) (from line 1)");
+	      "2:2: record has type (Long, Long, Long) but the stream's type is (Long, Long) (from "
+	      "line 1)");
 	q_err("[[1, [2, 3]]]\n[[1, 2]]", -EINVAL,
-	      "2:2: record has type (Long, Long) but the stream's type is (Long, (Long, Long)) (from line 1)");
+	      "2:2: record has type (Long, Long) but the stream's type is (Long, (Long, Long)) "
+	      "(from line 1)");
 	q_err("[\"a\", {\"k\": 1}]", -EINVAL,
 	      "1:7: a record must be a string, a number, a boolean or an array of 2 to 22 of those "
 	      "(a tuple), found an object");
@@ -500,14 +510,17 @@ Test(queue, type_errors)
 	q_err("[null]", -EINVAL,
 	      "1:2: a record must be a string, a number, a boolean or an array of 2 to 22 of those "
 	      "(a tuple), found null");
-	q_err("[[\"a\", [1, null]]]", -EINVAL,
-	      "1:12: a record must be a string, a number, a boolean or an array of 2 to 22 of those "
-	      "(a tuple), found null");
+	q_err(
+	    "[[\"a\", [1, null]]]", -EINVAL,
+	    "1:12: a record must be a string, a number, a boolean or an array of 2 to 22 of those "
+	    "(a tuple), found null");
 	q_err("[[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23]]", -EINVAL,
 	      "1:2: a record must be a string, a number, a boolean or an array of 2 to 22 of those "
 	      "(a tuple), found an array of 23 values");
-	q_err("[1]\n\"x\"\n", -EINVAL, "2:1: a line must be a JSON array of records or null, found a string");
-	q_err("  {}", -EINVAL, "1:3: a line must be a JSON array of records or null, found an object");
+	q_err("[1]\n\"x\"\n", -EINVAL,
+	      "2:1: a line must be a JSON array of records or null, found a string");
+	q_err("  {}", -EINVAL,
+	      "1:3: a line must be a JSON array of records or null, found an object");
 }
 
 Test(queue, syntax_errors)
@@ -516,13 +529,15 @@ Test(queue, syntax_errors)
 	q_err("[1]\n[1] [2]\n", -EINVAL, "2:5: unexpected '[' after the JSON value");
 	q_err("[\"a\",\n\"b\"]\n", -EINVAL, "1:6: expected a value, found end of input");
 	q_err("[\"a\\x\"]", -EINVAL,
-	      "1:4: invalid escape: expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX, found 'x' after '\\'");
+	      "1:4: invalid escape: expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX, "
+	      "found 'x' after '\\'");
 }
 
 Test(queue, tuple_max_arity_ok)
 {
 	sl_source *s = open_q("[[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22]]", 1, 0);
-	expect_batch(s, 1, SL_SOURCE_END, "(1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22)", NULL);
+	expect_batch(s, 1, SL_SOURCE_END,
+		     "(1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22)", NULL);
 	s->ops->free(s);
 }
 

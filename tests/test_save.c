@@ -59,7 +59,7 @@ static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	cr_assert(f, "cannot open %s", path);
-	sl_sbuf b = { 0 };
+	sl_sbuf b = {0};
 	sl_sbuf_put(&b, "", 0);
 	char buf[4096];
 	size_t n;
@@ -87,7 +87,7 @@ static char *listing(const char *path)
 			names[j] = names[j - 1];
 			names[j - 1] = t;
 		}
-	sl_sbuf b = { 0 };
+	sl_sbuf b = {0};
 	sl_sbuf_put(&b, "", 0);
 	for (int i = 0; i < n; i++) {
 		sl_sbuf_printf(&b, "%s%s", i ? "," : "", names[i]);
@@ -114,7 +114,7 @@ static void expect_listing(const char *d, const char *want)
 
 Test(save, content_and_layout)
 {
-	int sz[] = { 2, 0, -1, 1 };
+	int sz[] = {2, 0, -1, 1};
 	sl_rdd *r = pairs(sz, 4, "a");
 	char prefix[256];
 	snprintf(prefix, sizeof prefix, "%s/out/wc", dir);
@@ -135,7 +135,7 @@ Test(save, content_and_layout)
 
 Test(save, naming)
 {
-	int sz[] = { 1 };
+	int sz[] = {1};
 	sl_rdd *r = pairs(sz, 1, "x");
 	cr_assert_eq(chdir(dir), 0);
 	cr_assert_eq(sl_save_text_files(&env, r, "", "", 1000, &err), 0, "%s", err.msg);
@@ -162,7 +162,7 @@ Test(save, rerun_overwrites)
 	char prefix[256], out[300];
 	snprintf(prefix, sizeof prefix, "%s/wc", dir);
 	snprintf(out, sizeof out, "%s/wc-1000", dir);
-	int a[] = { 1, 1, 1, 1 };
+	int a[] = {1, 1, 1, 1};
 	sl_rdd *r = pairs(a, 4, "old");
 	cr_assert_eq(sl_save_text_files(&env, r, prefix, NULL, 1000, &err), 0, "%s", err.msg);
 	sl_rdd_unref(r);
@@ -172,7 +172,7 @@ Test(save, rerun_overwrites)
 	snprintf(stray, sizeof stray, "%s/stray", out);
 	FILE *f = fopen(stray, "w");
 	fclose(f);
-	int b[] = { 2, 0 };
+	int b[] = {2, 0};
 	r = pairs(b, 2, "new");
 	cr_assert_eq(sl_save_text_files(&env, r, prefix, NULL, 1000, &err), 0, "%s", err.msg);
 	sl_rdd_unref(r);
@@ -184,7 +184,7 @@ Test(save, rerun_overwrites)
 
 Test(save, big_partition_buffered)
 {
-	int sz[] = { 50000, 3 };
+	int sz[] = {50000, 3};
 	sl_rdd *r = pairs(sz, 2, "word");
 	char prefix[256], out[300], p0[400];
 	snprintf(prefix, sizeof prefix, "%s/big", dir);
@@ -192,7 +192,7 @@ Test(save, big_partition_buffered)
 	snprintf(out, sizeof out, "%s/big-1", dir);
 	snprintf(p0, sizeof p0, "%s/part-00000", out);
 	char *got = slurp(p0);
-	sl_sbuf want = { 0 };
+	sl_sbuf want = {0};
 	for (int i = 1; i <= 50000; i++)
 		sl_sbuf_printf(&want, "(word,%d)\n", i);
 	cr_expect_eq(strlen(got), want.len);
@@ -218,7 +218,7 @@ Test(save, error_under_a_file_leaves_nothing)
 	FILE *f = fopen(file, "w");
 	fclose(f);
 	snprintf(prefix, sizeof prefix, "%s/plain/sub/out", dir);
-	int sz[] = { 1 };
+	int sz[] = {1};
 	sl_rdd *r = pairs(sz, 1, "x");
 	cr_expect_eq(sl_save_text_files(&env, r, prefix, NULL, 1000, &err), -ENOTDIR);
 	char want[512];
@@ -248,7 +248,7 @@ Test(save, error_read_only_parent)
 	snprintf(ro, sizeof ro, "%s/ro", dir);
 	cr_assert_eq(mkdir(ro, 0555), 0);
 	snprintf(prefix, sizeof prefix, "%s/out", ro);
-	int sz[] = { 1 };
+	int sz[] = {1};
 	sl_rdd *r = pairs(sz, 1, "x");
 	cr_expect_eq(sl_save_text_files(&env, r, prefix, NULL, 1000, &err), -EACCES);
 	cr_expect(strstr(err.msg, "Permission denied"), "%s", err.msg);
@@ -261,15 +261,15 @@ Test(save, write_error_leaves_old_output_and_no_temp)
 	char prefix[256], out[300];
 	snprintf(prefix, sizeof prefix, "%s/wc", dir);
 	snprintf(out, sizeof out, "%s/wc-9", dir);
-	int small[] = { 1 };
+	int small[] = {1};
 	sl_rdd *r = pairs(small, 1, "keep");
 	cr_assert_eq(sl_save_text_files(&env, r, prefix, NULL, 9, &err), 0, "%s", err.msg);
 	sl_rdd_unref(r);
 	/* files may not grow past 4 KiB now: the next save fails with EFBIG mid-write */
 	signal(SIGXFSZ, SIG_IGN);
-	struct rlimit lim = { 4096, 4096 };
+	struct rlimit lim = {4096, 4096};
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	int big[] = { 1, 20000 };
+	int big[] = {1, 20000};
 	r = pairs(big, 2, "lost");
 	int rc = sl_save_text_files(&env, r, prefix, NULL, 9, &err);
 	sl_rdd_unref(r);

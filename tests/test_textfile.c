@@ -96,11 +96,14 @@ static void read_all(const char *path, size_t block, sl_sbuf *out, size_t *npart
 			int inside = 0;
 			for (int k = 0; k < c->nbufs; k++)
 				inside |= c->v.s[i].p >= c->bufs[k]->data &&
-					  c->v.s[i].p + c->v.s[i].len <= c->bufs[k]->data + c->bufs[k]->len;
-			cr_assert(inside, "row %zu of partition %zu is not a view into its buffers", i, p);
+					  c->v.s[i].p + c->v.s[i].len <=
+					      c->bufs[k]->data + c->bufs[k]->len;
+			cr_assert(inside, "row %zu of partition %zu is not a view into its buffers",
+				  i, p);
 		}
 		if (block && maxline && maxline < block) {
-			cr_expect(bytes <= 2 * block + maxline, "partition %zu holds %zu bytes", p, bytes);
+			cr_expect(bytes <= 2 * block + maxline, "partition %zu holds %zu bytes", p,
+				  bytes);
 			cr_expect_eq(c->nbufs, 1, "partition %zu: its bytes are in one buffer", p);
 		}
 	}
@@ -115,7 +118,7 @@ static void read_all(const char *path, size_t block, sl_sbuf *out, size_t *npart
 static void check_text(const char *data, size_t n, size_t block)
 {
 	char *p = put("f.txt", data, n);
-	sl_sbuf got = { 0 }, want = { 0 };
+	sl_sbuf got = {0}, want = {0};
 	size_t np;
 	read_all(p, block, &got, &np, 0);
 	ref_lines(data, n, &want);
@@ -145,10 +148,15 @@ Test(textfile, terminators)
 Test(textfile, exact_lines)
 {
 	char *p = put("f.txt", S("a\nb\r\nc\rd\r\n\ne"));
-	sl_sbuf got = { 0 };
+	sl_sbuf got = {0};
 	size_t np;
 	read_all(p, 0, &got, &np, 0);
-	cr_expect_str_eq(got.p, "a\x1f" "b\x1f" "c\x1f" "d\x1f" "\x1f" "e\x1f");
+	cr_expect_str_eq(got.p, "a\x1f"
+				"b\x1f"
+				"c\x1f"
+				"d\x1f"
+				"\x1f"
+				"e\x1f");
 	cr_expect_eq(np, 1);
 	sl_sbuf_fini(&got);
 }
@@ -179,9 +187,9 @@ Test(textfile, every_block_size)
 Test(textfile, directory_order_hidden_and_boundaries)
 {
 	put("b.txt", S("b1\nb2\n"));
-	put("a.txt", S("a1\na2"));            /* no final newline: a2 is a line of its own */
-	put("c.txt", S("c1\r"));              /* CR at the end of a file ... */
-	put("d.txt", S("\nd1\n"));            /* ... LF at the start of the next: an empty line */
+	put("a.txt", S("a1\na2")); /* no final newline: a2 is a line of its own */
+	put("c.txt", S("c1\r"));   /* CR at the end of a file ... */
+	put("d.txt", S("\nd1\n")); /* ... LF at the start of the next: an empty line */
 	put(".hidden", S("h\n"));
 	put("_SUCCESS", S("s\n"));
 	put("e.empty", "", 0);
@@ -190,12 +198,19 @@ Test(textfile, directory_order_hidden_and_boundaries)
 	cr_assert_eq(mkdir(sub, 0755), 0);
 	put("sub/x.txt", S("x\n"));
 	for (size_t block = 0; block < 12; block++) {
-		sl_sbuf got = { 0 };
+		sl_sbuf got = {0};
 		size_t np;
 		char d2[80];
 		snprintf(d2, sizeof d2, "%s%s", dir, block % 2 ? "/" : "");
 		read_all(d2, block, &got, &np, 0);
-		cr_expect_str_eq(got.p, "a1\x1f" "a2\x1f" "b1\x1f" "b2\x1f" "c1\x1f" "\x1f" "d1\x1f",
+		cr_expect_str_eq(got.p,
+				 "a1\x1f"
+				 "a2\x1f"
+				 "b1\x1f"
+				 "b2\x1f"
+				 "c1\x1f"
+				 "\x1f"
+				 "d1\x1f",
 				 "block %zu", block);
 		if (block == 0)
 			cr_expect_eq(np, 1, "small files pack into one partition");
@@ -205,7 +220,7 @@ Test(textfile, directory_order_hidden_and_boundaries)
 
 Test(textfile, empty_directory)
 {
-	sl_sbuf got = { 0 };
+	sl_sbuf got = {0};
 	size_t np;
 	read_all(dir, 0, &got, &np, 0);
 	cr_expect_eq(got.len, 0);
@@ -223,7 +238,7 @@ static size_t gen_lines(sl_sbuf *b, size_t nlines, size_t maxlen, uint64_t seed)
 			longest = len;
 		for (size_t k = 0; k < len; k++)
 			sl_sbuf_put(b, &"abcdefghij"[(i + k) % 10], 1);
-		static const char *const term[] = { "\n", "\r\n", "\r" };
+		static const char *const term[] = {"\n", "\r\n", "\r"};
 		const char *t = term[(seed >> 20) % 3];
 		sl_sbuf_put(b, t, strlen(t));
 	}
@@ -232,19 +247,20 @@ static size_t gen_lines(sl_sbuf *b, size_t nlines, size_t maxlen, uint64_t seed)
 
 Test(textfile, block_splitting_never_splits_lines)
 {
-	sl_sbuf data = { 0 };
+	sl_sbuf data = {0};
 	size_t longest = gen_lines(&data, 3000, 60, 7);
 	char *p = put("big.txt", data.p, data.len);
-	sl_sbuf want = { 0 };
+	sl_sbuf want = {0};
 	ref_lines(data.p, data.len, &want);
-	size_t blocks[] = { 64, 100, 1000, 4096, 65536 };
+	size_t blocks[] = {64, 100, 1000, 4096, 65536};
 	size_t last_np = 0;
 	for (size_t k = 0; k < sizeof blocks / sizeof *blocks; k++) {
-		sl_sbuf got = { 0 };
+		sl_sbuf got = {0};
 		size_t np;
 		read_all(p, blocks[k], &got, &np, longest + 2);
 		cr_expect_eq(got.len, want.len);
-		cr_expect(got.len == want.len && memcmp(got.p, want.p, got.len) == 0, "block %zu", blocks[k]);
+		cr_expect(got.len == want.len && memcmp(got.p, want.p, got.len) == 0, "block %zu",
+			  blocks[k]);
 		size_t expect_np = data.len / blocks[k];
 		cr_expect(np + 1 >= expect_np / 2 && np <= expect_np + 2,
 			  "block %zu: %zu partitions for %zu bytes", blocks[k], np, data.len);
@@ -259,7 +275,7 @@ Test(textfile, block_splitting_never_splits_lines)
 
 Test(textfile, lines_longer_than_blocks)
 {
-	sl_sbuf data = { 0 };
+	sl_sbuf data = {0};
 	for (int i = 0; i < 20; i++) {
 		size_t len = (size_t)(i % 4 == 0 ? 5000 : i % 4 == 1 ? 3 : 700);
 		for (size_t k = 0; k < len; k++)
@@ -267,14 +283,15 @@ Test(textfile, lines_longer_than_blocks)
 		sl_sbuf_put(&data, i % 2 ? "\r\n" : "\n", i % 2 ? 2 : 1);
 	}
 	char *p = put("long.txt", data.p, data.len);
-	sl_sbuf want = { 0 };
+	sl_sbuf want = {0};
 	ref_lines(data.p, data.len, &want);
-	size_t blocks[] = { 1, 10, 512, 4999, 5000, 5001 };
+	size_t blocks[] = {1, 10, 512, 4999, 5000, 5001};
 	for (size_t k = 0; k < sizeof blocks / sizeof *blocks; k++) {
-		sl_sbuf got = { 0 };
+		sl_sbuf got = {0};
 		size_t np;
 		read_all(p, blocks[k], &got, &np, 0);
-		cr_expect(got.len == want.len && memcmp(got.p, want.p, got.len) == 0, "block %zu", blocks[k]);
+		cr_expect(got.len == want.len && memcmp(got.p, want.p, got.len) == 0, "block %zu",
+			  blocks[k]);
 		if (blocks[k] == 1)
 			cr_expect_eq(np, 20, "block 1: one line per partition");
 		if (blocks[k] == 10)
@@ -287,15 +304,15 @@ Test(textfile, lines_longer_than_blocks)
 
 Test(textfile, default_block_is_4mib)
 {
-	sl_sbuf data = { 0 };
+	sl_sbuf data = {0};
 	gen_lines(&data, 200000, 80, 3); /* about 8 MiB */
 	char *p = put("huge.txt", data.p, data.len);
-	sl_sbuf got = { 0 };
+	sl_sbuf got = {0};
 	size_t np;
 	read_all(p, 0, &got, &np, 0);
 	size_t mib4 = (size_t)4 << 20;
 	cr_expect_eq(np, (data.len + mib4 - 1) / mib4, "%zu bytes in %zu partitions", data.len, np);
-	sl_sbuf want = { 0 };
+	sl_sbuf want = {0};
 	ref_lines(data.p, data.len, &want);
 	cr_expect(got.len == want.len && memcmp(got.p, want.p, got.len) == 0);
 	sl_sbuf_fini(&got);
@@ -337,10 +354,10 @@ Test(textfile, errors)
 
 Test(textfile, out_of_memory)
 {
-	sl_sbuf data = { 0 };
+	sl_sbuf data = {0};
 	gen_lines(&data, 2000, 40, 9);
 	char *p = put("oom.txt", data.p, data.len);
-	sl_sbuf want = { 0 };
+	sl_sbuf want = {0};
 	ref_lines(data.p, data.len, &want);
 	size_t nlines = 0;
 	for (size_t i = 0; i < want.len; i++)

@@ -17,25 +17,26 @@
 #include "sluice.h"
 
 static const char demo_pipeline[] =
-	"// word count over the built-in generator: 200k lines/s of 8 words each\n"
-	"val words = generator(\"lines\", rate = 200000, keys = 1000).flatMap(_.split(\" \"))\n"
-	"words.count().print()\n"
-	"words.map((_, 1)).reduceByKey(_ + _).filter(_._2 > 1700).print(5)\n";
+    "// word count over the built-in generator: 200k lines/s of 8 words each\n"
+    "val words = generator(\"lines\", rate = 200000, keys = 1000).flatMap(_.split(\" \"))\n"
+    "words.count().print()\n"
+    "words.map((_, 1)).reduceByKey(_ + _).filter(_._2 > 1700).print(5)\n";
 
 static const char usage_main[] =
-	"usage: sluice <command> [options]\n"
-	"\n"
-	"commands:\n"
-	"  run [options] 'PIPELINE'   run a streaming job written in the pipeline language\n"
-	"  run [options] -f FILE      ... read from FILE ('-' = standard input)\n"
-	"  demo [options]             word count over the built-in generator (5 one-second batches)\n"
-	"\n"
-	"  sluice --help | --version | run --help\n"
-	"\n"
-	"The pipeline language is Spark Streaming's method chaining with Scala lambdas, e.g.\n"
-	"  sluice run --clock manual --batches 3 \\\n"
-	"    'queueStream(\"in.jsonl\").flatMap(_.split(\" \")).map((_, 1)).reduceByKey(_ + _).print()'\n"
-	"See docs/pipeline-language.md and docs/cli.md.\n";
+    "usage: sluice <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run [options] 'PIPELINE'   run a streaming job written in the pipeline language\n"
+    "  run [options] -f FILE      ... read from FILE ('-' = standard input)\n"
+    "  demo [options]             word count over the built-in generator (5 one-second batches)\n"
+    "\n"
+    "  sluice --help | --version | run --help\n"
+    "\n"
+    "The pipeline language is Spark Streaming's method chaining with Scala lambdas, e.g.\n"
+    "  sluice run --clock manual --batches 3 \\\n"
+    "    'queueStream(\"in.jsonl\").flatMap(_.split(\" \")).map((_, 1)).reduceByKey(_ + "
+    "_).print()'\n"
+    "See docs/pipeline-language.md and docs/cli.md.\n";
 
 /* The option table doubles as the --help text. */
 static const struct opt {
@@ -44,16 +45,18 @@ static const struct opt {
 	const char *arg;
 	const char *help;
 } opts[] = {
-	{"batch", 'b', "DURATION", "batch interval (default 1s): 500ms, 1s, 2min"},
-	{"block", 'k', "DURATION", "block interval (default: the largest divisor of the batch <= 200ms)"},
-	{"workers", 'w', "N", "worker threads, the driver included (default 0 = one per core)"},
-	{"clock", 'c', "real|manual", "real: batches follow the wall clock; manual: virtual time, as fast as possible"},
-	{"batches", 'n', "N", "stop after N batches (default: run until stopped or the input ends)"},
-	{"file", 'f', "FILE", "read the pipeline from FILE ('-' = standard input)"},
-	{"no-pin", 'P', NULL, "do not pin workers to cores"},
-	{"quiet", 'q', NULL, "do not log skipped records and failed batches to standard error"},
-	{"help", 'h', NULL, "this help"},
-	{NULL, 0, NULL, NULL},
+    {"batch", 'b', "DURATION", "batch interval (default 1s): 500ms, 1s, 2min"},
+    {"block", 'k', "DURATION",
+     "block interval (default: the largest divisor of the batch <= 200ms)"},
+    {"workers", 'w', "N", "worker threads, the driver included (default 0 = one per core)"},
+    {"clock", 'c', "real|manual",
+     "real: batches follow the wall clock; manual: virtual time, as fast as possible"},
+    {"batches", 'n', "N", "stop after N batches (default: run until stopped or the input ends)"},
+    {"file", 'f', "FILE", "read the pipeline from FILE ('-' = standard input)"},
+    {"no-pin", 'P', NULL, "do not pin workers to cores"},
+    {"quiet", 'q', NULL, "do not log skipped records and failed batches to standard error"},
+    {"help", 'h', NULL, "this help"},
+    {NULL, 0, NULL, NULL},
 };
 
 static void run_help(FILE *f)
@@ -62,11 +65,14 @@ static void run_help(FILE *f)
 		   "       sluice demo [options]\n\noptions:\n");
 	for (const struct opt *o = opts; o->lng; o++) {
 		char left[64];
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shrt, o->lng, o->arg ? " " : "", o->arg ? o->arg : "");
+		snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shrt, o->lng, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
 		fprintf(f, "  %-28s %s\n", left, o->help);
 	}
-	fprintf(f, "\nSIGINT/SIGTERM stop gracefully: the batch in progress finishes and outputs are flushed.\n"
-		   "Exit status: 0 success, 1 a batch failed or the run could not start, 2 usage error.\n");
+	fprintf(f, "\nSIGINT/SIGTERM stop gracefully: the batch in progress finishes and outputs "
+		   "are flushed.\n"
+		   "Exit status: 0 success, 1 a batch failed or the run could not start, 2 usage "
+		   "error.\n");
 }
 
 static int usage_error(const char *fmt, const char *a)
@@ -188,11 +194,11 @@ static int cmd_run(int argc, char **argv, int demo)
 	const char *file = NULL;
 	int quiet = 0;
 	static const struct option lo[] = {
-		{"batch", required_argument, 0, 'b'}, {"block", required_argument, 0, 'k'},
-		{"workers", required_argument, 0, 'w'}, {"clock", required_argument, 0, 'c'},
-		{"batches", required_argument, 0, 'n'}, {"file", required_argument, 0, 'f'},
-		{"no-pin", no_argument, 0, 'P'}, {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+	    {"batch", required_argument, 0, 'b'},   {"block", required_argument, 0, 'k'},
+	    {"workers", required_argument, 0, 'w'}, {"clock", required_argument, 0, 'c'},
+	    {"batches", required_argument, 0, 'n'}, {"file", required_argument, 0, 'f'},
+	    {"no-pin", no_argument, 0, 'P'},        {"quiet", no_argument, 0, 'q'},
+	    {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
 	};
 	if (demo)
 		batches = 5;
@@ -203,11 +209,14 @@ static int cmd_run(int argc, char **argv, int demo)
 		switch (c) {
 		case 'b':
 			if (parse_duration(optarg, &cfg.batch_interval_ms))
-				return usage_error("bad --batch duration '%s' (examples: 500ms, 1s, 2min)", optarg);
+				return usage_error(
+				    "bad --batch duration '%s' (examples: 500ms, 1s, 2min)",
+				    optarg);
 			break;
 		case 'k':
 			if (parse_duration(optarg, &cfg.block_interval_ms))
-				return usage_error("bad --block duration '%s' (examples: 50ms, 200ms)", optarg);
+				return usage_error(
+				    "bad --block duration '%s' (examples: 50ms, 200ms)", optarg);
 			break;
 		case 'w':
 			if (parse_count(optarg, 0, 1024, &v))
@@ -224,23 +233,17 @@ static int cmd_run(int argc, char **argv, int demo)
 			break;
 		case 'n':
 			if (parse_count(optarg, 1, INT64_MAX, &batches))
-				return usage_error("bad --batches '%s' (a positive integer)", optarg);
+				return usage_error("bad --batches '%s' (a positive integer)",
+						   optarg);
 			break;
-		case 'f':
-			file = optarg;
-			break;
-		case 'P':
-			cfg.no_pin = 1;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		case 'h':
-			run_help(stdout);
-			return 0;
+		case 'f': file = optarg; break;
+		case 'P': cfg.no_pin = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': run_help(stdout); return 0;
 		default:
 			if (optopt)
-				return usage_error("unknown or incomplete option '-%s'", (char[2]){(char)optopt, 0});
+				return usage_error("unknown or incomplete option '-%s'",
+						   (char[2]){(char)optopt, 0});
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -248,22 +251,28 @@ static int cmd_run(int argc, char **argv, int demo)
 	size_t len = 0;
 	if (demo) {
 		if (optind < argc || file)
-			return usage_error("demo takes no pipeline (found '%s')", optind < argc ? argv[optind] : file);
+			return usage_error("demo takes no pipeline (found '%s')",
+					   optind < argc ? argv[optind] : file);
 		text = strdup(demo_pipeline);
 		len = strlen(demo_pipeline);
 	} else if (file) {
 		if (optind < argc)
-			return usage_error("give the pipeline either as text or with -f, not both (found '%s')", argv[optind]);
+			return usage_error(
+			    "give the pipeline either as text or with -f, not both (found '%s')",
+			    argv[optind]);
 		text = read_all(file, &len);
 		if (!text) {
-			fprintf(stderr, "sluice: cannot read '%s': %s\n", file, strerror(errno ? errno : EIO));
+			fprintf(stderr, "sluice: cannot read '%s': %s\n", file,
+				strerror(errno ? errno : EIO));
 			return 2;
 		}
 	} else {
 		if (optind >= argc)
 			return usage_error("%s", "missing the pipeline text");
 		if (optind + 1 < argc)
-			return usage_error("unexpected argument '%s' after the pipeline (quote the pipeline)", argv[optind + 1]);
+			return usage_error(
+			    "unexpected argument '%s' after the pipeline (quote the pipeline)",
+			    argv[optind + 1]);
 		text = strdup(argv[optind]);
 		len = strlen(argv[optind]);
 	}
