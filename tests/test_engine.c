@@ -159,18 +159,17 @@ Test(engine, joins_use_options_for_missing_sides)
 		 "1).print()",
 		 a, b);
 	char *out = run_text(p, 2, 1, 0);
-	cr_assert_str_eq(
-	    out, HDR("1000") "(a,(1,x))\n(a,(3,x))\n\n" HDR("1000") "(a,(1,Some(x)))\n(b,(2,None))"
-								    "\n(a,(3,Some(x)))\n\n" HDR("10"
-												"0"
-												"0") "(a,(Some(1),x))\n(a,(Some(3),x))\n(c,(None,y))\n\n" HDR(
-									"1000") "(a,(Some(1),Some("
-										"x)))\n(b,(Some(2),"
-										"None))\n(a,(Some("
-										"3),Some(x)))\n(c,("
-										"None,Some(y)))"
-										"\n\n" HDR("1000") "(a,(CompactBuffer(1, 3),CompactBuffer(x)))\n(b,(CompactBuffer(2),CompactBuffer()))\n"
-												   "(c,(CompactBuffer(),CompactBuffer(y)))\n\n");
+	/* clang-format off */
+	cr_assert_str_eq(out,
+		HDR("1000") "(a,(1,x))\n(a,(3,x))\n\n"
+		HDR("1000") "(a,(1,Some(x)))\n(b,(2,None))\n(a,(3,Some(x)))\n\n"
+		HDR("1000") "(a,(Some(1),x))\n(a,(Some(3),x))\n(c,(None,y))\n\n"
+		HDR("1000") "(a,(Some(1),Some(x)))\n(b,(Some(2),None))\n(a,(Some(3),Some(x)))\n"
+			    "(c,(None,Some(y)))\n\n"
+		HDR("1000") "(a,(CompactBuffer(1, 3),CompactBuffer(x)))\n"
+			    "(b,(CompactBuffer(2),CompactBuffer()))\n"
+			    "(c,(CompactBuffer(),CompactBuffer(y)))\n\n");
+	/* clang-format on */
 	free(out);
 }
 
@@ -191,11 +190,15 @@ Test(engine, general_reduce_functions_and_builtins_agree)
 	    "s.map(_._1).reduce((x, y) => if (x > y) x else y).print()",
 	    f);
 	char *out = run_text(p, 2, 1, 0);
-	cr_assert_str_eq(
-	    out,
-	    HDR("1000") "(a,12)\n(b,5)\n(c,7)\n\n" HDR("1000") "(a,12)\n(b,5)\n(c,7)\n\n" HDR("100"
-											      "0") "(a,9)\n(b,4)\n(c,7)\n\n" HDR(
-		"1000") "(a,9)\n(b,4)\n(c,7)\n\n" HDR("1000") "24\n\n" HDR("1000") "c\n\n");
+	/* clang-format off */
+	cr_assert_str_eq(out,
+		HDR("1000") "(a,12)\n(b,5)\n(c,7)\n\n"
+		HDR("1000") "(a,12)\n(b,5)\n(c,7)\n\n"
+		HDR("1000") "(a,9)\n(b,4)\n(c,7)\n\n"
+		HDR("1000") "(a,9)\n(b,4)\n(c,7)\n\n"
+		HDR("1000") "24\n\n"
+		HDR("1000") "c\n\n");
+	/* clang-format on */
 	free(out);
 }
 
@@ -211,15 +214,13 @@ Test(engine, group_by_key_keeps_arrival_order_and_map_values)
 		 "s.countByValue(1).print()",
 		 f);
 	char *out = run_text(p, 2, 1, 0);
-	cr_assert_str_eq(
-	    out,
-	    HDR("1000") "(1,CompactBuffer(1.5, 0.25, -1.0))\n(2,CompactBuffer(2.0))\n\n" HDR(
-		"1000") "(1,0.75)\n(2,2.0)\n\n" HDR("1000") "(1,1.5)\n(1,3.0)\n(2,2.0)\n(2,4.0)\n("
-							    "1,0.25)\n(1,0.5)\n(1,-1.0)\n(1,-2.0)"
-							    "\n\n" HDR("1000") "((1,1.5),1)\n((2,2."
-									       "0),1)\n((1,0.25),1)"
-									       "\n((1,-1.0),1)"
-									       "\n\n");
+	/* clang-format off */
+	cr_assert_str_eq(out,
+		HDR("1000") "(1,CompactBuffer(1.5, 0.25, -1.0))\n(2,CompactBuffer(2.0))\n\n"
+		HDR("1000") "(1,0.75)\n(2,2.0)\n\n"
+		HDR("1000") "(1,1.5)\n(1,3.0)\n(2,2.0)\n(2,4.0)\n(1,0.25)\n(1,0.5)\n(1,-1.0)\n(1,-2.0)\n\n"
+		HDR("1000") "((1,1.5),1)\n((2,2.0),1)\n((1,0.25),1)\n((1,-1.0),1)\n\n");
+	/* clang-format on */
 	free(out);
 }
 
