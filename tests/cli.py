@@ -6,6 +6,7 @@ textFile batch jobs, saveAsTextFiles output, the demo, signals.
 usage: cli.py SLUICE_BINARY
 """
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -144,6 +145,7 @@ write("job.sl", '// a job file\nval w = queueStream("words.jsonl")\nw.count().pr
 rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "job.sl")
 check("run -f reads a job file", rc == 0 and "\n2\n" in out, out + err)
 
+shutil.rmtree(TMP, ignore_errors=True)
 n_ok = sum(results)
 print("%d passed, %d failed" % (n_ok, len(results) - n_ok))
 sys.exit(0 if n_ok == len(results) else 1)

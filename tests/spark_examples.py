@@ -15,6 +15,7 @@ a new vector cannot be silently ignored.
 usage: spark_examples.py SLUICE_BINARY EXAMPLES_DIR
 """
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -125,6 +126,7 @@ def main():
         print("%s %s%s" % ("PASS" if ok else "FAIL", name, "" if ok else ": " + why))
         passed += ok
         failed += not ok
+    shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed or not passed else 0)
 
