@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,7 @@ struct sluice_out {
 
 struct sl_tf {
 	sluice_transform_fn fn;
+	sluice_partition_fn pfn; /* mapPartitions */
 	void *arg;
 	const sl_type *type;
 	sl_env *env;
@@ -210,43 +212,106 @@ static int leaves(sluice_out *o, sl_col *c)
 	return 0;
 }
 
+/* A fresh output builder for one output column of type t. */
+static int out_init(sluice_out *o, sl_env *env, const sl_type *t)
+{
+	memset(o, 0, sizeof(*o));
+	o->col = sl_col_new(env->mem, t, 64);
+	if (!o->col || leaves(o, o->col)) {
+		sl_col_unref(o->col);
+		o->col = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* After the callback: the finished column, or NULL with err set (callback code rc). */
+static sl_col *out_finish(sluice_out *o, int rc, const char *what, sluice_error *err)
+{
+	if (o->bad || (!rc && o->at)) {
+		sl_error_set(
+		    err, -EINVAL,
+		    "%s callback built a malformed record (wrong types, or a record not ended)",
+		    what);
+	} else if (rc) {
+		sl_error_set(err, rc < 0 ? rc : -EINVAL, "%s callback failed with %d", what, rc);
+	} else {
+		return o->col;
+	}
+	sl_col_unref(o->col);
+	return NULL;
+}
+
 static int tf_call(void *arg, int64_t time, sl_rdd *in, sl_rdd **out, sluice_error *err)
 {
 	struct sl_tf *tf = arg;
-	sluice_out o = {0};
-	o.col = sl_col_new(tf->env->mem, tf->type, 64);
-	if (!o.col || leaves(&o, o.col)) {
-		sl_col_unref(o.col);
-		sl_error_set(err, -ENOMEM, "out of memory in transform");
-		return -ENOMEM;
-	}
+	sluice_out o;
+	if (out_init(&o, tf->env, tf->type))
+		return sl_error_set(err, -ENOMEM, "out of memory in transform");
 	int rc = tf->fn(tf->arg, time, (const sluice_batch *)in, &o);
-	if (o.bad || (!rc && o.at)) {
-		rc = -EINVAL;
-		sl_error_set(err, rc,
-			     "transform callback built a malformed record (wrong types, or a "
-			     "record not ended)");
-	} else if (rc) {
-		sl_error_set(err, rc < 0 ? rc : -EINVAL, "transform callback failed with %d", rc);
-	}
-	if (rc) {
-		sl_col_unref(o.col);
-		return rc < 0 ? rc : -EINVAL;
-	}
+	sl_col *c = out_finish(&o, rc, "transform", err);
+	if (!c)
+		return err && err->code ? err->code : -EINVAL;
 	sl_rdd *r = sl_rdd_new(tf->env->mem, tf->type, time, 1);
 	if (!r) {
-		sl_col_unref(o.col);
+		sl_col_unref(c);
 		return -ENOMEM;
 	}
-	r->part[0] = o.col;
+	r->part[0] = c;
 	*out = r;
 	return 0;
 }
 
-sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type,
-				       sluice_transform_fn fn, void *arg, sluice_error *err)
+struct mp_job {
+	struct sl_tf *tf;
+	sl_rdd *in, *out;
+	atomic_int failed; /* relaxed: read after sl_workers_run's join */
+	sluice_error err;
+};
+
+static void mp_task(void *arg, size_t p, int worker)
 {
-	if (!s || !fn || !out_type) {
+	(void)worker;
+	struct mp_job *j = arg;
+	sluice_out o;
+	sluice_error e = {0};
+	sl_col *c = NULL;
+	if (out_init(&o, j->tf->env, j->tf->type)) {
+		sl_error_set(&e, -ENOMEM, "out of memory in mapPartitions");
+	} else {
+		int rc = j->tf->pfn(j->tf->arg, j->in->time, p,
+				    (const sluice_column *)j->in->part[p], &o);
+		c = out_finish(&o, rc, "mapPartitions", &e);
+	}
+	j->out->part[p] = c;
+	int zero = 0;
+	if (!c && atomic_compare_exchange_strong_explicit(
+		      &j->failed, &zero, 1, memory_order_relaxed, memory_order_relaxed))
+		j->err = e;
+}
+
+static int mp_call(void *arg, int64_t time, sl_rdd *in, sl_rdd **out, sluice_error *err)
+{
+	struct mp_job j = {.tf = arg, .in = in};
+	j.out = sl_rdd_new(j.tf->env->mem, j.tf->type, time, in->nparts);
+	if (!j.out)
+		return sl_error_set(err, -ENOMEM, "out of memory in mapPartitions");
+	sl_workers_run(j.tf->env->workers, in->nparts, mp_task, &j);
+	if (atomic_load_explicit(&j.failed, memory_order_relaxed)) {
+		if (err)
+			*err = j.err;
+		sl_rdd_unref(j.out);
+		return j.err.code ? j.err.code : -EINVAL;
+	}
+	*out = j.out;
+	return 0;
+}
+
+/* Register a transform-like stream whose C code is tf (kept by the context). */
+static sluice_stream *add_tf(sluice_stream *s, const char *out_type, struct sl_tf *proto,
+			     sl_transform_fn call, int per_partition, sluice_error *err)
+{
+	if (!s || !out_type || (!proto->fn && !proto->pfn)) {
 		sl_error_set(err, -EINVAL, "NULL stream, type or function");
 		return NULL;
 	}
@@ -260,30 +325,47 @@ sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type,
 			     out_type);
 		return NULL;
 	}
+	sluice_out probe;
+	if (out_init(&probe, &ctx->env, t)) {
+		sl_error_set(err, -EINVAL,
+			     "output type %s: only scalars and tuples of them are supported",
+			     out_type);
+		return NULL;
+	}
+	sl_col_unref(probe.col);
 	struct sl_tf *tf = calloc(1, sizeof(*tf));
 	struct sl_tf **v = realloc(ctx->tfs, (size_t)(ctx->ntfs + 1) * sizeof(*v));
+	if (v)
+		ctx->tfs = v;
 	if (!tf || !v) {
 		free(tf);
-		if (v)
-			ctx->tfs = v;
 		sl_error_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	ctx->tfs = v;
 	ctx->tfs[ctx->ntfs++] = tf;
-	*tf = (struct sl_tf){fn, arg, t, &ctx->env};
-	sluice_out probe = {0};
-	sl_col *c = sl_col_new(ctx->env.mem, t, 1);
-	int bad = !c || leaves(&probe, c);
-	sl_col_unref(c);
-	if (bad) {
-		sl_error_set(
-		    err, -EINVAL,
-		    "transform output type %s: only scalars and tuples of them are supported",
-		    out_type);
-		return NULL;
+	*tf = *proto;
+	tf->type = t;
+	tf->env = &ctx->env;
+	sl_dstream *d = sl_ds_transform(DS(s), t, call, tf, err);
+	if (d && per_partition) {
+		d->sub = 1; /* per-batch operator: no RDD in, no RDD out */
+		d->opname = "mapPartitions";
 	}
-	return ST(sl_ds_transform(DS(s), t, tf_call, tf, err));
+	return ST(d);
+}
+
+sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type,
+				       sluice_transform_fn fn, void *arg, sluice_error *err)
+{
+	struct sl_tf proto = {.fn = fn, .arg = arg};
+	return add_tf(s, out_type, &proto, tf_call, 0, err);
+}
+
+sluice_stream *sluice_stream_map_partitions(sluice_stream *s, const char *out_type,
+					    sluice_partition_fn fn, void *arg, sluice_error *err)
+{
+	struct sl_tf proto = {.pfn = fn, .arg = arg};
+	return add_tf(s, out_type, &proto, mp_call, 1, err);
 }
 
 static sl_col *next_leaf(sluice_out *o, int kind)

@@ -525,6 +525,8 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 		goto out;
 	}
 	if (d->kind == SL_DS_TRANSFORM) {
+		if (!in[0] && d->sub)
+			goto out; /* mapPartitions: no RDD propagates like map's */
 		if (!in[0]) {
 			sl_error_set(err, -EINVAL,
 				     "Couldn't generate RDD from parent at time %lld ms",

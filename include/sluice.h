@@ -144,6 +144,19 @@ typedef int (*sluice_transform_fn)(void *arg, int64_t time_ms, const sluice_batc
 				   sluice_out *out);
 sluice_stream *sluice_stream_transform(sluice_stream *s, const char *out_type,
 				       sluice_transform_fn fn, void *arg, sluice_error *err);
+/*
+ * sluice_stream_map_partitions - C code over each partition, in parallel (Spark's
+ *   mapPartitions). fn(arg, time, p, in, out) reads partition p's column and appends
+ *   records to out exactly as a transform does; the output has one partition per input
+ *   partition, in order. A batch without an RDD gives no RDD (fn is not called). A
+ *   non-zero return or a malformed record fails that batch only.
+ *   Threads: fn runs on the worker threads, several partitions at once: it must be safe
+ *   to call concurrently (arg is shared).
+ */
+typedef int (*sluice_partition_fn)(void *arg, int64_t time_ms, size_t partition,
+				   const sluice_column *in, sluice_out *out);
+sluice_stream *sluice_stream_map_partitions(sluice_stream *s, const char *out_type,
+					    sluice_partition_fn fn, void *arg, sluice_error *err);
 /* Appending to a transform's output: the leaves of one record in order, then end the
  * record. For (String, Long): out_str, out_i64, out_end. Return 0, -EINVAL on a type
  * mismatch, -ENOMEM. */

@@ -7,6 +7,7 @@
  * Prints "N passed, M failed".
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ static int passed, failed;
 	} while (0)
 
 struct sums {
-	long long rows, keys, groups, grouped, joined;
+	long long rows, keys, groups, grouped, joined, mapped;
 };
 
 static int sum_counts(void *arg, int64_t t, const sluice_batch *b)
@@ -66,6 +67,29 @@ static int count_rows(void *arg, int64_t t, const sluice_batch *b)
 	return 0;
 }
 
+/* mapPartitions callback: runs on several workers at once */
+static int keep_counts(void *arg, int64_t t, size_t p, const sluice_column *in, sluice_out *out)
+{
+	(void)t;
+	(void)p;
+	atomic_fetch_add_explicit((atomic_llong *)arg, (long long)sluice_column_length(in),
+				  memory_order_relaxed); /* relaxed: a statistic read at the end */
+	const int64_t *v = sluice_column_i64(sluice_column_child(in, 1));
+	for (size_t i = 0; i < sluice_column_length(in); i++)
+		if (sluice_out_i64(out, v[i]) || sluice_out_end(out))
+			return -1;
+	return 0;
+}
+
+static atomic_llong mp_rows;
+
+static int count_mapped(void *arg, int64_t t, const sluice_batch *b)
+{
+	(void)t;
+	((struct sums *)arg)->mapped += (long long)sluice_batch_count(b);
+	return 0;
+}
+
 static struct sums run(int workers)
 {
 	struct sums s = {0};
@@ -77,6 +101,7 @@ static struct sums run(int workers)
 	cfg.block_interval_ms = 100;
 	sluice_error err = {0};
 	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	sluice_stream *mp = NULL;
 	const char *p = "val kv = generator(\"kv\", rate = 20000, keys = 300)\n"
 			"val counts = kv.map(x => (x._1, 1)).reduceByKey(_ + _)\n"
 			"val groups = kv.groupByKey()\n"
@@ -88,6 +113,9 @@ static struct sums run(int workers)
 					&err) ||
 	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "joined"), count_rows, &s,
 					&err) ||
+	    !(mp = sluice_stream_map_partitions(sluice_context_stream(ctx, "kv"), "Long",
+						keep_counts, &mp_rows, &err)) ||
+	    sluice_stream_foreach_batch(mp, count_mapped, &s, &err) ||
 	    sluice_context_start(ctx, &err)) {
 		fprintf(stderr, "setup: %s\n", err.msg);
 		exit(1);
@@ -108,6 +136,8 @@ static void *stopper(void *arg)
 int main(void)
 {
 	struct sums ref = run(1);
+	CHECK(ref.mapped == 5 * 20000 && atomic_load(&mp_rows) == 5 * 20000,
+	      "mapPartitions %lld %lld", ref.mapped, (long long)atomic_load(&mp_rows));
 	CHECK(ref.rows == 5 * 20000, "rows %lld", ref.rows);
 	CHECK(ref.keys > 0 && ref.keys <= 5 * 300, "keys %lld", ref.keys);
 	CHECK(ref.grouped == 5 * 20000 && ref.groups == ref.keys, "groups %lld grouped %lld",

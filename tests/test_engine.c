@@ -515,3 +515,53 @@ Test(engine, chunking_and_worker_invariance)
 	for (int w = 0; w < 3; w++)
 		free(ref[w]);
 }
+
+/* mapPartitions: square each Long, tagged with its partition; partition 1 of batch 3 fails */
+static int squares(void *arg, int64_t time, size_t p, const sluice_column *in, sluice_out *out)
+{
+	(void)arg;
+	if (time == 3000 && p == 1)
+		return -EIO;
+	const int64_t *v = sluice_column_i64(in);
+	for (size_t i = 0; i < sluice_column_length(in); i++)
+		if (sluice_out_i64(out, (int64_t)p) || sluice_out_i64(out, v[i] * v[i]) ||
+		    sluice_out_end(out))
+			return -EINVAL;
+	return 0;
+}
+
+Test(engine, map_partitions_runs_per_partition_in_order)
+{
+	struct capture c = {0};
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.clock = SLUICE_CLOCK_MANUAL;
+	cfg.workers = 3;
+	cfg.no_pin = 1;
+	cfg.output = cap_out;
+	cfg.output_arg = &c;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	char path[512];
+	snprintf(path, sizeof(path), "%s", qfile("mp.jsonl", "[1,2,3,4,5]\nnull\n[6,7]\n"));
+	char p[1024];
+	snprintf(p, sizeof(p), "val s = queueStream(\"%s\", partitions = 2)", path);
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	sluice_stream *m = sluice_stream_map_partitions(sluice_context_stream(ctx, "s"),
+							"(Long, Long)", squares, NULL, &err);
+	cr_assert_not_null(m, "%s", err.msg);
+	cr_assert_null(sluice_stream_map_partitions(m, "Seq[Long]", squares, NULL, &err));
+	cr_assert(strstr(err.msg, "only scalars and tuples"), "%s", err.msg);
+	cr_assert_eq(sluice_stream_print(m, 10, &err), 0);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0);
+	cr_assert_eq(sluice_context_advance(ctx, 3000), 3);
+	cr_assert_str_eq(c.buf, HDR("1000") "(0,1)\n(0,4)\n(1,9)\n(1,16)\n(1,25)\n\n");
+	sluice_stats st = {.size = sizeof(st)};
+	sluice_context_stats(ctx, &st);
+	cr_assert_eq(st.failed_batches, 1);
+	sluice_error first;
+	sluice_context_first_error(ctx, &first);
+	cr_assert(strstr(first.msg, "mapPartitions callback failed"), "%s", first.msg);
+	sluice_context_free(ctx);
+	free(c.buf);
+}
