@@ -338,10 +338,10 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 	}
 	if (nargs < mina || nargs > maxa) {
 		if (mina == maxa)
-			return at(b->err, call ? call : field, -EINVAL,
-				  "%s takes %d argument(s), found %d", name, mina, nargs);
-		return at(b->err, call ? call : field, -EINVAL,
-			  "%s takes %d to %d arguments, found %d", name, mina, maxa, nargs);
+			return at(b->err, field, -EINVAL, "%s takes %d argument(s), found %d", name,
+				  mina, nargs);
+		return at(b->err, field, -EINVAL, "%s takes %d to %d arguments, found %d", name,
+			  mina, maxa, nargs);
 	}
 	int64_t n = 0;
 	sl_dstream *d = NULL, *other = NULL;

@@ -193,11 +193,17 @@ static int run_batch(sluice_context *ctx, int64_t t)
 		sluice_error e = {0};
 		int rc = run_output(ctx, &ctx->g.out[i], t, &e);
 		if (rc) {
+			static const char *outname[] = {[SL_OUT_PRINT] = "print",
+							[SL_OUT_SAVE_TEXT] = "saveAsTextFiles",
+							[SL_OUT_FOREACH] = "foreachBatch"};
 			failed = 1;
 			if (!e.code)
 				sl_error_set(&e, rc, "%s", strerror(-rc));
-			sl_log(&ctx->env, SL_LOG_ERROR, "batch %lld ms: %s%s%s", (long long)t,
-			       ctx->g.out[i].s->opname, e.line ? " " : "", e.msg);
+			char where[48] = "";
+			if (e.line)
+				snprintf(where, sizeof(where), "%d:%d: ", e.line, e.col);
+			sl_log(&ctx->env, SL_LOG_ERROR, "batch %lld ms: %s: %s%s", (long long)t,
+			       outname[ctx->g.out[i].kind], where, e.msg);
 			if (!ctx->first_err.code)
 				ctx->first_err = e;
 		}
@@ -211,8 +217,8 @@ static int run_batch(sluice_context *ctx, int64_t t)
 	int ended = 0, bounded_end = 0, all_sources_ended = 1, nsrc = 0;
 	for (int i = 0; i < ctx->g.nds; i++) {
 		sl_dstream *d = ctx->g.ds[i];
-		if (d->kind != SL_DS_SOURCE)
-			continue;
+		if (d->kind != SL_DS_SOURCE || !d->used)
+			continue; /* a source no output reads never runs, so it cannot end */
 		nsrc++;
 		if (d->source_ended && d->src->bounded)
 			bounded_end = 1;
@@ -291,9 +297,16 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 	int64_t start = (now >= 0 ? now / B : (now - B + 1) / B) * B + B;
 	ctx->g.zero_time = start - B;
 	ctx->next_time = start;
+	/* Streams no output reads are never computed (Spark's lazy graph): mark the rest.
+	 * ds[] is in topological order, so one backward pass suffices. */
+	for (int i = 0; i < ctx->g.nout; i++)
+		ctx->g.out[i].s->used = 1;
+	for (int i = ctx->g.nds - 1; i >= 0; i--)
+		for (int k = 0; ctx->g.ds[i]->used && k < ctx->g.ds[i]->nparent; k++)
+			ctx->g.ds[i]->parent[k]->used = 1;
 	for (int i = 0; i < ctx->g.nds; i++) {
 		sl_dstream *d = ctx->g.ds[i];
-		if (d->kind != SL_DS_SOURCE)
+		if (d->kind != SL_DS_SOURCE || !d->used)
 			continue;
 		if (d->src->bounded)
 			ctx->bounded = 1;

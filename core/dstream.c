@@ -550,8 +550,17 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 		}
 		goto out;
 	}
-	if (!in[0] || (d->nparent == 2 && !in[1]))
-		goto out; /* no RDD at this time propagates */
+	if (!in[0] || (d->nparent == 2 && !in[1])) {
+		/* Spark builds count, joins and cogroup on transform/transformWith, which
+		 * fail without a parent RDD; the other per-batch operators propagate it */
+		if (d->kind == SL_DS_COUNT || d->kind == SL_DS_JOIN || d->kind == SL_DS_COGROUP) {
+			sl_error_set(err, -EINVAL,
+				     "Couldn't generate RDD from parent at time %lld ms",
+				     (long long)t);
+			rc = -EINVAL;
+		}
+		goto out;
+	}
 	switch (d->kind) {
 	case SL_DS_MAP:
 	case SL_DS_FLATMAP:

@@ -70,6 +70,7 @@ struct sl_dstream {
 	sl_rdd *memo;
 	int memo_state; /* 0 none, 1 computed (memo may be NULL = no RDD), -1 failed */
 	int source_ended;
+	int used; /* reachable from an output operation (set at start) */
 	/* metrics */
 	uint64_t skipped; /* records dropped because the function failed on them */
 	uint64_t records; /* records produced */

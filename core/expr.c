@@ -322,30 +322,32 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 				return fail(c, args[0], "split needs a constant String separator");
 			const char *s = arg[0]->s;
 			size_t l = arg[0]->slen;
-			int re = 0; /* 0 literal, 1 \s+, 2 \s, 3 \W+ */
-			char lit[8];
-			size_t litn = 0;
-			if (!strcmp(s, "\\s+") || !strcmp(s, " +") || !strcmp(s, "\\s+|\\t+"))
+			/* Java's split takes a regex. A separator without regex metacharacters
+			 * (or one escaped punctuation character) is a literal; a few common
+			 * regexes run natively; anything else is refused here, not misread. */
+			int re = 0; /* 0 literal, 1 \s+, 2 \s, 3 \W+, 4 " +" */
+			const char *lit = s;
+			size_t litn = l;
+			if (!strcmp(s, "\\s+"))
 				re = 1;
 			else if (!strcmp(s, "\\s"))
 				re = 2;
 			else if (!strcmp(s, "\\W+"))
 				re = 3;
+			else if (!strcmp(s, " +"))
+				re = 4;
 			else if (l == 2 && s[0] == '\\' &&
 				 !((s[1] >= 'a' && s[1] <= 'z') || (s[1] >= 'A' && s[1] <= 'Z') ||
 				   (s[1] >= '0' && s[1] <= '9')))
-				lit[0] = s[1], litn = 1;
-			else if (l == 2 && s[0] == '\\' && s[1] == 't')
-				lit[0] = '\t', litn = 1;
-			else if (l >= 1 && l < sizeof(lit) && !strpbrk(s, ".$|()[]{}^?*+\\"))
-				memcpy(lit, s, l), litn = l;
+				lit = s + 1, litn = 1;
 			else if (l == 0)
 				return fail(c, args[0], "split(\"\") is not supported");
-			else
-				return fail(c, args[0],
-					    "split pattern \"%s\" is a regex sluice does not run; "
-					    "use a literal separator or \\\\s+, \\\\s, \\\\W+",
-					    s);
+			else if (memchr(s, 0, l) || strpbrk(s, ".$|()[]{}^?*+\\"))
+				return fail(
+				    c, args[0],
+				    "split pattern \"%s\" is a regex sluice does not run; "
+				    "use a literal separator or \\\\s+, \\\\s, \\\\W+, \" +\"",
+				    s);
 			sl_expr *e = node(c, X_SPLIT,
 					  sl_type_list(c->types, &sl_type_str, SL_LIST_ARRAY), 1);
 			if (!e || !e->type)
@@ -357,7 +359,7 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 				return fail(c, a, "out of memory");
 			memcpy(e->s, lit, litn);
 			e->s[litn] = 0;
-			e->slen = litn;
+			e->slen = re ? 0 : litn;
 			return e;
 		}
 		if (M("toLowerCase", 0))
@@ -395,8 +397,14 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 	if (sl_type_is_num(t)) {
 		if (M("toDouble", 0))
 			return to_f64(c, o);
-		if (M("toLong", 0) || M("toInt", 0))
-			return k == SL_I64 ? o : unary_node(c, X_TOI64, &sl_type_i64, o);
+		if (M("toLong", 0) || M("toInt", 0)) {
+			if (k == SL_I64)
+				return o;
+			sl_expr *e = unary_node(c, X_TOI64, &sl_type_i64, o);
+			if (e)
+				e->sub = name[2] == 'I' ? 32 : 64;
+			return e;
+		}
 		if ((M("max", 1) || M("min", 1)) && sl_type_is_num(arg[0]->type)) {
 			sl_expr *x = o, *y = arg[0];
 			if (x->type->kind != y->type->kind) {
@@ -1064,6 +1072,9 @@ static sl_col *eval_split(const sl_expr *e, sl_col *s, size_t n, sl_xeval *x)
 				} else if (e->sub == 3) {
 					while (q + ml < end && !is_word((unsigned char)q[ml]))
 						ml++;
+				} else if (e->sub == 4) {
+					while (q + ml < end && q[ml] == ' ')
+						ml++;
 				} else if (is_ws((unsigned char)*q)) {
 					ml = 1;
 					if (e->sub == 1)
@@ -1278,7 +1289,14 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 			for (size_t i = 0; i < n; i++) {
 				if (e->op == X_TOF64)
 					out->v.f64[i] = (double)k0->v.i64[i];
-				else if (e->op == X_TOI64) {
+				else if (e->op == X_TOI64 && e->sub == 32) {
+					double d =
+					    k0->v.f64[i]; /* Scala's Double.toInt saturates */
+					out->v.i64[i] = d != d               ? 0
+							: d >= 2147483647.0  ? 2147483647
+							: d <= -2147483648.0 ? -2147483648LL
+									     : (int64_t)d;
+				} else if (e->op == X_TOI64) {
 					double d = k0->v.f64[i];
 					out->v.i64[i] = d != d                        ? 0
 							: d >= 9.2233720368547758e18  ? INT64_MAX
@@ -1298,18 +1316,33 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 		}
 		break;
 	case X_IF: {
-		sl_col *a = ev(e->kid[1], args, n, x), *b = a ? ev(e->kid[2], args, n, x) : NULL;
+		/* Both branches run over the whole column (vector form); a record counts as
+		 * bad only if the branch its condition selects failed on it, as if only that
+		 * branch had run (Scala evaluates one branch). */
+		sl_xeval xa, xb;
+		sl_xeval_init(&xa, x->mem);
+		sl_xeval_init(&xb, x->mem);
+		xa.n = xb.n = n;
+		sl_col *a = ev(e->kid[1], args, n, &xa),
+		       *b = a ? ev(e->kid[2], args, n, &xb) : NULL;
 		if (b && (out = sl_col_new(x->mem, e->type, n))) {
 			if (sl_col_share_bufs(out, a) || sl_col_share_bufs(out, b)) {
 				sl_col_unref(out);
 				out = NULL;
 			}
-			for (size_t i = 0; out && i < n; i++)
-				if (sl_col_push_row(out, k0->v.b[i] ? a : b, i)) {
+			for (size_t i = 0; out && i < n; i++) {
+				int take_a = k0->v.b[i];
+				sl_xeval *bx = take_a ? &xa : &xb;
+				if (bx->bad && bx->bad[i])
+					mark_bad(x, i, "%s", bx->why);
+				if (sl_col_push_row(out, take_a ? a : b, i)) {
 					sl_col_unref(out);
 					out = NULL;
 				}
+			}
 		}
+		sl_xeval_fini(&xa);
+		sl_xeval_fini(&xb);
 		sl_col_unref(a);
 		sl_col_unref(b);
 		break;
@@ -1412,9 +1445,14 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 			else
 				for (size_t i = 0; i < n; i++) {
 					double a = k0->v.f64[i], b = k1->v.f64[i];
-					out->v.f64[i] = (a != a || b != b) ? NAN
-							: mx               ? fmax(a, b)
-									   : fmin(a, b);
+					/* Java's Math.max/min: NaN wins, and 0.0 > -0.0 */
+					if (a != a || b != b)
+						out->v.f64[i] = NAN;
+					else if (a == b)
+						out->v.f64[i] = (signbit(a) != 0) == mx ? b : a;
+					else
+						out->v.f64[i] =
+						    mx ? (a > b ? a : b) : (a < b ? a : b);
 				}
 			out->len = n;
 		}

@@ -1119,8 +1119,14 @@ static sl_ast *parse_group(struct parser *p)
 {
 	const struct token *open = advance(p);
 	enum tok_kind close = open->kind == TK_LBRACE ? TK_RBRACE : TK_RPAREN;
-	sl_ast *e = parse_expr(p), *tup;
+	sl_ast *e, *tup;
 	int cap = 0;
+
+	if (close == TK_RBRACE && cur(p)->kind == TK_IDENT && !strcmp(cur(p)->str, "case"))
+		return fail(p, cur(p),
+			    "pattern-matching functions ({ case ... => ... }) are not supported; "
+			    "write a lambda such as x => x._1 + x._2");
+	e = parse_expr(p);
 
 	if (!e)
 		return NULL;
@@ -1250,8 +1256,9 @@ static sl_ast *parse_unary(struct parser *p)
 	return n;
 }
 
-#define NLEVELS   6
-#define MUL_LEVEL 5
+#define NLEVELS 7
+/* Scala gives operators named by letters (`a max b`) the lowest precedence of all. */
+#define INFIX_LEVEL 0
 
 /* Binary operator of token kind k at precedence level (0 = loosest), or SL_OP_NONE. */
 static enum sl_ast_op binop(enum tok_kind k, int level)
@@ -1261,11 +1268,11 @@ static enum sl_ast_op binop(enum tok_kind k, int level)
 		enum sl_ast_op op;
 		int level;
 	} binops[] = {
-	    {TK_OR, SL_OP_OR, 0},       {TK_AND, SL_OP_AND, 1},  {TK_EQ, SL_OP_EQ, 2},
-	    {TK_NE, SL_OP_NE, 2},       {TK_LT, SL_OP_LT, 3},    {TK_LE, SL_OP_LE, 3},
-	    {TK_GT, SL_OP_GT, 3},       {TK_GE, SL_OP_GE, 3},    {TK_PLUS, SL_OP_ADD, 4},
-	    {TK_MINUS, SL_OP_SUB, 4},   {TK_STAR, SL_OP_MUL, 5}, {TK_SLASH, SL_OP_DIV, 5},
-	    {TK_PERCENT, SL_OP_MOD, 5},
+	    {TK_OR, SL_OP_OR, 1},       {TK_AND, SL_OP_AND, 2},  {TK_EQ, SL_OP_EQ, 3},
+	    {TK_NE, SL_OP_NE, 3},       {TK_LT, SL_OP_LT, 4},    {TK_LE, SL_OP_LE, 4},
+	    {TK_GT, SL_OP_GT, 4},       {TK_GE, SL_OP_GE, 4},    {TK_PLUS, SL_OP_ADD, 5},
+	    {TK_MINUS, SL_OP_SUB, 5},   {TK_STAR, SL_OP_MUL, 6}, {TK_SLASH, SL_OP_DIV, 6},
+	    {TK_PERCENT, SL_OP_MOD, 6},
 	};
 	size_t i;
 
@@ -1300,7 +1307,7 @@ static sl_ast *parse_binary(struct parser *p, int level)
 			    level + 1 < NLEVELS ? parse_binary(p, level + 1) : parse_unary(p);
 			if (!n->kid[1] || !finish(p, n))
 				return NULL;
-		} else if (level == MUL_LEVEL && infix_method(cur(p))) {
+		} else if (level == INFIX_LEVEL && infix_method(cur(p))) {
 			/* `a max b` is Scala for a.max(b) */
 			f = new_node(p, SL_AST_FIELD, lhs->line, lhs->col, 1);
 			n = new_node(p, SL_AST_CALL, lhs->line, lhs->col, 2);
@@ -1311,7 +1318,7 @@ static sl_ast *parse_binary(struct parser *p, int level)
 			f->ncol = cur(p)->col;
 			f->name = advance(p)->str;
 			n->kid[0] = f;
-			n->kid[1] = parse_unary(p);
+			n->kid[1] = parse_binary(p, level + 1);
 			if (!n->kid[1] || !finish(p, f) || !finish(p, n))
 				return NULL;
 		} else {

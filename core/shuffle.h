@@ -10,7 +10,7 @@
  *                                aggregate into dense arrays (sum/min/max/count kernels)
  *                                or group rows by id (groupByKey, general reduce, joins)
  *
- * Keys land in output partition (hash >> 32) % nout; within a partition keys appear in
+ * Keys land in output partition ((hash >> 32) * nout) >> 32; within a partition keys appear in
  * the order they first arrive (input partitions in order), so the result does not
  * depend on how the input was cut into blocks, only on nout.
  */

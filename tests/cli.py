@@ -63,6 +63,8 @@ rc, out, err = sh("run", "--clock", "sundial", "x")
 check("bad --clock", rc == 2 and "sundial" in err, err)
 rc, out, err = sh("run", "--bogus", "x")
 check("unknown flag", rc == 2 and "bogus" in err, err)
+rc, out, err = sh("run", "--batch")
+check("a flag without its value is named", rc == 2 and "--batch needs a value" in err, err)
 rc, out, err = sh("run")
 check("missing pipeline", rc == 2 and "missing" in err, err)
 rc, out, err = sh("run", "--batch", "1s", "--block", "300ms", 'queueStream("words.jsonl").print()')
@@ -81,6 +83,8 @@ rc, out, err = manual('queueStream("words.jsonl").map(_ + _).print()')
 check("wrong lambda arity", rc == 2 and "1 argument" in err, err)
 rc, out, err = manual('queueStream("words.jsonl").map().print()')
 check("wrong operator arity", rc == 2 and "takes 1 argument" in err, err)
+rc, out, err = manual('val s = queueStream("words.jsonl")\ns.map(_ + "!")\n  .count(1).print()')
+check("arity error points at the operator", rc == 2 and ":3:4:" in err and "count takes 0" in err, err)
 rc, out, err = manual('queueStream("words.jsonl").map(x => x')
 check("syntax error", rc == 2 and "pipeline:1:" in err, err)
 rc, out, err = manual('queueStream("words.jsonl").map(x => x)')
@@ -101,6 +105,10 @@ check("malformed numbers are skipped, counted and named", rc == 0 and "\n4\n" in
 write("zero.jsonl", "[1, 0, 2]\n")
 rc, out, err = manual('queueStream("zero.jsonl").map(10 / _).print()', 1)
 check("division by zero skips the record", rc == 0 and "10\n5\n" in out and "division by zero" in err, out + err)
+
+rc, out, err = manual('queueStream("words.jsonl").saveAsTextFiles("words.jsonl/out")', 1)
+check("a failed output is logged with the operation and the cause",
+      rc == 1 and "batch 1000 ms: saveAsTextFiles: " in err and "words.jsonl" in err, err)
 
 # --- outputs
 rc, out, err = manual('queueStream("words.jsonl").flatMap(_.split(" ")).map((_, 1)).reduceByKey(_ + _).saveAsTextFiles("out/wc", "txt")', 2)

@@ -127,14 +127,56 @@ Test(engine, null_line_is_no_rdd_and_skips_print)
 	free(out);
 }
 
-Test(engine, count_of_no_rdd_is_no_output_but_empty_is_zero)
+/* Spark's count() is built on transform, which fails without a parent RDD; countByValue
+ * and reduce are not, and give no output instead. */
+Test(engine, count_of_no_rdd_fails_the_batch_but_empty_is_zero)
 {
 	char p[1024];
-	snprintf(p, sizeof(p), "queueStream(\"%s\").count().print()",
+	snprintf(p, sizeof(p),
+		 "val s = queueStream(\"%s\")\ns.count().print()\ns.countByValue().print()\n"
+		 "s.reduce(_ + _).print()",
 		 qfile("c.jsonl", "null\n[]\n"));
-	char *out = run_text(p, 1, 2, 0);
-	cr_assert_str_eq(out, HDR("2000") "0\n\n");
+	char *out = run_text(p, 1, 2, 1);
+	cr_assert_str_eq(out, HDR("2000") "0\n\n" HDR("2000") "\n" HDR("2000") "\n");
 	free(out);
+}
+
+Test(engine, joins_fail_without_a_parent_rdd)
+{
+	char p[1024];
+	const char *a = qfile("na.jsonl", "[[1, 2]]\nnull\n");
+	snprintf(p, sizeof(p),
+		 "val a = queueStream(\"%s\")\na.join(a).print()\na.cogroup(a).count().print()", a);
+	char *out = run_text(p, 1, 2, 1);
+	cr_assert_str_eq(out, HDR("1000") "(1,(2,2))\n\n" HDR("1000") "1\n\n");
+	free(out);
+}
+
+Test(engine, sources_no_output_reads_do_not_run_or_end_the_run)
+{
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.clock = SLUICE_CLOCK_MANUAL;
+	cfg.no_pin = 1;
+	struct capture c = {0};
+	cfg.output = cap_out;
+	cfg.output_arg = &c;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	char p[2048];
+	/* the unused textFile would make it a batch job; the unused queue would never end */
+	snprintf(p, sizeof(p),
+		 "val t = textFile(\"%s\")\nval u = queueStream(\"%s\")\n"
+		 "queueStream(\"%s\").count().print()",
+		 qfile("t.txt", "x\n"), qfile("u.jsonl", "[1]\n[2]\n[3]\n[4]\n[5]\n"),
+		 qfile("q.jsonl", "[1]\n[2]\n"));
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0);
+	cr_assert_eq(sluice_context_advance(ctx, 10000), 2); /* ends with the used queue */
+	cr_assert_eq(sluice_context_await(ctx, 0), 0);
+	cr_assert_str_eq(c.buf, HDR("1000") "1\n\n" HDR("2000") "1\n\n");
+	sluice_context_free(ctx);
+	free(c.buf);
 }
 
 Test(engine, union_with_missing_parent_fails_that_batch_only)

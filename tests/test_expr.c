@@ -130,6 +130,12 @@ Test(expr, double_promotion_and_ieee)
 	cr_assert_str_eq(eval("x => x / 4.0 > 0.1", a, NULL, NULL), "true|false|false");
 	cr_assert_str_eq(eval("x => (x * 1e7).toLong", a, NULL, NULL), "10000000|0|-30000000");
 	cr_assert_str_eq(eval("x => math.max(x, 0.5)", a, NULL, NULL), "1.0|0.5|0.5");
+	/* Java's Math.max/min order the zeros; Double.toInt saturates at the Int range */
+	cr_assert_str_eq(eval("x => (x * -0.0).max(0.0)", a, NULL, NULL), "0.0|0.0|0.0");
+	cr_assert_str_eq(eval("x => math.min(x * 0.0, -0.0)", a, NULL, NULL), "-0.0|-0.0|-0.0");
+	cr_assert_str_eq(eval("x => (x * 1e300).toInt", a, NULL, NULL), "2147483647|0|-2147483648");
+	cr_assert_str_eq(eval("x => (x * 1e300).toLong", a, NULL, NULL),
+			 "9223372036854775807|0|-9223372036854775808");
 	sl_col_unref(a);
 }
 
@@ -142,6 +148,12 @@ Test(expr, comparisons_logic_and_if)
 	cr_assert_str_eq(eval("x => if (x >= 5) \"big\" else \"small\"", a, NULL, NULL),
 			 "small|big|big");
 	cr_assert_str_eq(eval("x => if (x > 1) x else 0.5", a, NULL, NULL), "0.5|5.0|10.0");
+	/* only the branch if selects counts: 10 / 0 in the branch not taken is not an error */
+	size_t nb;
+	cr_assert_str_eq(eval("x => if (x == 5) 0 else 10 / (x - 5)", a, NULL, &nb), "-2|0|2");
+	cr_assert_eq(nb, 0);
+	cr_assert_str_eq(eval("x => if (x == 5) 10 / (x - 5) else x", a, NULL, &nb), "1|!|10");
+	cr_assert_eq(nb, 1);
 	/* a row the left side decides is not bad even if the right side fails on it */
 	size_t bad;
 	cr_assert_str_eq(eval("x => x > 4 && 10 / (x - 1) > 0", a, NULL, &bad), "false|true|true");
@@ -170,6 +182,10 @@ Test(expr, strings_and_java_split)
 	    eval("_.split(\" \")", a, NULL, NULL),
 	    "Array(a, b)|Array(, , x, , y)|Array()|Array()|Array(a,,b,,)|Array(A-b_C)");
 	cr_assert_str_eq(eval("_.split(\",\").length", a, NULL, NULL), "1|1|1|1|3|1");
+	cr_assert_str_eq(eval("_.split(\" +\")", a, NULL, NULL),
+			 "Array(a, b)|Array(, x, y)|Array()|Array()|Array(a,,b,,)|Array(A-b_C)");
+	cr_assert_str_eq(eval("_.split(\",,b,,\")", a, NULL, NULL),
+			 "Array(a b)|Array(  x  y )|Array()|Array( )|Array(a)|Array(A-b_C)");
 	cr_assert_str_eq(eval("_.split(\"\\\\s+\")", a, NULL, NULL),
 			 "Array(a, b)|Array(, x, y)|Array()|Array()|Array(a,,b,,)|Array(A-b_C)");
 	cr_assert_str_eq(eval("_.split(\"\\\\W+\")", a, NULL, NULL),

@@ -320,8 +320,10 @@ Test(ops, infix_max_min)
 {
 	SX("_ max _", "(call (. _ max) _)");
 	SX("a min b", "(call (. a min) b)");
-	SX("a max b * c", "(* (call (. a max) b) c)");
-	SX("a + b max c", "(+ a (call (. b max) c))");
+	/* Scala: operators named by letters bind loosest of all */
+	SX("a max b * c", "(call (. a max) (* b c))");
+	SX("a + b max c", "(call (. (+ a b) max) c)");
+	SX("a || b max c", "(call (. (|| a b) max) c)");
 	SX("a max b max c", "(call (. (call (. a max) b) max) c)");
 	SX("a max -b", "(call (. a max) (neg b))");
 	SX("x.max(y)", "(call (. x max) y)");
@@ -639,6 +641,9 @@ Test(stmt, examples)
 Test(error, lexical)
 {
 	bad("a # b", 1, 3, "unexpected character '#'");
+	bad("s.map { case (k, v) => k }", 1, 9,
+	    "pattern-matching functions ({ case ... => ... }) are not supported; "
+	    "write a lambda such as x => x._1 + x._2");
 	bad("x\n  @", 2, 3, "unexpected character '@'");
 	bad("a & b", 1, 3, "unexpected character '&' (did you mean '&&'?)");
 	bad("a | b", 1, 3, "unexpected character '|' (did you mean '||'?)");

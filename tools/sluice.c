@@ -205,7 +205,7 @@ static int cmd_run(int argc, char **argv, int demo)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+b:k:w:c:n:f:Pqh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:b:k:w:c:n:f:Pqh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			if (parse_duration(optarg, &cfg.batch_interval_ms))
@@ -241,8 +241,11 @@ static int cmd_run(int argc, char **argv, int demo)
 		case 'q': quiet = 1; break;
 		case 'h': run_help(stdout); return 0;
 		default:
+			for (const struct opt *o = opts; optopt && o->lng; o++)
+				if (o->shrt == optopt && o->arg)
+					return usage_error("option --%s needs a value", o->lng);
 			if (optopt)
-				return usage_error("unknown or incomplete option '-%s'",
+				return usage_error("unknown option '-%s'",
 						   (char[2]){(char)optopt, 0});
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
