@@ -85,8 +85,7 @@ static int grow(sl_keydict *d)
 	return 0;
 }
 
-/* Insert a new id at slot j; the key row was already appended to d->keys. */
-static int64_t add_id(sl_keydict *d, size_t j, uint64_t h)
+int64_t sl_keydict_add_id(sl_keydict *d, size_t j, uint64_t h)
 {
 	if (d->n == d->hcap) {
 		uint64_t *nh = sl_realloc(d->mem, -1, d->hash, d->hcap * 8, d->hcap * 16);
@@ -103,45 +102,6 @@ static int64_t add_id(sl_keydict *d, size_t j, uint64_t h)
 	if (d->n * 2 > d->mask + 1 && grow(d))
 		return -ENOMEM;
 	return (int64_t)id;
-}
-
-int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h)
-{
-	size_t j = h & d->mask;
-	uint32_t tag = (uint32_t)h;
-	const int64_t *k = d->keys->v.i64;
-	for (;;) {
-		uint64_t s = d->slot[j];
-		if (!s)
-			break;
-		if ((uint32_t)s == tag && k[(s >> 32) - 1] == key)
-			return (int64_t)((s >> 32) - 1);
-		j = (j + 1) & d->mask;
-	}
-	if (sl_col_push_i64(d->keys, key))
-		return -ENOMEM;
-	return add_id(d, j, h);
-}
-
-int64_t sl_keydict_put_str(sl_keydict *d, const char *p, size_t n, uint64_t h)
-{
-	size_t j = h & d->mask;
-	uint32_t tag = (uint32_t)h;
-	for (;;) {
-		uint64_t s = d->slot[j];
-		if (!s)
-			break;
-		if ((uint32_t)s == tag) {
-			size_t id = (s >> 32) - 1;
-			const sl_str *k = &d->keys->v.s[id];
-			if (d->hash[id] == h && k->len == n && !memcmp(k->p, p, n))
-				return (int64_t)id;
-		}
-		j = (j + 1) & d->mask;
-	}
-	if (sl_col_push_str(d->keys, p, n))
-		return -ENOMEM;
-	return add_id(d, j, h);
 }
 
 int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
@@ -161,5 +121,5 @@ int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
 	}
 	if (sl_col_push_row_copy(d->keys, src, i))
 		return -ENOMEM;
-	return add_id(d, j, h);
+	return sl_keydict_add_id(d, j, h);
 }
