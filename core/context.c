@@ -249,32 +249,92 @@ static void terminate(sluice_context *ctx)
 			ctx->g.ds[i]->src->ops->stop(ctx->g.ds[i]->src);
 }
 
+/* Sleep on the context's condition until wall time `when` (ms) or a stop request.
+ * Returns 0 at `when`, 1 if a stop was requested. */
+static int wait_until(sluice_context *ctx, int64_t when)
+{
+	pthread_mutex_lock(&ctx->mu);
+	/* acquire: pairs with the release store in stop/request_stop */
+	while (!atomic_load_explicit(&ctx->stop_req, memory_order_acquire)) {
+		if (now_ms() >= when)
+			break;
+		struct timespec ts = {.tv_sec = when / 1000, .tv_nsec = (when % 1000) * 1000000};
+		pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
+	}
+	pthread_mutex_unlock(&ctx->mu);
+	return atomic_load_explicit(&ctx->stop_req, memory_order_acquire) != 0;
+}
+
+/* Block ticks: every block interval, receivers seal what arrived into a block. */
+static void tick(sluice_context *ctx, int64_t now)
+{
+	for (int i = 0; i < ctx->g.nds; i++) {
+		sl_dstream *d = ctx->g.ds[i];
+		if (d->kind == SL_DS_SOURCE && d->used && d->src->ops->tick)
+			d->src->ops->tick(d->src, now);
+	}
+}
+
+/*
+ * The next event at or before `limit`: a block tick or a batch (a batch time is also a
+ * tick; the tick runs first so the batch sees the block sealed at its time). Returns 0
+ * if nothing is due, 1 after a tick, 2 after a batch that asks to keep going, 3 after a
+ * batch that ended the run.
+ */
+static int step(sluice_context *ctx, int64_t limit)
+{
+	if (ctx->ticking && ctx->next_tick <= ctx->next_time) {
+		if (ctx->next_tick > limit)
+			return 0;
+		int64_t tt = ctx->next_tick;
+		ctx->next_tick += ctx->env.block_ms;
+		tick(ctx, tt);
+		if (tt < ctx->next_time)
+			return 1;
+	}
+	if (ctx->next_time > limit)
+		return 0;
+	int64_t t = ctx->next_time;
+	ctx->next_time = t + ctx->env.batch_ms;
+	return run_batch(ctx, t) ? 3 : 2;
+}
+
+/* Graceful stop: stop the sources (receivers push what they hold), then run one last
+ * batch with everything received (spark-semantics.md §7). Driver side only. */
+static void drain(sluice_context *ctx)
+{
+	int receivers = 0;
+	for (int i = 0; i < ctx->g.nds; i++) {
+		sl_dstream *d = ctx->g.ds[i];
+		if (d->kind != SL_DS_SOURCE || !d->used || !d->src->ops->tick)
+			continue;
+		receivers = 1;
+		if (d->src->ops->stop)
+			d->src->ops->stop(d->src);
+	}
+	if (receivers) {
+		int64_t t = ctx->next_time;
+		ctx->next_time += ctx->env.batch_ms;
+		run_batch(ctx, t);
+	}
+}
+
 static void *driver(void *arg)
 {
 	sluice_context *ctx = arg;
-	for (;;) {
+	int ended = 0;
+	while (!ended) {
 		/* acquire: pairs with the release store in stop/request_stop */
 		if (atomic_load_explicit(&ctx->stop_req, memory_order_acquire))
 			break;
-		int64_t t = ctx->next_time;
-		if (!ctx->bounded) {
-			pthread_mutex_lock(&ctx->mu);
-			while (!atomic_load_explicit(&ctx->stop_req, memory_order_acquire)) {
-				int64_t now = now_ms();
-				if (now >= t)
-					break;
-				struct timespec ts = {.tv_sec = t / 1000,
-						      .tv_nsec = (t % 1000) * 1000000};
-				pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
-			}
-			pthread_mutex_unlock(&ctx->mu);
-			if (atomic_load_explicit(&ctx->stop_req, memory_order_acquire))
-				break;
-		}
-		ctx->next_time = t + ctx->env.batch_ms;
-		if (run_batch(ctx, t))
+		int64_t when = ctx->ticking && ctx->next_tick < ctx->next_time ? ctx->next_tick
+									   : ctx->next_time;
+		if (!ctx->bounded && wait_until(ctx, when))
 			break;
+		ended = step(ctx, when) == 3;
 	}
+	if (!ended && ctx->graceful)
+		drain(ctx);
 	terminate(ctx);
 	return NULL;
 }
@@ -316,6 +376,12 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 				return rc;
 		}
 	}
+	for (int i = 0; i < ctx->g.nds; i++) {
+		sl_dstream *d = ctx->g.ds[i];
+		if (d->kind == SL_DS_SOURCE && d->used && d->src->ops->tick)
+			ctx->ticking = 1;
+	}
+	ctx->next_tick = ctx->g.zero_time + ctx->env.block_ms;
 	ctx->state = 1;
 	if (ctx->cfg.clock == SLUICE_CLOCK_REAL) {
 		int rc = pthread_create(&ctx->driver, NULL, driver, ctx);
@@ -337,15 +403,18 @@ int64_t sluice_context_advance(sluice_context *ctx, int64_t ms)
 		return 0;
 	ctx->clock_ms += ms;
 	int64_t n = 0;
-	while (ctx->state == 1 && ctx->next_time <= ctx->clock_ms) {
+	while (ctx->state == 1) {
 		if (atomic_load_explicit(&ctx->stop_req, memory_order_acquire)) {
+			if (ctx->graceful)
+				drain(ctx), n++;
 			terminate(ctx);
 			break;
 		}
-		int64_t t = ctx->next_time;
-		ctx->next_time += ctx->env.batch_ms;
-		n++;
-		if (run_batch(ctx, t)) {
+		int r = step(ctx, ctx->clock_ms);
+		if (!r)
+			break;
+		n += r >= 2;
+		if (r == 3) {
 			terminate(ctx);
 			break;
 		}
@@ -381,22 +450,32 @@ int sluice_context_await(sluice_context *ctx, int64_t timeout_ms)
 	return r;
 }
 
-void sluice_context_request_stop(sluice_context *ctx)
+static void request(sluice_context *ctx, int graceful)
 {
+	ctx->graceful = graceful; /* published by the release store below */
 	/* release: the driver's acquire load sees everything before the request */
 	atomic_store_explicit(&ctx->stop_req, 1, memory_order_release);
 }
 
+void sluice_context_request_stop(sluice_context *ctx)
+{
+	request(ctx, 1);
+}
+
 int sluice_context_stop(sluice_context *ctx, int graceful)
 {
-	(void)graceful; /* batches are never cut mid-way; receivers drain in their stop() */
-	sluice_context_request_stop(ctx);
+	/* a batch is never cut mid-way; graceful also stops the receivers and runs one last
+	 * batch with what they received (drain) */
+	if (!atomic_load_explicit(&ctx->stop_req, memory_order_acquire))
+		request(ctx, graceful != 0);
 	pthread_mutex_lock(&ctx->mu);
 	pthread_cond_broadcast(&ctx->cv);
 	pthread_mutex_unlock(&ctx->mu);
 	if (ctx->has_driver) {
 		pthread_join(ctx->driver, NULL);
 		ctx->has_driver = 0;
+	} else if (ctx->state == 1 && ctx->graceful) {
+		drain(ctx); /* manual clock: the caller's thread is the driver */
 	}
 	if (ctx->state != 2)
 		terminate(ctx);

@@ -31,6 +31,9 @@ struct sluice_context {
 	int64_t clock_ms;  /* manual clock */
 	int64_t next_time; /* next batch time */
 	int bounded;       /* the graph has a bounded source: run as fast as possible */
+	int ticking;       /* a source wants block ticks (receivers) */
+	int64_t next_tick; /* next block tick time */
+	int graceful;      /* stop drains receivers into a last batch; written before stop_req */
 	sluice_error first_err;
 	/* transform callbacks registered through the API */
 	struct sl_tf **tfs;

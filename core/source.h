@@ -25,8 +25,16 @@ typedef struct sl_source_ops {
 	 * RDD at this time". Returns 0, SL_SOURCE_END (this was the last batch with data; *out
 	 * may still be set), or -errno with err filled (the batch fails; later ones still run). */
 	int (*next)(sl_source *s, int64_t time, sl_rdd **out, sluice_error *err);
-	/* Stop receiving (may be NULL). */
+	/* Stop receiving (may be NULL). After it returns, what was received is still served
+	 * by later next() calls (graceful stop drains it into a last batch). */
 	void (*stop)(sl_source *s);
+	/* Every block interval, from the driver (may be NULL): receivers seal what arrived
+	 * since the last tick into a block. now is the tick's time on the context clock. */
+	void (*tick)(sl_source *s, int64_t now);
+	/* After each batch, from the driver (may be NULL): this source's records in the batch
+	 * and the batch's delays, for rate control (Spark's RateController.onBatchCompleted). */
+	void (*batch_done)(sl_source *s, int64_t time, int64_t records, int64_t processing_ms,
+			   int64_t scheduling_ms, int64_t wall_ms);
 	void (*free)(sl_source *s);
 } sl_source_ops;
 

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * receiver.c - receivers as stream sources: chunks from the ring become blocks at every
+ * block tick, blocks become the partitions of batches (design in receiver.h).
+ */
+#include "receiver.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+int sl_receiver_init(sl_receiver *r, sl_env *env)
+{
+	r->env = env;
+	r->node = -1;
+	if (!r->max_record)
+		r->max_record = SL_MAX_RECORD_DEFAULT;
+	atomic_init(&r->rate_limit, 0);
+	atomic_init(&r->flush_seq, 0);
+	atomic_init(&r->stop_req, 0);
+	atomic_init(&r->records, 0);
+	atomic_init(&r->bytes, 0);
+	atomic_init(&r->skipped, 0);
+	atomic_init(&r->restarts, 0);
+	atomic_init(&r->connections, 0);
+	atomic_init(&r->done, 0);
+	atomic_init(&r->last_errno, 0);
+	return sl_spsc_init(&r->ring, env->mem, SL_RECEIVER_RING);
+}
+
+void sl_receiver_fini(sl_receiver *r)
+{
+	if (!r->ring.slot)
+		return;
+	sl_col *c;
+	while ((c = sl_spsc_pop(&r->ring)))
+		sl_col_unref(c);
+	sl_spsc_fini(&r->ring);
+}
+
+/* ------------------------------------------------------------ receiver as a source */
+
+struct block {
+	int64_t time;
+	sl_col *col;
+};
+
+struct rsrc {
+	sl_source base;
+	sl_receiver *r;
+	struct block *blk; /* sealed, not yet in a batch; oldest first */
+	size_t nblk, capblk;
+	uint64_t blocks;   /* sealed so far (metrics) */
+	int started, stopped;
+};
+
+/* Pop every chunk in the ring into one block stamped `now`. Driver thread only. */
+static int seal(struct rsrc *s, int64_t now)
+{
+	sl_col *first = sl_spsc_pop(&s->r->ring);
+	if (!first)
+		return 0;
+	sl_col *c, *one[64];
+	size_t n = 0;
+	sl_col *block = NULL;
+	one[n++] = first;
+	while ((c = sl_spsc_pop(&s->r->ring))) {
+		if (n == 64) {
+			/* fold what we have so far, keep going */
+			sl_col *acc = sl_col_concat(s->base.env->mem, &sl_type_str, one, n);
+			for (size_t i = 0; i < n; i++)
+				sl_col_unref(one[i]);
+			if (!acc) {
+				sl_col_unref(c);
+				return -ENOMEM;
+			}
+			n = 0;
+			one[n++] = acc;
+		}
+		one[n++] = c;
+	}
+	if (n == 1) {
+		block = one[0];
+	} else {
+		/* a block is one partition: concatenate the views (strings stay in their chunks) */
+		block = sl_col_concat(s->base.env->mem, &sl_type_str, one, n);
+		for (size_t i = 0; i < n; i++)
+			sl_col_unref(one[i]);
+		if (!block)
+			return -ENOMEM;
+	}
+	if (s->nblk == s->capblk) {
+		size_t nc = s->capblk ? s->capblk * 2 : 16;
+		struct block *p = sl_realloc(s->base.env->mem, -1, s->blk, s->capblk * sizeof(*p),
+					     nc * sizeof(*p));
+		if (!p) {
+			sl_col_unref(block);
+			return -ENOMEM;
+		}
+		s->blk = p;
+		s->capblk = nc;
+	}
+	s->blk[s->nblk++] = (struct block){now, block};
+	s->blocks++;
+	return 0;
+}
+
+static int r_start(sl_source *src, int64_t zero_time, sluice_error *err)
+{
+	(void)zero_time;
+	struct rsrc *s = (struct rsrc *)src;
+	int rc = s->r->ops->start(s->r, err);
+	if (!rc)
+		s->started = 1;
+	return rc;
+}
+
+static void r_tick(sl_source *src, int64_t now)
+{
+	struct rsrc *s = (struct rsrc *)src;
+	if (seal(s, now))
+		sl_log(src->env, SL_LOG_ERROR, "%s: out of memory sealing a block; its chunks wait for the next tick",
+		       s->r->ops->name);
+	/* release: pairs with the io thread's acquire; it pushes its partial chunk, which the
+	 * next tick seals (data is at most one block interval late) */
+	atomic_fetch_add_explicit(&s->r->flush_seq, 1, memory_order_release);
+}
+
+static int r_next(sl_source *src, int64_t time, sl_rdd **out, sluice_error *err)
+{
+	struct rsrc *s = (struct rsrc *)src;
+	sl_env *env = src->env;
+	if (s->stopped && seal(s, time))
+		return sl_error_set(err, -ENOMEM, "%s: out of memory", s->r->ops->name);
+	/* every block sealed up to this batch time: (t - B, t] for a running receiver, plus
+	 * what a stopped receiver drained */
+	size_t k = 0;
+	while (k < s->nblk && (s->stopped || s->blk[k].time <= time))
+		k++;
+	sl_rdd *r = sl_rdd_new(env->mem, &sl_type_str, time, k ? k : 1);
+	if (!r)
+		return sl_error_set(err, -ENOMEM, "%s: out of memory", s->r->ops->name);
+	for (size_t i = 0; i < k; i++)
+		r->part[i] = s->blk[i].col;
+	if (!k && !(r->part[0] = sl_col_new(env->mem, &sl_type_str, 0))) {
+		sl_rdd_unref(r);
+		return sl_error_set(err, -ENOMEM, "%s: out of memory", s->r->ops->name);
+	}
+	memmove(s->blk, s->blk + k, (s->nblk - k) * sizeof(*s->blk));
+	s->nblk -= k;
+	*out = r;
+	/* a stopped receiver with nothing left has ended */
+	int done = atomic_load_explicit(&s->r->done, memory_order_acquire);
+	return s->stopped && done && !s->nblk && !sl_spsc_size(&s->r->ring) ? SL_SOURCE_END : 0;
+}
+
+static void r_stop(sl_source *src)
+{
+	struct rsrc *s = (struct rsrc *)src;
+	if (s->stopped)
+		return;
+	/* Ask the io thread to finish, and keep sealing what it pushes so it is never stuck
+	 * on a full ring while it flushes; then stop() joins it. Bounded: the io thread sees
+	 * stop_req at its next wakeup (a few ms) and pushes at most a ring's worth. */
+	/* release: pairs with the io thread's acquire load of stop_req */
+	atomic_store_explicit(&s->r->stop_req, 1, memory_order_release);
+	struct timespec pause = {0, 1000000};
+	for (int i = 0; i < 5000 && !atomic_load_explicit(&s->r->done, memory_order_acquire) &&
+			s->started;
+	     i++) {
+		if (seal(s, INT64_MAX))
+			break;
+		nanosleep(&pause, NULL);
+	}
+	s->r->ops->stop(s->r);
+	s->stopped = 1;
+}
+
+static void r_free(sl_source *src)
+{
+	struct rsrc *s = (struct rsrc *)src;
+	if (s->started && !s->stopped)
+		s->r->ops->stop(s->r);
+	s->r->ops->free(s->r);
+	for (size_t i = 0; i < s->nblk; i++)
+		sl_col_unref(s->blk[i].col);
+	if (s->blk)
+		sl_dealloc(src->env->mem, s->blk, s->capblk * sizeof(*s->blk));
+	sl_dealloc(src->env->mem, s, sizeof(*s));
+}
+
+static const sl_source_ops receiver_ops = {
+    .name = "receiver",
+    .start = r_start,
+    .next = r_next,
+    .stop = r_stop,
+    .tick = r_tick,
+    .free = r_free,
+};
+
+sl_source *sl_receiver_source_new(sl_env *env, sl_receiver *r, sluice_error *err)
+{
+	struct rsrc *s = sl_calloc(env->mem, -1, sizeof(*s));
+	if (!s) {
+		r->ops->free(r);
+		sl_error_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	s->base.ops = &receiver_ops;
+	s->base.type = &sl_type_str;
+	s->base.env = env;
+	s->base.bounded = 0;
+	s->r = r;
+	return &s->base;
+}
+
+sl_receiver *sl_receiver_of(sl_source *src)
+{
+	return src->ops == &receiver_ops ? ((struct rsrc *)src)->r : NULL;
+}
+
+uint64_t sl_receiver_source_blocks(sl_source *src)
+{
+	return src->ops == &receiver_ops ? ((struct rsrc *)src)->blocks : 0;
+}

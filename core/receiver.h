@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * receiver.h - receivers: long-running inputs with their own io thread (Spark's
+ * Receiver), and how their data becomes blocks and batches.
+ *
+ *   io thread (io/)                 driver (core/receiver.c)
+ *   ───────────────                 ────────────────────────
+ *   recv bytes, frame records  ──>  every block interval: pop every chunk in the ring,
+ *   into a chunk (a String           seal them as one block (a String column, zero copy),
+ *   column); push full chunks        stamped with the tick time
+ *   onto the SPSC ring; push the     at batch time t: every block sealed in (t - B, t]
+ *   partial chunk when asked         becomes a partition of batch t
+ *   (flush_seq) or when stopping
+ *
+ * Ownership: a chunk column belongs to the io thread until it is pushed, then to the
+ * driver. The ring is the only channel for data; control goes the other way through the
+ * atomics below. Memory is bounded: the io thread stops reading (backpressure to the
+ * sender through TCP) while the ring is full or while the rate limit says to wait.
+ *
+ * io/ implements sl_receiver_ops; core/receiver.c turns any receiver into an sl_source.
+ */
+#ifndef SL_RECEIVER_H
+#define SL_RECEIVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "env.h"
+#include "ring.h"
+#include "source.h"
+
+#define SL_RECEIVER_RING 64                /* chunks in flight per receiver (16 MiB) */
+#define SL_CHUNK_BYTES ((size_t)256 << 10) /* a chunk is sealed when its bytes reach this */
+#define SL_MAX_RECORD_DEFAULT ((size_t)1 << 20)
+
+typedef struct sl_receiver sl_receiver;
+
+typedef struct sl_receiver_ops {
+	const char *name; /* Spark's name: socketTextStream, socketServerStream, ... */
+	/* Start the io thread. 0 or -errno with err set (e.g. the kernel lacks an io_uring
+	 * feature: the message names it). Called once, from the driver, at context start. */
+	int (*start)(sl_receiver *r, sluice_error *err);
+	/* Stop receiving: close sockets, push the partial chunk, set `done`, join the io
+	 * thread. After it returns nothing more is pushed. Idempotent. */
+	void (*stop)(sl_receiver *r);
+	void (*free)(sl_receiver *r);
+} sl_receiver_ops;
+
+struct sl_receiver {
+	const sl_receiver_ops *ops;
+	sl_env *env;
+	sl_spsc ring; /* io thread -> driver: sl_col * (String) chunks */
+	int node;     /* NUMA node for chunk memory (of the worker that processes it) */
+	size_t max_record; /* longer records are skipped and counted (default 1 MiB) */
+
+	/* driver -> io thread */
+	atomic_int_fast64_t rate_limit; /* records/s, 0 = unlimited; read by the io thread */
+	atomic_uint_fast64_t flush_seq; /* bumped each block tick: push the partial chunk */
+	atomic_int stop_req;
+
+	/* io thread -> anyone (metrics, relaxed: statistics) */
+	atomic_uint_fast64_t records, bytes, skipped, restarts, connections;
+	atomic_int done; /* release by the io thread after its last push */
+	/* the first error the io thread hit (connect refused, ...), for logs and stats */
+	_Atomic(int) last_errno;
+};
+
+/* Initialise the common part (ring, atomics). 0 or -ENOMEM. */
+int sl_receiver_init(sl_receiver *r, sl_env *env);
+void sl_receiver_fini(sl_receiver *r); /* frees chunks left in the ring */
+
+/* The io thread's side, for io/ implementations. */
+/* Hand a chunk (String column, records framed) to the driver; false if the ring is
+ * full (the caller keeps the chunk and stops reading until there is room). */
+static inline bool sl_receiver_push(sl_receiver *r, sl_col *chunk)
+{
+	return sl_spsc_push(&r->ring, chunk);
+}
+
+/* Wrap a receiver as a stream source (takes r). Returns NULL with err on ENOMEM. */
+sl_source *sl_receiver_source_new(sl_env *env, sl_receiver *r, sluice_error *err);
+
+/* The receiver behind a source made by sl_receiver_source_new, or NULL. */
+sl_receiver *sl_receiver_of(sl_source *src);
+/* Blocks that source has sealed so far. */
+uint64_t sl_receiver_source_blocks(sl_source *src);
+
+#endif
