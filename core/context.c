@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fmt.h"
+#include "receiver.h"
 #include "parse.h"
 
 void sluice_config_init(sluice_config *cfg)
@@ -328,7 +329,7 @@ static void *driver(void *arg)
 		if (atomic_load_explicit(&ctx->stop_req, memory_order_acquire))
 			break;
 		int64_t when = ctx->ticking && ctx->next_tick < ctx->next_time ? ctx->next_tick
-									   : ctx->next_time;
+									       : ctx->next_time;
 		if (!ctx->bounded && wait_until(ctx, when))
 			break;
 		ended = step(ctx, when) == 3;
@@ -504,6 +505,52 @@ int sluice_context_first_error(const sluice_context *ctx, sluice_error *err)
 	if (err)
 		*err = ctx->first_err;
 	return ctx->first_err.code;
+}
+
+/* The i-th used-or-not receiver source stream, or NULL. */
+static sl_dstream *receiver_stream(const sluice_context *ctx, int i)
+{
+	for (int k = 0; k < ctx->g.nds; k++) {
+		sl_dstream *d = ctx->g.ds[k];
+		if (d->kind == SL_DS_SOURCE && sl_receiver_of(d->src) && i-- == 0)
+			return d;
+	}
+	return NULL;
+}
+
+int sluice_context_receiver_count(const sluice_context *ctx)
+{
+	int n = 0;
+	while (receiver_stream(ctx, n))
+		n++;
+	return n;
+}
+
+int sluice_context_receiver_stats(const sluice_context *ctx, int i, sluice_receiver_stats *st)
+{
+	sl_dstream *d = i >= 0 ? receiver_stream(ctx, i) : NULL;
+	if (!d)
+		return -ENOENT;
+	sl_receiver *r = sl_receiver_of(d->src);
+	/* relaxed throughout: statistics, each counter on its own */
+	sluice_receiver_stats x = {
+	    .size = sizeof(x),
+	    .name = r->ops->name,
+	    .line = d->line,
+	    .col = d->col,
+	    .records = atomic_load_explicit(&r->records, memory_order_relaxed),
+	    .bytes = atomic_load_explicit(&r->bytes, memory_order_relaxed),
+	    .blocks = sl_receiver_source_blocks(d->src),
+	    .skipped = atomic_load_explicit(&r->skipped, memory_order_relaxed),
+	    .restarts = atomic_load_explicit(&r->restarts, memory_order_relaxed),
+	    .connections = atomic_load_explicit(&r->connections, memory_order_relaxed),
+	    .rate_limit = atomic_load_explicit(&r->rate_limit, memory_order_relaxed),
+	    .last_errno = atomic_load_explicit(&r->last_errno, memory_order_relaxed),
+	};
+	size_t n = st->size && st->size < sizeof(x) ? st->size : sizeof(x);
+	memcpy(st, &x, n);
+	st->size = n;
+	return 0;
 }
 
 const char *sluice_version(void)

@@ -50,7 +50,7 @@ struct rsrc {
 	sl_receiver *r;
 	struct block *blk; /* sealed, not yet in a batch; oldest first */
 	size_t nblk, capblk;
-	uint64_t blocks;   /* sealed so far (metrics) */
+	atomic_uint_fast64_t blocks; /* sealed so far (metrics; read by other threads) */
 	int started, stopped;
 };
 
@@ -101,7 +101,8 @@ static int seal(struct rsrc *s, int64_t now)
 		s->capblk = nc;
 	}
 	s->blk[s->nblk++] = (struct block){now, block};
-	s->blocks++;
+	/* relaxed: a statistic */
+	atomic_fetch_add_explicit(&s->blocks, 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -119,7 +120,8 @@ static void r_tick(sl_source *src, int64_t now)
 {
 	struct rsrc *s = (struct rsrc *)src;
 	if (seal(s, now))
-		sl_log(src->env, SL_LOG_ERROR, "%s: out of memory sealing a block; its chunks wait for the next tick",
+		sl_log(src->env, SL_LOG_ERROR,
+		       "%s: out of memory sealing a block; its chunks wait for the next tick",
 		       s->r->ops->name);
 	/* release: pairs with the io thread's acquire; it pushes its partial chunk, which the
 	 * next tick seals (data is at most one block interval late) */
@@ -165,8 +167,8 @@ static void r_stop(sl_source *src)
 	/* release: pairs with the io thread's acquire load of stop_req */
 	atomic_store_explicit(&s->r->stop_req, 1, memory_order_release);
 	struct timespec pause = {0, 1000000};
-	for (int i = 0; i < 5000 && !atomic_load_explicit(&s->r->done, memory_order_acquire) &&
-			s->started;
+	for (int i = 0;
+	     i < 5000 && !atomic_load_explicit(&s->r->done, memory_order_acquire) && s->started;
 	     i++) {
 		if (seal(s, INT64_MAX))
 			break;
@@ -221,5 +223,8 @@ sl_receiver *sl_receiver_of(sl_source *src)
 
 uint64_t sl_receiver_source_blocks(sl_source *src)
 {
-	return src->ops == &receiver_ops ? ((struct rsrc *)src)->blocks : 0;
+	/* relaxed: a statistic */
+	return src->ops == &receiver_ops
+		   ? atomic_load_explicit(&((struct rsrc *)src)->blocks, memory_order_relaxed)
+		   : 0;
 }

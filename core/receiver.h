@@ -29,8 +29,8 @@
 #include "ring.h"
 #include "source.h"
 
-#define SL_RECEIVER_RING 64                /* chunks in flight per receiver (16 MiB) */
-#define SL_CHUNK_BYTES ((size_t)256 << 10) /* a chunk is sealed when its bytes reach this */
+#define SL_RECEIVER_RING      64                  /* chunks in flight per receiver (16 MiB) */
+#define SL_CHUNK_BYTES        ((size_t)256 << 10) /* a chunk is sealed when its bytes reach this */
 #define SL_MAX_RECORD_DEFAULT ((size_t)1 << 20)
 
 typedef struct sl_receiver sl_receiver;
@@ -49,8 +49,8 @@ typedef struct sl_receiver_ops {
 struct sl_receiver {
 	const sl_receiver_ops *ops;
 	sl_env *env;
-	sl_spsc ring; /* io thread -> driver: sl_col * (String) chunks */
-	int node;     /* NUMA node for chunk memory (of the worker that processes it) */
+	sl_spsc ring;      /* io thread -> driver: sl_col * (String) chunks */
+	int node;          /* NUMA node for chunk memory (of the worker that processes it) */
 	size_t max_record; /* longer records are skipped and counted (default 1 MiB) */
 
 	/* driver -> io thread */

@@ -252,6 +252,26 @@ typedef struct sluice_stats {
 	int64_t zero_time_ms;
 } sluice_stats;
 int sluice_context_stats(const sluice_context *ctx, sluice_stats *st);
+/* Statistics of one receiver (socketTextStream, socketServerStream, ...). Counters are
+ * updated by the receiver's io thread and read without stopping it. */
+typedef struct sluice_receiver_stats {
+	size_t size;
+	const char *name;     /* the source's name, e.g. "socketServerStream" (static) */
+	int line, col;        /* where the pipeline defined it (0 from the C API) */
+	uint64_t records;     /* records received (framed) */
+	uint64_t bytes;       /* bytes received */
+	uint64_t blocks;      /* blocks sealed */
+	uint64_t skipped;     /* records skipped (longer than the maximum record size) */
+	uint64_t restarts;    /* reconnects (socketTextStream) */
+	uint64_t connections; /* connections made or accepted */
+	int64_t rate_limit;   /* records/s in force, 0 = unlimited */
+	int last_errno;       /* the last connection error (0 if none) */
+} sluice_receiver_stats;
+/* Number of receivers in the context (in definition order). */
+int sluice_context_receiver_count(const sluice_context *ctx);
+/* Statistics of receiver i. 0, or -ENOENT when i is out of range. Threads: any. */
+int sluice_context_receiver_stats(const sluice_context *ctx, int i, sluice_receiver_stats *st);
+
 /* The first batch failure (code 0 if none). */
 int sluice_context_first_error(const sluice_context *ctx, sluice_error *err);
 
