@@ -103,6 +103,14 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 	env->log_arg = c.log_arg;
 	env->out = c.output ? c.output : default_out;
 	env->out_arg = c.output_arg;
+	if (c.receiver_max_rate < 0 || c.backpressure_initial_rate < 0) {
+		sl_error_set(err, -EINVAL, "receiver rates must be >= 0 records/s");
+		free(ctx);
+		return NULL;
+	}
+	env->max_rate = c.receiver_max_rate;
+	env->backpressure = c.backpressure != 0;
+	env->initial_rate = c.backpressure_initial_rate;
 	int rc = sl_mem_new(&env->mem, 1);
 	if (rc)
 		goto fail;
@@ -187,9 +195,27 @@ static int run_output(sluice_context *ctx, sl_output *o, int64_t t, sluice_error
 }
 
 /* Run batch t. Returns 1 if the run should end after it (a bounded input ended). */
+static int64_t now_ms(void);
+
+/* After a batch: feed rate control with each source's records and the batch's delays. */
+static void batch_done(sluice_context *ctx, int64_t t, int64_t start_ms)
+{
+	int64_t end = now_ms();
+	/* the manual clock has no scheduling delay: time is the caller's */
+	int64_t sched = ctx->cfg.clock == SLUICE_CLOCK_REAL && start_ms > t ? start_ms - t : 0;
+	for (int i = 0; i < ctx->g.nds; i++) {
+		sl_dstream *d = ctx->g.ds[i];
+		if (d->kind != SL_DS_SOURCE || !d->used || !d->src->ops->batch_done)
+			continue;
+		int64_t n = d->memo_time == t && d->memo ? (int64_t)sl_rdd_rows(d->memo) : 0;
+		d->src->ops->batch_done(d->src, t, n, end - start_ms, sched, end);
+	}
+}
+
 static int run_batch(sluice_context *ctx, int64_t t)
 {
 	int failed = 0;
+	int64_t start_ms = now_ms();
 	for (int i = 0; i < ctx->g.nout; i++) {
 		sluice_error e = {0};
 		int rc = run_output(ctx, &ctx->g.out[i], t, &e);
@@ -209,6 +235,7 @@ static int run_batch(sluice_context *ctx, int64_t t)
 				ctx->first_err = e;
 		}
 	}
+	batch_done(ctx, t, start_ms);
 	sl_graph_clear_memo(&ctx->g);
 	pthread_mutex_lock(&ctx->mu);
 	ctx->batches++;

@@ -28,6 +28,10 @@ typedef struct sl_env {
 	/* print() output: called with whole formatted batches. */
 	void (*out)(void *arg, const char *text, size_t len);
 	void *out_arg;
+	/* receivers */
+	int64_t max_rate;     /* per receiver, records/s, 0 = unlimited */
+	int backpressure;     /* PID rate estimator on */
+	int64_t initial_rate; /* backpressure.initialRate, 0 = none */
 } sl_env;
 
 /*

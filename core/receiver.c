@@ -5,6 +5,8 @@
  */
 #include "receiver.h"
 
+#include "rate.h"
+
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -48,7 +50,9 @@ struct block {
 struct rsrc {
 	sl_source base;
 	sl_receiver *r;
-	struct block *blk; /* sealed, not yet in a batch; oldest first */
+	sl_ratelimit limit; /* maxRate and the current estimate (Spark's RateLimiter) */
+	sl_pid pid;         /* backpressure: Spark's PIDRateEstimator */
+	struct block *blk;  /* sealed, not yet in a batch; oldest first */
 	size_t nblk, capblk;
 	atomic_uint_fast64_t blocks; /* sealed so far (metrics; read by other threads) */
 	int started, stopped;
@@ -191,12 +195,33 @@ static void r_free(sl_source *src)
 	sl_dealloc(src->env->mem, s, sizeof(*s));
 }
 
+/*
+ * Rate control (spark-semantics.md §10): after each batch, the PID estimator turns this
+ * receiver's records and the batch's delays into a new rate, capped by maxRate, which the
+ * io thread reads from r->rate_limit at its next wakeup.
+ */
+static void r_batch_done(sl_source *src, int64_t time, int64_t records, int64_t processing_ms,
+			 int64_t scheduling_ms, int64_t wall_ms)
+{
+	(void)time;
+	struct rsrc *s = (struct rsrc *)src;
+	double rate;
+	if (!src->env->backpressure ||
+	    sl_pid_compute(&s->pid, wall_ms, records, processing_ms, scheduling_ms, &rate) != 1)
+		return;
+	sl_ratelimit_update(&s->limit, rate >= 9.2e18 ? INT64_MAX : (int64_t)rate);
+	/* relaxed: a setting the io thread picks up at its next wakeup; no data rides on it */
+	atomic_store_explicit(&s->r->rate_limit, sl_ratelimit_rate(&s->limit),
+			      memory_order_relaxed);
+}
+
 static const sl_source_ops receiver_ops = {
     .name = "receiver",
     .start = r_start,
     .next = r_next,
     .stop = r_stop,
     .tick = r_tick,
+    .batch_done = r_batch_done,
     .free = r_free,
 };
 
@@ -213,6 +238,13 @@ sl_source *sl_receiver_source_new(sl_env *env, sl_receiver *r, sluice_error *err
 	s->base.env = env;
 	s->base.bounded = 0;
 	s->r = r;
+	/* a per-source maxRate (pipeline argument) wins over the context's */
+	int64_t max = atomic_load_explicit(&r->rate_limit, memory_order_relaxed);
+	sl_ratelimit_init(&s->limit, max ? max : env->max_rate,
+			  env->backpressure ? env->initial_rate : 0);
+	sl_pid_init_default(&s->pid, env->batch_ms);
+	/* relaxed: set before the io thread exists */
+	atomic_store_explicit(&r->rate_limit, sl_ratelimit_rate(&s->limit), memory_order_relaxed);
 	return &s->base;
 }
 

@@ -71,6 +71,10 @@ typedef struct sluice_config {
 	/* print() output, whole batches at a time. NULL: write(2) to standard output. */
 	void (*output)(void *arg, const char *text, size_t len);
 	void *output_arg;
+	/* Receivers (Spark's spark.streaming.receiver.maxRate, backpressure.*): */
+	int64_t receiver_max_rate;         /* records/s per receiver, 0 = unlimited */
+	int backpressure;                  /* 1: a PID estimator adapts each receiver's rate */
+	int64_t backpressure_initial_rate; /* records/s until the first estimate, 0 = none */
 } sluice_config;
 
 /* sluice_config_init - defaults into *cfg (size set). */
