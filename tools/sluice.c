@@ -53,6 +53,9 @@ static const struct opt {
      "real: batches follow the wall clock; manual: virtual time, as fast as possible"},
     {"batches", 'n', "N", "stop after N batches (default: run until stopped or the input ends)"},
     {"file", 'f', "FILE", "read the pipeline from FILE ('-' = standard input)"},
+    {"max-rate", 'r', "N", "receivers take at most N records/s each (default: unlimited)"},
+    {"backpressure", 'B', NULL,
+     "adapt receiver rates to the processing speed (Spark's PID rate estimator)"},
     {"no-pin", 'P', NULL, "do not pin workers to cores"},
     {"quiet", 'q', NULL, "do not log skipped records and failed batches to standard error"},
     {"help", 'h', NULL, "this help"},
@@ -194,18 +197,19 @@ static int cmd_run(int argc, char **argv, int demo)
 	const char *file = NULL;
 	int quiet = 0;
 	static const struct option lo[] = {
-	    {"batch", required_argument, 0, 'b'},   {"block", required_argument, 0, 'k'},
-	    {"workers", required_argument, 0, 'w'}, {"clock", required_argument, 0, 'c'},
-	    {"batches", required_argument, 0, 'n'}, {"file", required_argument, 0, 'f'},
-	    {"no-pin", no_argument, 0, 'P'},        {"quiet", no_argument, 0, 'q'},
-	    {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+	    {"batch", required_argument, 0, 'b'},    {"block", required_argument, 0, 'k'},
+	    {"workers", required_argument, 0, 'w'},  {"clock", required_argument, 0, 'c'},
+	    {"batches", required_argument, 0, 'n'},  {"file", required_argument, 0, 'f'},
+	    {"max-rate", required_argument, 0, 'r'}, {"backpressure", no_argument, 0, 'B'},
+	    {"no-pin", no_argument, 0, 'P'},         {"quiet", no_argument, 0, 'q'},
+	    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
 	};
 	if (demo)
 		batches = 5;
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+:b:k:w:c:n:f:Pqh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:b:k:w:c:n:f:r:BPqh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			if (parse_duration(optarg, &cfg.batch_interval_ms))
@@ -237,6 +241,12 @@ static int cmd_run(int argc, char **argv, int demo)
 						   optarg);
 			break;
 		case 'f': file = optarg; break;
+		case 'r':
+			if (parse_count(optarg, 1, INT64_MAX, &cfg.receiver_max_rate))
+				return usage_error("bad --max-rate '%s' (records per second, >= 1)",
+						   optarg);
+			break;
+		case 'B': cfg.backpressure = 1; break;
 		case 'P': cfg.no_pin = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': run_help(stdout); return 0;
