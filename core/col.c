@@ -15,7 +15,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#define BUF_MIN (64 * 1024)
+/* header + bytes = 64 KiB exactly: a size the allocation seam recycles */
+#define BUF_MIN (64 * 1024 - sizeof(sl_buf))
 
 static size_t elem_size(const sl_type *t)
 {

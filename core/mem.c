@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <hwloc.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +42,11 @@
 #define MEM_LARGE_MIN ((size_t)16 << 10)
 /* Default tcache_max of jemalloc 5.3, used for the libc backend. */
 #define MEM_BIG_DEFAULT ((size_t)32 << 10)
+/* Recycled block sizes and the most a sl_mem keeps for reuse. */
+#define MEM_CLASS_MIN ((size_t)64 << 10)
+#define MEM_CLASS_MAX ((size_t)64 << 20)
+#define MEM_CLASSES   11
+#define MEM_CACHE_MAX ((size_t)256 << 20)
 /* Requests above this fail up front (jemalloc's behaviour is undefined past it). */
 #define MEM_MAX_REQUEST ((size_t)PTRDIFF_MAX)
 
@@ -60,7 +66,56 @@ struct sl_mem {
 	int *node_flags;                /* [nodes] jemalloc flags for big blocks */
 	unsigned *arena;                /* [nodes] */
 	unsigned char *arena_ok;        /* [nodes] */
+	/* Recycling of batch-sized blocks (see "recycling" below), under cache_mu. */
+	_Alignas(64) pthread_mutex_t cache_mu;
+	void *cache[MEM_CLASSES]; /* LIFO per size class, linked through each block */
+	size_t cache_bytes;
 };
+
+/* ---------------------------------------------------------------- recycling */
+
+/*
+ * Blocks of exactly 2^k bytes, 64 KiB <= 2^k <= 64 MiB, are the ones a streaming
+ * engine frees and allocates again every batch: column arrays (which grow by
+ * doubling) and string buffers. They are kept on a per-size LIFO when freed, up to
+ * MEM_CACHE_MAX bytes per sl_mem, and handed out again by the next allocation of that
+ * size, already faulted in. (jemalloc alone was measured to hand back fresh pages for
+ * such blocks freed by another thread: every batch page-faulted its input in again.)
+ * Only node-agnostic requests use it on machines with several NUMA nodes. A mutex is
+ * enough: an io thread allocating and the driver freeing meet here a few times per
+ * block, not per record.
+ */
+static inline int mem_class(const sl_mem *m, int node, size_t n)
+{
+	if (n < MEM_CLASS_MIN || n > MEM_CLASS_MAX || (n & (n - 1)) || (node >= 0 && m->nodes > 1))
+		return -1;
+	return __builtin_ctzll(n) - __builtin_ctzll(MEM_CLASS_MIN);
+}
+
+static void *cache_pop(sl_mem *m, int c, size_t n)
+{
+	pthread_mutex_lock(&m->cache_mu);
+	void *p = m->cache[c];
+	if (p) {
+		m->cache[c] = *(void **)p;
+		m->cache_bytes -= n;
+	}
+	pthread_mutex_unlock(&m->cache_mu);
+	return p;
+}
+
+static int cache_push(sl_mem *m, int c, void *p, size_t n)
+{
+	pthread_mutex_lock(&m->cache_mu);
+	int ok = m->cache_bytes + n <= MEM_CACHE_MAX;
+	if (ok) {
+		*(void **)p = m->cache[c];
+		m->cache[c] = p;
+		m->cache_bytes += n;
+	}
+	pthread_mutex_unlock(&m->cache_mu);
+	return ok;
+}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -330,6 +385,7 @@ int sl_mem_new(sl_mem **out, int numa_bind)
 	memset(m, 0, sizeof(*m));
 	atomic_init(&m->in_use, 0);
 	atomic_init(&m->fail, -1);
+	pthread_mutex_init(&m->cache_mu, NULL);
 	long pg = sysconf(_SC_PAGESIZE);
 	m->pagesize = pg > 0 ? (size_t)pg : 4096;
 
@@ -347,6 +403,12 @@ void sl_mem_free(sl_mem *m)
 {
 	if (!m)
 		return;
+	for (int c = 0; c < MEM_CLASSES; c++)
+		for (void *p = m->cache[c], *next; p; p = next) {
+			next = *(void **)p;
+			be_free(m, p, MEM_CLASS_MIN << c);
+		}
+	pthread_mutex_destroy(&m->cache_mu);
 	mem_backend_fini(m);
 	mem_release(m);
 }
@@ -361,11 +423,32 @@ struct hwloc_topology *sl_mem_topology(const sl_mem *m)
 	return m ? m->topo : NULL;
 }
 
+/* Allocate n bytes: a recycled block when there is one, else from the backend. */
+static void *mem_get(sl_mem *m, int node, size_t n, int zero)
+{
+	int c = mem_class(m, node, n);
+	void *p = c >= 0 ? cache_pop(m, c, n) : NULL;
+	if (p) {
+		if (zero)
+			memset(p, 0, n);
+		return p;
+	}
+	return be_alloc(m, node, n, zero);
+}
+
+/* Free n bytes: keep a recyclable block, else give it back to the backend. */
+static void mem_put(sl_mem *m, void *p, size_t n)
+{
+	int c = mem_class(m, -1, n);
+	if (c < 0 || !cache_push(m, c, p, n))
+		be_free(m, p, n);
+}
+
 void *sl_alloc(sl_mem *m, int node, size_t n)
 {
 	if (!m || n > MEM_MAX_REQUEST || !mem_attempt(m))
 		return NULL;
-	void *p = be_alloc(m, node, n, 0);
+	void *p = mem_get(m, node, n, 0);
 	if (p) {
 		mem_count_add(m, n);
 		mem_bind(m, node, p, n);
@@ -377,7 +460,7 @@ void *sl_calloc(sl_mem *m, int node, size_t n)
 {
 	if (!m || n > MEM_MAX_REQUEST || !mem_attempt(m))
 		return NULL;
-	void *p = be_alloc(m, node, n, 1);
+	void *p = mem_get(m, node, n, 1);
 	if (p) {
 		mem_count_add(m, n);
 		mem_bind(m, node, p, n);
@@ -409,7 +492,14 @@ void *sl_realloc(sl_mem *m, int node, void *p, size_t old_n, size_t new_n)
 	if (!m || new_n > MEM_MAX_REQUEST || !mem_attempt(m))
 		return NULL;
 	void *q;
-	if (mem_big(m, old_n) == mem_big(m, new_n)) {
+	if (mem_class(m, node, old_n) >= 0 || mem_class(m, node, new_n) >= 0) {
+		/* a recyclable size on either side: move, through the recycling lists */
+		q = mem_get(m, node, new_n, 0);
+		if (!q)
+			return NULL;
+		memcpy(q, p, old_n < new_n ? old_n : new_n);
+		mem_put(m, p, old_n);
+	} else if (mem_big(m, old_n) == mem_big(m, new_n)) {
 		/* Same path: the allocator may resize in place. A small block stays in
 		 * the automatic arenas, a big one keeps TCACHE_NONE (invariant). */
 		q = be_resize(m, node, p, new_n);
@@ -435,7 +525,7 @@ void sl_dealloc(sl_mem *m, void *p, size_t n)
 {
 	if (!m || !p)
 		return;
-	be_free(m, p, n);
+	mem_put(m, p, n);
 	mem_count_sub(m, n);
 }
 
