@@ -77,8 +77,8 @@ static const struct opdef ops[] = {
     {NULL, 0, 0, 0},
 };
 
-static const char *later_sources[] = {"socketTextStream", "socketServerStream", "textFileStream",
-				      NULL};
+/* Sources Spark has that sluice does not (yet): a clear error instead of "unknown". */
+static const char *later_sources[] = {"kafkaStream", "fileStream", "rawSocketStream", NULL};
 
 struct bctx {
 	sluice_context *ctx;

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "../core/parse.h"
+#include "filestream.h"
 #include "io.h"
+#include "socket.h"
 
 struct param {
 	const char *name;
@@ -64,10 +66,17 @@ static int bind1(const char *fn, const struct param *ps, int np, const sl_arg *a
 				     ps[k].name);
 			goto at;
 		}
-		int ak = args[a].kind;
-		if (ps[k].kind == SL_ARG_STR ? ak != SL_ARG_STR : (ak != SL_ARG_INT)) {
+		int ak = args[a].kind, want = ps[k].kind;
+		int ok = ak == want || (want == SL_ARG_DURATION && ak == SL_ARG_INT);
+		if (!ok) {
+			static const char *what[] = {[SL_ARG_STR] = "a string",
+						     [SL_ARG_INT] = "an integer",
+						     [SL_ARG_DURATION] =
+							 "a duration (e.g. 2s, 500ms)",
+						     [SL_ARG_BOOL] = "true or false",
+						     [SL_ARG_FLOAT] = "a number"};
 			sl_error_set(err, -EINVAL, "%s: parameter '%s' must be %s", fn, ps[k].name,
-				     ps[k].kind == SL_ARG_STR ? "a string" : "an integer");
+				     what[want]);
 			goto at;
 		}
 		out[k] = &args[a];
@@ -124,11 +133,98 @@ static sl_source *make_generator(sl_env *env, const sl_arg *args, int nargs, slu
 				       (uint64_t)I(a[4], 42), err);
 }
 
+/* Receiver options shared by the socket sources: maxRecord (bytes), maxRate (records/s). */
+static sl_source *as_source(sl_env *env, sl_receiver *r, const sl_arg *max_rate, sluice_error *err)
+{
+	if (!r)
+		return NULL;
+	if (max_rate) {
+		if (max_rate->i < 1) {
+			r->ops->free(r);
+			sl_error_set(err, -EINVAL, "maxRate must be >= 1 records/s");
+			return NULL;
+		}
+		/* relaxed: before the io thread exists; the source reads it as this stream's cap */
+		atomic_store_explicit(&r->rate_limit, max_rate->i, memory_order_relaxed);
+	}
+	return sl_receiver_source_new(env, r, err);
+}
+
+static int max_record_of(const sl_arg *a, size_t *out, sluice_error *err)
+{
+	*out = 0;
+	if (!a)
+		return 0;
+	if (a->i < 1) {
+		sl_error_set(err, -EINVAL, "maxRecord must be >= 1 byte");
+		return -EINVAL;
+	}
+	*out = (size_t)a->i;
+	return 0;
+}
+
+static sl_source *make_socket_text(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
+{
+	static const struct param ps[] = {{"host", SL_ARG_STR, 1},
+					  {"port", SL_ARG_INT, 1},
+					  {"restartDelay", SL_ARG_DURATION, 0},
+					  {"maxRecord", SL_ARG_INT, 0},
+					  {"maxRate", SL_ARG_INT, 0}};
+	const sl_arg *a[5];
+	size_t maxrec;
+	if (bind("socketTextStream", ps, 5, args, nargs, a, err, sl_source_defs[3].usage) ||
+	    max_record_of(a[3], &maxrec, err))
+		return NULL;
+	if (a[1]->i < 1 || a[1]->i > 65535) {
+		sl_error_set(err, -EINVAL, "socketTextStream: port %lld is not in 1..65535",
+			     (long long)a[1]->i);
+		return NULL;
+	}
+	if (a[2] && a[2]->i < 0) {
+		sl_error_set(err, -EINVAL, "socketTextStream: restartDelay must be >= 0");
+		return NULL;
+	}
+	sl_receiver *r =
+	    sl_socket_text_stream_new(env, a[0]->s, (int)a[1]->i, a[2] ? a[2]->i : 0, maxrec, err);
+	return as_source(env, r, a[4], err);
+}
+
+static sl_source *make_socket_server(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
+{
+	static const struct param ps[] = {
+	    {"address", SL_ARG_STR, 1}, {"maxRecord", SL_ARG_INT, 0}, {"maxRate", SL_ARG_INT, 0}};
+	const sl_arg *a[3];
+	size_t maxrec;
+	if (bind("socketServerStream", ps, 3, args, nargs, a, err, sl_source_defs[4].usage) ||
+	    max_record_of(a[1], &maxrec, err))
+		return NULL;
+	sl_receiver *r = sl_socket_server_stream_new(env, a[0]->s, maxrec, err);
+	return as_source(env, r, a[2], err);
+}
+
+static sl_source *make_filestream(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
+{
+	static const struct param ps[] = {{"directory", SL_ARG_STR, 1},
+					  {"newFilesOnly", SL_ARG_BOOL, 0},
+					  {"minRememberDuration", SL_ARG_DURATION, 0}};
+	const sl_arg *a[3];
+	if (bind("textFileStream", ps, 3, args, nargs, a, err, sl_source_defs[5].usage))
+		return NULL;
+	return sl_filestream_source_new(env, a[0]->s, a[1] ? (int)a[1]->i : 1, a[2] ? a[2]->i : 0,
+					err);
+}
+
 const sl_source_def sl_source_defs[] = {
     {"queueStream", make_queue, "queueStream(\"batches.jsonl\"[, partitions = N][, seed = S])"},
     {"textFile", make_textfile, "textFile(\"path\"[, blockBytes = N])"},
     {"generator", make_generator,
      "generator(\"lines\"|\"words\"|\"kv\"|\"numbers\"[, rate = R][, keys = K][, words = W][, seed "
      "= S])"},
+    {"socketTextStream", make_socket_text,
+     "socketTextStream(\"host\", port[, restartDelay = 2s][, maxRecord = bytes][, maxRate = N])"},
+    {"socketServerStream", make_socket_server,
+     "socketServerStream(\"[host]:port\"[, maxRecord = bytes][, maxRate = N])"},
+    {"textFileStream", make_filestream,
+     "textFileStream(\"dir\"[, newFilesOnly = true][, minRememberDuration = 60s])"},
     {NULL, NULL, NULL},
 };

@@ -58,6 +58,7 @@ static const struct opt {
      "adapt receiver rates to the processing speed (Spark's PID rate estimator)"},
     {"no-pin", 'P', NULL, "do not pin workers to cores"},
     {"quiet", 'q', NULL, "do not log skipped records and failed batches to standard error"},
+    {"verbose", 'v', NULL, "also log connections and other events (info, debug)"},
     {"help", 'h', NULL, "this help"},
     {NULL, 0, NULL, NULL},
 };
@@ -154,10 +155,14 @@ static char *read_all(const char *path, size_t *len)
 	return buf;
 }
 
+/* arg: 0 normal (errors and warnings), 1 quiet (nothing), 2 verbose (everything) */
 static void log_stderr(void *arg, int level, const char *msg)
 {
 	static const char *lv[] = {"error", "warning", "info", "debug"};
-	if (!*(int *)arg)
+	int mode = *(int *)arg;
+	if (mode == 0 && level > SLUICE_LOG_WARN)
+		return;
+	if (mode != 1)
 		fprintf(stderr, "sluice: %s: %s\n", lv[level & 3], msg);
 }
 
@@ -197,19 +202,26 @@ static int cmd_run(int argc, char **argv, int demo)
 	const char *file = NULL;
 	int quiet = 0;
 	static const struct option lo[] = {
-	    {"batch", required_argument, 0, 'b'},    {"block", required_argument, 0, 'k'},
-	    {"workers", required_argument, 0, 'w'},  {"clock", required_argument, 0, 'c'},
-	    {"batches", required_argument, 0, 'n'},  {"file", required_argument, 0, 'f'},
-	    {"max-rate", required_argument, 0, 'r'}, {"backpressure", no_argument, 0, 'B'},
-	    {"no-pin", no_argument, 0, 'P'},         {"quiet", no_argument, 0, 'q'},
-	    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+	    {"batch", required_argument, 0, 'b'},
+	    {"block", required_argument, 0, 'k'},
+	    {"workers", required_argument, 0, 'w'},
+	    {"clock", required_argument, 0, 'c'},
+	    {"batches", required_argument, 0, 'n'},
+	    {"file", required_argument, 0, 'f'},
+	    {"max-rate", required_argument, 0, 'r'},
+	    {"backpressure", no_argument, 0, 'B'},
+	    {"no-pin", no_argument, 0, 'P'},
+	    {"quiet", no_argument, 0, 'q'},
+	    {"verbose", no_argument, 0, 'v'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	if (demo)
 		batches = 5;
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+:b:k:w:c:n:f:r:BPqh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:b:k:w:c:n:f:r:BPqvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			if (parse_duration(optarg, &cfg.batch_interval_ms))
@@ -249,6 +261,7 @@ static int cmd_run(int argc, char **argv, int demo)
 		case 'B': cfg.backpressure = 1; break;
 		case 'P': cfg.no_pin = 1; break;
 		case 'q': quiet = 1; break;
+		case 'v': quiet = 2; break;
 		case 'h': run_help(stdout); return 0;
 		default:
 			for (const struct opt *o = opts; optopt && o->lng; o++)
@@ -346,7 +359,7 @@ static int cmd_run(int argc, char **argv, int demo)
 			(long long)st.failed_batches, (long long)st.batches, first.msg);
 		status = 1;
 	}
-	if (st.skipped_records && !quiet)
+	if (st.skipped_records && quiet != 1)
 		fprintf(stderr, "sluice: %llu record(s) skipped (see the warnings above)\n",
 			(unsigned long long)st.skipped_records);
 	sluice_context_free(ctx);

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench_ingest - TCP ingest throughput of the engine (socketServerStream: io_uring
+ * receive, line framing into blocks, batches) against a plain blocking recv-and-discard
+ * receiver, both fed by the same in-process sender over loopback in the same run.
+ *
+ * The sender writes `total` bytes of 64-byte lines (a prebuilt 4 MiB buffer, written
+ * again and again) over `conns` connections, then closes. The baseline thread recv()s into
+ * a 256 KiB buffer and discards. The engine runs a real-clock context with 100 ms batches
+ * and a foreachBatch that counts records and bytes; it must count exactly the lines sent
+ * (the benchmark checks its answer). Both are timed from the first connect to the last
+ * byte accounted for. Prints TSV: GB/s and M lines/s of each and their ratio (goal: the
+ * engine >= 90 % of the baseline). Sender and receiver share this machine's cores.
+ *
+ * usage: build/bench/bench_ingest [total_MiB] [connections] [runs]
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "baseline.h"
+#include "sluice.h"
+
+#define LINE    64
+#define SENDBUF ((size_t)4 << 20)
+
+struct sender {
+	int port, conns;
+	size_t total; /* bytes over all connections (a multiple of LINE) */
+	char *buf;
+};
+
+static void *send_one(void *arg)
+{
+	struct sender *s = ((struct sender **)arg)[0];
+	size_t mine = (size_t)(uintptr_t)((void **)arg)[1];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 2000 && connect(fd, (struct sockaddr *)&a, sizeof(a)); i++) {
+		close(fd);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		usleep(1000);
+	}
+	size_t off = 0;
+	while (mine) {
+		size_t n = SENDBUF - off < mine ? SENDBUF - off : mine;
+		ssize_t w = send(fd, s->buf + off, n, MSG_NOSIGNAL);
+		if (w <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			perror("bench_ingest: send");
+			exit(1);
+		}
+		mine -= (size_t)w;
+		off = (off + (size_t)w) % SENDBUF;
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Start conns sender threads; each sends its share (whole lines). */
+static void start_senders(struct sender *s, pthread_t *th, void *(*args)[2])
+{
+	size_t lines = s->total / LINE;
+	for (int c = 0; c < s->conns; c++) {
+		size_t share = lines / (size_t)s->conns + ((size_t)c < lines % (size_t)s->conns);
+		args[c][0] = s;
+		args[c][1] = (void *)(uintptr_t)(share * LINE);
+		pthread_create(&th[c], NULL, send_one, args[c]);
+	}
+}
+
+static int listen_on(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t l = sizeof(a);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 128) ||
+	    getsockname(fd, (struct sockaddr *)&a, &l)) {
+		perror("bench_ingest: listen");
+		exit(1);
+	}
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+struct sink {
+	int fd;
+	atomic_size_t *bytes;
+};
+
+static void *discard(void *arg)
+{
+	struct sink *k = arg;
+	static _Thread_local char buf[256 << 10];
+	ssize_t r;
+	while ((r = recv(k->fd, buf, sizeof(buf), 0)) > 0)
+		atomic_fetch_add_explicit(k->bytes, (size_t)r, memory_order_relaxed); /* a count */
+	close(k->fd);
+	return NULL;
+}
+
+/* Baseline: accept conns connections, recv-and-discard each on its own thread. */
+static double baseline(struct sender *s)
+{
+	int lfd = listen_on(&s->port);
+	pthread_t snd[64], rcv[64];
+	void *args[64][2];
+	struct sink sinks[64];
+	atomic_size_t bytes = 0;
+	double t0 = bench_now();
+	start_senders(s, snd, args);
+	for (int c = 0; c < s->conns; c++) {
+		sinks[c] = (struct sink){accept(lfd, NULL, NULL), &bytes};
+		pthread_create(&rcv[c], NULL, discard, &sinks[c]);
+	}
+	for (int c = 0; c < s->conns; c++)
+		pthread_join(rcv[c], NULL);
+	double dt = bench_now() - t0;
+	for (int c = 0; c < s->conns; c++)
+		pthread_join(snd[c], NULL);
+	close(lfd);
+	if (atomic_load(&bytes) != s->total) {
+		fprintf(stderr, "bench_ingest: baseline got %zu bytes of %zu\n",
+			atomic_load(&bytes), s->total);
+		exit(1);
+	}
+	return dt;
+}
+
+struct counted {
+	atomic_size_t lines, bytes;
+};
+
+static int count(void *arg, int64_t t, const sluice_batch *b)
+{
+	(void)t;
+	struct counted *c = arg;
+	size_t n = 0, by = 0;
+	for (size_t p = 0; p < sluice_batch_partitions(b); p++) {
+		const sluice_column *col = sluice_batch_partition(b, p);
+		size_t len = sluice_column_length(col);
+		for (size_t i = 0; i < len; i++) {
+			size_t l;
+			sluice_column_str(col, i, &l);
+			by += l + 1;
+		}
+		n += len;
+	}
+	/* relaxed: counters read by the main thread while it polls */
+	atomic_fetch_add_explicit(&c->lines, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->bytes, by, memory_order_relaxed);
+	return 0;
+}
+
+static double engine(struct sender *s)
+{
+	int lfd = listen_on(&s->port); /* reserve a free port, then hand it to the engine */
+	close(lfd);
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.batch_interval_ms = 100;
+	cfg.block_interval_ms = 20;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	char p[256];
+	snprintf(p, sizeof(p), "val lines = socketServerStream(\"127.0.0.1:%d\")", s->port);
+	struct counted c = {0};
+	if (!ctx || sluice_context_pipeline(ctx, p, strlen(p), &err) ||
+	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "lines"), count, &c, &err) ||
+	    sluice_context_start(ctx, &err)) {
+		fprintf(stderr, "bench_ingest: %s\n", err.msg);
+		exit(1);
+	}
+	pthread_t snd[64];
+	void *args[64][2];
+	double t0 = bench_now();
+	start_senders(s, snd, args);
+	size_t want = s->total / LINE;
+	while (atomic_load_explicit(&c.lines, memory_order_relaxed) < want &&
+	       bench_now() - t0 < 120)
+		usleep(200);
+	double dt = bench_now() - t0;
+	for (int k = 0; k < s->conns; k++)
+		pthread_join(snd[k], NULL);
+	sluice_context_stop(ctx, 1);
+	sluice_context_free(ctx);
+	if (atomic_load(&c.lines) != want || atomic_load(&c.bytes) != s->total) {
+		fprintf(stderr,
+			"bench_ingest: engine counted %zu lines / %zu bytes, sent %zu / %zu\n",
+			atomic_load(&c.lines), atomic_load(&c.bytes), want, s->total);
+		exit(1);
+	}
+	return dt;
+}
+
+int main(int argc, char **argv)
+{
+	size_t mib = argc > 1 ? (size_t)atol(argv[1]) : 2048;
+	int conns = argc > 2 ? atoi(argv[2]) : 1;
+	int runs = argc > 3 ? atoi(argv[3]) : 3;
+	if (conns < 1 || conns > 64 || runs < 1 || runs > 15 || !mib) {
+		fprintf(stderr,
+			"usage: bench_ingest [total_MiB] [connections 1..64] [runs 1..15]\n");
+		return 2;
+	}
+	struct sender s = {.conns = conns};
+	s.total = mib * ((size_t)1 << 20) / LINE * LINE;
+	s.buf = malloc(SENDBUF + 1); /* snprintf writes a NUL past the last line */
+	for (size_t i = 0; i < SENDBUF; i += LINE) {
+		snprintf(s.buf + i, LINE + 1,
+			 "%010zu the quick brown fox jumps over the lazy dog %08zu", i / LINE,
+			 i % 99991);
+		s.buf[i + LINE - 1] = '\n';
+	}
+	double tb[15], te[15];
+	for (int r = 0; r < runs; r++) {
+		tb[r] = baseline(&s);
+		te[r] = engine(&s);
+	}
+	double b = bench_median(tb, runs), e = bench_median(te, runs);
+	double lines = (double)(s.total / LINE);
+	printf("benchmark\tconnections\tMiB\tbaseline_GBps\tbaseline_Mlines_s\tengine_GBps\t"
+	       "engine_Mlines_s\tratio\tgoal\n");
+	printf("ingest\t%d\t%zu\t%.2f\t%.1f\t%.2f\t%.1f\t%.3f\t0.90\n", conns, mib,
+	       (double)s.total / b / 1e9, lines / b / 1e6, (double)s.total / e / 1e9,
+	       lines / e / 1e6, b / e);
+	free(s.buf);
+	return 0;
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_ingest.c - receivers inside a running context, over real loopback TCP: a slow
+ * pipeline fed by a fast sender keeps memory bounded (the receiver stops reading, TCP
+ * pushes back on the sender) and loses nothing; a graceful stop drains what was received
+ * into a last batch; receiver statistics are reachable through the API.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluice.h"
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t l = sizeof(a);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Resident set size in bytes. */
+static size_t rss(void)
+{
+	long pages = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+struct sender {
+	int port;
+	size_t lines;       /* to send */
+	atomic_size_t sent; /* bytes fully written so far */
+	atomic_int done;
+};
+
+#define LINE 100
+
+static void *send_lines(void *arg)
+{
+	struct sender *s = arg;
+	int fd = -1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 5000; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (!connect(fd, (struct sockaddr *)&a, sizeof(a)))
+			break;
+		close(fd);
+		fd = -1;
+		usleep(1000);
+	}
+	if (fd < 0)
+		return NULL;
+	static char buf[LINE * 1000];
+	size_t k = 0;
+	while (k < s->lines) {
+		size_t n = 0;
+		for (; n < 1000 && k < s->lines; n++, k++) {
+			/* 12 digits, then filler to LINE - 1 bytes, then the newline */
+			char *l = buf + n * LINE;
+			char num[16];
+			snprintf(num, sizeof(num), "%012zu", k % 1000000000000);
+			memcpy(l, num, 12);
+			memset(l + 12, 'x', LINE - 13);
+			l[LINE - 1] = '\n';
+		}
+		size_t off = 0;
+		while (off < n * LINE) {
+			ssize_t w = send(fd, buf + off, n * LINE - off, MSG_NOSIGNAL);
+			if (w <= 0)
+				goto out;
+			off += (size_t)w;
+			/* relaxed: progress for the test's observer */
+			atomic_fetch_add_explicit(&s->sent, (size_t)w, memory_order_relaxed);
+		}
+	}
+out:
+	close(fd);
+	atomic_store(&s->done, 1);
+	return NULL;
+}
+
+struct slow {
+	atomic_int sleep_ms;
+	atomic_size_t lines;
+	atomic_int bad;
+	size_t next; /* lines must arrive in order on one connection */
+};
+
+static int slow_count(void *arg, int64_t t, const sluice_batch *b)
+{
+	(void)t;
+	struct slow *s = arg;
+	for (size_t p = 0; p < sluice_batch_partitions(b); p++) {
+		const sluice_column *c = sluice_batch_partition(b, p);
+		for (size_t i = 0; i < sluice_column_length(c); i++) {
+			size_t len;
+			const char *str = sluice_column_str(c, i, &len);
+			if (len != LINE - 1 || strtoull(str, NULL, 10) != s->next)
+				atomic_store(&s->bad, 1);
+			s->next++;
+		}
+		atomic_fetch_add(&s->lines, sluice_column_length(c));
+	}
+	int ms = atomic_load(&s->sleep_ms);
+	if (ms)
+		usleep((useconds_t)ms * 1000);
+	return 0;
+}
+
+Test(ingest, slow_pipeline_bounds_memory_and_loses_nothing, .timeout = 120)
+{
+	int port = free_port();
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.batch_interval_ms = 100;
+	cfg.block_interval_ms = 20;
+	cfg.no_pin = 1;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	char p[128];
+	snprintf(p, sizeof(p), "val s = socketServerStream(\"127.0.0.1:%d\")", port);
+	struct slow sl = {0};
+	atomic_store(&sl.sleep_ms, 400); /* the pipeline is 4x slower than the batch interval */
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	cr_assert_eq(
+	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "s"), slow_count, &sl, &err), 0);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	size_t rss0 = rss();
+	struct sender snd = {.port = port, .lines = 4000000}; /* 400 MB */
+	pthread_t th;
+	pthread_create(&th, NULL, send_lines, &snd);
+	/* for 3 s the sender could push everything at loopback speed; it must be held back */
+	size_t peak = 0;
+	for (double t0 = now_s(); now_s() - t0 < 3;) {
+		size_t r = rss();
+		peak = r > peak ? r : peak;
+		usleep(20000);
+	}
+	size_t sent = atomic_load(&snd.sent);
+	cr_assert(sent < (size_t)300 << 20, "the sender was not held back: %zu bytes sent", sent);
+	cr_assert(peak - rss0 < (size_t)256 << 20, "memory grew by %zu MiB", (peak - rss0) >> 20);
+	sluice_receiver_stats st = {.size = sizeof(st)};
+	cr_assert_eq(sluice_context_receiver_stats(ctx, 0, &st), 0);
+	cr_assert_str_eq(st.name, "socketServerStream");
+	cr_assert_eq(st.connections, 1);
+	cr_assert(st.blocks > 0);
+	/* speed up: everything arrives, in order, exactly once */
+	atomic_store(&sl.sleep_ms, 0);
+	for (double t0 = now_s(); atomic_load(&sl.lines) < snd.lines && now_s() - t0 < 90;)
+		usleep(10000);
+	pthread_join(th, NULL);
+	cr_assert_eq(atomic_load(&sl.lines), snd.lines);
+	cr_assert_eq(atomic_load(&sl.bad), 0, "a line arrived out of order or damaged");
+	cr_assert_eq(sluice_context_receiver_stats(ctx, 0, &st), 0);
+	cr_assert_eq(st.records, snd.lines);
+	cr_assert_eq(st.bytes, snd.lines * LINE);
+	cr_assert_eq(sluice_context_stop(ctx, 1), 0);
+	sluice_context_free(ctx);
+}
+
+Test(ingest, graceful_stop_drains_received_data_into_a_last_batch, .timeout = 60)
+{
+	int port = free_port();
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.batch_interval_ms = 2000; /* long batches: the data is still unbatched at stop */
+	cfg.block_interval_ms = 1000;
+	cfg.no_pin = 1;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	char p[128];
+	snprintf(p, sizeof(p), "val s = socketServerStream(\"127.0.0.1:%d\")", port);
+	struct slow sl = {0};
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	cr_assert_eq(
+	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "s"), slow_count, &sl, &err), 0);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	struct sender snd = {.port = port, .lines = 20000};
+	pthread_t th;
+	pthread_create(&th, NULL, send_lines, &snd);
+	pthread_join(th, NULL);
+	sluice_receiver_stats st = {.size = sizeof(st)};
+	for (double t0 = now_s(); now_s() - t0 < 10;) {
+		sluice_context_receiver_stats(ctx, 0, &st);
+		if (st.records == snd.lines)
+			break;
+		usleep(5000);
+	}
+	cr_assert_eq(st.records, snd.lines);
+	cr_assert_eq(sluice_context_stop(ctx, 1), 0);
+	cr_assert_eq(atomic_load(&sl.lines), snd.lines, "graceful stop lost %zu lines",
+		     snd.lines - atomic_load(&sl.lines));
+	cr_assert_eq(atomic_load(&sl.bad), 0);
+	sluice_context_free(ctx);
+}
