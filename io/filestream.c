@@ -15,14 +15,16 @@
  * as in Spark: a file rewritten after it was forgotten, with an mtime inside the window
  * again, is read again. Within the window, changes to a selected file are ignored.
  *
- * Why initial = zero_time: Spark takes the clock when the stream is created, which is at
- * or before the clock at start(); start() gets zeroTime = floor(now / B) * B <= now, the
- * closest bound on the same side that the driver gives us. The other candidate,
- * startTime = zeroTime + B, lies after now and would silently drop files written between
- * start() and the first batch (Spark's FileInputStreamSuite writes its first file then,
- * with mtime = start clock + B/2). Under a manual clock started at 0 both Spark and this
- * give 0. The cost: with the real clock, files modified less than B before start() are
- * read even with newFilesOnly.
+ * Why initial = zero_time (the brief suggested startTime = zero_time + B): Spark takes
+ * the clock when the stream is created, at or before the clock at start(); start() gets
+ * zeroTime = floor(now / B) * B <= now, the closest bound on that side the driver gives
+ * us. startTime lies after now and would drop files written between start() and the
+ * first batch: Spark's InputStreamsSuite.testFileStream (B = 2 s, clock 12000 at start,
+ * so zeroTime 12000 and startTime 14000) writes its first file with mtime 13000 and
+ * expects it in batch 14000 (tests/test_filestream.c replays it). Under a manual clock
+ * both Spark and this use the clock at start when it is a multiple of B. The cost: with
+ * the real clock, files modified less than B before start() are read even with
+ * newFilesOnly.
  *
  * Reading: bytes are read(2) straight into reservations of a String column's buffers
  * (sl_col_str_space) and the lines pushed as views, so no line is copied except the
@@ -104,11 +106,13 @@ static int64_t mtime_ms(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
 }
 
-/* Remember window D = B * ceil(minRemember / B). */
+/* Remember window D = B * ceil(minRemember / B), capped so that t - D cannot overflow. */
 static int64_t remember_ms(const fs_src *f)
 {
+	const int64_t cap = INT64_MAX / 4;
 	int64_t b = f->base.env->batch_ms > 0 ? f->base.env->batch_ms : 1;
-	return (f->min_remember + b - 1) / b * b;
+	int64_t q = f->min_remember / b + (f->min_remember % b != 0);
+	return q <= cap / b ? q * b : cap;
 }
 
 static int by_name(const void *a, const void *b)

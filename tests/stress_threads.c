@@ -6,12 +6,16 @@
  * a real-clock context is stopped from another thread while batches run.
  * Prints "N passed, M failed".
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sluice.h"
 
@@ -133,6 +137,80 @@ static void *stopper(void *arg)
 	return NULL;
 }
 
+/* A real-clock context with a socketServerStream and a sender thread: the io thread,
+ * the SPSC ring, block ticks and batches all run at once (the point under TSan). */
+struct feed {
+	int port;
+	int lines;
+};
+
+static void *feed_lines(void *arg)
+{
+	struct feed *f = arg;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = -1;
+	for (int i = 0; i < 2000 && fd < 0; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+			close(fd);
+			fd = -1;
+			usleep(1000);
+		}
+	}
+	char line[32];
+	for (int i = 0; fd >= 0 && i < f->lines; i++) {
+		int n = snprintf(line, sizeof(line), "line %d\n", i);
+		if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n)
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void receiver_under_threads(void)
+{
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t l = sizeof(a);
+	bind(lfd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(lfd, (struct sockaddr *)&a, &l);
+	close(lfd);
+	struct feed f = {.port = ntohs(a.sin_port), .lines = 50000};
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.batch_interval_ms = 20;
+	cfg.block_interval_ms = 5;
+	cfg.workers = 2;
+	cfg.no_pin = 1;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	char p[128];
+	snprintf(p, sizeof(p), "val s = socketServerStream(\"127.0.0.1:%d\").map(_.length)",
+		 f.port);
+	struct sums s = {0};
+	CHECK(ctx && !sluice_context_pipeline(ctx, p, strlen(p), &err) &&
+		  !sluice_stream_foreach_batch(sluice_context_stream(ctx, "s"), count_rows, &s,
+					       &err) &&
+		  !sluice_context_start(ctx, &err),
+	      "%s", err.msg);
+	pthread_t th;
+	pthread_create(&th, NULL, feed_lines, &f);
+	pthread_join(th, NULL);
+	sluice_receiver_stats st = {.size = sizeof(st)};
+	for (int i = 0; i < 2000; i++) {
+		sluice_context_receiver_stats(ctx, 0, &st);
+		if (st.records == (uint64_t)f.lines)
+			break;
+		usleep(5000);
+	}
+	sluice_context_stop(ctx, 1); /* graceful: drains into a last batch */
+	CHECK(s.joined == f.lines, "received %lld of %d lines", s.joined, f.lines);
+	sluice_context_free(ctx);
+}
+
 int main(void)
 {
 	struct sums ref = run(1);
@@ -174,6 +252,7 @@ int main(void)
 	CHECK(st.batches >= 1 && st.failed_batches == 0, "batches %lld failed %lld",
 	      (long long)st.batches, (long long)st.failed_batches);
 	sluice_context_free(ctx);
+	receiver_under_threads();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }

@@ -218,6 +218,9 @@ Test(filestream, new_files_only_off_still_applies_the_remember_window)
 	sl_source *s = open_stream(0, 3000);
 	cr_expect_str_eq(batch(s, 20000), "i|"); /* threshold 20000 - 3000 */
 	s->ops->free(s);
+	s = open_stream(0, INT64_MAX); /* a window longer than time: everything after 0 */
+	cr_expect_str_eq(batch(s, 20000), "a|e|i|");
+	s->ops->free(s);
 }
 
 Test(filestream, file_appearing_later_goes_to_the_first_batch_at_or_after_its_mtime)
@@ -617,4 +620,37 @@ Test(filestream, out_of_memory_fails_the_batch_and_the_next_one_retries)
 			     sl_mem_in_use(env.mem) - base);
 	}
 	cr_expect(succeeded);
+}
+
+/* Spark's InputStreamsSuite.testFileStream with its manual clock: B = 2 s, a file "0" with
+ * mtime 10000, the clock at 12000 when the stream is made and started (zeroTime 12000,
+ * first batch 14000), then file i written at 13000 + 2000 (i - 1) and batch i run. Spark
+ * expects every file, and "0" too only when newFilesOnly is false. A threshold of
+ * startTime (14000) instead of zeroTime would lose file 1. */
+static void spark_file_stream(int new_files_only)
+{
+	env.batch_ms = 2000;
+	put("0", "0\n", 10000);
+	sl_source *s = sl_filestream_source_new(&env, dir, new_files_only, 0, &err);
+	cr_assert(s, "%s", err.msg);
+	cr_assert_eq(s->ops->start(s, 12000, &err), 0);
+	char name[8], text[8], want[16];
+	for (int i = 1; i <= 5; i++) {
+		snprintf(name, sizeof name, "%d", i);
+		snprintf(text, sizeof text, "%d\n", i);
+		put(name, text, 13000 + 2000 * (i - 1));
+		snprintf(want, sizeof want, "%s%d|", i == 1 && !new_files_only ? "0|" : "", i);
+		cr_expect_str_eq(batch(s, 12000 + 2000 * i), want, "batch %d", i);
+	}
+	s->ops->free(s);
+}
+
+Test(filestream, spark_input_streams_suite_new_files_only)
+{
+	spark_file_stream(1);
+}
+
+Test(filestream, spark_input_streams_suite_all_files)
+{
+	spark_file_stream(0);
 }

@@ -1112,10 +1112,13 @@ Test(socket, graceful_stop_like_the_driver)
 }
 
 #ifdef SL_MINI_RUNNER
-int main(void)
+/* Usage: test_socket [substring]: run the tests whose name contains it (all by default). */
+int main(int argc, char **argv)
 {
 	static int pass, fail, skip;
 	for (volatile int i = 0; i < mini_n; i++) {
+		if (argc > 1 && !strstr(mini_reg[i].name, argv[1]))
+			continue;
 		mini_fails = 0;
 		alarm(120);
 		int how = setjmp(mini_env);
