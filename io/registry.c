@@ -210,6 +210,10 @@ static sl_source *make_filestream(sl_env *env, const sl_arg *args, int nargs, sl
 	const sl_arg *a[3];
 	if (bind("textFileStream", ps, 3, args, nargs, a, err, sl_source_defs[5].usage))
 		return NULL;
+	if (a[2] && a[2]->i < 1) {
+		sl_error_set(err, -EINVAL, "textFileStream: minRememberDuration must be > 0");
+		return NULL;
+	}
 	return sl_filestream_source_new(env, a[0]->s, a[1] ? (int)a[1]->i : 1, a[2] ? a[2]->i : 0,
 					err);
 }

@@ -16,6 +16,12 @@ link = os.path.join(bindir, "sluice")
 if os.path.lexists(link):
     os.remove(link)
 os.symlink(os.path.abspath(binary), link)
+lg = os.path.join(os.path.dirname(os.path.abspath(binary)), "sluice-loadgen")
+if os.path.exists(lg):
+    link2 = os.path.join(bindir, "sluice-loadgen")
+    if os.path.lexists(link2):
+        os.remove(link2)
+    os.symlink(lg, link2)
 env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"])
 text = open(tpl).read()
 fails = []
