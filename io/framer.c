@@ -103,7 +103,8 @@ static void run_flush(run *r, const char *p, sl_col *out, sl_framer_stats *st)
 		return;
 	r->n = 0;
 	size_t base = r->off[0], span = r->off[n - 1] + r->len[n - 1] - base;
-	char *d = span ? sl_col_str_space(out, span) : (char *)"";
+	/* span 0 (empty records only): views still point into a buffer of the column */
+	char *d = sl_col_str_space(out, span);
 	if (!d || sl_col_reserve(out, n)) {
 		/* d, if reserved, is left unused in the column's buffer */
 		st->skipped += n;
