@@ -28,6 +28,8 @@
 #include "receiver.h"
 #include "parse.h"
 
+static void wake_driver(void *arg);
+
 void sluice_config_init(sluice_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -108,6 +110,8 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 		free(ctx);
 		return NULL;
 	}
+	env->wake = c.clock == SLUICE_CLOCK_REAL ? wake_driver : NULL;
+	env->wake_arg = ctx;
 	env->max_rate = c.receiver_max_rate;
 	env->backpressure = c.backpressure != 0;
 	env->initial_rate = c.backpressure_initial_rate;
@@ -277,20 +281,45 @@ static void terminate(sluice_context *ctx)
 			ctx->g.ds[i]->src->ops->stop(ctx->g.ds[i]->src);
 }
 
-/* Sleep on the context's condition until wall time `when` (ms) or a stop request.
- * Returns 0 at `when`, 1 if a stop was requested. */
+/* Sleep on the context's condition until wall time `when` (ms), a stop request or a
+ * receiver's wake. Returns 0 at `when`, 1 if a stop was requested, 2 to poll receivers. */
 static int wait_until(sluice_context *ctx, int64_t when)
 {
+	int r = 0;
 	pthread_mutex_lock(&ctx->mu);
 	/* acquire: pairs with the release store in stop/request_stop */
 	while (!atomic_load_explicit(&ctx->stop_req, memory_order_acquire)) {
+		if (ctx->io_wake) {
+			ctx->io_wake = 0;
+			r = 2;
+			break;
+		}
 		if (now_ms() >= when)
 			break;
 		struct timespec ts = {.tv_sec = when / 1000, .tv_nsec = (when % 1000) * 1000000};
 		pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
 	}
 	pthread_mutex_unlock(&ctx->mu);
-	return atomic_load_explicit(&ctx->stop_req, memory_order_acquire) != 0;
+	return atomic_load_explicit(&ctx->stop_req, memory_order_acquire) ? 1 : r;
+}
+
+/* env->wake: a receiver's ring is half full; the driver polls before the next tick. */
+static void wake_driver(void *arg)
+{
+	sluice_context *ctx = arg;
+	pthread_mutex_lock(&ctx->mu);
+	ctx->io_wake = 1;
+	pthread_cond_broadcast(&ctx->cv);
+	pthread_mutex_unlock(&ctx->mu);
+}
+
+static void poll_receivers(sluice_context *ctx)
+{
+	for (int i = 0; i < ctx->g.nds; i++) {
+		sl_dstream *d = ctx->g.ds[i];
+		if (d->kind == SL_DS_SOURCE && d->used && d->src->ops->poll)
+			d->src->ops->poll(d->src);
+	}
 }
 
 /* Block ticks: every block interval, receivers seal what arrived into a block. */
@@ -357,8 +386,13 @@ static void *driver(void *arg)
 			break;
 		int64_t when = ctx->ticking && ctx->next_tick < ctx->next_time ? ctx->next_tick
 									       : ctx->next_time;
-		if (!ctx->bounded && wait_until(ctx, when))
+		int w = ctx->bounded ? 0 : wait_until(ctx, when);
+		if (w == 1)
 			break;
+		if (w == 2) {
+			poll_receivers(ctx);
+			continue;
+		}
 		ended = step(ctx, when) == 3;
 	}
 	if (!ended && ctx->graceful)

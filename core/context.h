@@ -34,6 +34,7 @@ struct sluice_context {
 	int ticking;       /* a source wants block ticks (receivers) */
 	int64_t next_tick; /* next block tick time */
 	int graceful;      /* stop drains receivers into a last batch; written before stop_req */
+	int io_wake;       /* under mu: a receiver asked the driver to poll */
 	sluice_error first_err;
 	/* transform callbacks registered through the API */
 	struct sl_tf **tfs;

@@ -50,6 +50,8 @@ struct block {
 struct rsrc {
 	sl_source base;
 	sl_receiver *r;
+	sl_col **pend; /* chunks popped by poll(), sealed at the next tick */
+	size_t npend, cappend;
 	sl_ratelimit limit; /* maxRate and the current estimate (Spark's RateLimiter) */
 	sl_pid pid;         /* backpressure: Spark's PIDRateEstimator */
 	struct block *blk;  /* sealed, not yet in a batch; oldest first */
@@ -58,41 +60,46 @@ struct rsrc {
 	int started, stopped;
 };
 
-/* Pop every chunk in the ring into one block stamped `now`. Driver thread only. */
+/* Move every chunk in the ring to pend. Driver thread only. 0 or -ENOMEM (the rest stay
+ * in the ring). */
+static int take(struct rsrc *s)
+{
+	for (;;) {
+		if (s->npend == s->cappend) {
+			size_t nc = s->cappend ? s->cappend * 2 : 64;
+			sl_col **p = sl_realloc(s->base.env->mem, -1, s->pend,
+						s->cappend * sizeof(*p), nc * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			s->pend = p;
+			s->cappend = nc;
+		}
+		sl_col *c = sl_spsc_pop(&s->r->ring);
+		if (!c)
+			return 0;
+		s->pend[s->npend++] = c;
+	}
+}
+
+/* Seal pend plus every chunk in the ring into one block stamped `now`. Driver only. */
 static int seal(struct rsrc *s, int64_t now)
 {
-	sl_col *first = sl_spsc_pop(&s->r->ring);
-	if (!first)
+	if (take(s) && !s->npend)
+		return -ENOMEM;
+	if (!s->npend)
 		return 0;
-	sl_col *c, *one[64];
-	size_t n = 0;
-	sl_col *block = NULL;
-	one[n++] = first;
-	while ((c = sl_spsc_pop(&s->r->ring))) {
-		if (n == 64) {
-			/* fold what we have so far, keep going */
-			sl_col *acc = sl_col_concat(s->base.env->mem, &sl_type_str, one, n);
-			for (size_t i = 0; i < n; i++)
-				sl_col_unref(one[i]);
-			if (!acc) {
-				sl_col_unref(c);
-				return -ENOMEM;
-			}
-			n = 0;
-			one[n++] = acc;
-		}
-		one[n++] = c;
-	}
-	if (n == 1) {
-		block = one[0];
+	sl_col *block;
+	if (s->npend == 1) {
+		block = s->pend[0];
 	} else {
 		/* a block is one partition: concatenate the views (strings stay in their chunks) */
-		block = sl_col_concat(s->base.env->mem, &sl_type_str, one, n);
-		for (size_t i = 0; i < n; i++)
-			sl_col_unref(one[i]);
+		block = sl_col_concat(s->base.env->mem, &sl_type_str, s->pend, s->npend);
 		if (!block)
 			return -ENOMEM;
+		for (size_t i = 0; i < s->npend; i++)
+			sl_col_unref(s->pend[i]);
 	}
+	s->npend = 0;
 	if (s->nblk == s->capblk) {
 		size_t nc = s->capblk ? s->capblk * 2 : 16;
 		struct block *p = sl_realloc(s->base.env->mem, -1, s->blk, s->capblk * sizeof(*p),
@@ -118,6 +125,14 @@ static int r_start(sl_source *src, int64_t zero_time, sluice_error *err)
 	if (!rc)
 		s->started = 1;
 	return rc;
+}
+
+static void r_poll(sl_source *src)
+{
+	struct rsrc *s = (struct rsrc *)src;
+	if (take(s))
+		sl_log(src->env, SL_LOG_ERROR,
+		       "%s: out of memory taking chunks; they wait in the ring", s->r->ops->name);
 }
 
 static void r_tick(sl_source *src, int64_t now)
@@ -190,6 +205,10 @@ static void r_free(sl_source *src)
 	s->r->ops->free(s->r);
 	for (size_t i = 0; i < s->nblk; i++)
 		sl_col_unref(s->blk[i].col);
+	for (size_t i = 0; i < s->npend; i++)
+		sl_col_unref(s->pend[i]);
+	if (s->pend)
+		sl_dealloc(src->env->mem, s->pend, s->cappend * sizeof(*s->pend));
 	if (s->blk)
 		sl_dealloc(src->env->mem, s->blk, s->capblk * sizeof(*s->blk));
 	sl_dealloc(src->env->mem, s, sizeof(*s));
@@ -221,6 +240,7 @@ static const sl_source_ops receiver_ops = {
     .next = r_next,
     .stop = r_stop,
     .tick = r_tick,
+    .poll = r_poll,
     .batch_done = r_batch_done,
     .free = r_free,
 };

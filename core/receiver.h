@@ -74,7 +74,13 @@ void sl_receiver_fini(sl_receiver *r); /* frees chunks left in the ring */
  * full (the caller keeps the chunk and stops reading until there is room). */
 static inline bool sl_receiver_push(sl_receiver *r, sl_col *chunk)
 {
-	return sl_spsc_push(&r->ring, chunk);
+	if (!sl_spsc_push(&r->ring, chunk))
+		return false;
+	/* half full: have the driver pop now rather than at the next block tick, so a fast
+	 * sender is not held back by the tick rate (fires once per crossing) */
+	if (sl_spsc_size(&r->ring) == (r->ring.mask + 1) / 2 && r->env->wake)
+		r->env->wake(r->env->wake_arg);
+	return true;
 }
 
 /* Wrap a receiver as a stream source (takes r). Returns NULL with err on ENOMEM. */

@@ -31,6 +31,9 @@ typedef struct sl_source_ops {
 	/* Every block interval, from the driver (may be NULL): receivers seal what arrived
 	 * since the last tick into a block. now is the tick's time on the context clock. */
 	void (*tick)(sl_source *s, int64_t now);
+	/* Between ticks, when a receiver asked (env->wake), from the driver (may be NULL):
+	 * take what arrived off the ring, to be sealed into the block at the next tick. */
+	void (*poll)(sl_source *s);
 	/* After each batch, from the driver (may be NULL): this source's records in the batch
 	 * and the batch's delays, for rate control (Spark's RateController.onBatchCompleted). */
 	void (*batch_done)(sl_source *s, int64_t time, int64_t records, int64_t processing_ms,
