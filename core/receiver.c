@@ -167,7 +167,8 @@ static int r_next(sl_source *src, int64_t time, sl_rdd **out, sluice_error *err)
 		sl_rdd_unref(r);
 		return sl_error_set(err, -ENOMEM, "%s: out of memory", s->r->ops->name);
 	}
-	memmove(s->blk, s->blk + k, (s->nblk - k) * sizeof(*s->blk));
+	if (k) /* (memmove of a NULL block list, even of 0 bytes, is undefined) */
+		memmove(s->blk, s->blk + k, (s->nblk - k) * sizeof(*s->blk));
 	s->nblk -= k;
 	*out = r;
 	/* a stopped receiver with nothing left has ended */
