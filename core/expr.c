@@ -137,6 +137,17 @@ static sl_expr *to_f64(struct cctx *c, sl_expr *e)
 	return x;
 }
 
+/* Long meets Double: both become Double (Scala's numeric widening). 0, or -1 with the
+ * error recorded. */
+static int promote(struct cctx *c, sl_expr **x, sl_expr **y)
+{
+	if ((*x)->type->kind == (*y)->type->kind)
+		return 0;
+	*x = to_f64(c, *x);
+	*y = *x ? to_f64(c, *y) : NULL;
+	return *y ? 0 : -1;
+}
+
 static const char *opname(int op)
 {
 	static const char *n[] = {
@@ -186,12 +197,8 @@ static sl_expr *binary(struct cctx *c, const sl_ast *a)
 			return fail(c, a, "cannot compare %s with %s", TN(lt), TN(rt));
 		if (!numeric && op > SL_OP_NE && lt->kind != SL_STR && lt->kind != SL_BOOL)
 			return fail(c, a, "operator %s is not defined for %s", opname(op), TN(lt));
-		if (numeric && lt->kind != rt->kind) {
-			l = to_f64(c, l);
-			r = l ? to_f64(c, r) : NULL;
-			if (!r)
-				return NULL;
-		}
+		if (numeric && promote(c, &l, &r))
+			return NULL;
 		sl_expr *e = node(c, X_CMP, &sl_type_bool, 2);
 		if (e)
 			e->sub = op, e->kid[0] = l, e->kid[1] = r;
@@ -200,12 +207,8 @@ static sl_expr *binary(struct cctx *c, const sl_ast *a)
 	if (!sl_type_is_num(lt) || !sl_type_is_num(rt))
 		return fail(c, a, "value %s is not defined for %s and %s", opname(op), TN(lt),
 			    TN(rt));
-	if (lt->kind != rt->kind) {
-		l = to_f64(c, l);
-		r = l ? to_f64(c, r) : NULL;
-		if (!r)
-			return NULL;
-	}
+	if (promote(c, &l, &r))
+		return NULL;
 	sl_expr *e = node(c, X_ARITH, l->type, 2);
 	if (e)
 		e->sub = op, e->kid[0] = l, e->kid[1] = r;
@@ -270,12 +273,8 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 			if (!sl_type_is_num(x->type) || !sl_type_is_num(y->type))
 				return fail(c, a, "math.%s needs numbers, found %s and %s", name,
 					    TN(x->type), TN(y->type));
-			if (x->type->kind != y->type->kind) {
-				x = to_f64(c, x);
-				y = x ? to_f64(c, y) : NULL;
-				if (!y)
-					return NULL;
-			}
+			if (promote(c, &x, &y))
+				return NULL;
 			sl_expr *e = node(c, X_MAXMIN, x->type, 2);
 			if (e)
 				e->sub = mx, e->kid[0] = x, e->kid[1] = y;
@@ -407,12 +406,8 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 		}
 		if ((M("max", 1) || M("min", 1)) && sl_type_is_num(arg[0]->type)) {
 			sl_expr *x = o, *y = arg[0];
-			if (x->type->kind != y->type->kind) {
-				x = to_f64(c, x);
-				y = x ? to_f64(c, y) : NULL;
-				if (!y)
-					return NULL;
-			}
+			if (promote(c, &x, &y))
+				return NULL;
 			sl_expr *e = node(c, X_MAXMIN, x->type, 2);
 			if (e)
 				e->sub = name[1] == 'a', e->kid[0] = x, e->kid[1] = y;
@@ -615,13 +610,8 @@ static sl_expr *cx(struct cctx *c, const sl_ast *a)
 				 TN(cnd->type));
 			break;
 		}
-		if (sl_type_is_num(x->type) && sl_type_is_num(y->type) &&
-		    x->type->kind != y->type->kind) {
-			x = to_f64(c, x);
-			y = x ? to_f64(c, y) : NULL;
-			if (!y)
-				break;
-		}
+		if (sl_type_is_num(x->type) && sl_type_is_num(y->type) && promote(c, &x, &y))
+			break;
 		if (!sl_type_eq(x->type, y->type)) {
 			r = fail(c, a, "if branches have different types: %s and %s", TN(x->type),
 				 TN(y->type));

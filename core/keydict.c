@@ -50,14 +50,15 @@ void sl_keydict_clear(sl_keydict *d)
 	d->n = 0;
 }
 
-int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
+/* The id of row i of src, or -1 with *slot = the empty slot where it would go. */
+static int64_t probe(const sl_keydict *d, const sl_col *src, size_t i, uint64_t h, size_t *slot)
 {
 	size_t j = h & d->mask;
 	uint32_t tag = (uint32_t)h;
 	for (;;) {
 		uint64_t s = d->slot[j];
 		if (!s)
-			return -1;
+			break;
 		if ((uint32_t)s == tag) {
 			size_t id = (s >> 32) - 1;
 			if (d->hash[id] == h && sl_col_row_eq(d->keys, id, src, i))
@@ -65,6 +66,14 @@ int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_
 		}
 		j = (j + 1) & d->mask;
 	}
+	*slot = j;
+	return -1;
+}
+
+int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
+{
+	size_t j;
+	return probe(d, src, i, h, &j);
 }
 
 static int grow(sl_keydict *d)
@@ -106,19 +115,10 @@ int64_t sl_keydict_add_id(sl_keydict *d, size_t j, uint64_t h)
 
 int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
 {
-	size_t j = h & d->mask;
-	uint32_t tag = (uint32_t)h;
-	for (;;) {
-		uint64_t s = d->slot[j];
-		if (!s)
-			break;
-		if ((uint32_t)s == tag) {
-			size_t id = (s >> 32) - 1;
-			if (d->hash[id] == h && sl_col_row_eq(d->keys, id, src, i))
-				return (int64_t)id;
-		}
-		j = (j + 1) & d->mask;
-	}
+	size_t j;
+	int64_t id = probe(d, src, i, h, &j);
+	if (id >= 0)
+		return id;
 	if (sl_col_push_row_copy(d->keys, src, i))
 		return -ENOMEM;
 	return sl_keydict_add_id(d, j, h);
