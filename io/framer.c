@@ -2,15 +2,14 @@
 /*
  * framer.c - streaming readLine framing (contract in framer.h).
  *
- * A feed is scanned once: next_eol() finds the next '\n' or '\r' with memchr (see
- * scanner). Complete records that lie wholly inside the feed are collected as a "run"
- * of (offset, length) pairs; a run is flushed with one sl_col_str_space reservation
- * and one memcpy of the span from its first record to its last (terminators between
- * records are copied too: at most 2 bytes per record, cheaper than a memcpy per
- * record), then one view per record is stored in place (sl_col_reserve once). A
- * skipped record ends the run, so no skipped bytes are ever copied. A record that
- * began in an earlier feed is assembled from the partial buffer and the head of this
- * feed with a reservation of its own.
+ * A feed is scanned once: next_eol() finds the next '\n' or '\r' (64-byte SSE2 masks,
+ * or memchr; see scanner). Complete records that lie wholly inside the feed are collected as a
+ * "run" of (offset, length) pairs; a run is flushed with one sl_col_str_space reservation and one
+ * memcpy of the span from its first record to its last (terminators between records are copied too:
+ * at most 2 bytes per record, cheaper than a memcpy per record), then one view per record is stored
+ * in place (sl_col_reserve once). A skipped record ends the run, so no skipped bytes are ever
+ * copied. A record that began in an earlier feed is assembled from the partial buffer and the head
+ * of this feed with a reservation of its own.
  *
  * Invariants (between calls):
  *   - plen <= max; plen > 0 implies !skipping (a partial that grows beyond max is
@@ -36,6 +35,68 @@ typedef struct run {
 	size_t len[RUN_MAX];
 } run;
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/*
+ * Finds terminators 64 bytes at a time: a 64-bit mask of the '\n' and '\r' bytes of
+ * the window [base, wend) is computed once (four 16-byte compares with SSE2, or a byte
+ * loop for the last window of a feed, which never reads past end), and each record
+ * then costs a shift and a count of trailing zeros. Lines of a few dozen bytes made the
+ * two memchr calls per record (one per terminator byte) the framer's main cost.
+ */
+typedef struct scanner {
+	const char *end;
+	const char *base, *wend; /* the window; empty until the first call */
+	uint64_t mask;           /* bit k: base[k] is '\n' or '\r' */
+} scanner;
+
+#define SCANNER_INIT(p, n)                                                                         \
+	{                                                                                          \
+		.end = (p) + (n), .base = (p), .wend = (p), .mask = 0                              \
+	}
+
+static inline uint64_t eol_mask64(const char *q)
+{
+	const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+	uint64_t m = 0;
+	for (int k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k));
+		__m128i e = _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr));
+		m |= (uint64_t)(uint32_t)_mm_movemask_epi8(e) << (16 * k);
+	}
+	return m;
+}
+
+/* The first '\n' or '\r' in [from, sc->end), or NULL; from never decreases. */
+static inline const char *next_eol(scanner *sc, const char *from)
+{
+	for (;;) {
+		if (from < sc->wend) {
+			/* base <= from < wend = base + at most 64 */
+			uint64_t m = sc->mask & (~(uint64_t)0 << (from - sc->base));
+			if (m)
+				return sc->base + __builtin_ctzll(m);
+			from = sc->wend;
+		}
+		if (from >= sc->end)
+			return NULL;
+		size_t left = (size_t)(sc->end - from);
+		sc->base = from;
+		if (left >= 64) {
+			sc->mask = eol_mask64(from);
+			sc->wend = from + 64;
+		} else {
+			uint64_t m = 0;
+			for (size_t k = 0; k < left; k++)
+				if (from[k] == '\n' || from[k] == '\r')
+					m |= (uint64_t)1 << k;
+			sc->mask = m;
+			sc->wend = sc->end;
+		}
+	}
+}
+#else
 /*
  * Finds terminators with two memchr scans that never go backwards: the position of
  * the next '\n' and of the next '\r' at or after the cursor are cached, and a scan is
@@ -47,6 +108,11 @@ typedef struct scanner {
 	const char *lf, *cr; /* next hit, or NULL: none before end */
 	bool lf_ok, cr_ok;   /* the cached value is valid for the cursor */
 } scanner;
+
+#define SCANNER_INIT(p, n)                                                                         \
+	{                                                                                          \
+		.end = (p) + (n)                                                                   \
+	}
 
 /* The first '\n' or '\r' in [from, sc->end), or NULL; from never decreases. */
 static inline const char *next_eol(scanner *sc, const char *from)
@@ -65,6 +131,7 @@ static inline const char *next_eol(scanner *sc, const char *from)
 		return sc->lf;
 	return sc->lf < sc->cr ? sc->lf : sc->cr;
 }
+#endif
 
 /* sl_framer_init: see the contract in framer.h */
 void sl_framer_init(sl_framer *f, sl_mem *m, size_t max)
@@ -95,13 +162,32 @@ size_t sl_framer_reset(sl_framer *f)
 
 /* Flush the run: its records lie in one span of the input (with their terminators in
  * between); the span is copied with one reservation and one memcpy, then one view per
- * record is stored. */
-static void run_flush(run *r, const char *p, sl_col *out, sl_framer_stats *st)
+ * record is stored. In view mode nothing is copied: the views point into p. */
+static void run_flush(run *r, const char *p, sl_col *out, sl_framer_stats *st, bool view)
 {
 	uint32_t n = r->n;
 	if (!n)
 		return;
 	r->n = 0;
+	if (view) {
+		if (sl_col_reserve(out, n)) {
+			st->skipped += n;
+			st->nomem += n;
+			return;
+		}
+		sl_str *v = out->v.s + out->len;
+		uint64_t bytes = 0;
+		for (uint32_t k = 0; k < n; k++) {
+			v[k].p = p + r->off[k];
+			v[k].len = r->len[k];
+			bytes += r->len[k];
+		}
+		out->len += n;
+		st->records += n;
+		st->views += n;
+		st->bytes += bytes;
+		return;
+	}
 	size_t base = r->off[0], span = r->off[n - 1] + r->len[n - 1] - base;
 	/* span 0 (empty records only): views still point into a buffer of the column */
 	char *d = sl_col_str_space(out, span);
@@ -174,9 +260,9 @@ static void hold_tail(sl_framer *f, const char *q, size_t n, sl_framer_stats *st
 	f->plen = need;
 }
 
-/* sl_framer_feed: see the contract in framer.h */
-size_t sl_framer_feed(sl_framer *f, const char *p, size_t n, sl_col *out, uint64_t limit,
-		      sl_framer_stats *st)
+/* The feed loop of sl_framer_feed (view false) and sl_framer_feed_view (view true). */
+static inline size_t feed(sl_framer *f, const char *p, size_t n, sl_col *out, uint64_t limit,
+			  sl_framer_stats *st, bool view)
 {
 	size_t i = 0;
 	uint64_t emitted = 0;
@@ -189,7 +275,7 @@ size_t sl_framer_feed(sl_framer *f, const char *p, size_t n, sl_col *out, uint64
 	}
 	run r;
 	r.n = 0;
-	scanner sc = {.end = p + n};
+	scanner sc = SCANNER_INIT(p, n);
 	while (i < n && emitted < limit) {
 		const char *e = next_eol(&sc, p + i);
 		if (!e) {
@@ -213,14 +299,14 @@ size_t sl_framer_feed(sl_framer *f, const char *p, size_t n, sl_col *out, uint64
 			f->plen = 0;
 		} else if (len > f->max) {
 			/* the run must not span the skipped bytes */
-			run_flush(&r, p, out, st);
+			run_flush(&r, p, out, st, view);
 			st->skipped++;
 		} else {
 			r.off[r.n] = i;
 			r.len[r.n] = len;
 			emitted++;
 			if (++r.n == RUN_MAX)
-				run_flush(&r, p, out, st);
+				run_flush(&r, p, out, st, view);
 		}
 		if (*e == '\r') {
 			if (j + 1 < n) {
@@ -232,8 +318,22 @@ size_t sl_framer_feed(sl_framer *f, const char *p, size_t n, sl_col *out, uint64
 		}
 		i = j + 1;
 	}
-	run_flush(&r, p, out, st);
+	run_flush(&r, p, out, st, view);
 	return i;
+}
+
+/* sl_framer_feed: see the contract in framer.h */
+size_t sl_framer_feed(sl_framer *f, const char *p, size_t n, sl_col *out, uint64_t limit,
+		      sl_framer_stats *st)
+{
+	return feed(f, p, n, out, limit, st, false);
+}
+
+/* sl_framer_feed_view: see the contract in framer.h */
+size_t sl_framer_feed_view(sl_framer *f, const char *p, size_t n, sl_col *out, uint64_t limit,
+			   sl_framer_stats *st)
+{
+	return feed(f, p, n, out, limit, st, true);
 }
 
 /* sl_framer_eof: see the contract in framer.h */

@@ -18,7 +18,9 @@
  * Output: records are appended to a String column given per call: the bytes are copied
  * once into the column's own buffer (sl_col_str_space, then sl_col_push_view), so the
  * caller may reuse its input buffer as soon as the call returns. Consecutive records
- * of one feed share one reservation.
+ * of one feed share one reservation. sl_framer_feed_view instead appends the records
+ * that lie wholly inside the input as views into it (no copy); the caller must have
+ * made the column hold the buffer the input lives in.
  *
  * Memory: the partial record lives in a buffer of the framer (sl_alloc from the sl_mem
  * given to init), at most max bytes. If memory runs out, the record that needed it is
@@ -51,6 +53,7 @@ typedef struct sl_framer_stats {
 	uint64_t skipped; /* records dropped: too long, or no memory */
 	uint64_t nomem;   /* of which dropped because an allocation failed */
 	uint64_t bytes;   /* record bytes appended to the column (terminators excluded) */
+	uint64_t views;   /* of the records, those appended as views into the input */
 } sl_framer_stats;
 
 /*
@@ -76,6 +79,17 @@ void sl_framer_fini(sl_framer *f);
  */
 size_t sl_framer_feed(sl_framer *f, const char *p, size_t n, sl_col *out, uint64_t limit,
 		      sl_framer_stats *st);
+
+/*
+ * sl_framer_feed_view - sl_framer_feed, except that records lying wholly inside
+ * p[0 .. n) are appended as views pointing into p instead of copies (counted in
+ * st->views as well as st->records); records that began in an earlier feed are still
+ * assembled by copying. The caller must keep p's bytes alive and unchanged as long as
+ * out (or anything sharing its buffers) lives, i.e. out must hold a reference to the
+ * sl_buf p lies in before the call. Same return value and rules as sl_framer_feed.
+ */
+size_t sl_framer_feed_view(sl_framer *f, const char *p, size_t n, sl_col *out, uint64_t limit,
+			   sl_framer_stats *st);
 
 /*
  * sl_framer_eof - end of stream: a non-empty partial record becomes a record (or is

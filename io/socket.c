@@ -18,12 +18,21 @@
  *                       DATA(conn, bid, off, len)    stops while `stalled` (chunk
  *                       END(conn, 0 | -errno)        cannot be pushed) or out of tokens
  *
- * A DATA event owns its provided buffer until it has been framed completely; then the
- * buffer goes straight back to the kernel. Holding buffers is the backpressure: with
- * every buffer held the kernel ends the multishot recvs with -ENOBUFS and the sockets'
- * receive windows close. Connections whose recv ended that way (or ended for another
- * reason that is not the end of the stream) are re-armed by service() once framing may
- * go on (need_rearm).
+ * A DATA event owns its provided buffer until framing starts. A small receive (below
+ * VIEW_MIN) is framed by copying and its buffer goes back to the kernel once framed
+ * completely. A larger one is framed in place: each provided buffer is a 64 KiB block
+ * laid out as an sl_buf (header, then the kernel's bytes), so the event takes the block
+ * out of the buffer ring (the kernel gets a fresh block under the same buffer id, from
+ * sl_mem's 64 KiB cache), the chunk column lists the block among its buffers and its
+ * records are views into it; only records that span two receives (the framer's partial
+ * record) are copied. The block is freed with the last column that lists it. A chunk
+ * is pushed at SL_CHUNK_BYTES of referenced record bytes or at CHUNK_BLKS_MAX blocks,
+ * so the memory a chunk pins stays near what its copied bytes used to take. Holding
+ * buffers is the backpressure: with every buffer held the kernel ends the multishot
+ * recvs with -ENOBUFS and the sockets' receive windows close (nothing is framed, so
+ * nothing is replenished, while stalled). Connections whose recv ended that way (or
+ * ended for another reason that is not the end of the stream) are re-armed by service()
+ * once framing may go on (need_rearm).
  *
  * Invariants (io thread):
  *   - a connection's events are queued in the order of its CQEs, and its END event (the
@@ -35,9 +44,13 @@
  *   - stalled => the chunk could not be pushed (or allocated): nothing is framed until
  *     service() pushes it;
  *   - chunk == NULL or it holds chunk_recs records of chunk_cost bytes (records + 16 per
- *     view); a chunk is pushed as soon as chunk_cost >= SL_CHUNK_BYTES;
+ *     view); a chunk is pushed as soon as chunk_cost >= SL_CHUNK_BYTES or it lists
+ *     CHUNK_BLKS_MAX receive blocks;
  *   - tokens >= 0; a framing call never gets a limit above floor(tokens).
- *   - qcap >= NBUFS + nconns >= qlen (queue_reserve): queueing never allocates.
+ *   - qcap >= NBUFS + nconns >= qlen (queue_reserve): queueing never allocates;
+ *   - a DATA event has e->sb (its block, out of the buffer ring, one reference held by
+ *     the event) or holds its buffer id, never both; chunk_sb is a block the chunk
+ *     lists (or NULL), chunk_blk the number of blocks it lists.
  * Driver thread: the constructors, start, stop, free and the setters; it shares only
  * the sl_receiver atomics, the ring and the eventfd with the io thread.
  */
@@ -51,6 +64,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +76,14 @@
 #include "framer.h"
 #include "uring.h"
 
-#define NBUFS            64                 /* provided buffers per receiver */
-#define BUF_SIZE         ((size_t)64 << 10) /* bytes per provided buffer */
+/* A provided buffer's block is an sl_buf: header, then the bytes the kernel writes. */
+_Static_assert(offsetof(sl_buf, data) == sizeof(sl_buf), "sl_buf data follows the header");
+
+#define NBUFS      64                   /* provided buffers per receiver */
+#define RXBLK_SIZE ((size_t)64 << 10)   /* sl_buf header + data of a provided buffer */
+#define VIEW_MIN   ((uint32_t)16 << 10) /* smaller receives are framed by copying */
+/* a chunk is pushed once it holds this many receive blocks (bounds the memory it pins) */
+#define CHUNK_BLKS_MAX   (SL_CHUNK_BYTES / RXBLK_SIZE + 1)
 #define SQ_ENTRIES       256
 #define CQ_ENTRIES       4096
 #define PERIOD_MAX_NS    10000000LL   /* wake at least every 10 ms */
@@ -88,10 +108,12 @@ typedef struct conn {
 
 typedef struct ev {
 	conn *c;
+	sl_buf *sb;        /* DATA framed in place: its block, one reference held (else NULL) */
 	uint32_t len, off; /* DATA: bytes in the buffer, bytes already framed */
 	int res;           /* END: 0 (EOF) or -errno */
 	uint16_t bid;
 	uint8_t kind;
+	bool copy; /* DATA: framed by copying (bid is still held) */
 } ev;
 
 typedef struct sock_rx {
@@ -128,6 +150,8 @@ typedef struct sock_rx {
 	sl_col *chunk;
 	size_t chunk_cost;
 	uint64_t chunk_recs;
+	sl_buf *chunk_sb;   /* the receive block last attached to chunk, or NULL */
+	unsigned chunk_blk; /* receive blocks attached to chunk */
 	bool stalled;
 	uint64_t seen_flush;
 	int64_t rate;
@@ -510,7 +534,101 @@ static bool push_chunk(sock_rx *s)
 	s->chunk = NULL;
 	s->chunk_cost = 0;
 	s->chunk_recs = 0;
+	s->chunk_sb = NULL;
+	s->chunk_blk = 0;
 	return true;
+}
+
+/*
+ * Take DATA event e's block out of the provided buffer ring: the kernel gets a fresh
+ * block under e's buffer id at once, and the old block becomes an sl_buf (data = the
+ * received bytes) that e holds one reference to. Columns that frame views into it take
+ * references of their own; the last one frees it (a 64 KiB block: sl_mem recycles it).
+ * false when there is no memory for the fresh block: e is then framed by copying.
+ */
+static bool detach_block(sock_rx *s, ev *e)
+{
+	char *fresh = sl_alloc(s->base.env->mem, -1, RXBLK_SIZE);
+	if (!fresh)
+		return false;
+	sl_buf *b = (sl_buf *)sl_uring_swap(&s->u, e->bid, fresh);
+	atomic_init(&b->ref, 1);
+	b->mem = s->base.env->mem;
+	b->cap = RXBLK_SIZE - sizeof(sl_buf);
+	b->len = b->cap; /* full: sl_col_str_space never appends to it */
+	e->sb = b;
+	return true;
+}
+
+/* Drop a reference to a detached block (as buf_unref in core/col.c). */
+static void block_unref(sl_buf *b)
+{
+	/* acq_rel: the last owner must see every write made through other references */
+	if (atomic_fetch_sub_explicit(&b->ref, 1, memory_order_acq_rel) == 1)
+		sl_dealloc(b->mem, b, sizeof(sl_buf) + b->cap);
+}
+
+/*
+ * Make column c hold a reference to b (what sl_col_share_bufs does through add_buf in
+ * core/col.c). b goes just before c's last buffer, so the last one stays the buffer
+ * sl_col_str_space appends copies to. Returns b's index in c->bufs, or -1 on ENOMEM.
+ */
+static int col_attach(sl_col *c, sl_buf *b)
+{
+	if (c->nbufs == c->capbufs) {
+		int n = c->capbufs ? c->capbufs * 2 : 4;
+		sl_buf **p = sl_realloc(c->mem, -1, c->bufs, (size_t)c->capbufs * sizeof(*p),
+					(size_t)n * sizeof(*p));
+		if (!p)
+			return -1;
+		c->bufs = p;
+		c->capbufs = n;
+	}
+	int i = c->nbufs++;
+	if (i > 0) {
+		c->bufs[i] = c->bufs[i - 1];
+		i--;
+	}
+	c->bufs[i] = b;
+	/* relaxed: the caller holds a reference already (as in sl_col_share_bufs) */
+	atomic_fetch_add_explicit(&b->ref, 1, memory_order_relaxed);
+	return i;
+}
+
+/* Undo col_attach(c, b) = i when no view went into b (the caller still holds b). */
+static void col_detach(sl_col *c, int i)
+{
+	sl_buf *b = c->bufs[i];
+	c->bufs[i] = c->bufs[c->nbufs - 1];
+	c->nbufs--;
+	/* relaxed: the caller's reference keeps b alive; nothing was published */
+	atomic_fetch_sub_explicit(&b->ref, 1, memory_order_relaxed);
+}
+
+/* Frame DATA event e into the chunk (limit records at most); returns the bytes used. */
+static size_t frame_data(sock_rx *s, ev *e, uint64_t limit, sl_framer_stats *st)
+{
+	if (!e->sb && !e->copy)
+		e->copy = e->len < VIEW_MIN || !detach_block(s, e);
+	size_t n = e->len - e->off;
+	if (e->copy)
+		return sl_framer_feed(&e->c->fr, sl_uring_data(&s->u, e->bid) + e->off, n, s->chunk,
+				      limit, st);
+	const char *p = e->sb->data + e->off;
+	if (s->chunk_sb == e->sb)
+		return sl_framer_feed_view(&e->c->fr, p, n, s->chunk, limit, st);
+	int at = col_attach(s->chunk, e->sb);
+	if (at < 0)
+		return sl_framer_feed(&e->c->fr, p, n, s->chunk, limit, st);
+	uint64_t views = st->views;
+	size_t used = sl_framer_feed_view(&e->c->fr, p, n, s->chunk, limit, st);
+	if (st->views == views) {
+		col_detach(s->chunk, at);
+	} else {
+		s->chunk_sb = e->sb;
+		s->chunk_blk++;
+	}
+	return used;
 }
 
 static void account(sock_rx *s, const sl_framer_stats *st, size_t used)
@@ -573,13 +691,14 @@ static void pump(sock_rx *s, bool unlimited)
 					break;
 				limit = (uint64_t)s->tokens;
 			}
-			const char *p = s->u.bufs + (size_t)e->bid * s->u.buf_size;
-			size_t used = sl_framer_feed(&e->c->fr, p + e->off, e->len - e->off,
-						     s->chunk, limit, &st);
+			size_t used = frame_data(s, e, limit, &st);
 			account(s, &st, used);
 			e->off += (uint32_t)used;
 			if (e->off == e->len) {
-				sl_uring_put(&s->u, e->bid);
+				if (e->sb)
+					block_unref(e->sb);
+				else
+					sl_uring_put(&s->u, e->bid);
 				dequeue(s);
 			}
 		} else {
@@ -590,7 +709,8 @@ static void pump(sock_rx *s, bool unlimited)
 			account(s, &st, 0);
 			conn_end(s, c, res);
 		}
-		if (s->chunk_cost >= SL_CHUNK_BYTES && !push_chunk(s))
+		if ((s->chunk_cost >= SL_CHUNK_BYTES || s->chunk_blk >= CHUNK_BLKS_MAX) &&
+		    !push_chunk(s))
 			s->stalled = true;
 	}
 }
@@ -840,9 +960,15 @@ static void finish(sock_rx *s)
 	/* release: every chunk pushed before is visible to whoever sees done */
 	atomic_store_explicit(&s->base.done, 1, memory_order_release);
 
-	/* 5. teardown of the io thread's state (the listening socket stays with s) */
+	/* 5. teardown of the io thread's state (the listening socket stays with s); blocks
+	 * of events left over that were taken out of the buffer ring are ours to drop */
+	for (; s->qlen; dequeue(s))
+		if (s->q[s->qhead].kind == EV_DATA && s->q[s->qhead].sb)
+			block_unref(s->q[s->qhead].sb);
 	sl_col_unref(s->chunk);
 	s->chunk = NULL;
+	s->chunk_sb = NULL;
+	s->chunk_blk = 0;
 	for (uint32_t i = 0; i < s->ntab; i++)
 		if (s->tab[i].c)
 			conn_free(s, s->tab[i].c);
@@ -886,8 +1012,8 @@ static int rx_start(sl_receiver *r, sluice_error *err)
 	sock_rx *s = (sock_rx *)r;
 	if (s->started || s->stopped)
 		return sl_error_set(err, -EINVAL, "%s: already started", s->name);
-	int e = sl_uring_init(&s->u, r->env->mem, SQ_ENTRIES, CQ_ENTRIES, NBUFS, BUF_SIZE, s->name,
-			      err);
+	int e = sl_uring_init_hdr(&s->u, r->env->mem, SQ_ENTRIES, CQ_ENTRIES, NBUFS, RXBLK_SIZE,
+				  sizeof(sl_buf), s->name, err);
 	if (e < 0)
 		return e;
 	s->efd = eventfd(0, EFD_CLOEXEC);

@@ -3,8 +3,11 @@
  * uring.c - io_uring setup and provided buffers for the receivers (contract in uring.h).
  *
  * Invariants:
- *   - br_registered implies ring_ok, br and bufs allocated, and every buffer not held
- *     by the caller is in the kernel's buffer ring;
+ *   - br_registered implies ring_ok, br and every block allocated, and every buffer not
+ *     held by the caller is in the kernel's buffer ring at the address of its current
+ *     block (blk[bid] + hdr);
+ *   - blk[bid] is owned by the ring (freed by sl_uring_fini); a block swapped out by
+ *     sl_uring_swap belongs to the caller;
  *   - the buffer ring's tail is only advanced by this file (sl_uring_put and init),
  *     one entry per buffer given back, with a release store (io_uring_buf_ring_advance)
  *     so the kernel sees the entry before the new tail.
@@ -24,11 +27,15 @@ static void drop_bufs(sl_uring *u, bool keep)
 	if (!keep) {
 		if (u->br)
 			sl_dealloc(u->mem, u->br, u->br_bytes);
-		if (u->bufs)
-			sl_dealloc(u->mem, u->bufs, (size_t)u->nbufs * u->buf_size);
+		for (unsigned i = 0; u->blk && i < u->nbufs; i++)
+			if (u->blk[i])
+				sl_dealloc(u->mem, u->blk[i], u->block_size);
 	}
+	/* the table itself is ours either way (the kernel knows only the blocks) */
+	if (u->blk)
+		sl_dealloc(u->mem, u->blk, (size_t)u->nbufs * sizeof(*u->blk));
 	u->br = NULL;
-	u->bufs = NULL;
+	u->blk = NULL;
 }
 
 /* sl_uring_fini: see the contract in uring.h */
@@ -63,11 +70,20 @@ struct io_uring_sqe *sl_uring_sqe(sl_uring *u, int *rc)
 /* sl_uring_put: see the contract in uring.h */
 void sl_uring_put(sl_uring *u, unsigned bid)
 {
-	io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * u->buf_size, (unsigned)u->buf_size,
+	io_uring_buf_ring_add(u->br, sl_uring_data(u, bid), (unsigned)u->buf_size,
 			      (unsigned short)bid, io_uring_buf_ring_mask(u->nbufs), 0);
 	/* release (inside liburing): the entry is written before the tail that publishes it */
 	io_uring_buf_ring_advance(u->br, 1);
 	u->held--;
+}
+
+/* sl_uring_swap: see the contract in uring.h */
+char *sl_uring_swap(sl_uring *u, unsigned bid, char *fresh)
+{
+	char *old = u->blk[bid];
+	u->blk[bid] = fresh;
+	sl_uring_put(u, bid);
+	return old;
 }
 
 static int check_ops(sl_uring *u, const char *who, sluice_error *err)
@@ -197,8 +213,16 @@ out:
 int sl_uring_init(sl_uring *u, sl_mem *m, unsigned entries, unsigned cq_entries, unsigned nbufs,
 		  size_t buf_size, const char *who, sluice_error *err)
 {
+	return sl_uring_init_hdr(u, m, entries, cq_entries, nbufs, buf_size, 0, who, err);
+}
+
+/* sl_uring_init_hdr: see the contract in uring.h */
+int sl_uring_init_hdr(sl_uring *u, sl_mem *m, unsigned entries, unsigned cq_entries, unsigned nbufs,
+		      size_t block_size, size_t hdr, const char *who, sluice_error *err)
+{
 	memset(u, 0, sizeof(*u));
 	u->mem = m;
+	size_t buf_size = block_size > hdr ? block_size - hdr : 0;
 	if (!nbufs || nbufs > 32768 || (nbufs & (nbufs - 1)) || !buf_size || buf_size > UINT32_MAX)
 		return sl_error_set(err, -EINVAL, "%s: bad provided buffer ring (%u x %zu bytes)",
 				    who, nbufs, buf_size);
@@ -243,9 +267,14 @@ int sl_uring_init(sl_uring *u, sl_mem *m, unsigned entries, unsigned cq_entries,
 	u->br_bytes = (nbufs * sizeof(struct io_uring_buf) + page - 1) / page * page;
 	u->br = sl_alloc_aligned(m, -1, page, u->br_bytes);
 	u->nbufs = nbufs;
+	u->block_size = block_size;
+	u->hdr = hdr;
 	u->buf_size = buf_size;
-	u->bufs = sl_alloc_aligned(m, -1, page, (size_t)nbufs * buf_size);
-	if (!u->br || !u->bufs) {
+	u->blk = sl_calloc(m, -1, (size_t)nbufs * sizeof(*u->blk));
+	bool ok = u->br && u->blk;
+	for (unsigned i = 0; ok && i < nbufs; i++)
+		ok = (u->blk[i] = sl_alloc(m, -1, block_size)) != NULL;
+	if (!ok) {
 		e = sl_error_set(err, -ENOMEM,
 				 "%s: out of memory for %u receive buffers of %zu bytes", who,
 				 nbufs, buf_size);
@@ -272,7 +301,7 @@ int sl_uring_init(sl_uring *u, sl_mem *m, unsigned entries, unsigned cq_entries,
 	}
 	u->br_registered = true;
 	for (unsigned i = 0; i < nbufs; i++)
-		io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * buf_size, (unsigned)buf_size,
+		io_uring_buf_ring_add(u->br, sl_uring_data(u, i), (unsigned)buf_size,
 				      (unsigned short)i, io_uring_buf_ring_mask(nbufs), (int)i);
 	/* release (inside liburing): entries before the tail */
 	io_uring_buf_ring_advance(u->br, (int)nbufs);

@@ -97,6 +97,9 @@ static void col_to_recs(const sl_col *c, recs *out)
 		recs_add(out, c->v.s[i].p, c->v.s[i].len);
 }
 
+/* Feed with sl_framer_feed_view instead of sl_framer_feed (views into the input). */
+static bool feed_views;
+
 /* Frame in[0..n) fed at the cut points cuts[0..ncuts) (increasing), then EOF; each
  * feed may be limited to `limit` records per call (the rest is fed again). Also checks
  * the stats against the column. */
@@ -113,7 +116,9 @@ static void run_framer(const char *in, size_t n, size_t max, const size_t *cuts,
 		size_t to = k < ncuts ? cuts[k] : n;
 		while (at < to) {
 			uint64_t before = st.records;
-			size_t used = sl_framer_feed(&f, in + at, to - at, c, limit, &st);
+			size_t used = feed_views
+					  ? sl_framer_feed_view(&f, in + at, to - at, c, limit, &st)
+					  : sl_framer_feed(&f, in + at, to - at, c, limit, &st);
 			cr_assert_leq(st.records - before, limit);
 			if (used < to - at)
 				cr_assert_eq(st.records - before, limit,
@@ -129,6 +134,11 @@ static void run_framer(const char *in, size_t n, size_t max, const size_t *cuts,
 	for (size_t i = 0; i < c->len; i++)
 		bytes += c->v.s[i].len;
 	cr_assert_eq(st.bytes, bytes);
+	/* views point into the input, copies into the column's buffers */
+	uint64_t inside = 0;
+	for (size_t i = 0; i < c->len; i++)
+		inside += c->v.s[i].p >= in && c->v.s[i].p <= in + n;
+	cr_assert_eq(inside, feed_views ? st.views : 0);
 	col_to_recs(c, out);
 	out->skipped += st.skipped;
 	sl_col_unref(c);
@@ -468,4 +478,41 @@ Test(framer, fuzz_against_reference)
 	}
 	free(in);
 	free(cuts);
+}
+
+Test(framer, views_frame_like_copies)
+{
+	feed_views = true;
+	const char in[] =
+	    "alpha\nbeta\r\ngamma\rdelta\n\nepsilon zeta eta theta iota kappa\r\nlast";
+	expect_all_splits(in, sizeof(in) - 1, 1000);
+	expect_all_splits(in, sizeof(in) - 1, 5);
+	uint64_t seed = 0xfeedULL;
+	char *big = malloc(4096);
+	size_t cuts[8];
+	cr_assert_not_null(big);
+	for (int iter = 0; iter < 500; iter++) {
+		size_t n = rng(&seed) % 4096;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t x = rng(&seed);
+			unsigned pick = (unsigned)(x & 63);
+			big[i] = pick == 0   ? '\r'
+				 : pick == 1 ? '\n'
+				 : pick == 2 ? '\0'
+					     : (char)(x >> 8);
+		}
+		size_t ncuts = n ? rng(&seed) % 8 : 0;
+		for (size_t k = 0; k < ncuts; k++)
+			cuts[k] = (k ? cuts[k - 1] : 0) + rng(&seed) % (n / 8 + 1);
+		size_t max = 50 + rng(&seed) % 200;
+		uint64_t limit = rng(&seed) % 4 ? UINT64_MAX : 1 + rng(&seed) % 5;
+		recs ref = {0}, got = {0};
+		ref_frame(big, n, max, &ref);
+		run_framer(big, n, max, cuts, ncuts, limit, &got);
+		expect_same(&got, &ref, "views");
+		recs_free(&ref);
+		recs_free(&got);
+	}
+	free(big);
+	feed_views = false;
 }
