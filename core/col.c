@@ -48,7 +48,7 @@ static int grow_level(sl_col *c, size_t need)
 	int list = c->type->kind == SL_LIST;
 	if (es) {
 		size_t oldb = c->v.p ? (c->cap + (size_t)list) * es : 0;
-		void *p = sl_realloc(c->mem, -1, c->v.p, oldb, (ncap + (size_t)list) * es);
+		void *p = sl_realloc(c->mem, c->node, c->v.p, oldb, (ncap + (size_t)list) * es);
 		if (!p)
 			return -ENOMEM;
 		c->v.p = p;
@@ -56,7 +56,7 @@ static int grow_level(sl_col *c, size_t need)
 			c->v.off[0] = 0;
 	}
 	if (c->type->kind == SL_OPT) {
-		uint8_t *p = sl_realloc(c->mem, -1, c->valid, c->valid ? c->cap : 0, ncap);
+		uint8_t *p = sl_realloc(c->mem, c->node, c->valid, c->valid ? c->cap : 0, ncap);
 		if (!p)
 			return -ENOMEM;
 		c->valid = p;
@@ -67,18 +67,24 @@ static int grow_level(sl_col *c, size_t need)
 
 sl_col *sl_col_new(sl_mem *m, const sl_type *t, size_t cap)
 {
+	return sl_col_new_on(m, -1, t, cap);
+}
+
+sl_col *sl_col_new_on(sl_mem *m, int node, const sl_type *t, size_t cap)
+{
 	sl_col *c = sl_calloc(m, -1, sizeof(*c));
 	if (!c)
 		return NULL;
 	atomic_init(&c->ref, 1);
 	c->type = t;
 	c->mem = m;
+	c->node = node;
 	if (t->n) {
 		c->kid = sl_calloc(m, -1, t->n * sizeof(sl_col *));
 		if (!c->kid)
 			goto fail;
 		for (int i = 0; i < t->n; i++) {
-			c->kid[i] = sl_col_new(m, t->kid[i], t->kind == SL_LIST ? 0 : cap);
+			c->kid[i] = sl_col_new_on(m, node, t->kid[i], t->kind == SL_LIST ? 0 : cap);
 			if (!c->kid[i])
 				goto fail;
 		}
@@ -99,6 +105,7 @@ sl_col *sl_col_tuple_of(sl_mem *m, const sl_type *t, sl_col *const *kids)
 	atomic_init(&c->ref, 1);
 	c->type = t;
 	c->mem = m;
+	c->node = kids[0]->node;
 	c->kid = sl_calloc(m, -1, t->n * sizeof(sl_col *));
 	if (!c->kid) {
 		sl_dealloc(m, c, sizeof(*c));
@@ -195,7 +202,7 @@ char *sl_col_str_space(sl_col *c, size_t n)
 	 * a shared buffer is read-only because other columns' views point into it. */
 	if (!b || b->cap - b->len < n || atomic_load_explicit(&b->ref, memory_order_relaxed) != 1) {
 		size_t cap = n > BUF_MIN ? n : BUF_MIN;
-		b = sl_alloc(c->mem, -1, sizeof(sl_buf) + cap);
+		b = sl_alloc(c->mem, c->node, sizeof(sl_buf) + cap);
 		if (!b)
 			return NULL;
 		atomic_init(&b->ref, 1);

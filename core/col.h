@@ -69,10 +69,14 @@ struct sl_col {
 	sl_col **kid;   /* type->n children */
 	sl_buf **bufs;  /* SL_STR: buffers the views point into; last one is appended to */
 	int nbufs, capbufs;
+	int node; /* NUMA node its data is allocated on (-1: any) */
 };
 
 /* New empty column of type t (children created too) with room for cap rows. NULL on ENOMEM. */
 sl_col *sl_col_new(sl_mem *m, const sl_type *t, size_t cap);
+/* Same, with every array and byte buffer of the column (and its children) allocated on
+ * NUMA node `node` (the node of the worker that will process it; -1: any). */
+sl_col *sl_col_new_on(sl_mem *m, int node, const sl_type *t, size_t cap);
 /* New column of type t that shares the given children (references taken). Tuples only. */
 sl_col *sl_col_tuple_of(sl_mem *m, const sl_type *t, sl_col *const *kids);
 sl_col *sl_col_ref(sl_col *c); /* returns c; c may be NULL */

@@ -426,6 +426,15 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 	for (int i = ctx->g.nds - 1; i >= 0; i--)
 		for (int k = 0; ctx->g.ds[i]->used && k < ctx->g.ds[i]->nparent; k++)
 			ctx->g.ds[i]->parent[k]->used = 1;
+	/* receivers' chunks live on the NUMA node of a worker that will process them: spread
+	 * the receivers over the workers' nodes (a no-op on one node, but the path runs) */
+	int nrecv = 0, nw = sl_workers_count(ctx->env.workers);
+	for (int i = 0; i < ctx->g.nds; i++) {
+		sl_dstream *d = ctx->g.ds[i];
+		sl_receiver *r = d->kind == SL_DS_SOURCE && d->used ? sl_receiver_of(d->src) : NULL;
+		if (r)
+			r->node = sl_workers_node(ctx->env.workers, nrecv++ % (nw > 0 ? nw : 1));
+	}
 	for (int i = 0; i < ctx->g.nds; i++) {
 		sl_dstream *d = ctx->g.ds[i];
 		if (d->kind != SL_DS_SOURCE || !d->used)

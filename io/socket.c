@@ -677,7 +677,8 @@ static void pump(sock_rx *s, bool unlimited)
 	while (s->qlen && !s->stalled) {
 		ev *e = &s->q[s->qhead];
 		if (!s->chunk) {
-			s->chunk = sl_col_new(s->base.env->mem, &sl_type_str, CHUNK_ROWS);
+			s->chunk =
+			    sl_col_new_on(s->base.env->mem, s->base.node, &sl_type_str, CHUNK_ROWS);
 			if (!s->chunk) {
 				s->stalled = true; /* retried at the next wakeup */
 				break;

@@ -198,3 +198,21 @@ Test(col, allocation_failures_are_reported_not_crashed)
 		sl_col_unref(c);
 	}
 }
+
+Test(col, columns_on_a_numa_node_keep_it_for_every_allocation)
+{
+	const sl_type *t = sl_type_pair(types, &sl_type_str, &sl_type_i64);
+	sl_col *c = sl_col_new_on(mem, 0, t, 4);
+	cr_assert_not_null(c);
+	cr_assert_eq(c->node, 0);
+	cr_assert_eq(c->kid[0]->node, 0);
+	for (int i = 0; i < 100000; i++) /* grows through the recycled and the big sizes */
+		cr_assert_eq(sl_col_push_str(c->kid[0], "abcdefgh", 8) ||
+				 sl_col_push_i64(c->kid[1], i) || sl_col_commit(c),
+			     0);
+	cr_assert_eq(c->len, 100000);
+	sl_col *any = sl_col_new(mem, t, 1);
+	cr_assert_eq(any->node, -1);
+	sl_col_unref(any);
+	sl_col_unref(c);
+}
