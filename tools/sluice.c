@@ -58,7 +58,8 @@ static const struct opt {
      "adapt receiver rates to the processing speed (Spark's PID rate estimator)"},
     {"no-pin", 'P', NULL, "do not pin workers to cores"},
     {"quiet", 'q', NULL, "do not log skipped records and failed batches to standard error"},
-    {"verbose", 'v', NULL, "also log connections and other events (info, debug)"},
+    {"verbose", 'v', NULL,
+     "also log connections and other events, and each receiver's statistics at the end"},
     {"help", 'h', NULL, "this help"},
     {NULL, 0, NULL, NULL},
 };
@@ -362,6 +363,18 @@ static int cmd_run(int argc, char **argv, int demo)
 	if (st.skipped_records && quiet != 1)
 		fprintf(stderr, "sluice: %llu record(s) skipped (see the warnings above)\n",
 			(unsigned long long)st.skipped_records);
+	for (int i = 0; quiet == 2 && i < sluice_context_receiver_count(ctx); i++) {
+		sluice_receiver_stats rs = {.size = sizeof(rs)};
+		if (sluice_context_receiver_stats(ctx, i, &rs))
+			break;
+		fprintf(stderr,
+			"sluice: %s at %d:%d: %llu records, %llu bytes, %llu blocks, %llu skipped, "
+			"%llu connections, %llu restarts, rate limit %lld/s\n",
+			rs.name, rs.line, rs.col, (unsigned long long)rs.records,
+			(unsigned long long)rs.bytes, (unsigned long long)rs.blocks,
+			(unsigned long long)rs.skipped, (unsigned long long)rs.connections,
+			(unsigned long long)rs.restarts, (long long)rs.rate_limit);
+	}
 	sluice_context_free(ctx);
 	return status;
 }
