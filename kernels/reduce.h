@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * reduce.h - the generic reduction, filter, compaction, grouped and pane kernels, written
+ * once and compiled once per ISA: reduce_scalar.c, reduce_avx2.c and reduce_avx512.c define
+ * SL_ISA (a token), SL_ISA_NAME, SL_LANES and SL_F64_ACC and include this file, which
+ * defines the const table sl_kernels_<SL_ISA>.
+ *
+ * Invariants:
+ * - Plain C loops shaped so that the compiler vectorizes them with the including file's
+ *   flags (-mavx2 / -mavx512*, -O3); the scalar file disables vectorization, so it is the
+ *   reference. Nothing here uses intrinsics or branches on the ISA; the one loop compilers
+ *   cannot vectorize (a filter's compress) takes optional primitives from the ISA file
+ *   (contract at SL_FILTER_BLOCKS), the scalar file defines none.
+ * - Results never depend on the vector width, except the f64 sum's ORDER: sum_f64 keeps
+ *   W = SL_F64_ACC partial sums (row i goes to acc[i % W]), folded pairwise at the end;
+ *   W = 1 (scalar) is the plain left-to-right sum.
+ * - f64 min/max are computed on integer keys (sl_f64_key): a total order on bit patterns with
+ *   -0.0 < +0.0, which makes them exact, vectorizable and identical in every ISA. A NaN is
+ *   tracked by a separate OR (reductions) or mapped to the extreme key (element-wise ops)
+ *   and always reported as the canonical NaN.
+ * - Everything is static except the table; the file has no state.
+ */
+#ifndef SL_REDUCE_H
+#define SL_REDUCE_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#if !defined(SL_ISA) || !defined(SL_ISA_NAME) || !defined(SL_LANES) || !defined(SL_F64_ACC)
+#error "define SL_ISA, SL_ISA_NAME, SL_LANES and SL_F64_ACC before including reduce.h"
+#endif
+
+#define SL_CAT2(a, b) a##b
+#define SL_CAT(a, b)  SL_CAT2(a, b)
+#define SL_TABLE      SL_CAT(sl_kernels_, SL_ISA)
+#define SL_NAN_BITS   INT64_C(0x7ff8000000000000)
+#define SL_ABS_MASK   INT64_C(0x7fffffffffffffff)
+#define SL_INF_BITS   INT64_C(0x7ff0000000000000)
+
+/* ---- f64 <-> ordered integer keys ------------------------------------------------------ */
+
+static inline int64_t sl_f64_bits(double x)
+{
+	int64_t b;
+	memcpy(&b, &x, sizeof(b));
+	return b;
+}
+
+static inline double sl_bits_f64(int64_t b)
+{
+	double x;
+	memcpy(&x, &b, sizeof(x));
+	return x;
+}
+
+/* Monotone map from f64 bit patterns to int64 (an involution): negative numbers get their
+ * magnitude bits flipped, so key order is -NaN < -Inf < ... < -0.0 < +0.0 < ... < +Inf < +NaN. */
+static inline int64_t sl_f64_key(int64_t b)
+{
+	return b ^ (int64_t)((uint64_t)(b >> 63) >> 1);
+}
+
+static inline bool sl_bits_isnan(int64_t b)
+{
+	return (b & SL_ABS_MASK) > SL_INF_BITS;
+}
+
+/* Key for min (NaN -> INT64_MIN, below every number) and for max (NaN -> INT64_MAX). */
+static inline int64_t sl_min_key(double x)
+{
+	int64_t b = sl_f64_bits(x);
+	return sl_bits_isnan(b) ? INT64_MIN : sl_f64_key(b);
+}
+
+static inline int64_t sl_max_key(double x)
+{
+	int64_t b = sl_f64_key(sl_f64_bits(x));
+	return sl_bits_isnan(sl_f64_bits(x)) ? INT64_MAX : b;
+}
+
+/* Back from a reduced key: the extreme keys are NaN (no non-NaN value has them). */
+static inline double sl_key_f64(int64_t k)
+{
+	if (k == INT64_MIN || k == INT64_MAX)
+		return sl_bits_f64(SL_NAN_BITS);
+	return sl_bits_f64(sl_f64_key(k));
+}
+
+/* Java's Math.min/max of two values, canonical NaN. */
+static inline double sl_fmin(double a, double b)
+{
+	int64_t ka = sl_min_key(a), kb = sl_min_key(b);
+	return sl_key_f64(ka < kb ? ka : kb);
+}
+
+static inline double sl_fmax(double a, double b)
+{
+	int64_t ka = sl_max_key(a), kb = sl_max_key(b);
+	return sl_key_f64(ka > kb ? ka : kb);
+}
+
+/* ---- reductions ------------------------------------------------------------------------ */
+
+static int64_t sum_i64(const int64_t *v, size_t n)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += (uint64_t)v[i];
+	return (int64_t)s;
+}
+
+static int64_t sum_i64_sel(const int64_t *v, const uint32_t *sel, size_t nsel)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < nsel; i++)
+		s += (uint64_t)v[sel[i]];
+	return (int64_t)s;
+}
+
+static int64_t min_i64(const int64_t *v, size_t n)
+{
+	int64_t m = INT64_MAX;
+	for (size_t i = 0; i < n; i++)
+		m = v[i] < m ? v[i] : m;
+	return m;
+}
+
+static int64_t min_i64_sel(const int64_t *v, const uint32_t *sel, size_t nsel)
+{
+	int64_t m = INT64_MAX;
+	for (size_t i = 0; i < nsel; i++)
+		m = v[sel[i]] < m ? v[sel[i]] : m;
+	return m;
+}
+
+static int64_t max_i64(const int64_t *v, size_t n)
+{
+	int64_t m = INT64_MIN;
+	for (size_t i = 0; i < n; i++)
+		m = v[i] > m ? v[i] : m;
+	return m;
+}
+
+static int64_t max_i64_sel(const int64_t *v, const uint32_t *sel, size_t nsel)
+{
+	int64_t m = INT64_MIN;
+	for (size_t i = 0; i < nsel; i++)
+		m = v[sel[i]] > m ? v[sel[i]] : m;
+	return m;
+}
+
+/* Fold the W partial sums pairwise (fixed order for a given W). */
+static inline double sl_fold(double *acc)
+{
+	for (size_t w = SL_F64_ACC / 2; w >= 1; w /= 2)
+		for (size_t j = 0; j < w; j++)
+			acc[j] += acc[j + w];
+	return acc[0];
+}
+
+static double sum_f64(const double *v, size_t n)
+{
+	double acc[SL_F64_ACC] = {0};
+	size_t i = 0;
+	for (; i + SL_F64_ACC <= n; i += SL_F64_ACC)
+		for (size_t j = 0; j < SL_F64_ACC; j++)
+			acc[j] += v[i + j];
+	for (size_t j = 0; i < n; i++, j++)
+		acc[j] += v[i];
+	return sl_fold(acc);
+}
+
+static double sum_f64_sel(const double *v, const uint32_t *sel, size_t nsel)
+{
+	double acc[SL_F64_ACC] = {0};
+	size_t i = 0;
+	for (; i + SL_F64_ACC <= nsel; i += SL_F64_ACC)
+		for (size_t j = 0; j < SL_F64_ACC; j++)
+			acc[j] += v[sel[i + j]];
+	for (size_t j = 0; i < nsel; i++, j++)
+		acc[j] += v[sel[i]];
+	return sl_fold(acc);
+}
+
+/* min/max over keys, with the NaN test as a separate OR reduction (two plain reductions
+ * vectorize; folding the NaN into the key with a select does not). X(i) is the i-th value. */
+#define SL_FMINMAX(N, X, CMP, EMPTY)                                                               \
+	do {                                                                                       \
+		int64_t m = (CMP) < 0 ? INT64_MAX : INT64_MIN;                                     \
+		uint64_t nan = 0;                                                                  \
+		for (size_t i = 0; i < (N); i++) {                                                 \
+			int64_t b = sl_f64_bits(X(i));                                             \
+			int64_t k = sl_f64_key(b);                                                 \
+			m = (CMP) < 0 ? (k < m ? k : m) : (k > m ? k : m);                         \
+			nan |= (uint64_t)sl_bits_isnan(b);                                         \
+		}                                                                                  \
+		if (!(N))                                                                          \
+			return (EMPTY);                                                            \
+		return sl_bits_f64(nan ? SL_NAN_BITS : sl_f64_key(m));                             \
+	} while (0)
+#define SL_AT(i)     v[i]
+#define SL_AT_SEL(i) v[sel[i]]
+
+static double min_f64(const double *v, size_t n)
+{
+	SL_FMINMAX(n, SL_AT, -1, INFINITY);
+}
+
+static double min_f64_sel(const double *v, const uint32_t *sel, size_t nsel)
+{
+	SL_FMINMAX(nsel, SL_AT_SEL, -1, INFINITY);
+}
+
+static double max_f64(const double *v, size_t n)
+{
+	SL_FMINMAX(n, SL_AT, 1, -INFINITY);
+}
+
+static double max_f64_sel(const double *v, const uint32_t *sel, size_t nsel)
+{
+	SL_FMINMAX(nsel, SL_AT_SEL, 1, -INFINITY);
+}
+
+/* ---- count and filter: one loop per operator so the comparison is a constant ----------- */
+
+/* Expands BODY(OP, NAME) once per comparison operator, switching on op. */
+#define SL_CMP_SWITCH(op, BODY)                                                                    \
+	switch (op) {                                                                              \
+	case SL_CMP_EQ: BODY(==, EQ); break;                                                       \
+	case SL_CMP_NE: BODY(!=, NE); break;                                                       \
+	case SL_CMP_LT: BODY(<, LT); break;                                                        \
+	case SL_CMP_LE: BODY(<=, LE); break;                                                       \
+	case SL_CMP_GT: BODY(>, GT); break;                                                        \
+	case SL_CMP_GE: BODY(>=, GE); break;                                                       \
+	}
+
+#define SL_COUNT(OP, NAME)                                                                         \
+	for (size_t i = 0; i < n; i++)                                                             \
+	cnt += (size_t)(v[i] OP c)
+#define SL_COUNT_SEL(OP, NAME)                                                                     \
+	for (size_t i = 0; i < nsel; i++)                                                          \
+	cnt += (size_t)(v[sel[i]] OP c)
+
+/*
+ * Filters: the scalar form stores every index and advances only on a match (branch-free).
+ * A compiler does not vectorize that (it is a compress), so a vector ISA may define
+ * primitives and the same loop then runs SL_LANES rows per step:
+ *   SL_VEC_I64 / SL_VEC_F64, SL_SPLAT_I64(c) / SL_SPLAT_F64(c): a broadcast constant;
+ *   SL_MASK_I64(p, cv, NAME) / SL_MASK_F64(p, cv, NAME): unsigned, bit j set iff p[j] OP c
+ *     for j < SL_LANES, NAME one of EQ NE LT LE GT GE, with the same IEEE semantics as OP;
+ *   SL_EMIT(out, base, m): writes base + j for each set bit j of m, ascending, at out[0..],
+ *     and may write garbage up to out[SL_LANES - 1].
+ * Both forms write out[k] only for k <= i + SL_LANES - 1 < n (k never exceeds the rows
+ * read), so out needs no room beyond n.
+ */
+#ifdef SL_EMIT
+#define SL_FILTER_BLOCKS(T, NAME)                                                                  \
+	do {                                                                                       \
+		SL_VEC_##T cv = SL_SPLAT_##T(c);                                                   \
+		for (; i + SL_LANES <= n; i += SL_LANES) {                                         \
+			unsigned m = SL_MASK_##T(v + i, cv, NAME);                                 \
+			SL_EMIT(out + k, i, m);                                                    \
+			k += (size_t)__builtin_popcount(m);                                        \
+		}                                                                                  \
+	} while (0)
+#else
+#define SL_FILTER_BLOCKS(T, NAME)                                                                  \
+	do {                                                                                       \
+	} while (0)
+#endif
+#define SL_FILTER(T, OP, NAME)                                                                     \
+	SL_FILTER_BLOCKS(T, NAME);                                                                 \
+	for (; i < n; i++) {                                                                       \
+		out[k] = (uint32_t)i;                                                              \
+		k += (size_t)(v[i] OP c);                                                          \
+	}
+#define SL_FILTER_I64(OP, NAME) SL_FILTER(I64, OP, NAME)
+#define SL_FILTER_F64(OP, NAME) SL_FILTER(F64, OP, NAME)
+/* In place (out == sel) is safe: out[k] is written after sel[i] is read, and k <= i. */
+#define SL_FILTER_SEL(OP, NAME)                                                                    \
+	for (size_t i = 0; i < nsel; i++) {                                                        \
+		uint32_t r = sel[i];                                                               \
+		out[k] = r;                                                                        \
+		k += (size_t)(v[r] OP c);                                                          \
+	}
+
+static size_t count_i64(const int64_t *v, size_t n, sl_cmp op, int64_t c)
+{
+	size_t cnt = 0;
+	SL_CMP_SWITCH(op, SL_COUNT)
+	return cnt;
+}
+
+static size_t count_i64_sel(const int64_t *v, const uint32_t *sel, size_t nsel, sl_cmp op,
+			    int64_t c)
+{
+	size_t cnt = 0;
+	SL_CMP_SWITCH(op, SL_COUNT_SEL)
+	return cnt;
+}
+
+static size_t count_f64(const double *v, size_t n, sl_cmp op, double c)
+{
+	size_t cnt = 0;
+	SL_CMP_SWITCH(op, SL_COUNT)
+	return cnt;
+}
+
+static size_t count_f64_sel(const double *v, const uint32_t *sel, size_t nsel, sl_cmp op, double c)
+{
+	size_t cnt = 0;
+	SL_CMP_SWITCH(op, SL_COUNT_SEL)
+	return cnt;
+}
+
+static size_t filter_i64(const int64_t *v, size_t n, sl_cmp op, int64_t c, uint32_t *out)
+{
+	size_t k = 0, i = 0;
+	SL_CMP_SWITCH(op, SL_FILTER_I64)
+	return k;
+}
+
+static size_t filter_i64_sel(const int64_t *v, const uint32_t *sel, size_t nsel, sl_cmp op,
+			     int64_t c, uint32_t *out)
+{
+	size_t k = 0;
+	SL_CMP_SWITCH(op, SL_FILTER_SEL)
+	return k;
+}
+
+static size_t filter_f64(const double *v, size_t n, sl_cmp op, double c, uint32_t *out)
+{
+	size_t k = 0, i = 0;
+	SL_CMP_SWITCH(op, SL_FILTER_F64)
+	return k;
+}
+
+static size_t filter_f64_sel(const double *v, const uint32_t *sel, size_t nsel, sl_cmp op, double c,
+			     uint32_t *out)
+{
+	size_t k = 0;
+	SL_CMP_SWITCH(op, SL_FILTER_SEL)
+	return k;
+}
+
+/* ---- compaction ------------------------------------------------------------------------ */
+
+static void gather_i64(const int64_t *restrict v, const uint32_t *restrict sel, size_t nsel,
+		       int64_t *restrict out)
+{
+	for (size_t i = 0; i < nsel; i++)
+		out[i] = v[sel[i]];
+}
+
+static void gather_f64(const double *restrict v, const uint32_t *restrict sel, size_t nsel,
+		       double *restrict out)
+{
+	for (size_t i = 0; i < nsel; i++)
+		out[i] = v[sel[i]];
+}
+
+/* ---- grouped aggregation: sequential per key (ids repeat), so the same in every ISA ----- */
+
+static void grouped_sum_i64(const uint32_t *ids, const int64_t *v, size_t n, int64_t *acc)
+{
+	for (size_t i = 0; i < n; i++)
+		acc[ids[i]] = (int64_t)((uint64_t)acc[ids[i]] + (uint64_t)v[i]);
+}
+
+static void grouped_min_i64(const uint32_t *ids, const int64_t *v, size_t n, int64_t *acc)
+{
+	for (size_t i = 0; i < n; i++)
+		acc[ids[i]] = v[i] < acc[ids[i]] ? v[i] : acc[ids[i]];
+}
+
+static void grouped_max_i64(const uint32_t *ids, const int64_t *v, size_t n, int64_t *acc)
+{
+	for (size_t i = 0; i < n; i++)
+		acc[ids[i]] = v[i] > acc[ids[i]] ? v[i] : acc[ids[i]];
+}
+
+static void grouped_sum_f64(const uint32_t *ids, const double *v, size_t n, double *acc)
+{
+	for (size_t i = 0; i < n; i++)
+		acc[ids[i]] += v[i];
+}
+
+static void grouped_min_f64(const uint32_t *ids, const double *v, size_t n, double *acc)
+{
+	for (size_t i = 0; i < n; i++)
+		acc[ids[i]] = sl_fmin(acc[ids[i]], v[i]);
+}
+
+static void grouped_max_f64(const uint32_t *ids, const double *v, size_t n, double *acc)
+{
+	for (size_t i = 0; i < n; i++)
+		acc[ids[i]] = sl_fmax(acc[ids[i]], v[i]);
+}
+
+static void grouped_count(const uint32_t *ids, size_t n, int64_t *acc)
+{
+	for (size_t i = 0; i < n; i++)
+		acc[ids[i]]++;
+}
+
+/* ---- pane combine: element-wise ------------------------------------------------------- */
+
+static void pane_add_i64(int64_t *dst, const int64_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (int64_t)((uint64_t)dst[i] + (uint64_t)src[i]);
+}
+
+static void pane_sub_i64(int64_t *dst, const int64_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (int64_t)((uint64_t)dst[i] - (uint64_t)src[i]);
+}
+
+static void pane_min_i64(int64_t *dst, const int64_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = src[i] < dst[i] ? src[i] : dst[i];
+}
+
+static void pane_max_i64(int64_t *dst, const int64_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = src[i] > dst[i] ? src[i] : dst[i];
+}
+
+static void pane_add_f64(double *dst, const double *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] += src[i];
+}
+
+static void pane_sub_f64(double *dst, const double *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] -= src[i];
+}
+
+/* Branch-free on keys so it vectorizes: NaN on either side -> canonical NaN. */
+static void pane_min_f64(double *dst, const double *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t a = sl_f64_bits(dst[i]), b = sl_f64_bits(src[i]);
+		int64_t ka = sl_f64_key(a), kb = sl_f64_key(b);
+		int64_t r = sl_f64_key(kb < ka ? kb : ka);
+		bool nan = sl_bits_isnan(a) | sl_bits_isnan(b);
+		dst[i] = sl_bits_f64(nan ? SL_NAN_BITS : r);
+	}
+}
+
+static void pane_max_f64(double *dst, const double *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t a = sl_f64_bits(dst[i]), b = sl_f64_bits(src[i]);
+		int64_t ka = sl_f64_key(a), kb = sl_f64_key(b);
+		int64_t r = sl_f64_key(kb > ka ? kb : ka);
+		bool nan = sl_bits_isnan(a) | sl_bits_isnan(b);
+		dst[i] = sl_bits_f64(nan ? SL_NAN_BITS : r);
+	}
+}
+
+/* ---- the table ------------------------------------------------------------------------ */
+
+const sl_kernels SL_TABLE = {
+    .isa = SL_ISA_NAME,
+    .lanes = SL_LANES,
+    .f64_acc = SL_F64_ACC,
+    .sum_i64 = sum_i64,
+    .sum_i64_sel = sum_i64_sel,
+    .min_i64 = min_i64,
+    .min_i64_sel = min_i64_sel,
+    .max_i64 = max_i64,
+    .max_i64_sel = max_i64_sel,
+    .sum_f64 = sum_f64,
+    .sum_f64_sel = sum_f64_sel,
+    .min_f64 = min_f64,
+    .min_f64_sel = min_f64_sel,
+    .max_f64 = max_f64,
+    .max_f64_sel = max_f64_sel,
+    .count_i64 = count_i64,
+    .count_i64_sel = count_i64_sel,
+    .count_f64 = count_f64,
+    .count_f64_sel = count_f64_sel,
+    .filter_i64 = filter_i64,
+    .filter_i64_sel = filter_i64_sel,
+    .filter_f64 = filter_f64,
+    .filter_f64_sel = filter_f64_sel,
+    .gather_i64 = gather_i64,
+    .gather_f64 = gather_f64,
+    .grouped_sum_i64 = grouped_sum_i64,
+    .grouped_min_i64 = grouped_min_i64,
+    .grouped_max_i64 = grouped_max_i64,
+    .grouped_sum_f64 = grouped_sum_f64,
+    .grouped_min_f64 = grouped_min_f64,
+    .grouped_max_f64 = grouped_max_f64,
+    .grouped_count = grouped_count,
+    .pane_add_i64 = pane_add_i64,
+    .pane_sub_i64 = pane_sub_i64,
+    .pane_min_i64 = pane_min_i64,
+    .pane_max_i64 = pane_max_i64,
+    .pane_add_f64 = pane_add_f64,
+    .pane_sub_f64 = pane_sub_f64,
+    .pane_min_f64 = pane_min_f64,
+    .pane_max_f64 = pane_max_f64,
+};
+
+#endif

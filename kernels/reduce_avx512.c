@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * reduce_avx512.c - the AVX-512 build of reduce.h: kernels/meson.build compiles this file
+ * with -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mprefer-vector-width=512 (GCC would
+ * otherwise prefer 256-bit vectors). 8 i64/f64 lanes; sum_f64 keeps 16 partial sums (two
+ * zmm registers).
+ *
+ * The filter primitives (contract in reduce.h): a compare into a mask register, and
+ * SL_EMIT compresses the 8 row indices in a register (vpcompressd to a register and a plain
+ * store: the compress-to-memory form is microcoded and slow on Zen 4).
+ */
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_ISA      avx512
+#define SL_ISA_NAME "avx512"
+#define SL_LANES    8
+#define SL_F64_ACC  16
+
+#define SL_VEC_I64      __m512i
+#define SL_SPLAT_I64(c) _mm512_set1_epi64(c)
+#define SL_MASK_I64(p, cv, NAME)                                                                   \
+	((unsigned)_mm512_cmp_epi64_mask(_mm512_loadu_si512((const void *)(p)), cv, SL_I64_##NAME))
+#define SL_I64_EQ _MM_CMPINT_EQ
+#define SL_I64_NE _MM_CMPINT_NE
+#define SL_I64_LT _MM_CMPINT_LT
+#define SL_I64_LE _MM_CMPINT_LE
+#define SL_I64_GT _MM_CMPINT_NLE
+#define SL_I64_GE _MM_CMPINT_NLT
+
+/* Ordered predicates, except != which is true with a NaN (as C's != is). */
+#define SL_VEC_F64      __m512d
+#define SL_SPLAT_F64(c) _mm512_set1_pd(c)
+#define SL_MASK_F64(p, cv, NAME)                                                                   \
+	((unsigned)_mm512_cmp_pd_mask(_mm512_loadu_pd(p), cv, SL_F64_##NAME))
+#define SL_F64_EQ _CMP_EQ_OQ
+#define SL_F64_NE _CMP_NEQ_UQ
+#define SL_F64_LT _CMP_LT_OQ
+#define SL_F64_LE _CMP_LE_OQ
+#define SL_F64_GT _CMP_GT_OQ
+#define SL_F64_GE _CMP_GE_OQ
+
+static inline void sl_emit(uint32_t *out, size_t base, unsigned m)
+{
+	__m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)base),
+				       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+	_mm256_storeu_si256((__m256i *)out, _mm256_maskz_compress_epi32((__mmask8)m, idx));
+}
+#define SL_EMIT(out, base, m) sl_emit(out, base, m)
+
+#include "reduce.h"

@@ -1,0 +1,527 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_kernels.c - every vector ISA this CPU runs against the scalar reference, at every
+ * boundary length (0, 1, lanes-1, lanes, lanes+1, 2*lanes+-1, ..., 4096+k) with inputs
+ * misaligned by 0..7 elements and seeded random data; edge values (INT64_MIN/MAX, NaN,
+ * +-0.0, +-Inf); empty/full/random selection vectors; grouped ops with repeated ids; the
+ * scalar reference itself against naive oracles; ISA selection and its errors.
+ *
+ * Everything must be bit-identical to scalar except the f64 sum, whose summation order
+ * differs (kernels.h): it is compared within 1e-12 of the sum of magnitudes.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define MAXN   (4096 + 64)
+#define MAXOFF 8
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+static uint64_t bits(double x)
+{
+	uint64_t b;
+	memcpy(&b, &x, sizeof(b));
+	return b;
+}
+
+static bool same_f64(double a, double b)
+{
+	return bits(a) == bits(b);
+}
+
+static const int64_t i64_edges[] = {INT64_MIN, INT64_MAX, 0, -1, 1, INT64_MIN + 1, INT64_MAX - 1};
+static const double f64_edges[] = {0.0,  -0.0,  INFINITY, -INFINITY, NAN,
+				   -NAN, 1e308, -1e308,   5e-324,    -5e-324};
+
+/* Data modes: 0 random full range, 1 small range (many ties and equal matches), 2 small range
+ * with edge values sprinkled in. */
+static void fill_i64(int64_t *v, size_t n, int mode)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t r = rng();
+		v[i] = mode == 0 ? (int64_t)r : (int64_t)(r % 21) - 10;
+		if (mode == 2 && r % 13 == 0)
+			v[i] = i64_edges[(r >> 8) % (sizeof(i64_edges) / sizeof(i64_edges[0]))];
+	}
+}
+
+/* Modes: 0 positive well conditioned [1, 2), 1 small signed ints (ties, +-0.0),
+ * 2 with edge values (NaN, Inf, -0.0, denormals) sprinkled in (rarely: some NaN-free runs). */
+static void fill_f64(double *v, size_t n, int mode)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t r = rng();
+		if (mode == 0)
+			v[i] = 1.0 + (double)(r >> 11) * 0x1p-53;
+		else
+			v[i] =
+			    (double)((int64_t)(r % 21) - 10) * ((r >> 40) & 1 ? 1.0 : -1.0) * 0.5;
+		if (mode == 2 && r % 97 == 0)
+			v[i] = f64_edges[(r >> 8) % (sizeof(f64_edges) / sizeof(f64_edges[0]))];
+	}
+}
+
+/* sel modes: 0 empty, 1 full (0..n-1), 2 random ascending subset, 3 random with repeats. */
+static size_t fill_sel(uint32_t *sel, size_t n, int mode)
+{
+	size_t k = 0;
+	if (mode == 0 || n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (mode == 1 || (mode == 2 && rng() % 3 == 0))
+			sel[k++] = (uint32_t)i;
+		else if (mode == 3)
+			sel[k++] = (uint32_t)(rng() % n);
+	}
+	return k;
+}
+
+static size_t lengths[128];
+static size_t nlengths;
+
+static void add_len(size_t n)
+{
+	for (size_t i = 0; i < nlengths; i++)
+		if (lengths[i] == n)
+			return;
+	if (n <= 4096 + 16 && nlengths < sizeof(lengths) / sizeof(lengths[0]))
+		lengths[nlengths++] = n;
+}
+
+static void init_lengths(void)
+{
+	nlengths = 0;
+	add_len(0);
+	/* Up to 16 partial sums (avx512 sum_f64) and 8 lanes: every multiple up to 4 x 16, +-1. */
+	for (size_t m = 1; m <= 64; m *= 2) {
+		for (size_t x = 1; x <= 4; x++) {
+			add_len(m * x - 1);
+			add_len(m * x);
+			add_len(m * x + 1);
+		}
+	}
+	add_len(1000);
+	for (size_t k = 0; k <= 16; k++)
+		add_len(4096 + k);
+}
+
+static const sl_kernels *isas[3];
+static int nisas;
+
+static void setup(void)
+{
+	rng_state = 42;
+	init_lengths();
+	nisas = 0;
+	const char *names[] = {"avx2", "avx512"};
+	for (int i = 0; i < 2; i++) {
+		int err = 0;
+		const sl_kernels *k = sl_kernels_select(names[i], &err);
+		if (k)
+			isas[nisas++] = k;
+		else
+			cr_assert_eq(err, -ENOTSUP);
+	}
+}
+
+TestSuite(kernels, .init = setup);
+
+static const sl_kernels *S = &sl_kernels_scalar;
+
+#define CTX "%s n=%zu off=%zu mode=%d", k->isa, n, off, mode
+
+/* Buffers, aligned to 64 so that +off makes them misaligned by off elements. */
+static _Alignas(64) int64_t bi[MAXN + MAXOFF], bi2[MAXN + MAXOFF], ri[MAXN], ri2[MAXN];
+static _Alignas(64) double bf[MAXN + MAXOFF], bf2[MAXN + MAXOFF], rf[MAXN], rf2[MAXN];
+static _Alignas(64) uint32_t bsel[MAXN + MAXOFF], outs[MAXN + 16], outk[MAXN], bids[MAXN + MAXOFF];
+
+/* f64 sums: order-dependent (kernels.h), so within 1e-12 of the sum of magnitudes; a NaN
+ * input makes both NaN; with an infinite magnitude (Inf inputs, or overflow that depends on
+ * the order) the results are not comparable. */
+static void check_sum_f64(double ref, double got, const double *v, size_t n, const char *what,
+			  const char *isa)
+{
+	double mag = 0;
+	bool nan = false;
+	for (size_t i = 0; i < n; i++) {
+		mag += fabs(v[i]);
+		nan |= isnan(v[i]);
+	}
+	if (nan) {
+		cr_assert(isnan(ref) && isnan(got), "%s %s n=%zu", what, isa, n);
+		return;
+	}
+	if (isinf(mag))
+		return;
+	cr_assert(fabs(ref - got) <= 1e-12 * mag, "%s %s n=%zu: %.17g vs %.17g", what, isa, n, ref,
+		  got);
+}
+
+Test(kernels, reductions_match_scalar)
+{
+	for (int ik = 0; ik < nisas; ik++) {
+		const sl_kernels *k = isas[ik];
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			for (size_t off = 0; off < MAXOFF; off++) {
+				for (int mode = 0; mode < 3; mode++) {
+					int64_t *vi = bi + off;
+					double *vf = bf + off;
+					fill_i64(vi, n, mode);
+					fill_f64(vf, n, mode);
+					cr_assert_eq(k->sum_i64(vi, n), S->sum_i64(vi, n), CTX);
+					cr_assert_eq(k->min_i64(vi, n), S->min_i64(vi, n), CTX);
+					cr_assert_eq(k->max_i64(vi, n), S->max_i64(vi, n), CTX);
+					cr_assert(same_f64(k->min_f64(vf, n), S->min_f64(vf, n)),
+						  CTX);
+					cr_assert(same_f64(k->max_f64(vf, n), S->max_f64(vf, n)),
+						  CTX);
+					check_sum_f64(S->sum_f64(vf, n), k->sum_f64(vf, n), vf, n,
+						      "sum_f64", k->isa);
+					for (int sm = 0; sm < 4; sm++) {
+						uint32_t *sel = bsel + off;
+						size_t ns = fill_sel(sel, n, sm);
+						cr_assert_eq(k->sum_i64_sel(vi, sel, ns),
+							     S->sum_i64_sel(vi, sel, ns), CTX);
+						cr_assert_eq(k->min_i64_sel(vi, sel, ns),
+							     S->min_i64_sel(vi, sel, ns), CTX);
+						cr_assert_eq(k->max_i64_sel(vi, sel, ns),
+							     S->max_i64_sel(vi, sel, ns), CTX);
+						cr_assert(same_f64(k->min_f64_sel(vf, sel, ns),
+								   S->min_f64_sel(vf, sel, ns)),
+							  CTX);
+						cr_assert(same_f64(k->max_f64_sel(vf, sel, ns),
+								   S->max_f64_sel(vf, sel, ns)),
+							  CTX);
+						S->gather_f64(vf, sel, ns, rf);
+						check_sum_f64(S->sum_f64_sel(vf, sel, ns),
+							      k->sum_f64_sel(vf, sel, ns), rf, ns,
+							      "sum_f64_sel", k->isa);
+					}
+				}
+			}
+		}
+	}
+}
+
+Test(kernels, filters_count_gather_match_scalar)
+{
+	for (int ik = 0; ik < nisas; ik++) {
+		const sl_kernels *k = isas[ik];
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			for (size_t off = 0; off < MAXOFF; off++) {
+				for (int mode = 1; mode < 3; mode++) {
+					int64_t *vi = bi + off;
+					double *vf = bf + off;
+					fill_i64(vi, n, mode);
+					fill_f64(vf, n, mode);
+					for (int op = SL_CMP_EQ; op <= SL_CMP_GE; op++) {
+						int64_t ci = (int64_t)(rng() % 7) - 3;
+						double cf = rng() % 8 ? (double)ci * 0.5 : NAN;
+						size_t a = S->filter_i64(vi, n, op, ci, outs);
+						size_t b = k->filter_i64(vi, n, op, ci, outk);
+						cr_assert_eq(a, b, CTX);
+						cr_assert_arr_eq(outs, outk, a * 4, CTX);
+						cr_assert_eq(k->count_i64(vi, n, op, ci), a, CTX);
+						a = S->filter_f64(vf, n, op, cf, outs);
+						b = k->filter_f64(vf, n, op, cf, outk);
+						cr_assert_eq(a, b, CTX);
+						cr_assert_arr_eq(outs, outk, a * 4, CTX);
+						cr_assert_eq(k->count_f64(vf, n, op, cf), a, CTX);
+
+						uint32_t *sel = bsel + off;
+						size_t ns = fill_sel(sel, n, op % 4);
+						a = S->filter_i64_sel(vi, sel, ns, op, ci, outs);
+						cr_assert_eq(k->count_i64_sel(vi, sel, ns, op, ci),
+							     a, CTX);
+						cr_assert_eq(S->count_i64_sel(vi, sel, ns, op, ci),
+							     a, CTX);
+						/* in place */
+						b = k->filter_i64_sel(vi, sel, ns, op, ci, sel);
+						cr_assert_eq(a, b, CTX);
+						cr_assert_arr_eq(outs, sel, a * 4, CTX);
+						ns = fill_sel(sel, n, (op + 1) % 4);
+						a = S->filter_f64_sel(vf, sel, ns, op, cf, outs);
+						b = k->filter_f64_sel(vf, sel, ns, op, cf, outk);
+						cr_assert_eq(a, b, CTX);
+						cr_assert_arr_eq(outs, outk, a * 4, CTX);
+						cr_assert_eq(k->count_f64_sel(vf, sel, ns, op, cf),
+							     a, CTX);
+
+						k->gather_i64(vi, sel, ns, ri);
+						S->gather_i64(vi, sel, ns, ri2);
+						cr_assert_arr_eq(ri, ri2, ns * 8, CTX);
+						k->gather_f64(vf, sel, ns, rf);
+						S->gather_f64(vf, sel, ns, rf2);
+						cr_assert_arr_eq(rf, rf2, ns * 8, CTX);
+					}
+				}
+			}
+		}
+	}
+}
+
+Test(kernels, grouped_and_panes_match_scalar)
+{
+	static const size_t groups[] = {1, 3, 64, 4096};
+	for (int ik = 0; ik < nisas; ik++) {
+		const sl_kernels *k = isas[ik];
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			for (size_t off = 0; off < MAXOFF; off += 3) {
+				int mode = 2;
+				int64_t *vi = bi + off, *vi2 = bi2 + off;
+				double *vf = bf + off, *vf2 = bf2 + off;
+				uint32_t *ids = bids + off;
+				fill_i64(vi, n, mode);
+				fill_f64(vf, n, mode);
+				for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+					size_t ng = groups[g];
+					for (size_t i = 0; i < n; i++)
+						ids[i] = (uint32_t)(rng() % ng);
+#define GROUPED(fn, acc_s, acc_k, init, v)                                                         \
+	do {                                                                                       \
+		for (size_t j = 0; j < ng; j++)                                                    \
+			acc_s[j] = acc_k[j] = (init);                                              \
+		S->fn(ids, v, n, acc_s);                                                           \
+		k->fn(ids, v, n, acc_k);                                                           \
+		cr_assert_arr_eq(acc_s, acc_k, ng * 8, #fn " " CTX);                               \
+	} while (0)
+					GROUPED(grouped_sum_i64, ri, ri2, 0, vi);
+					GROUPED(grouped_min_i64, ri, ri2, INT64_MAX, vi);
+					GROUPED(grouped_max_i64, ri, ri2, INT64_MIN, vi);
+					GROUPED(grouped_sum_f64, rf, rf2, 0.0, vf);
+					GROUPED(grouped_min_f64, rf, rf2, INFINITY, vf);
+					GROUPED(grouped_max_f64, rf, rf2, -INFINITY, vf);
+					memset(ri, 0, ng * 8);
+					memset(ri2, 0, ng * 8);
+					S->grouped_count(ids, n, ri);
+					k->grouped_count(ids, n, ri2);
+					cr_assert_arr_eq(ri, ri2, ng * 8, CTX);
+					int64_t total = 0;
+					for (size_t j = 0; j < ng; j++)
+						total += ri[j];
+					cr_assert_eq(total, (int64_t)n, CTX);
+				}
+#define PANE(fn, a, a_ref, b, out_s)                                                               \
+	do {                                                                                       \
+		memcpy(out_s, a, n * 8);                                                           \
+		S->fn(out_s, b, n);                                                                \
+		k->fn(a, b, n);                                                                    \
+		cr_assert_arr_eq(a, out_s, n * 8, #fn " " CTX);                                    \
+		memcpy(a, a_ref, n * 8); /* restore */                                             \
+	} while (0)
+				fill_i64(vi2, n, mode);
+				fill_f64(vf2, n, mode);
+				static int64_t save_i[MAXN];
+				static double save_f[MAXN];
+				memcpy(save_i, vi, n * 8);
+				memcpy(save_f, vf, n * 8);
+				PANE(pane_add_i64, vi, save_i, vi2, ri);
+				PANE(pane_sub_i64, vi, save_i, vi2, ri);
+				PANE(pane_min_i64, vi, save_i, vi2, ri);
+				PANE(pane_max_i64, vi, save_i, vi2, ri);
+				PANE(pane_add_f64, vf, save_f, vf2, rf);
+				PANE(pane_sub_f64, vf, save_f, vf2, rf);
+				PANE(pane_min_f64, vf, save_f, vf2, rf);
+				PANE(pane_max_f64, vf, save_f, vf2, rf);
+				/* dst == src */
+				PANE(pane_add_i64, vi, save_i, vi, ri);
+				PANE(pane_min_f64, vf, save_f, vf, rf);
+			}
+		}
+	}
+}
+
+/* The scalar reference against naive oracles written here. */
+Test(kernels, scalar_reference_semantics)
+{
+	for (size_t li = 0; li < nlengths; li++) {
+		size_t n = lengths[li];
+		int64_t *vi = bi + 3;
+		double *vf = bf + 5;
+		fill_i64(vi, n, 2);
+		fill_f64(vf, n, 2);
+		uint64_t s = 0;
+		int64_t mn = INT64_MAX, mx = INT64_MIN;
+		bool nan = false;
+		double fmn = INFINITY, fmx = -INFINITY;
+		for (size_t i = 0; i < n; i++) {
+			s += (uint64_t)vi[i];
+			mn = vi[i] < mn ? vi[i] : mn;
+			mx = vi[i] > mx ? vi[i] : mx;
+			nan |= isnan(vf[i]);
+			if (vf[i] < fmn || (vf[i] == 0 && fmn == 0 && signbit(vf[i])))
+				fmn = vf[i];
+			if (vf[i] > fmx || (vf[i] == 0 && fmx == 0 && !signbit(vf[i])))
+				fmx = vf[i];
+		}
+		cr_assert_eq(S->sum_i64(vi, n), (int64_t)s);
+		cr_assert_eq(S->min_i64(vi, n), mn);
+		cr_assert_eq(S->max_i64(vi, n), mx);
+		cr_assert(same_f64(S->min_f64(vf, n), nan ? NAN : fmn), "n=%zu", n);
+		cr_assert(same_f64(S->max_f64(vf, n), nan ? NAN : fmx), "n=%zu", n);
+		size_t cnt = 0;
+		for (size_t i = 0; i < n; i++)
+			cnt += vi[i] <= 2;
+		size_t got = S->filter_i64(vi, n, SL_CMP_LE, 2, outs);
+		cr_assert_eq(got, cnt);
+		for (size_t j = 0; j < got; j++) {
+			cr_assert_leq(vi[outs[j]], 2);
+			if (j)
+				cr_assert_gt(outs[j], outs[j - 1]);
+		}
+	}
+}
+
+Test(kernels, edge_values)
+{
+	const sl_kernels *all[4] = {S};
+	int na = 1;
+	for (int i = 0; i < nisas; i++)
+		all[na++] = isas[i];
+	for (int i = 0; i < na; i++) {
+		const sl_kernels *k = all[i];
+		int64_t wrap[] = {INT64_MAX, 1, INT64_MAX, INT64_MIN, INT64_MIN};
+		cr_assert_eq(k->sum_i64(wrap, 2), INT64_MIN, "%s", k->isa);
+		cr_assert_eq(k->sum_i64(wrap, 5), INT64_MIN + INT64_MAX, "%s", k->isa);
+		cr_assert_eq(k->min_i64(wrap, 5), INT64_MIN);
+		cr_assert_eq(k->max_i64(wrap, 5), INT64_MAX);
+		cr_assert_eq(k->min_i64(wrap, 0), INT64_MAX);
+		cr_assert_eq(k->max_i64(wrap, 0), INT64_MIN);
+		cr_assert_eq(k->sum_i64(wrap, 0), 0);
+
+		double z[] = {0.0, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.0};
+		cr_assert(same_f64(k->min_f64(z, 11), -0.0), "%s", k->isa);
+		cr_assert(same_f64(k->max_f64(z, 11), 0.0), "%s", k->isa);
+		cr_assert(same_f64(k->max_f64(z + 1, 1), -0.0), "%s", k->isa);
+		cr_assert(same_f64(k->min_f64(z, 0), INFINITY));
+		cr_assert(same_f64(k->max_f64(z, 0), -INFINITY));
+		cr_assert(same_f64(k->sum_f64(z, 0), 0.0));
+		double inf[] = {1, INFINITY, -INFINITY, 2,  3,  4,  5,  6, 7,
+				8, 9,        10,        11, 12, 13, 14, 15};
+		cr_assert(same_f64(k->min_f64(inf, 17), -INFINITY));
+		cr_assert(same_f64(k->max_f64(inf, 17), INFINITY));
+		cr_assert(isnan(k->sum_f64(inf, 17)));
+		/* a NaN anywhere (also a negative NaN, and in the tail) -> canonical NaN */
+		for (size_t pos = 0; pos < 17; pos++) {
+			double v[17];
+			for (size_t j = 0; j < 17; j++)
+				v[j] = (double)j - 8;
+			v[pos] = pos % 2 ? -NAN : NAN;
+			cr_assert(same_f64(k->min_f64(v, 17), NAN), "%s pos=%zu", k->isa, pos);
+			cr_assert(same_f64(k->max_f64(v, 17), NAN), "%s pos=%zu", k->isa, pos);
+			uint32_t sel[] = {(uint32_t)pos, 0, 16};
+			cr_assert(same_f64(k->max_f64_sel(v, sel, 3), NAN));
+			if (pos != 0 && pos != 16)
+				cr_assert(!same_f64(k->max_f64_sel(v, sel + 1, 2), NAN));
+			cr_assert_eq(k->count_f64(v, 17, SL_CMP_NE, 0.0), pos == 8 ? 17 : 16);
+			cr_assert_eq(k->count_f64(v, 17, SL_CMP_GE, -100.0), 16);
+			cr_assert_eq(k->count_f64(v, 17, SL_CMP_EQ, NAN), 0);
+		}
+		double a[] = {0.0, -0.0, NAN, 1.0}, b[] = {-0.0, 0.0, 1.0, -NAN};
+		k->pane_min_f64(a, b, 4);
+		cr_assert(same_f64(a[0], -0.0) && same_f64(a[1], -0.0));
+		cr_assert(same_f64(a[2], NAN) && same_f64(a[3], NAN));
+		double acc[2] = {INFINITY, INFINITY}, acc2[2] = {-INFINITY, -INFINITY};
+		uint32_t ids[] = {0, 1, 0, 1};
+		double gv[] = {0.0, -0.0, -0.0, 0.0};
+		k->grouped_min_f64(ids, gv, 4, acc);
+		cr_assert(same_f64(acc[0], -0.0) && same_f64(acc[1], -0.0), "%s", k->isa);
+		k->grouped_max_f64(ids, gv, 4, acc2);
+		cr_assert(same_f64(acc2[0], 0.0) && same_f64(acc2[1], 0.0), "%s", k->isa);
+	}
+}
+
+Test(kernels, select)
+{
+	int err = 1;
+	const sl_kernels *k = sl_kernels_select("scalar", &err);
+	cr_assert_eq(k, &sl_kernels_scalar);
+	cr_assert_eq(err, 0);
+	cr_assert_str_eq(k->isa, "scalar");
+	cr_assert_eq(k->lanes, 1);
+
+	__builtin_cpu_init();
+	bool avx2 = __builtin_cpu_supports("avx2");
+	bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+	k = sl_kernels_select("avx2", &err);
+	cr_assert_eq(k, avx2 ? &sl_kernels_avx2 : NULL);
+	cr_assert_eq(err, avx2 ? 0 : -ENOTSUP);
+	k = sl_kernels_select("avx512", &err);
+	cr_assert_eq(k, avx512 ? &sl_kernels_avx512 : NULL);
+	cr_assert_eq(err, avx512 ? 0 : -ENOTSUP);
+	if (k)
+		cr_assert_str_eq(k->isa, "avx512");
+
+	k = sl_kernels_select(NULL, &err);
+	cr_assert_eq(k, avx512 ? &sl_kernels_avx512 : avx2 ? &sl_kernels_avx2 : &sl_kernels_scalar);
+	cr_assert_eq(sl_kernels_select("", NULL), k);
+	cr_assert_eq(sl_kernels_select(NULL, NULL), k, "pure: same answer twice");
+
+	cr_assert_null(sl_kernels_select("sse9", &err));
+	cr_assert_eq(err, -EINVAL);
+	cr_assert_null(sl_kernels_select("AVX2", &err));
+	cr_assert_eq(err, -EINVAL);
+	cr_assert_null(sl_kernels_select("avx", NULL));
+}
+
+/* Outputs are written only within their documented room: n (resp. nsel) indices for filters,
+ * n values for panes; canaries after the end must survive every ISA, every op. */
+Test(kernels, outputs_stay_in_bounds)
+{
+	const sl_kernels *all[4] = {S};
+	int na = 1;
+	for (int i = 0; i < nisas; i++)
+		all[na++] = isas[i];
+	const uint32_t canary = 0xdeadbeef;
+	for (int ik = 0; ik < na; ik++) {
+		const sl_kernels *k = all[ik];
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			fill_i64(bi, n, 1);
+			fill_f64(bf, n, 1);
+			for (int op = SL_CMP_EQ; op <= SL_CMP_GE; op++) {
+				for (size_t j = 0; j < 16; j++)
+					outs[n + j] = canary;
+				k->filter_i64(bi, n, op, 0, outs);
+				k->filter_f64(bf, n, op, 0.0, outs);
+				size_t ns = fill_sel(bsel, n, 1);
+				for (size_t j = 0; j < 16; j++)
+					bsel[ns + j] = canary;
+				k->filter_i64_sel(bi, bsel, ns, op, 0, bsel);
+				for (size_t j = 0; j < 16; j++) {
+					cr_assert_eq(outs[n + j], canary, "%s n=%zu op=%d", k->isa,
+						     n, op);
+					cr_assert_eq(bsel[ns + j], canary, "%s n=%zu op=%d", k->isa,
+						     n, op);
+				}
+			}
+			/* a filter that keeps everything (k == i throughout) */
+			for (size_t j = 0; j < 16; j++)
+				outs[n + j] = canary;
+			cr_assert_eq(k->filter_i64(bi, n, SL_CMP_GE, INT64_MIN, outs), n);
+			for (size_t j = 0; j < n; j++)
+				cr_assert_eq(outs[j], j);
+			for (size_t j = 0; j < 16; j++)
+				cr_assert_eq(outs[n + j], canary, "%s n=%zu", k->isa, n);
+		}
+	}
+}
