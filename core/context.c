@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fmt.h"
+#include "kernels.h"
 #include "receiver.h"
 #include "parse.h"
 
@@ -107,6 +108,16 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 	env->out_arg = c.output_arg;
 	if (c.receiver_max_rate < 0 || c.backpressure_initial_rate < 0) {
 		sl_error_set(err, -EINVAL, "receiver rates must be >= 0 records/s");
+		free(ctx);
+		return NULL;
+	}
+	int kerr = 0;
+	env->kern = sl_kernels_select(c.isa, &kerr);
+	if (!env->kern) {
+		sl_error_set(err, kerr,
+			     kerr == -ENOTSUP ? "kernel ISA '%s' is not supported by this CPU"
+					      : "unknown kernel ISA '%s' (scalar, avx2 or avx512)",
+			     c.isa);
 		free(ctx);
 		return NULL;
 	}
@@ -621,6 +632,17 @@ int sluice_context_receiver_stats(const sluice_context *ctx, int i, sluice_recei
 	memcpy(st, &x, n);
 	st->size = n;
 	return 0;
+}
+
+const char *sluice_isa(const char *force, int *err)
+{
+	const sl_kernels *k = sl_kernels_select(force, err);
+	return k ? k->isa : NULL;
+}
+
+const char *sluice_context_isa(const sluice_context *ctx)
+{
+	return ctx->env.kern->isa;
 }
 
 const char *sluice_version(void)

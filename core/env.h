@@ -36,6 +36,8 @@ typedef struct sl_env {
 	 * next block tick (an io thread whose ring is half full). NULL: nobody to wake. */
 	void (*wake)(void *arg);
 	void *wake_arg;
+	/* the kernel table chosen once for this context (kernels/kernels.h) */
+	const struct sl_kernels *kern;
 } sl_env;
 
 /*

@@ -75,6 +75,9 @@ typedef struct sluice_config {
 	int64_t receiver_max_rate;         /* records/s per receiver, 0 = unlimited */
 	int backpressure;                  /* 1: a PID estimator adapts each receiver's rate */
 	int64_t backpressure_initial_rate; /* records/s until the first estimate, 0 = none */
+	/* Kernel instruction set: "scalar", "avx2", "avx512", or NULL for the best this CPU
+	 * runs (the CLI takes it from SLUICE_ISA). Copied. */
+	const char *isa;
 } sluice_config;
 
 /* sluice_config_init - defaults into *cfg (size set). */
@@ -279,8 +282,16 @@ int sluice_context_receiver_stats(const sluice_context *ctx, int i, sluice_recei
 /* The first batch failure (code 0 if none). */
 int sluice_context_first_error(const sluice_context *ctx, sluice_error *err);
 
-/* Version string and the name of the kernel ISA in use ("scalar", "avx2", "avx512"). */
+/* Version string. */
 const char *sluice_version(void);
+/*
+ * sluice_isa - the kernel instruction set a context would use: `force` ("scalar",
+ *   "avx2", "avx512") if this CPU runs it, the best one if force is NULL or "". Returns
+ *   the name, or NULL with *err = -EINVAL (unknown name) or -ENOTSUP (the CPU lacks it).
+ */
+const char *sluice_isa(const char *force, int *err);
+/* The kernel instruction set a context runs. */
+const char *sluice_context_isa(const sluice_context *ctx);
 
 #ifdef __cplusplus
 }

@@ -410,6 +410,26 @@ Test(engine, c_api_lambda_errors_have_positions)
 	sluice_context_free(ctx);
 }
 
+Test(engine, kernel_isa_is_chosen_once_per_context)
+{
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.no_pin = 1;
+	cfg.isa = "scalar";
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	cr_assert_not_null(ctx, "%s", err.msg);
+	cr_assert_str_eq(sluice_context_isa(ctx), "scalar");
+	sluice_context_free(ctx);
+	cfg.isa = "sse9";
+	cr_assert_null(sluice_context_new(&cfg, &err));
+	cr_assert_eq(err.code, -EINVAL);
+	int e = 0;
+	cr_assert_not_null(sluice_isa(NULL, &e));
+	cr_assert_null(sluice_isa("bogus", &e));
+	cr_assert_eq(e, -EINVAL);
+}
+
 Test(engine, config_validation)
 {
 	sluice_config cfg;

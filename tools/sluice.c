@@ -307,6 +307,7 @@ static int cmd_run(int argc, char **argv, int demo)
 		fprintf(stderr, "sluice: out of memory\n");
 		return 1;
 	}
+	cfg.isa = getenv("SLUICE_ISA"); /* the library reads no environment; the CLI does */
 	cfg.log = log_stderr;
 	cfg.log_arg = &quiet;
 	cfg.output = out_stdout;
@@ -391,8 +392,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
-		printf("sluice %s\n", sluice_version());
-		return 0;
+		int err = 0;
+		const char *isa = sluice_isa(getenv("SLUICE_ISA"), &err);
+		printf("sluice %s (kernels: %s)\n", sluice_version(), isa ? isa : "unavailable");
+		if (!isa)
+			fprintf(stderr, "sluice: SLUICE_ISA=%s: %s\n", getenv("SLUICE_ISA"),
+				err == -ENOTSUP ? "not supported by this CPU"
+						: "unknown (scalar, avx2 or avx512)");
+		return isa ? 0 : 2;
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1, 0);
