@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "kernels.h"
 #include "shuffle.h"
 
 #define TN(t) sl_type_name((t), (char[96]){0}, 96)
@@ -171,6 +172,8 @@ sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts
 	d->nparent = 1;
 	d->fn = l;
 	d->has_fn = 1;
+	if (kind == SL_DS_FILTER)
+		d->has_cmp = sl_lambda_cmp_const(&d->fn, &d->cmp);
 	d->nparts = nparts;
 	return d;
 }
@@ -376,6 +379,27 @@ static sl_col *flatten(sl_col *lst, const sl_xeval *ev, size_t n, uint32_t **row
 	return r;
 }
 
+/* filter(x OP c) through the ISA's filter kernel: the selection comes straight from the
+ * column, no Boolean column in between. */
+static sl_col *filter_kernel(sl_dstream *d, sl_col *c, size_t n)
+{
+	static const sl_cmp ops[] = {
+	    [SL_OP_EQ] = SL_CMP_EQ, [SL_OP_NE] = SL_CMP_NE, [SL_OP_LT] = SL_CMP_LT,
+	    [SL_OP_LE] = SL_CMP_LE, [SL_OP_GT] = SL_CMP_GT, [SL_OP_GE] = SL_CMP_GE};
+	const sl_kernels *k = d->g->env->kern;
+	sl_mem *m = d->g->env->mem;
+	const sl_col *v = d->cmp.field < 0 ? c : c->kid[d->cmp.field];
+	uint32_t *idx = sl_alloc(m, -1, n * 4);
+	if (!idx)
+		return NULL;
+	size_t kept = d->cmp.kind == SL_I64
+			  ? k->filter_i64(v->v.i64, n, ops[d->cmp.op], d->cmp.ci, idx)
+			  : k->filter_f64(v->v.f64, n, ops[d->cmp.op], d->cmp.cf, idx);
+	sl_col *out = kept == n ? sl_col_ref(c) : sl_col_gather(c, idx, kept);
+	sl_dealloc(m, idx, n * 4);
+	return out;
+}
+
 static void part_task(void *arg, size_t i, int worker)
 {
 	(void)worker;
@@ -387,6 +411,10 @@ static void part_task(void *arg, size_t i, int worker)
 	sl_col *res = NULL, *out = NULL;
 	if (!n) {
 		out = sl_col_new(m, d->type, 0);
+		goto done;
+	}
+	if (d->has_cmp && d->g->env->kern) {
+		out = filter_kernel(d, c, n);
 		goto done;
 	}
 	sl_xeval ev;

@@ -59,6 +59,8 @@ struct sl_dstream {
 	int nparent;
 	sl_lambda fn;
 	int has_fn;
+	sl_cmp_shape cmp; /* filter: a shape the filter kernel runs (has_cmp) */
+	int has_cmp;
 	int nparts; /* output partitions of shuffles; 0 = one per worker */
 	sl_source *src;
 	sl_transform_fn tfn;

@@ -658,6 +658,27 @@ static int detect_reducer(const sl_expr *e, const sl_type *t)
 	return SL_RED_NONE;
 }
 
+int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out)
+{
+	const sl_expr *e = l->body;
+	if (!e || l->nparam != 1 || e->op != X_CMP || e->kid[1]->op != X_CONST)
+		return 0;
+	const sl_expr *x = e->kid[0];
+	int field = -1;
+	if (x->op == X_FIELD && x->kid[0]->op == X_PARAM) {
+		field = x->field;
+		x = x->kid[0];
+	}
+	if (x->op != X_PARAM || x->param != 0)
+		return 0;
+	int kind = e->kid[0]->type->kind;
+	if ((kind != SL_I64 && kind != SL_F64) || e->kid[1]->type->kind != kind)
+		return 0;
+	*out = (sl_cmp_shape){
+	    .field = field, .op = e->sub, .kind = kind, .ci = e->kid[1]->i, .cf = e->kid[1]->f};
+	return 1;
+}
+
 int sl_lambda_compile(sl_lambda *l, sl_types *types, const sl_ast *ast, int nparam,
 		      const sl_type *const *ptypes, sluice_error *err)
 {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "keydict.h"
 
 #define XXH_INLINE_ALL
@@ -826,6 +827,54 @@ int sl_shuffle_join(sl_env *env, const sl_rdd *a, const sl_rdd *b, int mode, int
 	return finish(&j, out, err);
 }
 
+/* reduce(_ + _ / max / min) over Longs or Doubles: the ISA's reduction kernel on each
+ * partition, then the partials combined in partition order. r is the (empty) result. */
+static int reduce_kernel(sl_env *env, const sl_rdd *in, int red, sl_rdd *r, sl_rdd **out)
+{
+	const sl_kernels *k = env->kern;
+	int f = in->type->kind == SL_F64, any = 0;
+	int64_t ai = 0;
+	double af = 0;
+	for (size_t p = 0; p < in->nparts; p++) {
+		const sl_col *c = in->part[p];
+		if (!c || !c->len)
+			continue;
+		int64_t vi = 0;
+		double vf = 0;
+		if (f)
+			vf = red == SL_RED_SUM   ? k->sum_f64(c->v.f64, c->len)
+			     : red == SL_RED_MAX ? k->max_f64(c->v.f64, c->len)
+						 : k->min_f64(c->v.f64, c->len);
+		else
+			vi = red == SL_RED_SUM   ? k->sum_i64(c->v.i64, c->len)
+			     : red == SL_RED_MAX ? k->max_i64(c->v.i64, c->len)
+						 : k->min_i64(c->v.i64, c->len);
+		if (!any) {
+			ai = vi, af = vf, any = 1;
+		} else if (red == SL_RED_SUM) {
+			ai = (int64_t)((uint64_t)ai + (uint64_t)vi);
+			af += vf;
+		} else {
+			/* combine partials with the same kernel, so NaN and -0.0 follow its rules
+			 */
+			int64_t pi[2] = {ai, vi};
+			double pf[2] = {af, vf};
+			if (f)
+				af = red == SL_RED_MAX ? k->max_f64(pf, 2) : k->min_f64(pf, 2);
+			else
+				ai = red == SL_RED_MAX ? k->max_i64(pi, 2) : k->min_i64(pi, 2);
+		}
+	}
+	r->part[0] = sl_col_new(env->mem, in->type, 1);
+	if (!r->part[0] ||
+	    (any && (f ? sl_col_push_f64(r->part[0], af) : sl_col_push_i64(r->part[0], ai)))) {
+		sl_rdd_unref(r);
+		return -ENOMEM;
+	}
+	*out = r;
+	return 0;
+}
+
 int sl_reduce_all(sl_env *env, const sl_rdd *in, const sl_lambda *fn, sl_rdd **out,
 		  sluice_error *err)
 {
@@ -833,6 +882,8 @@ int sl_reduce_all(sl_env *env, const sl_rdd *in, const sl_lambda *fn, sl_rdd **o
 	sl_rdd *r = sl_rdd_new(m, in->type, in->time, 1);
 	if (!r)
 		return -ENOMEM;
+	if (fn->reducer && env->kern && sl_type_is_num(in->type))
+		return reduce_kernel(env, in, fn->reducer, r, out);
 	sl_col *all = sl_col_concat(m, in->type, in->part, in->nparts);
 	if (!all) {
 		sl_rdd_unref(r);

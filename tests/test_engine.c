@@ -627,3 +627,55 @@ Test(engine, map_partitions_runs_per_partition_in_order)
 	sluice_context_free(ctx);
 	free(c.buf);
 }
+
+/* filter(x OP c) runs the ISA's filter kernel; `c OP x` runs the expression evaluator:
+ * both must agree on IEEE edge cases (NaN compares false except !=, -0.0 == 0.0). */
+Test(engine, filter_kernel_agrees_with_the_evaluator)
+{
+	char p[2048];
+	const char *f =
+	    qfile("fk.jsonl",
+		  "[[\"a\", 1.5], [\"b\", -0.0], [\"c\", 0.0], [\"d\", -2.5], [\"e\", 1e308]]\n");
+	const char *isas[] = {"scalar", "avx2", "avx512"};
+	char *ref = NULL;
+	for (int k = 0; k < 3; k++) {
+		int e = 0;
+		if (!sluice_isa(isas[k], &e))
+			continue; /* this CPU lacks it */
+		struct capture c = {0};
+		sluice_config cfg;
+		sluice_config_init(&cfg);
+		cfg.clock = SLUICE_CLOCK_MANUAL;
+		cfg.no_pin = 1;
+		cfg.isa = isas[k];
+		cfg.output = cap_out;
+		cfg.output_arg = &c;
+		sluice_error err = {0};
+		sluice_context *ctx = sluice_context_new(&cfg, &err);
+		snprintf(p, sizeof(p),
+			 "val s = queueStream(\"%s\", partitions = 2)\n"
+			 "s.filter(_._2 >= 0.0).print()\ns.filter(x => 0.0 <= x._2).print()\n"
+			 "s.filter(_._2 != 0.0).print()\ns.filter(x => 0.0 != x._2).print()\n"
+			 "s.map(_._2).filter(_ < 1.0).print()\ns.map(_._2).filter(x => 1.0 > "
+			 "x).print()\n",
+			 f);
+		cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+		cr_assert_eq(sluice_context_start(ctx, &err), 0);
+		cr_assert_eq(sluice_context_advance(ctx, 1000), 1);
+		sluice_context_free(ctx);
+		/* clang-format off */
+		cr_assert_str_eq(c.buf,
+			HDR("1000") "(a,1.5)\n(b,-0.0)\n(c,0.0)\n(e,1.0E308)\n\n"
+			HDR("1000") "(a,1.5)\n(b,-0.0)\n(c,0.0)\n(e,1.0E308)\n\n"
+			HDR("1000") "(a,1.5)\n(d,-2.5)\n(e,1.0E308)\n\n"
+			HDR("1000") "(a,1.5)\n(d,-2.5)\n(e,1.0E308)\n\n"
+			HDR("1000") "-0.0\n0.0\n-2.5\n\n"
+			HDR("1000") "-0.0\n0.0\n-2.5\n\n", "isa %s", isas[k]);
+		/* clang-format on */
+		if (!ref)
+			ref = c.buf;
+		else
+			free(c.buf);
+	}
+	free(ref);
+}
