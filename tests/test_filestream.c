@@ -400,25 +400,6 @@ Test(filestream, next_without_start_takes_the_previous_batch_as_zero_time)
 	s->ops->free(s);
 }
 
-/* Java readLine reference: lines of d[0..n) appended to out as "line|". */
-static void ref_lines(const char *d, size_t n, sl_sbuf *out)
-{
-	size_t ls = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (d[i] != '\n' && d[i] != '\r')
-			continue;
-		sl_sbuf_put(out, d + ls, i - ls);
-		sl_sbuf_put(out, "|", 1);
-		if (d[i] == '\r' && i + 1 < n && d[i + 1] == '\n')
-			i++;
-		ls = i + 1;
-	}
-	if (ls < n) {
-		sl_sbuf_put(out, d + ls, n - ls);
-		sl_sbuf_put(out, "|", 1);
-	}
-}
-
 /* Lines of pseudo-random lengths (up to maxlen) and terminators, about n bytes. */
 static void gen(sl_sbuf *b, size_t n, size_t maxlen, uint64_t seed)
 {
@@ -462,10 +443,10 @@ Test(filestream, big_files_split_on_line_boundaries)
 	put_n("big2", d2.p, d2.len, 10500);
 	put_n("big3", d3.p, d3.len, 10500);
 	put("big2_small", "s1\ns2\n", 10500);
-	ref_lines(d1.p, d1.len, &want);
-	ref_lines(d2.p, d2.len, &want);
+	sl_test_ref_lines(d1.p, d1.len, "|", &want);
+	sl_test_ref_lines(d2.p, d2.len, "|", &want);
 	sl_sbuf_put(&want, "s1|s2|", 6);
-	ref_lines(d3.p, d3.len, &want);
+	sl_test_ref_lines(d3.p, d3.len, "|", &want);
 	sl_sbuf_put(&want, "", 0);
 
 	sl_rdd *r = NULL;

@@ -50,25 +50,6 @@ static char *put(const char *name, const char *data, size_t n)
 	return p;
 }
 
-/* Java readLine reference: lines of data[0..n) appended to out as "line\x1f". */
-static void ref_lines(const char *d, size_t n, sl_sbuf *out)
-{
-	size_t ls = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (d[i] != '\n' && d[i] != '\r')
-			continue;
-		sl_sbuf_put(out, d + ls, i - ls);
-		sl_sbuf_put(out, "\x1f", 1);
-		if (d[i] == '\r' && i + 1 < n && d[i + 1] == '\n')
-			i++;
-		ls = i + 1;
-	}
-	if (ls < n) {
-		sl_sbuf_put(out, d + ls, n - ls);
-		sl_sbuf_put(out, "\x1f", 1);
-	}
-}
-
 /* Read path with textFile(block); return every row as "row\x1f" in order, check the
  * source's contract along the way. *nparts gets the partition count. */
 static void read_all(const char *path, size_t block, sl_sbuf *out, size_t *nparts, size_t maxline)
@@ -121,7 +102,7 @@ static void check_text(const char *data, size_t n, size_t block)
 	sl_sbuf got = {0}, want = {0};
 	size_t np;
 	read_all(p, block, &got, &np, 0);
-	ref_lines(data, n, &want);
+	sl_test_ref_lines(data, n, "\x1f", &want);
 	cr_expect_eq(got.len, want.len, "block %zu", block);
 	cr_expect(got.len == want.len && (got.len == 0 || memcmp(got.p, want.p, got.len) == 0),
 		  "block %zu: got '%s' want '%s'", block, got.p ? got.p : "", want.p ? want.p : "");
@@ -251,7 +232,7 @@ Test(textfile, block_splitting_never_splits_lines)
 	size_t longest = gen_lines(&data, 3000, 60, 7);
 	char *p = put("big.txt", data.p, data.len);
 	sl_sbuf want = {0};
-	ref_lines(data.p, data.len, &want);
+	sl_test_ref_lines(data.p, data.len, "\x1f", &want);
 	size_t blocks[] = {64, 100, 1000, 4096, 65536};
 	size_t last_np = 0;
 	for (size_t k = 0; k < sizeof blocks / sizeof *blocks; k++) {
@@ -284,7 +265,7 @@ Test(textfile, lines_longer_than_blocks)
 	}
 	char *p = put("long.txt", data.p, data.len);
 	sl_sbuf want = {0};
-	ref_lines(data.p, data.len, &want);
+	sl_test_ref_lines(data.p, data.len, "\x1f", &want);
 	size_t blocks[] = {1, 10, 512, 4999, 5000, 5001};
 	for (size_t k = 0; k < sizeof blocks / sizeof *blocks; k++) {
 		sl_sbuf got = {0};
@@ -313,7 +294,7 @@ Test(textfile, default_block_is_4mib)
 	size_t mib4 = (size_t)4 << 20;
 	cr_expect_eq(np, (data.len + mib4 - 1) / mib4, "%zu bytes in %zu partitions", data.len, np);
 	sl_sbuf want = {0};
-	ref_lines(data.p, data.len, &want);
+	sl_test_ref_lines(data.p, data.len, "\x1f", &want);
 	cr_expect(got.len == want.len && memcmp(got.p, want.p, got.len) == 0);
 	sl_sbuf_fini(&got);
 	sl_sbuf_fini(&want);
@@ -358,7 +339,7 @@ Test(textfile, out_of_memory)
 	gen_lines(&data, 2000, 40, 9);
 	char *p = put("oom.txt", data.p, data.len);
 	sl_sbuf want = {0};
-	ref_lines(data.p, data.len, &want);
+	sl_test_ref_lines(data.p, data.len, "\x1f", &want);
 	size_t nlines = 0;
 	for (size_t i = 0; i < want.len; i++)
 		nlines += want.p[i] == '\x1f';

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "env.h"
+#include "fmt.h"
 
 static inline void sl_test_env_init(sl_env *env)
 {
@@ -44,6 +45,27 @@ static inline void sl_test_rmdir(const char *dir)
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s' 2>/dev/null; rm -rf '%s'", dir, dir);
 	cr_expect_eq(system(cmd), 0);
+}
+
+/* The lines of d[0..n) as Java's readLine splits them (\n, \r\n, \r; a last line without
+ * terminator is a line), each appended to out followed by sep: the reference the line
+ * splitting of the file sources is checked against. */
+static inline void sl_test_ref_lines(const char *d, size_t n, const char *sep, sl_sbuf *out)
+{
+	size_t ls = 0, sl = strlen(sep);
+	for (size_t i = 0; i < n; i++) {
+		if (d[i] != '\n' && d[i] != '\r')
+			continue;
+		sl_sbuf_put(out, d + ls, i - ls);
+		sl_sbuf_put(out, sep, sl);
+		if (d[i] == '\r' && i + 1 < n && d[i + 1] == '\n')
+			i++;
+		ls = i + 1;
+	}
+	if (ls < n) {
+		sl_sbuf_put(out, d + ls, n - ls);
+		sl_sbuf_put(out, sep, sl);
+	}
 }
 
 #endif
