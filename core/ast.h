@@ -38,6 +38,8 @@ enum sl_ast_kind {
 	SL_AST_LAMBDA,     /* params[0..nparam) => kid[0] */
 	SL_AST_IF,         /* if (kid[0]) kid[1] else kid[2] */
 	SL_AST_NAMED,      /* name = kid[0], only as a call argument */
+	SL_AST_BLOCK, /* { s1; s2; ...; e }: kid[0..nkid) statements, the last one is the value */
+	SL_AST_VAL,   /* val name = kid[0], only as a statement of a BLOCK */
 };
 
 /* Binary and unary operator codes (op field). */

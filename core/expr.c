@@ -61,6 +61,7 @@ enum xop {
 	X_ISDEF,
 	X_OPTGET,
 	X_SOME,
+	X_NONE, /* None of a type taken from the other branch of an if */
 };
 
 struct sl_expr {
@@ -84,6 +85,13 @@ struct cctx {
 	int nparam, nunder;
 	sl_expr *arena;
 	int depth;
+	/* `val name = e` of enclosing blocks, innermost last: a use of name is e's node
+	 * (shared, so the tree becomes a DAG; evaluation recomputes it per use) */
+	struct {
+		const char *name;
+		sl_expr *e;
+	} let[32];
+	int nlet;
 };
 
 static sl_expr *node(struct cctx *c, int op, const sl_type *t, int nkid)
@@ -121,6 +129,17 @@ static void *fail(struct cctx *c, const sl_ast *a, const char *fmt, ...)
 #define TN(t) sl_type_name((t), (char[96]){0}, 96)
 
 static sl_expr *cx(struct cctx *c, const sl_ast *a);
+
+/* The name None, not shadowed by a lambda parameter. */
+static int is_none(const struct cctx *c, const sl_ast *a)
+{
+	if (a->kind != SL_AST_IDENT || strcmp(a->name, "None"))
+		return 0;
+	for (int i = 0; c->names && i < c->nparam; i++)
+		if (!strcmp(c->names[i], "None"))
+			return 0;
+	return 1;
+}
 
 static sl_expr *to_f64(struct cctx *c, sl_expr *e)
 {
@@ -548,6 +567,11 @@ static sl_expr *cx(struct cctx *c, const sl_ast *a)
 			r->param = c->nunder++;
 		break;
 	case SL_AST_IDENT:
+		for (int i = c->nlet - 1; i >= 0; i--)
+			if (!strcmp(c->let[i].name, a->name)) {
+				r = c->let[i].e;
+				goto out;
+			}
 		for (int i = 0; c->names && i < c->nparam; i++)
 			if (!strcmp(c->names[i], a->name)) {
 				r = node(c, X_PARAM, c->ptypes[i], 0);
@@ -600,9 +624,39 @@ static sl_expr *cx(struct cctx *c, const sl_ast *a)
 		break;
 	}
 	case SL_AST_IF: {
+		if (a->nkid < 3 || !a->kid[2]) {
+			r = fail(c, a, "an if without else has no value here");
+			break;
+		}
+		/* `None` in one branch takes its type from the other: if (c) Some(x) else None */
+		int nx = is_none(c, a->kid[1]), ny = is_none(c, a->kid[2]);
 		sl_expr *cnd = cx(c, a->kid[0]);
-		sl_expr *x = cnd ? cx(c, a->kid[1]) : NULL;
-		sl_expr *y = x ? cx(c, a->kid[2]) : NULL;
+		sl_expr *x = cnd && !nx ? cx(c, a->kid[1]) : NULL;
+		sl_expr *y = cnd && (x || nx) && !ny ? cx(c, a->kid[2]) : NULL;
+		if (nx && ny) {
+			r = fail(c, a, "None needs a known type here: both branches are None");
+			break;
+		}
+		if (nx || ny) {
+			sl_expr *o = nx ? y : x;
+			if (!o)
+				break;
+			if (o->type->kind != SL_OPT) {
+				r = fail(
+				    c, a->kid[nx ? 1 : 2],
+				    "None in one branch of an if needs an Option in the other, "
+				    "found %s",
+				    TN(o->type));
+				break;
+			}
+			sl_expr *none = node(c, X_NONE, o->type, 0);
+			if (!none)
+				break;
+			if (nx)
+				x = none;
+			else
+				y = none;
+		}
 		if (!y)
 			break;
 		if (cnd->type->kind != SL_BOOL) {
@@ -623,6 +677,39 @@ static sl_expr *cx(struct cctx *c, const sl_ast *a)
 		break;
 	}
 	case SL_AST_LAMBDA: r = fail(c, a, "a function is not a value here"); break;
+	case SL_AST_BLOCK: {
+		/* { val a = e1; val b = e2; value }: vals bind names, the last is the value */
+		int save = c->nlet;
+		for (int i = 0; i < a->nkid && !r; i++) {
+			const sl_ast *st = a->kid[i];
+			if (i == a->nkid - 1 && st->kind != SL_AST_VAL) {
+				r = cx(c, st);
+				break;
+			}
+			if (st->kind != SL_AST_VAL) {
+				fail(c, st,
+				     "a statement other than the last one of a block has no effect "
+				     "here (state.update and state.remove are for mapWithState)");
+				break;
+			}
+			if (i == a->nkid - 1) {
+				fail(c, st, "a block must end with an expression, not a val");
+				break;
+			}
+			if (c->nlet == (int)(sizeof(c->let) / sizeof(c->let[0]))) {
+				fail(c, st, "too many vals in nested blocks (at most 32)");
+				break;
+			}
+			sl_expr *v = cx(c, st->kid[0]);
+			if (!v)
+				break;
+			c->let[c->nlet].name = st->name;
+			c->let[c->nlet++].e = v;
+		}
+		c->nlet = save;
+		break;
+	}
+	case SL_AST_VAL: r = fail(c, a, "a val is only allowed as a statement of a block"); break;
 	case SL_AST_NAMED:
 		r = fail(c, a, "named argument '%s' is not allowed here", a->name);
 		break;
@@ -1206,6 +1293,14 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 	sl_col *k0 = NULL, *k1 = NULL, *out = NULL;
 	switch (e->op) {
 	case X_PARAM: return sl_col_ref(args[e->param]);
+	case X_NONE:
+		if ((out = sl_col_new(x->mem, e->type, n)))
+			for (size_t i = 0; i < n; i++)
+				if (sl_col_push_none(out)) {
+					sl_col_unref(out);
+					return NULL;
+				}
+		return out;
 	case X_CONST: return const_col(e, n, x->mem);
 	case X_ARITH: return eval_arith(e, args, n, x);
 	case X_CMP: return eval_cmp(e, args, n, x);

@@ -169,6 +169,8 @@ struct parser {
 	struct arena *arena;
 	sluice_error *err;
 	int depth;
+	int in_block;     /* parsing the statements of a { } block */
+	int brace_lambda; /* the lambda about to be parsed opens a { } block */
 	bool failed;
 	int lex_line, lex_col; /* the lexical error a TK_ERROR token stands for */
 	char lex_msg[256];
@@ -744,8 +746,12 @@ static int arrange(struct parser *p)
 		if (t->kind == TK_NL) {
 			enum tok_kind next = p->tok[i + 1].kind;
 
-			if (n || o == 0 || continues_line(p->tok[o - 1].kind) || next == TK_DOT ||
-			    next == TK_ELSE || next == TK_EOF)
+			/* inside `{ }` (innermost bracket) a newline separates statements of a
+			 * block, as at top level; inside ( ) and [ ] it is dropped */
+			bool brace = n && p->tok[stack[n - 1]].kind == TK_LBRACE;
+			if ((n && !brace) || o == 0 || continues_line(p->tok[o - 1].kind) ||
+			    next == TK_DOT || next == TK_ELSE || next == TK_EOF ||
+			    next == TK_RBRACE || next == TK_NL)
 				continue;
 		} else if (is_open(t->kind)) {
 			if (n == cap) {
@@ -964,6 +970,7 @@ static bool expect_close(struct parser *p, const struct token *open, enum tok_ki
 }
 
 static sl_ast *parse_expr(struct parser *p);
+static sl_ast *parse_stmts(struct parser *p, const struct token *open);
 static bool skip_type(struct parser *p);
 
 /* [T, U[V], ...] after a name; types are not checked by this language, only skipped. */
@@ -1051,7 +1058,13 @@ static sl_ast *parse_lambda(struct parser *p)
 	if (!at(p, TK_ARROW))
 		return fail(p, cur(p), "expected '=>', found %s", desc(p, cur(p)));
 	advance(p);
-	n->kid[0] = parse_expr(p);
+	if (p->brace_lambda) {
+		/* { x => stmts }: the body runs to the closing brace */
+		p->brace_lambda = 0;
+		n->kid[0] = parse_stmts(p, t);
+	} else {
+		n->kid[0] = parse_expr(p);
+	}
 	return n->kid[0] && finish(p, n) ? n : NULL;
 }
 
@@ -1074,9 +1087,16 @@ static sl_ast *parse_if(struct parser *p)
 	n->kid[1] = parse_expr(p);
 	if (!n->kid[1])
 		return NULL;
-	if (!at(p, TK_ELSE))
+	if (!at(p, TK_ELSE)) {
+		/* `if (c) stmt` without else: a statement of a block (kid[2] = NULL); an
+		 * expression needs its else, which the compiler reports */
+		if (p->in_block && (at(p, TK_NL) || at(p, TK_SEMI) || at(p, TK_RBRACE))) {
+			n->nkid = 2;
+			return finish(p, n) ? n : NULL;
+		}
 		return fail(p, cur(p), "expected 'else' to complete 'if' at %d:%d, found %s",
 			    t->line, t->col, desc(p, cur(p)));
+	}
 	advance(p);
 	n->kid[2] = parse_expr(p);
 	return n->kid[2] && finish(p, n) ? n : NULL;
@@ -1114,6 +1134,88 @@ static bool parse_args(struct parser *p, sl_ast *call, const struct token *open)
 	return expect_close(p, open, TK_RPAREN);
 }
 
+/* `x =>` or `( ... ) =>` starts here. */
+static bool lambda_ahead(struct parser *p)
+{
+	const struct token *t = cur(p);
+
+	return (t->kind == TK_IDENT && peek(p, 1)->kind == TK_ARROW) ||
+	       (t->kind == TK_LPAREN && t->match != NO_MATCH &&
+		p->tok[t->match + 1].kind == TK_ARROW);
+}
+
+/*
+ * Statements up to (not including) the `}` of `open`: separated by `;` or newlines, each
+ * `val name = e` or an expression. One expression alone is just that expression (the
+ * common `map { x => ... }`); anything else is a BLOCK node whose last statement is its
+ * value. `{ x => stmts }` is a lambda whose body is the statements (Scala's rule).
+ */
+static sl_ast *parse_stmts(struct parser *p, const struct token *open)
+{
+	sl_ast *blk = new_node(p, SL_AST_BLOCK, open->line, open->col, 0), *e;
+	int cap = 0, save = p->in_block;
+
+	if (!blk)
+		return NULL;
+	p->in_block = 1;
+	for (;;) {
+		while (at(p, TK_NL) || at(p, TK_SEMI))
+			advance(p);
+		if (at(p, TK_RBRACE) && blk->nkid)
+			break;
+		if (at(p, TK_VAL)) {
+			const struct token *v = advance(p), *name;
+
+			if (!at(p, TK_IDENT))
+				return fail(p, cur(p), "expected name after 'val', found %s",
+					    desc(p, cur(p)));
+			name = advance(p);
+			if (at(p, TK_COLON) && (advance(p), !skip_type(p)))
+				return NULL;
+			if (!at(p, TK_ASSIGN))
+				return fail(p, cur(p), "expected '=' after 'val %.40s', found %s",
+					    name->str, desc(p, cur(p)));
+			advance(p);
+			e = new_node(p, SL_AST_VAL, v->line, v->col, 1);
+			if (!e)
+				return NULL;
+			e->name = name->str;
+			e->kid[0] = parse_expr(p);
+			if (!e->kid[0] || !finish(p, e))
+				return NULL;
+		} else if (blk->nkid == 0 && lambda_ahead(p)) {
+			p->brace_lambda = 1;
+			e = parse_expr(p);
+			if (e && !at(p, TK_RBRACE) && !at(p, TK_EOF))
+				return fail(p, cur(p), "expected '}', found %s", desc(p, cur(p)));
+		} else {
+			e = parse_expr(p);
+		}
+		if (!e || !add_kid(p, blk, &cap, e))
+			return NULL;
+		if (!at(p, TK_NL) && !at(p, TK_SEMI) && !at(p, TK_RBRACE) && !at(p, TK_EOF))
+			return fail(p, cur(p), "expected ';', newline or '}', found %s",
+				    desc(p, cur(p)));
+		if (at(p, TK_EOF))
+			break;
+	}
+	p->in_block = save;
+	if (blk->nkid == 1 && blk->kid[0]->kind != SL_AST_VAL)
+		return blk->kid[0];
+	return finish(p, blk) ? blk : NULL;
+}
+
+static sl_ast *parse_block(struct parser *p, const struct token *open)
+{
+	sl_ast *e = parse_stmts(p, open);
+
+	if (!e || !expect_close(p, open, TK_RBRACE))
+		return NULL;
+	e->line = open->line;
+	e->col = open->col;
+	return e;
+}
+
 /* `(e)`, `(a, b, ...)` or `{ e }`; a bare group takes the bracket's position. */
 static sl_ast *parse_group(struct parser *p)
 {
@@ -1126,6 +1228,8 @@ static sl_ast *parse_group(struct parser *p)
 		return fail(p, cur(p),
 			    "pattern-matching functions ({ case ... => ... }) are not supported; "
 			    "write a lambda such as x => x._1 + x._2");
+	if (close == TK_RBRACE)
+		return parse_block(p, open);
 	e = parse_expr(p);
 
 	if (!e)
@@ -1337,8 +1441,7 @@ static sl_ast *parse_expr(struct parser *p)
 
 	if (!enter(p))
 		goto out;
-	if ((t->kind == TK_IDENT && peek(p, 1)->kind == TK_ARROW) ||
-	    (t->kind == TK_LPAREN && t->match != NO_MATCH && p->tok[t->match + 1].kind == TK_ARROW))
+	if (lambda_ahead(p))
 		n = parse_lambda(p);
 	else if (t->kind == TK_IF)
 		n = parse_if(p);
