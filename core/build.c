@@ -18,6 +18,8 @@
 #include "context.h"
 #include "parse.h"
 #include "shuffle.h"
+#include "state.h"
+#include "window.h"
 
 enum opk {
 	K_FN,       /* one function argument */
@@ -31,7 +33,8 @@ enum opk {
 	K_SAVE,
 	K_SAME,
 	K_CALLBACK,
-	K_LATER,
+	K_WIN,   /* window and state operators: their own argument rules (window_op) */
+	K_LATER, /* Spark has it; sluice does not yet */
 };
 
 struct opdef {
@@ -65,15 +68,16 @@ static const struct opdef ops[] = {
     {"transform", K_CALLBACK, 0, 0},
     {"foreachRDD", K_CALLBACK, 0, 0},
     {"foreachBatch", K_CALLBACK, 0, 0},
-    {"window", K_LATER, 0, 0},
-    {"countByWindow", K_LATER, 0, 0},
-    {"reduceByWindow", K_LATER, 0, 0},
-    {"reduceByKeyAndWindow", K_LATER, 0, 0},
-    {"countByValueAndWindow", K_LATER, 0, 0},
-    {"groupByKeyAndWindow", K_LATER, 0, 0},
-    {"updateStateByKey", K_LATER, 0, 0},
-    {"mapWithState", K_LATER, 0, 0},
-    {"checkpoint", K_LATER, 0, 0},
+    {"window", K_WIN, 0, 0},
+    {"countByWindow", K_WIN, 0, 0},
+    {"reduceByWindow", K_WIN, 0, 0},
+    {"reduceByKeyAndWindow", K_WIN, 0, 0},
+    {"countByValueAndWindow", K_WIN, 0, 0},
+    {"groupByKeyAndWindow", K_WIN, 0, 0},
+    {"updateStateByKey", K_WIN, 0, 0},
+    {"mapWithState", K_WIN, 0, 0},
+    {"stateSnapshots", K_WIN, 0, 0},
+    {"checkpoint", K_WIN, 0, 0},
     {NULL, 0, 0, 0},
 };
 
@@ -282,6 +286,231 @@ static int stream_arg(struct bctx *b, const sl_ast *a, sl_dstream **s)
 	return 0;
 }
 
+/* A duration argument: 2s, 500ms, Seconds(2), Milliseconds(500), Minutes(1),
+ * Durations.seconds(2). 1 and *ms set; 0 if a is not written as a duration. */
+static int dur_arg(const sl_ast *a, int64_t *ms)
+{
+	static const struct {
+		const char *name;
+		int64_t unit;
+	} units[] = {
+	    {"Milliseconds", 1}, {"Seconds", 1000},  {"Minutes", 60000}, {"milliseconds", 1},
+	    {"seconds", 1000},   {"minutes", 60000}, {NULL, 0}};
+	if (a->kind == SL_AST_NAMED)
+		a = a->kid[0];
+	if (a->kind == SL_AST_DURATION) {
+		*ms = a->ival;
+		return 1;
+	}
+	if (a->kind != SL_AST_CALL || a->nkid != 2)
+		return 0;
+	const sl_ast *f = a->kid[0], *v = a->kid[1];
+	const char *name = f->kind == SL_AST_IDENT ? f->name
+			   : f->kind == SL_AST_FIELD && f->kid[0]->kind == SL_AST_IDENT &&
+				   !strcmp(f->kid[0]->name, "Durations")
+			       ? f->name
+			       : NULL;
+	for (int i = 0; name && units[i].name; i++)
+		if (!strcmp(name, units[i].name) && v->kind == SL_AST_INT) {
+			*ms = v->ival * units[i].unit;
+			return 1;
+		}
+	return 0;
+}
+
+static int is_fn_arg(const sl_ast *a)
+{
+	return a->kind == SL_AST_LAMBDA || sl_ast_placeholders(a) > 0;
+}
+
+/*
+ * The window and state operators, Spark's overloads:
+ *   window(W[, S])                    countByWindow(W, S)
+ *   reduceByWindow(f, W, S)           reduceByWindow(f, invF, W, S)
+ *   reduceByKeyAndWindow(f, W[, S][, numPartitions])
+ *   reduceByKeyAndWindow(f, invF, W, S[, numPartitions][, filterFunc])
+ *   countByValueAndWindow(W, S[, numPartitions])   groupByKeyAndWindow(W[, S][, numPartitions])
+ *   updateStateByKey(f[, numPartitions][, initialRDD])
+ *   mapWithState(StateSpec.function(f)[.initialState(s)][.timeout(d)][.numPartitions(n)]
+ *                [.timeoutEveryBatch()])
+ *   stateSnapshots()                  checkpoint(interval)
+ */
+static int window_op(struct bctx *b, const char *name, sl_dstream *p, const sl_ast *const *args,
+		     int nargs, const sl_ast *field, sl_dstream **out)
+{
+	sluice_error *err = b->err;
+	const sl_ast *fn[3] = {NULL, NULL, NULL};
+	int nfn = 0, ndur = 0, nint = 0;
+	int64_t dur[2] = {0, 0}, nparts = 0;
+	const sl_ast *initial = NULL, *spec = NULL;
+	sl_dstream *d = NULL;
+	int is_state = !strcmp(name, "updateStateByKey") || !strcmp(name, "mapWithState");
+	for (int i = 0; i < nargs; i++) {
+		const sl_ast *a = args[i], *v = a->kind == SL_AST_NAMED ? a->kid[0] : a;
+		int64_t ms;
+		const char *an = a->kind == SL_AST_NAMED ? a->name : NULL;
+		if (an && (!strcmp(an, "initialRDD") || !strcmp(an, "initialState"))) {
+			initial = v;
+		} else if (an && !strcmp(an, "numPartitions")) {
+			if (int_arg(b, v, "numPartitions", 1, &nparts))
+				return -EINVAL;
+		} else if (an && !strcmp(an, "filterFunc")) {
+			fn[2] = v;
+		} else if (dur_arg(a, &ms)) {
+			if (ndur == 2)
+				return at(err, a, -EINVAL, "%s: too many durations", name);
+			if (ms <= 0)
+				return at(err, a, -EINVAL, "%s: a duration must be positive", name);
+			dur[ndur++] = ms;
+		} else if (v->kind == SL_AST_INT) {
+			if (ndur == 0 && !is_state && strcmp(name, "checkpoint"))
+				return at(err, a, -EINVAL,
+					  "%s: a duration needs a unit here (2s, 500ms) or "
+					  "Seconds(2)",
+					  name);
+			if (int_arg(b, v, "numPartitions", 1, &nparts))
+				return -EINVAL;
+			nint++;
+		} else if (!strcmp(name, "mapWithState") && !spec) {
+			spec = v;
+		} else if (is_fn_arg(v)) {
+			if (ndur && !fn[2] && nfn >= 1)
+				fn[2] = v; /* filterFunc after the durations */
+			else if (nfn < 2 && !ndur)
+				fn[nfn++] = v;
+			else
+				return at(err, a, -EINVAL, "%s: unexpected function argument",
+					  name);
+		} else if (is_state && !initial) {
+			initial = v;
+		} else {
+			return at(
+			    err, a, -EINVAL,
+			    "%s: expected a function, a duration (2s, Seconds(2)) or a number "
+			    "of partitions here",
+			    name);
+		}
+	}
+	(void)nint;
+	sl_win_spec ws = {.W = dur[0], .S = dur[1], .nparts = (int)nparts, .opname = name};
+	const char *usage = NULL;
+	int keyed = !strcmp(name, "countByWindow") || !strcmp(name, "reduceByWindow") ||
+		    !strcmp(name, "reduceByKeyAndWindow") ||
+		    !strcmp(name, "countByValueAndWindow") || !strcmp(name, "groupByKeyAndWindow");
+	if (!strcmp(name, "window")) {
+		if (nfn || ndur < 1 || nparts)
+			usage = "window(windowDuration[, slideDuration])";
+		else
+			d = sl_ds_window(p, dur[0], dur[1], err);
+	} else if (!strcmp(name, "countByWindow")) {
+		if (nfn || ndur != 2 || nparts)
+			usage = "countByWindow(windowDuration, slideDuration)";
+		ws.mode = SL_WIN_CONST;
+	} else if (!strcmp(name, "reduceByWindow")) {
+		if (nfn < 1 || ndur != 2 || nparts || fn[2])
+			usage = "reduceByWindow(f[, invF], windowDuration, slideDuration)";
+		ws.mode = SL_WIN_CONST;
+		ws.f = fn[0];
+		ws.inv = fn[1];
+	} else if (!strcmp(name, "reduceByKeyAndWindow")) {
+		if (nfn < 1 || ndur < 1 || (nfn == 2 && ndur != 2) || (fn[2] && nfn != 2))
+			usage = "reduceByKeyAndWindow(f, windowDuration[, slideDuration][, "
+				"numPartitions]) or reduceByKeyAndWindow(f, invF, windowDuration, "
+				"slideDuration[, numPartitions][, filterFunc])";
+		ws.mode = SL_WIN_PAIRS;
+		ws.f = fn[0];
+		ws.inv = fn[1];
+		ws.filter = fn[2];
+	} else if (!strcmp(name, "countByValueAndWindow")) {
+		if (nfn || ndur != 2)
+			usage = "countByValueAndWindow(windowDuration, slideDuration[, "
+				"numPartitions])";
+		ws.mode = SL_WIN_VALUE;
+		ws.drop_zero = 1;
+	} else if (!strcmp(name, "groupByKeyAndWindow")) {
+		if (nfn || ndur < 1)
+			usage = "groupByKeyAndWindow(windowDuration[, slideDuration][, "
+				"numPartitions])";
+		ws.mode = SL_WIN_GROUP;
+	} else if (!strcmp(name, "updateStateByKey")) {
+		if (nfn != 1 || ndur || fn[2])
+			usage = "updateStateByKey(f[, numPartitions][, initialRDD = Seq((k, s), "
+				"...)])";
+		else {
+			sl_state_spec ss = {.f = fn[0], .initial = initial, .nparts = (int)nparts};
+			d = sl_ds_update_state(p, &ss, err);
+		}
+	} else if (!strcmp(name, "mapWithState")) {
+		sl_state_spec ss = {.nparts = (int)nparts};
+		/* StateSpec.function(f).initialState(s).timeout(d).numPartitions(n) */
+		const sl_ast *c = spec;
+		while (c && c->kind == SL_AST_CALL && c->kid[0]->kind == SL_AST_FIELD) {
+			const sl_ast *m = c->kid[0];
+			const char *mn = m->name;
+			int64_t ms = 0;
+			if (!strcmp(mn, "function") && c->nkid == 2) {
+				ss.f = c->kid[1];
+				if (m->kid[0]->kind != SL_AST_IDENT ||
+				    strcmp(m->kid[0]->name, "StateSpec"))
+					return at(err, m, -EINVAL,
+						  "expected StateSpec.function(f)");
+				break;
+			} else if (!strcmp(mn, "initialState") && c->nkid == 2) {
+				ss.initial = c->kid[1];
+			} else if (!strcmp(mn, "timeout") && c->nkid == 2 &&
+				   dur_arg(c->kid[1], &ms)) {
+				ss.timeout = ms;
+			} else if (!strcmp(mn, "numPartitions") && c->nkid == 2) {
+				if (int_arg(b, c->kid[1], "numPartitions", 1, &nparts))
+					return -EINVAL;
+				ss.nparts = (int)nparts;
+			} else if (!strcmp(mn, "timeoutEveryBatch") && c->nkid == 1) {
+				ss.every_batch = 1;
+			} else {
+				return at(err, m, -EINVAL,
+					  "unknown StateSpec setting '%s' (function, initialState, "
+					  "timeout(duration), numPartitions, timeoutEveryBatch)",
+					  mn);
+			}
+			c = m->kid[0];
+		}
+		if (!ss.f || nfn || ndur)
+			usage = "mapWithState(StateSpec.function((key, value, state) => "
+				"...)[.initialState(Seq(...))][.timeout(duration)])";
+		else
+			d = sl_ds_map_with_state(p, &ss, err);
+	} else if (!strcmp(name, "stateSnapshots")) {
+		if (nargs)
+			usage = "stateSnapshots()";
+		else
+			d = sl_ds_state_snapshots(p, err);
+	} else if (!strcmp(name, "checkpoint")) {
+		if (ndur != 1 || nfn || nargs != 1)
+			usage = "checkpoint(interval)";
+		else if (sl_ds_set_checkpoint(p, dur[0], err))
+			return at(err, field, -EINVAL, "%s", err ? err->msg : "");
+		else
+			d = p;
+	}
+	if (usage)
+		return at(err, field, -EINVAL, "%s: expected %s", name, usage);
+	if (keyed)
+		d = sl_ds_keyed_window(p, &ws, err);
+	if (!d) {
+		if (err && !err->line) {
+			err->line = field->nline ? field->nline : field->line;
+			err->col = field->nline ? field->ncol : field->col;
+		}
+		return err && err->code ? err->code : -EINVAL;
+	}
+	if (d != p) {
+		d->line = field->nline ? field->nline : field->line;
+		d->col = field->nline ? field->ncol : field->col;
+	}
+	*out = d;
+	return 0;
+}
+
 static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struct val *out)
 {
 	const char *name = field->name;
@@ -331,10 +560,15 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 		return at(b->err, field, -EINVAL,
 			  "%s needs C code: use sluice_stream_%s() in the library API", name,
 			  strcmp(name, "transform") ? "foreach_batch" : "transform");
-	case K_LATER:
-		return at(b->err, field, -ENOTSUP,
-			  "%s is not implemented yet (windows, state and checkpoints are planned)",
-			  name);
+	case K_LATER: return at(b->err, field, -ENOTSUP, "%s is not implemented yet", name);
+	case K_WIN: {
+		sl_dstream *w = NULL;
+		if ((rc = window_op(b, name, self.s, args, nargs, field, &w)))
+			return rc;
+		out->kind = 1;
+		out->s = w;
+		return 0;
+	}
 	}
 	if (nargs < mina || nargs > maxa) {
 		if (mina == maxa)

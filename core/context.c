@@ -231,6 +231,17 @@ static int run_batch(sluice_context *ctx, int64_t t)
 {
 	int failed = 0;
 	int64_t start_ms = now_ms();
+	sluice_error ae = {0};
+	if (sl_graph_advance(&ctx->g, t, &ae)) {
+		/* a window or state operator failed on this batch: its outputs fail too */
+		char where[48] = "";
+		if (ae.line)
+			snprintf(where, sizeof(where), "%d:%d: ", ae.line, ae.col);
+		sl_log(&ctx->env, SL_LOG_ERROR, "batch %lld ms: %s%s", (long long)t, where, ae.msg);
+		if (!ctx->first_err.code)
+			ctx->first_err = ae;
+		failed = 1;
+	}
 	for (int i = 0; i < ctx->g.nout; i++) {
 		sluice_error e = {0};
 		int rc = run_output(ctx, &ctx->g.out[i], t, &e);

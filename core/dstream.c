@@ -11,6 +11,8 @@
 #include "parse.h"
 #include "kernels.h"
 #include "shuffle.h"
+#include "state.h"
+#include "window.h"
 
 #define TN(t) sl_type_name((t), (char[96]){0}, 96)
 
@@ -31,6 +33,11 @@ static const char *kind_name[] = {
     [SL_DS_JOIN] = "join",
     [SL_DS_COGROUP] = "cogroup",
     [SL_DS_REPARTITION] = "repartition",
+    [SL_DS_WINDOW] = "window",
+    [SL_DS_KWINDOW] = "reduceByKeyAndWindow",
+    [SL_DS_STATE] = "updateStateByKey",
+    [SL_DS_MAPSTATE] = "mapWithState",
+    [SL_DS_SNAPSHOT] = "stateSnapshots",
 };
 
 int sl_graph_init(sl_graph *g, sl_env *env)
@@ -45,6 +52,10 @@ void sl_graph_fini(sl_graph *g)
 	for (int i = 0; i < g->nds; i++) {
 		sl_dstream *d = g->ds[i];
 		sl_rdd_unref(d->memo);
+		if (d->kind == SL_DS_WINDOW || d->kind == SL_DS_KWINDOW)
+			sl_window_free(d);
+		if (d->kind == SL_DS_STATE || d->kind == SL_DS_MAPSTATE)
+			sl_state_free(d);
 		if (d->has_fn)
 			sl_lambda_fini(&d->fn);
 		if (d->src)
@@ -170,6 +181,7 @@ sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts
 	}
 	d->parent[0] = p;
 	d->nparent = 1;
+	d->slide = p->slide; /* per-batch operators run at their parent's times */
 	d->fn = l;
 	d->has_fn = 1;
 	if (kind == SL_DS_FILTER)
@@ -205,6 +217,7 @@ sl_dstream *sl_ds_unary(sl_dstream *p, int kind, int nparts, sluice_error *err)
 		return NULL;
 	d->parent[0] = p;
 	d->nparent = 1;
+	d->slide = p->slide; /* per-batch operators run at their parent's times */
 	d->nparts = nparts;
 	return d;
 }
@@ -260,6 +273,7 @@ sl_dstream *sl_ds_binary(sl_dstream *a, sl_dstream *b, int kind, int sub, int np
 		return NULL;
 	d->parent[0] = a;
 	d->parent[1] = b;
+	d->slide = a->slide;
 	d->nparent = 2;
 	d->sub = sub;
 	d->nparts = nparts;
@@ -279,6 +293,7 @@ sl_dstream *sl_ds_transform(sl_dstream *p, const sl_type *out_type, sl_transform
 		return NULL;
 	d->parent[0] = p;
 	d->nparent = 1;
+	d->slide = p->slide; /* per-batch operators run at their parent's times */
 	d->tfn = fn;
 	d->targ = arg;
 	return d;
@@ -300,6 +315,38 @@ int sl_graph_add_output(sl_graph *g, const sl_output *o, sluice_error *err)
 	g->out[g->nout].prefix = o->prefix ? strdup(o->prefix) : NULL;
 	g->out[g->nout].suffix = o->suffix ? strdup(o->suffix) : NULL;
 	g->nout++;
+	return 0;
+}
+
+int sl_graph_advance(sl_graph *g, int64_t t, sluice_error *err)
+{
+	for (int i = 0; i < g->nds; i++) {
+		sl_dstream *d = g->ds[i];
+		int rc = 0;
+		if (!d->used)
+			continue;
+		if (d->kind == SL_DS_WINDOW || d->kind == SL_DS_KWINDOW) {
+			rc = sl_window_absorb(d, t, err);
+			if (!rc && d->kind == SL_DS_KWINDOW) {
+				/* the inverse form builds on its previous result: compute every
+				 * valid time, read or not (Spark's getOrCompute(t - S)) */
+				sl_rdd *r = NULL;
+				rc = sl_ds_compute(d, t, &r, err);
+				sl_rdd_unref(r);
+			}
+		} else if (d->kind == SL_DS_STATE || d->kind == SL_DS_MAPSTATE) {
+			sl_rdd *r = NULL;
+			rc = sl_ds_compute(d, t, &r, err);
+			sl_rdd_unref(r);
+		}
+		if (rc) {
+			if (err && !err->line && d->line) {
+				err->line = d->line;
+				err->col = d->col;
+			}
+			return rc;
+		}
+	}
 	return 0;
 }
 
@@ -525,6 +572,14 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 			rc = 0;
 		}
 		return rc;
+	}
+	switch (d->kind) {
+	case SL_DS_WINDOW:
+	case SL_DS_KWINDOW: rc = sl_window_compute(d, t, out, err); goto out;
+	case SL_DS_STATE:
+	case SL_DS_MAPSTATE:
+	case SL_DS_SNAPSHOT: rc = sl_state_compute(d, t, out, err); goto out;
+	default: break;
 	}
 	for (int k = 0; k < d->nparent; k++) {
 		rc = sl_ds_compute(d->parent[k], t, &in[k], err);

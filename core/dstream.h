@@ -37,6 +37,11 @@ enum sl_ds_kind {
 	SL_DS_JOIN,
 	SL_DS_COGROUP,
 	SL_DS_REPARTITION,
+	SL_DS_WINDOW,   /* window(W, S) (window.c) */
+	SL_DS_KWINDOW,  /* the keyed and reducing windows (window.c) */
+	SL_DS_STATE,    /* updateStateByKey (state.c) */
+	SL_DS_MAPSTATE, /* mapWithState (state.c) */
+	SL_DS_SNAPSHOT, /* mapWithState(...).stateSnapshots() (state.c) */
 };
 
 enum sl_out_kind { SL_OUT_PRINT, SL_OUT_SAVE_TEXT, SL_OUT_FOREACH };
@@ -67,6 +72,8 @@ struct sl_dstream {
 	void *targ;
 	int line, col;      /* where it was defined in the pipeline text (0 = API) */
 	const char *opname; /* Spark's name of the operator */
+	int64_t window;     /* window streams: W (slide holds S) */
+	void *priv;         /* window/state operators: their retained state */
 	/* per batch */
 	int64_t memo_time;
 	sl_rdd *memo;
@@ -115,6 +122,10 @@ int sl_graph_add_output(sl_graph *g, const sl_output *o, sluice_error *err);
 
 /* The rdd of stream d at batch time t (memoized; *out is a new reference or NULL). */
 int sl_ds_compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err);
+/* Before a batch's outputs run: the window and state operators absorb batch t of their
+ * parents (and compute themselves at their valid times), every batch, in graph order,
+ * whether an output reads them at t or not. */
+int sl_graph_advance(sl_graph *g, int64_t t, sluice_error *err);
 /* Drop every memo (end of batch). */
 void sl_graph_clear_memo(sl_graph *g);
 
