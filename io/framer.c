@@ -2,136 +2,191 @@
 /*
  * framer.c - streaming readLine framing (contract in framer.h).
  *
- * A feed is scanned once: next_eol() finds the next '\n' or '\r' (64-byte SSE2 masks,
- * or memchr; see scanner). Complete records that lie wholly inside the feed are collected as a
- * "run" of (offset, length) pairs; a run is flushed with one sl_col_str_space reservation and one
- * memcpy of the span from its first record to its last (terminators between records are copied too:
- * at most 2 bytes per record, cheaper than a memcpy per record), then one view per record is stored
- * in place (sl_col_reserve once). A skipped record ends the run, so no skipped bytes are ever
- * copied. A record that began in an earlier feed is assembled from the partial buffer and the head
- * of this feed with a reservation of its own.
+ * A feed is scanned once, 64 bytes at a time: eol_mask64() gives a 64-bit mask of the
+ * '\n' and '\r' bytes of a block (four 16-byte SSE2 compares), and every set bit ends a
+ * record, which costs a count of trailing zeros, a length check and one 16-byte store: the
+ * view is written straight into the output column (room for a block's worth of views is
+ * reserved once per block). The byte at each hit is looked at only to tell '\r' (rare:
+ * it may swallow a following '\n') from '\n'.
+ *
+ * View mode leaves the views pointing into the input. Copy mode does the same, then
+ * "settles" the pending views: the span from the first pending record to the end of the
+ * last one is copied with one sl_col_str_space reservation and one memcpy (terminators
+ * between records are copied too: at most 2 bytes per record, cheaper than a memcpy per
+ * record) and the pending views are moved onto the copy. A skipped record settles first,
+ * so no skipped bytes are ever copied. The first record of a feed, when it continues a
+ * partial (or skipped) record of earlier feeds, is handled on its own before the loop
+ * (assembled from the partial buffer and the head of this feed).
  *
  * Invariants (between calls):
  *   - plen <= max; plen > 0 implies !skipping (a partial that grows beyond max is
  *     dropped at once and the framer switches to skipping);
  *   - cr implies the last byte consumed was a '\r' that ended a record and plen == 0,
  *     !skipping: a '\n' as the next byte is swallowed, anything else starts a record;
- *   - records are appended in stream order: the run is flushed before anything else
- *     is appended, and the partial is only appended when its terminator is seen, which
- *     happens before any record of the run.
+ *   - records are appended in stream order: the partial is appended when its terminator
+ *     is seen, before any record of the loop; views are settled in place, in order.
  */
 #include "framer.h"
 
 #include <errno.h>
 #include <string.h>
 
-#define RUN_MAX  256 /* records collected before a run is flushed */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define FRAMER_X86 1
+#endif
+
 #define PART_MIN 256 /* first size of the partial-record buffer */
 
-/* Complete records of the current feed not yet appended: p[off[k] .. off[k] + len[k]). */
-typedef struct run {
-	uint32_t n;
-	size_t off[RUN_MAX];
-	size_t len[RUN_MAX];
-} run;
+/* ------------------------------------------------------------ per-ISA code
+ * The only per-ISA part of the framer, each written once and compiled per ISA with a
+ * target attribute (the build compiles the rest for baseline x86-64):
+ *
+ *   block_<isa>(q, &cr)  the masks of the '\n' bytes (returned) and the '\r' bytes (*cr)
+ *                        of q[0..63] (bit k: q[k]); q[0..63] readable
+ *   lines_<isa>(pb, nblk, &ps, &w, wend)
+ *                        frames the whole 64-byte blocks pb[0 .. 64 nblk) in order and
+ *                        stops before the first block that holds a '\r' or when fewer
+ *                        than 64 views fit in [w, wend): each '\n' at e ends the record
+ *                        [ps, e), stored at w as a view; ps moves past the '\n', w past
+ *                        the view. Returns the blocks done. The caller has made sure
+ *                        that no record can be too long and that the limit cannot be
+ *                        reached in those blocks.
+ */
+#define LINES_BODY(BLOCK)                                                                          \
+	{                                                                                          \
+		const char *ps = *psp;                                                             \
+		sl_str *w = *wp;                                                                   \
+		size_t q = 0;                                                                      \
+		for (; q < nblk; q++, pb += 64) {                                                  \
+			uint64_t c, m = BLOCK(pb, &c);                                             \
+			if (c || wend - w < 64)                                                    \
+				break;                                                             \
+			while (m) {                                                                \
+				const char *e = pb + __builtin_ctzll(m);                           \
+				m &= m - 1;                                                        \
+				w->p = ps;                                                         \
+				w->len = (size_t)(e - ps);                                         \
+				w++;                                                               \
+				ps = e + 1;                                                        \
+			}                                                                          \
+		}                                                                                  \
+		*psp = ps;                                                                         \
+		*wp = w;                                                                           \
+		return q;                                                                          \
+	}
 
 #ifdef __SSE2__
-#include <emmintrin.h>
-
-/*
- * Finds terminators 64 bytes at a time: a 64-bit mask of the '\n' and '\r' bytes of
- * the window [base, wend) is computed once (four 16-byte compares with SSE2, or a byte
- * loop for the last window of a feed, which never reads past end), and each record
- * then costs a shift and a count of trailing zeros. Lines of a few dozen bytes made the
- * two memchr calls per record (one per terminator byte) the framer's main cost.
- */
-typedef struct scanner {
-	const char *end;
-	const char *base, *wend; /* the window; empty until the first call */
-	uint64_t mask;           /* bit k: base[k] is '\n' or '\r' */
-} scanner;
-
-#define SCANNER_INIT(p, n)                                                                         \
-	{                                                                                          \
-		.end = (p) + (n), .base = (p), .wend = (p), .mask = 0                              \
-	}
-
-static inline uint64_t eol_mask64(const char *q)
+static inline __attribute__((always_inline)) uint64_t block_sse2(const char *q, uint64_t *cr)
 {
-	const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
-	uint64_t m = 0;
-	for (int k = 0; k < 4; k++) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k));
-		__m128i e = _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr));
-		m |= (uint64_t)(uint32_t)_mm_movemask_epi8(e) << (16 * k);
+	const __m128i n = _mm_set1_epi8('\n'), r = _mm_set1_epi8('\r');
+	__m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)q);
+	__m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(q + 16));
+	__m128i x2 = _mm_loadu_si128((const __m128i *)(const void *)(q + 32));
+	__m128i x3 = _mm_loadu_si128((const __m128i *)(const void *)(q + 48));
+	*cr = (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x0, r)) |
+	      (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x1, r)) << 16 |
+	      (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x2, r)) << 32 |
+	      (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x3, r)) << 48;
+	return (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x0, n)) |
+	       (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x1, n)) << 16 |
+	       (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x2, n)) << 32 |
+	       (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x3, n)) << 48;
+}
+#else
+static inline __attribute__((always_inline)) uint64_t block_sse2(const char *q, uint64_t *cr)
+{
+	uint64_t m = 0, c = 0;
+	for (unsigned k = 0; k < 64; k++) {
+		m |= (uint64_t)(q[k] == '\n') << k;
+		c |= (uint64_t)(q[k] == '\r') << k;
 	}
+	*cr = c;
+	return m;
+}
+#endif
+
+static uint64_t block_base(const char *q, uint64_t *cr)
+{
+	return block_sse2(q, cr);
+}
+
+static size_t lines_base(const char *pb, size_t nblk, const char **psp, sl_str **wp,
+			 const sl_str *wend) LINES_BODY(block_sse2)
+
+#ifdef FRAMER_X86
+    __attribute__((target("avx2"))) static inline __attribute__((always_inline)) uint64_t
+    block_avx2_in(const char *q, uint64_t *cr)
+{
+	const __m256i n = _mm256_set1_epi8('\n'), r = _mm256_set1_epi8('\r');
+	__m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)q);
+	__m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
+	*cr = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x0, r)) |
+	      (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x1, r)) << 32;
+	return (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x0, n)) |
+	       (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x1, n)) << 32;
+}
+
+__attribute__((target("avx2"))) static uint64_t block_avx2(const char *q, uint64_t *cr)
+{
+	return block_avx2_in(q, cr);
+}
+
+__attribute__((target("avx2"))) static size_t
+lines_avx2(const char *pb, size_t nblk, const char **psp, sl_str **wp, const sl_str *wend)
+    LINES_BODY(block_avx2_in)
+
+	__attribute__((target("avx512f,avx512bw"))) static inline
+    __attribute__((always_inline)) uint64_t block_avx512_in(const char *q, uint64_t *cr)
+{
+	__m512i x = _mm512_loadu_si512((const void *)q);
+	*cr = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('\r'));
+	return _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('\n'));
+}
+
+__attribute__((target("avx512f,avx512bw"))) static uint64_t block_avx512(const char *q,
+									 uint64_t *cr)
+{
+	return block_avx512_in(q, cr);
+}
+
+__attribute__((target("avx512f,avx512bw"))) static size_t
+lines_avx512(const char *pb, size_t nblk, const char **psp, sl_str **wp, const sl_str *wend)
+    LINES_BODY(block_avx512_in)
+#endif
+
+    /* The masks of p[b .. b + len) (len <= 64; bit k: p[b + k]), never reading outside
+     * p[0 .. n): a whole block, the last 64 bytes of p shifted down, or a byte loop when
+     * n < 64. */
+    static uint64_t
+    masks_at(const sl_framer *f, const char *p, size_t b, size_t len, size_t n, uint64_t *cr)
+{
+	if (len == 64)
+		return f->block(p + b, cr);
+	if (n >= 64) {
+		uint64_t c, m = f->block(p + n - 64, &c);
+		*cr = c >> (64 - len);
+		return m >> (64 - len);
+	}
+	uint64_t m = 0, c = 0;
+	for (size_t k = 0; k < len; k++) {
+		m |= (uint64_t)(p[b + k] == '\n') << k;
+		c |= (uint64_t)(p[b + k] == '\r') << k;
+	}
+	*cr = c;
 	return m;
 }
 
-/* The first '\n' or '\r' in [from, sc->end), or NULL; from never decreases. */
-static inline const char *next_eol(scanner *sc, const char *from)
+/* The first '\n' or '\r' in p[i .. n), or n. */
+static size_t find_eol(const sl_framer *f, const char *p, size_t i, size_t n)
 {
-	for (;;) {
-		if (from < sc->wend) {
-			/* base <= from < wend = base + at most 64 */
-			uint64_t m = sc->mask & (~(uint64_t)0 << (from - sc->base));
-			if (m)
-				return sc->base + __builtin_ctzll(m);
-			from = sc->wend;
-		}
-		if (from >= sc->end)
-			return NULL;
-		size_t left = (size_t)(sc->end - from);
-		sc->base = from;
-		if (left >= 64) {
-			sc->mask = eol_mask64(from);
-			sc->wend = from + 64;
-		} else {
-			uint64_t m = 0;
-			for (size_t k = 0; k < left; k++)
-				if (from[k] == '\n' || from[k] == '\r')
-					m |= (uint64_t)1 << k;
-			sc->mask = m;
-			sc->wend = sc->end;
-		}
+	for (; i < n; i += 64) {
+		uint64_t cr, m = masks_at(f, p, i, n - i < 64 ? n - i : 64, n, &cr) | cr;
+		if (m)
+			return i + (size_t)__builtin_ctzll(m);
 	}
+	return n;
 }
-#else
-/*
- * Finds terminators with two memchr scans that never go backwards: the position of
- * the next '\n' and of the next '\r' at or after the cursor are cached, and a scan is
- * only redone once the cursor has passed its cached hit. So each byte is looked at
- * about twice in all, even when one of the two bytes never occurs.
- */
-typedef struct scanner {
-	const char *end;
-	const char *lf, *cr; /* next hit, or NULL: none before end */
-	bool lf_ok, cr_ok;   /* the cached value is valid for the cursor */
-} scanner;
-
-#define SCANNER_INIT(p, n)                                                                         \
-	{                                                                                          \
-		.end = (p) + (n)                                                                   \
-	}
-
-/* The first '\n' or '\r' in [from, sc->end), or NULL; from never decreases. */
-static inline const char *next_eol(scanner *sc, const char *from)
-{
-	if (!sc->lf_ok || (sc->lf && sc->lf < from)) {
-		sc->lf = memchr(from, '\n', (size_t)(sc->end - from));
-		sc->lf_ok = true;
-	}
-	if (!sc->cr_ok || (sc->cr && sc->cr < from)) {
-		sc->cr = memchr(from, '\r', (size_t)(sc->end - from));
-		sc->cr_ok = true;
-	}
-	if (!sc->lf)
-		return sc->cr;
-	if (!sc->cr)
-		return sc->lf;
-	return sc->lf < sc->cr ? sc->lf : sc->cr;
-}
-#endif
 
 /* sl_framer_init: see the contract in framer.h */
 void sl_framer_init(sl_framer *f, sl_mem *m, size_t max)
@@ -139,6 +194,32 @@ void sl_framer_init(sl_framer *f, sl_mem *m, size_t max)
 	memset(f, 0, sizeof(*f));
 	f->mem = m;
 	f->max = max;
+	f->block = block_base;
+	f->lines = lines_base;
+}
+
+/* sl_framer_set_isa: see the contract in framer.h */
+const char *sl_framer_set_isa(sl_framer *f, const char *isa)
+{
+	f->block = block_base;
+	f->lines = lines_base;
+#ifdef FRAMER_X86
+	if (isa && !strcmp(isa, "avx512") && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw")) {
+		f->block = block_avx512;
+		f->lines = lines_avx512;
+		return "avx512";
+	}
+	if (isa && (!strcmp(isa, "avx2") || !strcmp(isa, "avx512")) &&
+	    __builtin_cpu_supports("avx2")) {
+		f->block = block_avx2;
+		f->lines = lines_avx2;
+		return "avx2";
+	}
+#else
+	(void)isa;
+#endif
+	return "base";
 }
 
 /* sl_framer_fini: see the contract in framer.h */
@@ -158,57 +239,6 @@ size_t sl_framer_reset(sl_framer *f)
 	f->plen = 0;
 	f->cr = f->skipping = false;
 	return n;
-}
-
-/* Flush the run: its records lie in one span of the input (with their terminators in
- * between); the span is copied with one reservation and one memcpy, then one view per
- * record is stored. In view mode nothing is copied: the views point into p. */
-static void run_flush(run *r, const char *p, sl_col *out, sl_framer_stats *st, bool view)
-{
-	uint32_t n = r->n;
-	if (!n)
-		return;
-	r->n = 0;
-	if (view) {
-		if (sl_col_reserve(out, n)) {
-			st->skipped += n;
-			st->nomem += n;
-			return;
-		}
-		sl_str *v = out->v.s + out->len;
-		uint64_t bytes = 0;
-		for (uint32_t k = 0; k < n; k++) {
-			v[k].p = p + r->off[k];
-			v[k].len = r->len[k];
-			bytes += r->len[k];
-		}
-		out->len += n;
-		st->records += n;
-		st->views += n;
-		st->bytes += bytes;
-		return;
-	}
-	size_t base = r->off[0], span = r->off[n - 1] + r->len[n - 1] - base;
-	/* span 0 (empty records only): views still point into a buffer of the column */
-	char *d = sl_col_str_space(out, span);
-	if (!d || sl_col_reserve(out, n)) {
-		/* d, if reserved, is left unused in the column's buffer */
-		st->skipped += n;
-		st->nomem += n;
-		return;
-	}
-	if (span)
-		memcpy(d, p + base, span);
-	sl_str *v = out->v.s + out->len;
-	uint64_t bytes = 0;
-	for (uint32_t k = 0; k < n; k++) {
-		v[k].p = d + (r->off[k] - base);
-		v[k].len = r->len[k];
-		bytes += r->len[k];
-	}
-	out->len += n;
-	st->records += n;
-	st->bytes += bytes;
 }
 
 /* Append the record part[0..plen) + q[0..n) (total <= max). */
@@ -260,6 +290,168 @@ static void hold_tail(sl_framer *f, const char *q, size_t n, sl_framer_stats *st
 	f->plen = need;
 }
 
+/* Past the terminator at p[j]: a "\r\n" inside the feed is one terminator; a '\r' that is the
+ * feed's last byte leaves f->cr set for the next feed. Returns the next record's start. */
+static inline size_t after_eol(sl_framer *f, const char *p, size_t j, size_t n)
+{
+	if (p[j] == '\r') {
+		if (j + 1 == n)
+			f->cr = true;
+		else if (p[j + 1] == '\n')
+			return j + 2;
+	}
+	return j + 1;
+}
+
+/* The views out->v.s[from .. out->len) point into the feed: in copy mode, copy their span
+ * p[s0 .. e0) once and move them onto the copy (view mode: nothing to do). If there is no
+ * memory, the records are dropped: returns how many (their bytes added to *lost). */
+static size_t settle(const char *p, size_t s0, size_t e0, sl_col *out, size_t from, bool view,
+		     uint64_t *lost)
+{
+	size_t n = out->len - from;
+	if (view || !n)
+		return 0;
+	/* span 0 (empty records only): views still point into a buffer of the column */
+	char *d = sl_col_str_space(out, e0 - s0);
+	sl_str *v = out->v.s + from;
+	if (!d) {
+		for (size_t k = 0; k < n; k++)
+			*lost += v[k].len;
+		out->len = from;
+		return n;
+	}
+	if (e0 > s0)
+		memcpy(d, p + s0, e0 - s0);
+	const char *base = p + s0;
+	for (size_t k = 0; k < n; k++)
+		v[k].p = d + (v[k].p - base);
+	return 0;
+}
+
+/*
+ * The records that begin at p[i] or later (the framer is between records: no partial, not
+ * skipping): at most lim (>= 1) of them are appended. Returns the bytes consumed: n, or
+ * the end of the lim-th record's terminator. Whole blocks go to f->lines as long as no
+ * record can be too long and the limit cannot be reached in them (the common case: one
+ * count of trailing zeros and one view per record); a block it stops at ('\r', no room
+ * for views) and the last partial block are framed here, one record at a time.
+ */
+static size_t bulk(sl_framer *f, const char *p, size_t i, size_t n, sl_col *out, uint64_t lim,
+		   sl_framer_stats *st, bool view)
+{
+	const size_t max = f->max;
+	/* views out->v.s[from .. k) are this call's that settle() has not seen; the first
+	 * of them starts at p[s0]; the current record starts at p[start] */
+	size_t start = i, s0 = i, from = out->len, k = out->len;
+	uint64_t bytes = 0, got = 0, skipped = 0, nomem = 0, lost = 0;
+	bool carry = false; /* the block at b begins with the '\n' of a "\r\n" */
+	bool hit = false;
+	size_t b = i;
+	while (b < n) {
+		size_t whole = (n - b) / 64;
+		if (whole && !carry) {
+			/* blocks in which every record is at most max bytes (the longest
+			 * ends at their end) and that hold fewer records than the limit */
+			size_t nb =
+			    max - (b - start) >= 64 * whole ? whole : (max - (b - start)) / 64;
+			if (lim - got < 64 * (uint64_t)nb)
+				nb = (size_t)((lim - got) / 64);
+			if (nb && b - start <= max) {
+				const char *ps = p + start;
+				sl_str *v = out->v.s, *w = v + k;
+				size_t done = f->lines(p + b, nb, &ps, &w, v + out->cap);
+				size_t cnt = (size_t)(w - (v + k));
+				k += cnt;
+				got += cnt;
+				/* the records' bytes: all of them but one terminator each */
+				bytes += (size_t)(ps - p) - start - cnt;
+				start = (size_t)(ps - p);
+				b += 64 * done;
+				if (b >= n)
+					break;
+			}
+		}
+		/* one block, one record at a time: a '\r', a record that may be too long,
+		 * the limit in reach, no room for views, or the last partial block */
+		size_t len = n - b < 64 ? n - b : 64;
+		uint64_t c, m = masks_at(f, p, b, len, n, &c);
+		if (carry)
+			m &= ~(uint64_t)1;
+		carry = false;
+		m |= c;
+		if (m) {
+			bool room = out->cap - k >= 64; /* a block ends at most 64 records */
+			if (!room) {
+				/* without memory for 64 more, what is left may hold this block */
+				out->len = k;
+				room = !sl_col_reserve(out, 64) ||
+				       out->cap - k >= (size_t)__builtin_popcountll(m);
+			}
+			sl_str *v = out->v.s;
+			do {
+				size_t j = b + (size_t)__builtin_ctzll(m), rl = j - start;
+				m &= m - 1;
+				if (rl <= max && room) {
+					v[k].p = p + start;
+					v[k].len = rl;
+					k++;
+					bytes += rl;
+					got++;
+				} else {
+					/* settle what precedes, so that a copy never spans
+					 * skipped bytes */
+					out->len = k;
+					size_t d = settle(p, s0, start, out, from, view, &lost);
+					got -= d;
+					/* no room: dropped for want of memory */
+					nomem += d + (rl <= max);
+					skipped += d + 1;
+					k = from = out->len;
+					s0 = j + 1;
+				}
+				start = j + 1;
+				if (c >> (j - b) & 1) {
+					start = after_eol(f, p, j, n);
+					if (start == j + 2) { /* "\r\n": this '\n' ends nothing */
+						if (j + 1 - b < 64)
+							m &= ~((uint64_t)1 << (j + 1 - b));
+						else
+							carry = true;
+						if (s0 == j + 1)
+							s0 = j + 2;
+					}
+				}
+				if (got == lim) {
+					hit = true;
+					goto done;
+				}
+			} while (m);
+		}
+		b += len;
+	}
+done:
+	out->len = k;
+	if (k > from) {
+		/* the span ends with the last record (its terminator excluded) */
+		sl_str *last = &out->v.s[k - 1];
+		size_t d = settle(p, s0, (size_t)(last->p - p) + last->len, out, from, view, &lost);
+		got -= d;
+		nomem += d;
+		skipped += d;
+	}
+	st->records += got;
+	st->views += view ? got : 0;
+	st->bytes += bytes - lost;
+	st->skipped += skipped;
+	st->nomem += nomem;
+	if (hit)
+		return start;
+	if (start < n)
+		hold_tail(f, p + start, n - start, st);
+	return n;
+}
+
 /* The feed loop of sl_framer_feed (view false) and sl_framer_feed_view (view true). */
 static inline size_t feed(sl_framer *f, const char *p, size_t n, sl_col *out, uint64_t limit,
 			  sl_framer_stats *st, bool view)
@@ -273,23 +465,18 @@ static inline size_t feed(sl_framer *f, const char *p, size_t n, sl_col *out, ui
 		if (p[0] == '\n')
 			i = 1;
 	}
-	run r;
-	r.n = 0;
-	scanner sc = SCANNER_INIT(p, n);
-	while (i < n && emitted < limit) {
-		const char *e = next_eol(&sc, p + i);
-		if (!e) {
+	if (f->plen || f->skipping) {
+		/* the first record began in an earlier feed */
+		size_t j = find_eol(f, p, i, n);
+		if (j == n) {
 			hold_tail(f, p + i, n - i, st);
-			i = n;
-			break;
+			return n;
 		}
-		size_t j = (size_t)(e - p), len = j - i;
+		size_t len = j - i;
 		if (f->skipping) {
 			f->skipping = false;
 			st->skipped++;
-		} else if (f->plen) {
-			/* only the first record of a feed can have a partial, so the run is empty
-			 */
+		} else {
 			if (len > f->max - f->plen) {
 				st->skipped++;
 			} else {
@@ -297,29 +484,14 @@ static inline size_t feed(sl_framer *f, const char *p, size_t n, sl_col *out, ui
 				emitted++;
 			}
 			f->plen = 0;
-		} else if (len > f->max) {
-			/* the run must not span the skipped bytes */
-			run_flush(&r, p, out, st, view);
-			st->skipped++;
-		} else {
-			r.off[r.n] = i;
-			r.len[r.n] = len;
-			emitted++;
-			if (++r.n == RUN_MAX)
-				run_flush(&r, p, out, st, view);
 		}
-		if (*e == '\r') {
-			if (j + 1 < n) {
-				if (p[j + 1] == '\n')
-					j++;
-			} else {
-				f->cr = true;
-			}
-		}
-		i = j + 1;
+		i = after_eol(f, p, j, n);
+		if (emitted == limit)
+			return i;
 	}
-	run_flush(&r, p, out, st, view);
-	return i;
+	if (i == n)
+		return n;
+	return bulk(f, p, i, n, out, limit - emitted, st, view);
 }
 
 /* sl_framer_feed: see the contract in framer.h */

@@ -38,15 +38,6 @@
 
 #include "../core/col.h"
 
-typedef struct sl_framer {
-	sl_mem *mem;
-	size_t max; /* longest record kept, in bytes */
-	char *part; /* the partial record: part[0 .. plen) */
-	size_t plen, pcap;
-	bool cr;       /* the last byte fed was a '\r' that ended a record */
-	bool skipping; /* inside a record longer than max: drop up to the next terminator */
-} sl_framer;
-
 /* What a call did; every call adds to the fields (the caller zeroes them). */
 typedef struct sl_framer_stats {
 	uint64_t records; /* records appended to the column */
@@ -56,12 +47,34 @@ typedef struct sl_framer_stats {
 	uint64_t views;   /* of the records, those appended as views into the input */
 } sl_framer_stats;
 
+typedef struct sl_framer {
+	sl_mem *mem;
+	size_t max; /* longest record kept, in bytes */
+	char *part; /* the partial record: part[0 .. plen) */
+	size_t plen, pcap;
+	bool cr;       /* the last byte fed was a '\r' that ended a record */
+	bool skipping; /* inside a record longer than max: drop up to the next terminator */
+	/* the per-ISA loops (sl_framer_set_isa; framer.c describes them) */
+	uint64_t (*block)(const char *q, uint64_t *cr);
+	size_t (*lines)(const char *pb, size_t nblk, const char **ps, sl_str **w,
+			const sl_str *wend);
+} sl_framer;
+
 /*
  * sl_framer_init - an empty framer that keeps records of at most max bytes and
  * allocates its partial-record buffer from m. Never fails (the buffer is allocated on
  * first use). Free with sl_framer_fini.
  */
 void sl_framer_init(sl_framer *f, sl_mem *m, size_t max);
+
+/*
+ * sl_framer_set_isa - frame with the instruction set isa ("avx512", "avx2"; anything
+ * else, NULL included: the baseline of the build, SSE2 on x86-64), as the context's kernel
+ * table names it (env->kern->isa), falling back to a smaller one when this CPU lacks it.
+ * Same output for every choice. Returns the name of the loop chosen ("avx512", "avx2",
+ * "base"). sl_framer_init chooses "base".
+ */
+const char *sl_framer_set_isa(sl_framer *f, const char *isa);
 
 /*
  * sl_framer_fini - free the partial-record buffer (a pending partial is discarded).

@@ -99,6 +99,8 @@ static void col_to_recs(const sl_col *c, recs *out)
 
 /* Feed with sl_framer_feed_view instead of sl_framer_feed (views into the input). */
 static bool feed_views;
+/* The framing loop to use (sl_framer_set_isa); NULL: the one sl_framer_init picks. */
+static const char *framer_isa;
 
 /* Frame in[0..n) fed at the cut points cuts[0..ncuts) (increasing), then EOF; each
  * feed may be limited to `limit` records per call (the rest is fed again). Also checks
@@ -108,6 +110,8 @@ static void run_framer(const char *in, size_t n, size_t max, const size_t *cuts,
 {
 	sl_framer f;
 	sl_framer_init(&f, mem, max);
+	if (framer_isa)
+		sl_framer_set_isa(&f, framer_isa);
 	sl_col *c = sl_col_new(mem, &sl_type_str, 4);
 	cr_assert_not_null(c);
 	sl_framer_stats st = {0};
@@ -515,4 +519,102 @@ Test(framer, views_frame_like_copies)
 	}
 	free(big);
 	feed_views = false;
+}
+
+/* Inputs of the shape receivers see (lines of a few dozen bytes, 64-byte aligned or not,
+ * '\r' absent or rare, now and then a line longer than max), large enough for the
+ * block loops, framed with every ISA this CPU runs, as copies and as views, at random
+ * cuts and limits: the records are the reference's. */
+Test(framer, every_isa_against_reference)
+{
+	static const char *const isas[] = {"base", "avx2", "avx512"};
+	static const size_t maxes[] = {(size_t)1 << 20, 63, 64, 100, 1000, 5000};
+	uint64_t seed = 0x15a15aULL;
+	size_t cap = 40000;
+	char *in = malloc(cap + 64);
+	size_t *cuts = malloc(64 * sizeof(size_t));
+	cr_assert(in && cuts);
+	for (size_t a = 0; a < sizeof(isas) / sizeof(isas[0]); a++) {
+		sl_framer probe;
+		sl_framer_init(&probe, mem, 1);
+		if (strcmp(sl_framer_set_isa(&probe, isas[a]), isas[a])) {
+			sl_framer_fini(&probe);
+			continue; /* this CPU lacks it */
+		}
+		sl_framer_fini(&probe);
+		framer_isa = isas[a];
+		for (int iter = 0; iter < 400; iter++) {
+			/* misaligned inputs: the buffer starts 0..63 bytes into in */
+			char *p = in + rng(&seed) % 64;
+			size_t n = rng(&seed) % cap;
+			unsigned crs = rng(&seed) % 3 ? 0 : 1 + (unsigned)(rng(&seed) % 8);
+			for (size_t i = 0; i < n;) {
+				size_t len = rng(&seed) % 20 ? rng(&seed) % 100 : rng(&seed) % 3000;
+				for (size_t k = 0; k < len && i < n; k++, i++)
+					p[i] = (char)('a' + (rng(&seed) & 15));
+				if (i < n) {
+					unsigned t =
+					    crs && rng(&seed) % 100 < crs ? 1 + rng(&seed) % 2 : 0;
+					p[i++] = t ? '\r' : '\n';
+					if (t == 2 && i < n)
+						p[i++] = '\n';
+				}
+			}
+			size_t max = maxes[rng(&seed) % (sizeof(maxes) / sizeof(maxes[0]))];
+			size_t ncuts = n ? rng(&seed) % 6 : 0;
+			for (size_t k = 0; k < ncuts; k++)
+				cuts[k] = (k ? cuts[k - 1] : 0) + rng(&seed) % (n / 4 + 1);
+			while (ncuts && cuts[ncuts - 1] > n)
+				ncuts--;
+			uint64_t limit = rng(&seed) % 4 ? UINT64_MAX : 1 + rng(&seed) % 200;
+			feed_views = rng(&seed) & 1;
+			recs ref = {0}, got = {0};
+			ref_frame(p, n, max, &ref);
+			run_framer(p, n, max, cuts, ncuts, limit, &got);
+			char what[96];
+			snprintf(what, sizeof(what), "%s iteration %d (n %zu, max %zu, %s)",
+				 isas[a], iter, n, max, feed_views ? "views" : "copies");
+			expect_same(&got, &ref, what);
+			recs_free(&ref);
+			recs_free(&got);
+		}
+		/* the short inputs of the other tests, at every cut */
+		expect_all_splits(S("one\ntwo\r\nthree\rfour\r\nfive"), 100);
+		expect_all_splits(S("\n\r\n\r\r\n\n\r"), 100);
+	}
+	framer_isa = NULL;
+	feed_views = false;
+	free(in);
+	free(cuts);
+}
+
+/* A chunk column that cannot grow: the records of the block loop that do not fit are
+ * dropped and counted (skipped and nomem), the framer goes on, nothing leaks. */
+Test(framer, block_loop_out_of_memory)
+{
+	char in[64 * 40];
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = i % 32 == 31 ? '\n' : 'x'; /* 80 records of 31 bytes */
+	sl_framer f;
+	sl_framer_init(&f, mem, 1 << 20);
+	sl_col *c = sl_col_new(mem, &sl_type_str, 4);
+	sl_framer_stats st = {0};
+	size_t room = c->cap; /* what the column holds without growing */
+	cr_assert_lt(room, 80);
+	sl_mem_fail_after(mem, 0);
+	size_t used = sl_framer_feed_view(&f, in, sizeof(in), c, UINT64_MAX, &st);
+	sl_mem_fail_after(mem, -1);
+	cr_assert_eq(used, sizeof(in));
+	cr_assert_eq(st.records, c->len);
+	cr_assert_eq(st.records, room, "the room the column had");
+	cr_assert_eq(st.skipped, 80 - room);
+	cr_assert_eq(st.nomem, 80 - room);
+	cr_assert_eq(st.bytes, room * 31);
+	for (size_t i = 0; i < c->len; i++)
+		cr_assert(c->v.s[i].p == in + 32 * i && c->v.s[i].len == 31);
+	/* and framing resumes once memory is back */
+	sl_framer_feed_view(&f, in, sizeof(in), c, UINT64_MAX, &st);
+	cr_assert_eq(c->len, room + 80);
+	sl_col_unref(c);
+	sl_framer_fini(&f);
 }
