@@ -12,17 +12,20 @@
  * byte accounted for. Prints TSV: GB/s and M lines/s of each and their ratio (goal: the
  * engine >= 90 % of the baseline). Sender and receiver share this machine's cores.
  *
- * usage: build/bench/bench_ingest [total_MiB] [connections] [runs]
+ * usage: build/bench/bench_ingest [total_MiB] [connections] [runs] [both|engine|baseline]
+ * (engine or baseline alone: for profiling one side; the ratio column is then 0)
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "baseline.h"
@@ -30,6 +33,14 @@
 
 #define LINE    64
 #define SENDBUF ((size_t)4 << 20)
+
+/* CPU seconds used by the whole process so far (every thread: sender, receivers, engine). */
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 struct sender {
 	int port, conns;
@@ -111,14 +122,14 @@ static void *discard(void *arg)
 }
 
 /* Baseline: accept conns connections, recv-and-discard each on its own thread. */
-static double baseline(struct sender *s)
+static double baseline(struct sender *s, double *cores)
 {
 	int lfd = listen_on(&s->port);
 	pthread_t snd[64], rcv[64];
 	void *args[64][2];
 	struct sink sinks[64];
 	atomic_size_t bytes = 0;
-	double t0 = bench_now();
+	double t0 = bench_now(), c0 = cpu_now();
 	start_senders(s, snd, args);
 	for (int c = 0; c < s->conns; c++) {
 		sinks[c] = (struct sink){accept(lfd, NULL, NULL), &bytes};
@@ -127,6 +138,7 @@ static double baseline(struct sender *s)
 	for (int c = 0; c < s->conns; c++)
 		pthread_join(rcv[c], NULL);
 	double dt = bench_now() - t0;
+	*cores = (cpu_now() - c0) / dt;
 	for (int c = 0; c < s->conns; c++)
 		pthread_join(snd[c], NULL);
 	close(lfd);
@@ -140,6 +152,10 @@ static double baseline(struct sender *s)
 
 struct counted {
 	atomic_size_t lines, bytes;
+	size_t want;        /* lines sent */
+	double done;        /* when the last line was counted (under mu) */
+	pthread_mutex_t mu; /* the main thread sleeps on cv until done is set */
+	pthread_cond_t cv;
 };
 
 static int count(void *arg, int64_t t, const sluice_batch *b)
@@ -157,13 +173,21 @@ static int count(void *arg, int64_t t, const sluice_batch *b)
 		}
 		n += len;
 	}
-	/* relaxed: counters read by the main thread while it polls */
-	atomic_fetch_add_explicit(&c->lines, n, memory_order_relaxed);
+	/* relaxed: the main thread reads the totals after joining (stop), or under mu */
+	size_t total = atomic_fetch_add_explicit(&c->lines, n, memory_order_relaxed) + n;
 	atomic_fetch_add_explicit(&c->bytes, by, memory_order_relaxed);
+	if (n && total >= c->want) {
+		/* the main thread sleeps instead of polling, so it takes no CPU from the run */
+		double now = bench_now();
+		pthread_mutex_lock(&c->mu);
+		c->done = now;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
 	return 0;
 }
 
-static double engine(struct sender *s)
+static double engine(struct sender *s, double *cores)
 {
 	int lfd = listen_on(&s->port); /* reserve a free port, then hand it to the engine */
 	close(lfd);
@@ -175,7 +199,9 @@ static double engine(struct sender *s)
 	sluice_context *ctx = sluice_context_new(&cfg, &err);
 	char p[256];
 	snprintf(p, sizeof(p), "val lines = socketServerStream(\"127.0.0.1:%d\")", s->port);
-	struct counted c = {0};
+	struct counted c = {.want = s->total / LINE};
+	pthread_mutex_init(&c.mu, NULL);
+	pthread_cond_init(&c.cv, NULL);
 	if (!ctx || sluice_context_pipeline(ctx, p, strlen(p), &err) ||
 	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "lines"), count, &c, &err) ||
 	    sluice_context_start(ctx, &err)) {
@@ -184,17 +210,24 @@ static double engine(struct sender *s)
 	}
 	pthread_t snd[64];
 	void *args[64][2];
-	double t0 = bench_now();
+	double t0 = bench_now(), c0 = cpu_now();
 	start_senders(s, snd, args);
-	size_t want = s->total / LINE;
-	while (atomic_load_explicit(&c.lines, memory_order_relaxed) < want &&
-	       bench_now() - t0 < 120)
-		usleep(200);
-	double dt = bench_now() - t0;
+	size_t want = c.want;
+	struct timespec limit;
+	clock_gettime(CLOCK_REALTIME, &limit);
+	limit.tv_sec += 120;
+	pthread_mutex_lock(&c.mu);
+	while (c.done == 0 && pthread_cond_timedwait(&c.cv, &c.mu, &limit) != ETIMEDOUT)
+		;
+	double dt = (c.done ? c.done : bench_now()) - t0;
+	pthread_mutex_unlock(&c.mu);
+	*cores = (cpu_now() - c0) / dt; /* up to the wakeup: a little past the end */
 	for (int k = 0; k < s->conns; k++)
 		pthread_join(snd[k], NULL);
 	sluice_context_stop(ctx, 1);
 	sluice_context_free(ctx);
+	pthread_cond_destroy(&c.cv);
+	pthread_mutex_destroy(&c.mu);
 	if (atomic_load(&c.lines) != want || atomic_load(&c.bytes) != s->total) {
 		fprintf(stderr,
 			"bench_ingest: engine counted %zu lines / %zu bytes, sent %zu / %zu\n",
@@ -209,9 +242,11 @@ int main(int argc, char **argv)
 	size_t mib = argc > 1 ? (size_t)atol(argv[1]) : 2048;
 	int conns = argc > 2 ? atoi(argv[2]) : 1;
 	int runs = argc > 3 ? atoi(argv[3]) : 3;
-	if (conns < 1 || conns > 64 || runs < 1 || runs > 15 || !mib) {
-		fprintf(stderr,
-			"usage: bench_ingest [total_MiB] [connections 1..64] [runs 1..15]\n");
+	const char *mode = argc > 4 ? argv[4] : "both";
+	bool do_base = strcmp(mode, "engine") != 0, do_eng = strcmp(mode, "baseline") != 0;
+	if (conns < 1 || conns > 64 || runs < 1 || runs > 15 || !mib || (!do_base && !do_eng)) {
+		fprintf(stderr, "usage: bench_ingest [total_MiB] [connections 1..64] [runs 1..15] "
+				"[both|engine|baseline]\n");
 		return 2;
 	}
 	struct sender s = {.conns = conns};
@@ -223,18 +258,21 @@ int main(int argc, char **argv)
 			 i % 99991);
 		s.buf[i + LINE - 1] = '\n';
 	}
-	double tb[15], te[15];
+	double tb[15], te[15], cb[15], ce[15];
 	for (int r = 0; r < runs; r++) {
-		tb[r] = baseline(&s);
-		te[r] = engine(&s);
+		tb[r] = do_base ? baseline(&s, &cb[r]) : 0;
+		te[r] = do_eng ? engine(&s, &ce[r]) : 0;
 	}
 	double b = bench_median(tb, runs), e = bench_median(te, runs);
+	double bc = bench_median(cb, runs), ec = bench_median(ce, runs);
 	double lines = (double)(s.total / LINE);
 	printf("benchmark\tconnections\tMiB\tbaseline_GBps\tbaseline_Mlines_s\tengine_GBps\t"
-	       "engine_Mlines_s\tratio\tgoal\n");
-	printf("ingest\t%d\t%zu\t%.2f\t%.1f\t%.2f\t%.1f\t%.3f\t0.90\n", conns, mib,
-	       (double)s.total / b / 1e9, lines / b / 1e6, (double)s.total / e / 1e9,
-	       lines / e / 1e6, b / e);
+	       "engine_Mlines_s\tratio\tgoal\tbaseline_cores\tengine_cores\n");
+	double gb = (double)s.total / 1e9;
+	printf("ingest\t%d\t%zu\t%.2f\t%.1f\t%.2f\t%.1f\t%.3f\t0.90\t%.2f\t%.2f\n", conns, mib,
+	       do_base ? gb / b : 0, do_base ? lines / b / 1e6 : 0, do_eng ? gb / e : 0,
+	       do_eng ? lines / e / 1e6 : 0, do_base && do_eng ? b / e : 0, do_base ? bc : 0,
+	       do_eng ? ec : 0);
 	free(s.buf);
 	return 0;
 }
