@@ -526,7 +526,7 @@ static int compact_dict(struct win *w, sl_mem *m, struct wpart *wp)
 	if (!map)
 		return -ENOMEM;
 	memset(map, 0xff, nd * 4);
-	struct agg *all[4];
+	struct agg *all[5];
 	size_t live = 0;
 #define EACH_AGG(body)                                                                             \
 	do {                                                                                       \
@@ -540,7 +540,8 @@ static int compact_dict(struct win *w, sl_mem *m, struct wpart *wp)
 		}                                                                                  \
 		all[2] = &wp->back;                                                                \
 		all[3] = &wp->prev;                                                                \
-		for (int k_ = 2; k_ < 4; k_++) {                                                   \
+		all[4] = &wp->out; /* the result being returned, still to be output */             \
+		for (int k_ = 2; k_ < 5; k_++) {                                                   \
 			struct agg *A = all[k_];                                                   \
 			body;                                                                      \
 		}                                                                                  \
