@@ -427,6 +427,51 @@ static int cmp_u64(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+/*
+ * Sort v[0..n) (id << 32 | row) by id, stable: LSD radix over the id's 16-bit digits (one pass
+ * when every id < 65536, two otherwise); qsort for small n.
+ */
+static int radix_sort(sl_mem *m, uint64_t *v, size_t n, uint64_t max_id)
+{
+	if (n < 256) {
+		qsort(v, n, 8, cmp_u64);
+		return 0;
+	}
+	uint64_t *tmp = sl_alloc(m, -1, n * 8);
+	uint32_t *cnt = sl_alloc(m, -1, 65536 * 4);
+	if (!tmp || !cnt) {
+		if (tmp)
+			sl_dealloc(m, tmp, n * 8);
+		if (cnt)
+			sl_dealloc(m, cnt, 65536 * 4);
+		return -ENOMEM;
+	}
+	int passes = max_id <= 65536 ? 1 : 2;
+	uint64_t *src = v, *dst = tmp;
+	for (int p = 0; p < passes; p++) {
+		int sh = 32 + 16 * p;
+		memset(cnt, 0, 65536 * 4);
+		for (size_t i = 0; i < n; i++)
+			cnt[(src[i] >> sh) & 0xffff]++;
+		uint32_t sum = 0;
+		for (size_t d = 0; d < 65536; d++) {
+			uint32_t c = cnt[d];
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[cnt[(src[i] >> sh) & 0xffff]++] = src[i];
+		uint64_t *x = src;
+		src = dst;
+		dst = x;
+	}
+	if (src != v)
+		memcpy(v, src, n * 8);
+	sl_dealloc(m, tmp, n * 8);
+	sl_dealloc(m, cnt, 65536 * 4);
+	return 0;
+}
+
 /* The pane of one per-batch partition: keys interned, sorted by id. */
 static int make_pane(struct win *w, struct wpart *wp, sl_mem *m, const sl_col *pc, struct agg *a)
 {
@@ -452,8 +497,8 @@ static int make_pane(struct win *w, struct wpart *wp, sl_mem *m, const sl_col *p
 		last = id;
 		ord[i] = (uint64_t)id << 32 | i;
 	}
-	if (!sorted)
-		qsort(ord, n, 8, cmp_u64);
+	if (!sorted && radix_sort(m, ord, n, (uint64_t)wp->dict.n))
+		goto out;
 	if (!(a->id = sl_alloc(m, -1, n * 4)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
