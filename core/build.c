@@ -488,7 +488,7 @@ static int window_op(struct bctx *b, const char *name, sl_dstream *p, const sl_a
 		if (ndur != 1 || nfn || nargs != 1)
 			usage = "checkpoint(interval)";
 		else if (sl_ds_set_checkpoint(p, dur[0], err))
-			return at(err, field, -EINVAL, "%s", err ? err->msg : "");
+			return at(err, field, -EINVAL, "%s", err ? strdupa(err->msg) : "");
 		else
 			d = p;
 	}

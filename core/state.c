@@ -485,10 +485,15 @@ static const sl_ast *find_default(const sl_ast *a, const char *state)
 {
 	if (!a)
 		return NULL;
+	/* state.getOrElse(d) (an Option), or state.getOption.getOrElse(d) (a State) */
 	if (a->kind == SL_AST_CALL && a->nkid == 2 && a->kid[0]->kind == SL_AST_FIELD &&
-	    !strcmp(a->kid[0]->name, "getOrElse") && a->kid[0]->kid[0]->kind == SL_AST_IDENT &&
-	    !strcmp(a->kid[0]->kid[0]->name, state) && !sl_ast_placeholders(a->kid[1]))
-		return a->kid[1];
+	    !strcmp(a->kid[0]->name, "getOrElse") && !sl_ast_placeholders(a->kid[1])) {
+		const sl_ast *o = a->kid[0]->kid[0];
+		if (o->kind == SL_AST_FIELD && !strcmp(o->name, "getOption"))
+			o = o->kid[0];
+		if (o->kind == SL_AST_IDENT && !strcmp(o->name, state))
+			return a->kid[1];
+	}
 	if (a->kind == SL_AST_LAMBDA)
 		return NULL;
 	for (int i = 0; i < a->nkid; i++) {
@@ -659,6 +664,16 @@ sl_dstream *sl_ds_map_with_state(sl_dstream *p, const sl_state_spec *spec, sluic
 		goto fail;
 	}
 	const sl_type *guess = s->stt ? s->stt : s->vt;
+	if (!s->stt && spec->f->kind == SL_AST_LAMBDA) {
+		const sl_ast *dflt =
+		    find_default(spec->f->kid[0], spec->f->params[spec->f->nparam - 1]);
+		sl_lambda dl;
+		sluice_error e = {0};
+		if (dflt && !sl_lambda_compile(&dl, ts, dflt, 0, NULL, &e)) {
+			guess = dl.type;
+			sl_lambda_fini(&dl);
+		}
+	}
 	for (int round = 0; round < 3; round++) {
 		s->stt = guess;
 		s->opt_s = sl_type_opt(ts, guess);
@@ -676,9 +691,7 @@ sl_dstream *sl_ds_map_with_state(sl_dstream *p, const sl_state_spec *spec, sluic
 		}
 		sl_lambda_fini(&s->f);
 		if (s->init || round == 2) {
-			sl_error_set(err, -EINVAL,
-				     "state.update gets %s but the state has type %s (from the "
-				     "initial state)",
+			sl_error_set(err, -EINVAL, "state.update gets %s but the state has type %s",
 				     TN(got), TN(guess));
 			err->line = spec->f->line, err->col = spec->f->col;
 			goto fail;
