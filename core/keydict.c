@@ -2,8 +2,18 @@
 /* keydict.c - key dictionary (layout in keydict.h). */
 #include "keydict.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
+
+/* The kernels see String keys as sl_kstr: the same layout as sl_str. */
+static_assert(sizeof(sl_kstr) == sizeof(sl_str), "sl_kstr layout");
+static_assert(offsetof(sl_kstr, p) == offsetof(sl_str, p), "sl_kstr layout");
+static_assert(offsetof(sl_kstr, len) == offsetof(sl_str, len), "sl_kstr layout");
+
+/* Rows per kernel call: the hashes, ids and gathered keys of a block stay in L1. */
+#define CHUNK 1024
 
 int sl_keydict_init(sl_keydict *d, sl_mem *m, const sl_type *key_type, size_t expect)
 {
@@ -53,14 +63,14 @@ void sl_keydict_clear(sl_keydict *d)
 /* The id of row i of src, or -1 with *slot = the empty slot where it would go. */
 static int64_t probe(const sl_keydict *d, const sl_col *src, size_t i, uint64_t h, size_t *slot)
 {
-	size_t j = h & d->mask;
-	uint32_t tag = (uint32_t)h;
+	size_t j = h & d->mask & ~(size_t)7;
+	uint32_t tag = sl_keydict_tag(h);
 	for (;;) {
 		uint64_t s = d->slot[j];
 		if (!s)
 			break;
-		if ((uint32_t)s == tag) {
-			size_t id = (s >> 32) - 1;
+		if ((uint32_t)(s >> 32) == tag) {
+			size_t id = (uint32_t)s - 1;
 			if (d->hash[id] == h && sl_col_row_eq(d->keys, id, src, i))
 				return (int64_t)id;
 		}
@@ -76,6 +86,8 @@ int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_
 	return probe(d, src, i, h, &j);
 }
 
+/* Double the slots. The first empty slot from each key's home bucket, in id order: the
+ * same placement the kernels' inserts make. */
 static int grow(sl_keydict *d)
 {
 	size_t ns = (d->mask + 1) * 2;
@@ -83,10 +95,10 @@ static int grow(sl_keydict *d)
 	if (!s)
 		return -ENOMEM;
 	for (size_t id = 0; id < d->n; id++) {
-		size_t j = d->hash[id] & (ns - 1);
+		size_t j = d->hash[id] & (ns - 1) & ~(size_t)7;
 		while (s[j])
 			j = (j + 1) & (ns - 1);
-		s[j] = (uint64_t)(id + 1) << 32 | (uint32_t)d->hash[id];
+		s[j] = (uint64_t)sl_keydict_tag(d->hash[id]) << 32 | (uint64_t)(id + 1);
 	}
 	sl_dealloc(d->mem, d->slot, (d->mask + 1) * sizeof(uint64_t));
 	d->slot = s;
@@ -94,20 +106,28 @@ static int grow(sl_keydict *d)
 	return 0;
 }
 
+static int hash_room(sl_keydict *d, size_t want)
+{
+	if (d->hcap >= want)
+		return 0;
+	size_t nc = d->hcap * 2 > want ? d->hcap * 2 : want;
+	uint64_t *nh = sl_realloc(d->mem, -1, d->hash, d->hcap * 8, nc * 8);
+	if (!nh)
+		return -ENOMEM;
+	d->hash = nh;
+	d->hcap = nc;
+	return 0;
+}
+
 int64_t sl_keydict_add_id(sl_keydict *d, size_t j, uint64_t h)
 {
-	if (d->n == d->hcap) {
-		uint64_t *nh = sl_realloc(d->mem, -1, d->hash, d->hcap * 8, d->hcap * 16);
-		if (!nh) {
-			d->keys->len--;
-			return -ENOMEM;
-		}
-		d->hash = nh;
-		d->hcap *= 2;
+	if (hash_room(d, d->n + 1)) {
+		d->keys->len--;
+		return -ENOMEM;
 	}
 	size_t id = d->n++;
 	d->hash[id] = h;
-	d->slot[j] = (uint64_t)(id + 1) << 32 | (uint32_t)h;
+	d->slot[j] = (uint64_t)sl_keydict_tag(h) << 32 | (uint64_t)(id + 1);
 	if (d->n * 2 > d->mask + 1 && grow(d))
 		return -ENOMEM;
 	return (int64_t)id;
@@ -122,4 +142,116 @@ int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
 	if (sl_col_push_row_copy(d->keys, src, i))
 		return -ENOMEM;
 	return sl_keydict_add_id(d, j, h);
+}
+
+/* The kernels' view of the table. */
+static void kview(sl_keydict *d, sl_kdict *v)
+{
+	v->slot = d->slot;
+	v->mask = d->mask;
+	v->keys = d->keys->type->kind == SL_I64 ? d->keys->v.i64 : NULL;
+	v->hash = d->hash;
+	v->skeys = d->keys->type->kind == SL_STR ? (const sl_kstr *)d->keys->v.s : NULL;
+	v->n = d->n;
+	v->limit = (d->mask + 1) / 2;
+}
+
+/* Long keys: the kernel inserts until the table must grow; grow, go on. */
+static int put_i64(sl_keydict *d, const sl_kernels *k, const int64_t *keys, const uint64_t *h,
+		   size_t n, uint32_t *ids)
+{
+	size_t done = 0;
+	while (done < n) {
+		if (d->n >= (d->mask + 1) / 2 && grow(d))
+			return -ENOMEM;
+		size_t lim = (d->mask + 1) / 2;
+		if (hash_room(d, lim) ||
+		    (d->keys->cap < lim && sl_col_reserve(d->keys, lim - d->n)))
+			return -ENOMEM;
+		sl_kdict v;
+		kview(d, &v);
+		done += k->dict_put_i64(&v, keys + done, h + done, n - done, ids + done);
+		d->n = v.n;
+		d->keys->len = v.n;
+	}
+	return 0;
+}
+
+/* String keys: the kernel finds the known ones; the misses are inserted in row order (a
+ * key missing twice in the block is inserted by its first miss and found by the second). */
+static int put_str(sl_keydict *d, const sl_kernels *k, const sl_str *s, const uint64_t *h, size_t n,
+		   uint32_t *ids)
+{
+	uint32_t miss[CHUNK];
+	for (size_t from = 0; from < n; from += CHUNK) {
+		size_t m = n - from < CHUNK ? n - from : CHUNK;
+		sl_kdict v;
+		kview(d, &v);
+		size_t nm =
+		    k->dict_find_str(&v, (const sl_kstr *)s + from, h + from, m, ids + from, miss);
+		for (size_t q = 0; q < nm; q++) {
+			size_t r = from + miss[q];
+			int64_t id = sl_keydict_put_str(d, s[r].p, s[r].len, h[r]);
+			if (id < 0)
+				return -ENOMEM;
+			ids[r] = (uint32_t)id;
+		}
+	}
+	return 0;
+}
+
+int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
+			size_t n, uint64_t *h, uint32_t *ids)
+{
+	switch (src->type->kind) {
+	case SL_I64:
+		k->hash_i64(src->v.i64 + from, n, h);
+		return put_i64(d, k, src->v.i64 + from, h, n, ids);
+	case SL_STR:
+		k->hash_str((const sl_kstr *)src->v.s + from, n, h);
+		return put_str(d, k, src->v.s + from, h, n, ids);
+	default:
+		for (size_t i = 0; i < n; i++) {
+			h[i] = sl_col_hash_row(src, from + i);
+			int64_t id = sl_keydict_put(d, src, from + i, h[i]);
+			if (id < 0)
+				return -ENOMEM;
+			ids[i] = (uint32_t)id;
+		}
+		return 0;
+	}
+}
+
+int sl_keydict_put_gather(sl_keydict *d, const sl_kernels *k, const sl_col *src,
+			  const uint32_t *sel, size_t n, const uint64_t *h, uint32_t *ids)
+{
+	int kind = src->type->kind;
+	if (kind != SL_I64 && kind != SL_STR) {
+		for (size_t i = 0; i < n; i++) {
+			int64_t id = sl_keydict_put(d, src, sel[i], h[i]);
+			if (id < 0)
+				return -ENOMEM;
+			ids[i] = (uint32_t)id;
+		}
+		return 0;
+	}
+	union {
+		int64_t i64[CHUNK];
+		sl_str s[CHUNK];
+	} g;
+	for (size_t from = 0; from < n; from += CHUNK) {
+		size_t m = n - from < CHUNK ? n - from : CHUNK;
+		int rc;
+		if (kind == SL_I64) {
+			k->gather_i64(src->v.i64, sel + from, m, g.i64);
+			rc = put_i64(d, k, g.i64, h + from, m, ids + from);
+		} else {
+			for (size_t i = 0; i < m; i++)
+				g.s[i] = src->v.s[sel[from + i]];
+			rc = put_str(d, k, g.s, h + from, m, ids + from);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
 }

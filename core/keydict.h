@@ -6,11 +6,19 @@
  * the only hashed structure on their path. It owns a column holding each distinct key
  * once (row id == key id), which is also the key column of the operator's output.
  *
- *   table (open addressing, linear probing, power-of-two slots)
- *     slot: { uint32 id + 1 (0 = empty), uint32 hash tag }     keys: col, row = id
- *                                                             hash: uint64[id]
- * Invariants: load factor <= 1/2; ids are never reused while the dictionary lives.
- * Not thread-safe: one dictionary per (operator, output partition).
+ *   slot[] (open addressing, power-of-two slots, buckets of 8)     keys: col, row = id
+ *     uint64: tag << 32 | (id + 1), 0 = empty                      hash: uint64[id]
+ *     tag = (uint32)(hash >> 32) | 1; home bucket = hash & mask & ~7; linear probing from the
+ *     start of the home bucket (the layout is kernels.h's sl_kdict: the kernels probe it a
+ *     whole bucket at a time, and insert Long keys)
+ *
+ * Invariants: n <= slots / 2 (so every probe ends at an empty slot); ids are never reused
+ * while the dictionary lives; hashes are XXH3 (sl_col_hash_row), so ids and partitions do not
+ * depend on the kernel ISA. Not thread-safe: one dictionary per (operator, partition).
+ *
+ * Two ways in: one row at a time (sl_keydict_put, _get, the inline _put_i64/_put_str), or
+ * a column at a time through the kernels (sl_keydict_put_rows / _put_gather), which hash a
+ * block of keys with one kernel call and probe it with another.
  */
 #ifndef SL_KEYDICT_H
 #define SL_KEYDICT_H
@@ -19,13 +27,14 @@
 #include <string.h>
 
 #include "col.h"
+#include "kernels.h"
 
 typedef struct sl_keydict {
 	sl_mem *mem;
 	sl_col *keys;   /* distinct keys, row = id */
 	uint64_t *hash; /* hash of key id */
 	size_t hcap;
-	uint64_t *slot; /* (id + 1) << 32 | (uint32)hash, 0 = empty */
+	uint64_t *slot; /* tag << 32 | (id + 1), 0 = empty */
 	size_t mask;
 	size_t n; /* number of ids */
 } sl_keydict;
@@ -40,20 +49,42 @@ int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h);
 int64_t sl_keydict_add_id(sl_keydict *d, size_t j, uint64_t h);
 
 /*
+ * sl_keydict_put_rows - intern rows [from, from + n) of src, a column at a time.
+ *   Writes h[0..n) (the rows' hashes, as sl_col_hash_row) and ids[0..n) (their ids, new
+ *   keys getting the next ids in row order). k is the kernel table (hashing and probing);
+ *   src has the dictionary's key type. Returns 0 or -ENOMEM (then some rows may have been
+ *   interned). Any n; works on any key type (Long and String keys run in the kernels).
+ */
+int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
+			size_t n, uint64_t *h, uint32_t *ids);
+/*
+ * sl_keydict_put_gather - intern rows sel[0..n) of src whose hashes are already known
+ *   (h[i] is the hash of row sel[i]): ids[i] = the id of row sel[i]. 0 or -ENOMEM.
+ *   For merging other dictionaries' keys (src = their keys, h gathered from their hash).
+ */
+int sl_keydict_put_gather(sl_keydict *d, const sl_kernels *k, const sl_col *src,
+			  const uint32_t *sel, size_t n, const uint64_t *h, uint32_t *ids);
+
+static inline uint32_t sl_keydict_tag(uint64_t h)
+{
+	return sl_kdict_tag(h);
+}
+
+/*
  * Typed fast paths, inline because they run once per record: the dictionary's key type
  * must be Long / String. The probe compares a 32-bit tag before touching the key.
  */
 static inline int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h)
 {
-	size_t j = h & d->mask;
-	uint32_t tag = (uint32_t)h;
+	size_t j = h & d->mask & ~(size_t)7;
+	uint32_t tag = sl_keydict_tag(h);
 	const int64_t *k = d->keys->v.i64;
 	for (;;) {
 		uint64_t s = d->slot[j];
 		if (!s)
 			break;
-		if ((uint32_t)s == tag && k[(s >> 32) - 1] == key)
-			return (int64_t)((s >> 32) - 1);
+		if ((uint32_t)(s >> 32) == tag && k[(uint32_t)s - 1] == key)
+			return (int64_t)((uint32_t)s - 1);
 		j = (j + 1) & d->mask;
 	}
 	if (sl_col_push_i64(d->keys, key))
@@ -63,14 +94,14 @@ static inline int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h)
 
 static inline int64_t sl_keydict_put_str(sl_keydict *d, const char *p, size_t n, uint64_t h)
 {
-	size_t j = h & d->mask;
-	uint32_t tag = (uint32_t)h;
+	size_t j = h & d->mask & ~(size_t)7;
+	uint32_t tag = sl_keydict_tag(h);
 	for (;;) {
 		uint64_t s = d->slot[j];
 		if (!s)
 			break;
-		if ((uint32_t)s == tag) {
-			size_t id = (s >> 32) - 1;
+		if ((uint32_t)(s >> 32) == tag) {
+			size_t id = (uint32_t)s - 1;
 			const sl_str *k = &d->keys->v.s[id];
 			if (d->hash[id] == h && k->len == n && !memcmp(k->p, p, n))
 				return (int64_t)id;

@@ -11,8 +11,6 @@
 #include "kernels.h"
 #include "keydict.h"
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 #include "parse.h"
 
 /* Phase 1 output for one input partition: rows ordered by destination partition. */
@@ -52,9 +50,10 @@ struct job {
 	sluice_error err;
 };
 
-static inline uint32_t dest(uint64_t h, int nout)
+/* The context's kernel table (environments built by hand in tests may have none). */
+static const sl_kernels *kern_of(const sl_env *env)
 {
-	return (uint32_t)(((h >> 32) * (uint64_t)nout) >> 32);
+	return env->kern ? env->kern : &sl_kernels_scalar;
 }
 
 static void set_fail(struct job *j, int code, const char *msg)
@@ -89,23 +88,15 @@ static void bucket_task(void *arg, size_t t, int worker)
 		return;
 	b->key = c->kid[0];
 	b->val = c->kid[1];
-	sl_col_hash(b->key, b->hash);
-	uint32_t *cnt = b->start + 1;
-	for (size_t k = 0; k < n; k++)
-		cnt[dest(b->hash[k], j->nout)]++;
-	for (int p = 0; p < j->nout; p++)
-		b->start[p + 1] += b->start[p];
+	const sl_kernels *k = kern_of(j->env);
+	if (b->key->type->kind == SL_I64)
+		k->hash_i64(b->key->v.i64, n, b->hash);
+	else if (b->key->type->kind == SL_STR)
+		k->hash_str((const sl_kstr *)b->key->v.s, n, b->hash);
+	else
+		sl_col_hash(b->key, b->hash);
 	/* stable counting sort: arrival order kept inside each destination */
-	uint32_t pos[256], *ppos = j->nout <= 256 ? pos : sl_alloc(m, -1, (size_t)j->nout * 4);
-	if (!ppos) {
-		set_fail(j, -ENOMEM, "out of memory partitioning keys");
-		return;
-	}
-	memcpy(ppos, b->start, (size_t)j->nout * 4);
-	for (size_t k = 0; k < n; k++)
-		b->order[ppos[dest(b->hash[k], j->nout)]++] = (uint32_t)k;
-	if (ppos != pos)
-		sl_dealloc(m, ppos, (size_t)j->nout * 4);
+	k->partition(b->hash, n, (uint32_t)j->nout, b->start, b->order);
 }
 
 static void bucket_free(sl_mem *m, struct bucketed *b, size_t nparts, int nout)
@@ -413,98 +404,69 @@ static int finish(struct job *j, sl_rdd **out, sluice_error *err)
 	return 0;
 }
 
-/* Fold value v of `vals` row r into acc[id]; fresh marks the first value of the id. */
-static inline void fold(sl_col *acc, int64_t id, int red, const sl_col *vals, size_t r, int fresh)
-{
-	if (acc->type->kind == SL_I64) {
-		int64_t v = vals ? vals->v.i64[r] : 1, *a = &acc->v.i64[id];
-		if (fresh)
-			*a = v;
-		else if (red == SL_RED_SUM || red == SL_RED_NONE)
-			*a = (int64_t)((uint64_t)*a + (uint64_t)v);
-		else if (red == SL_RED_MAX ? v > *a : v < *a)
-			*a = v;
-	} else {
-		double v = vals->v.f64[r], *a = &acc->v.f64[id];
-		if (fresh)
-			*a = v;
-		else if (red == SL_RED_SUM)
-			*a += v;
-		else if (v != v || *a != *a)
-			*a = (double)NAN;
-		else if (red == SL_RED_MAX ? v > *a : v < *a)
-			*a = v;
-	}
-}
+/* Rows per block of the combining path: hashes, ids and gathered values stay in L1. */
+#define CHUNK 1024
 
-static inline uint64_t hash_row(const sl_col *k, size_t i)
+/* The accumulator of a key before its first value: the identity of the reducer, so that
+ * folding the first value gives that value (f64 sums start at -0.0: -0.0 + x is x for
+ * every x, -0.0 included). Counts are Long sums. */
+static int acc_extend(sl_col *acc, int red, size_t n)
 {
-	switch (k->type->kind) {
-	case SL_I64: return XXH3_64bits(&k->v.i64[i], 8);
-	case SL_STR: return XXH3_64bits(k->v.s[i].p, k->v.s[i].len);
-	default: return sl_col_hash_row(k, i);
-	}
-}
-
-/* Intern row i of key column k in d (typed fast paths). */
-static inline int64_t intern(sl_keydict *d, const sl_col *k, size_t i, uint64_t h)
-{
-	switch (k->type->kind) {
-	case SL_I64: return sl_keydict_put_i64(d, k->v.i64[i], h);
-	case SL_STR: return sl_keydict_put_str(d, k->v.s[i].p, k->v.s[i].len, h);
-	default: return sl_keydict_put(d, k, i, h);
-	}
-}
-
-/* Make room for id in acc (ids are dense and come in order). */
-static inline int acc_room(sl_col *acc, int64_t id)
-{
-	if ((size_t)id < acc->len)
+	if (n <= acc->len)
 		return 0;
-	if (sl_col_reserve(acc, 1))
+	if (sl_col_reserve(acc, n - acc->len))
 		return -ENOMEM;
-	acc->len++;
-	return 1;
-}
-
-/* Sum Long values (or count, vals == NULL) by Long or String key into pa. 0 or -ENOMEM. */
-static int combine_sum_i64(struct partial *pa, const sl_col *keys, const sl_col *vals, size_t n)
-{
-	sl_col *acc = pa->acc;
-	const int64_t *v = vals ? vals->v.i64 : NULL;
-	int strk = keys->type->kind == SL_STR;
-	for (size_t r = 0; r < n; r++) {
-		int64_t id;
-		if (strk) {
-			const sl_str *k = &keys->v.s[r];
-			id = sl_keydict_put_str(&pa->d, k->p, k->len, XXH3_64bits(k->p, k->len));
-		} else {
-			int64_t k = keys->v.i64[r];
-			id = sl_keydict_put_i64(&pa->d, k, XXH3_64bits(&k, 8));
-		}
-		if (id < 0)
-			return -ENOMEM;
-		int64_t x = v ? v[r] : 1;
-		if ((size_t)id < acc->len) {
-			acc->v.i64[id] = (int64_t)((uint64_t)acc->v.i64[id] + (uint64_t)x);
-		} else if (sl_col_push_i64(acc, x)) {
-			return -ENOMEM;
-		}
+	if (acc->type->kind == SL_I64) {
+		int64_t id0 = red == SL_RED_MIN ? INT64_MAX : red == SL_RED_MAX ? INT64_MIN : 0;
+		for (size_t i = acc->len; i < n; i++)
+			acc->v.i64[i] = id0;
+	} else {
+		double id0 = red == SL_RED_MIN ? INFINITY : red == SL_RED_MAX ? -INFINITY : -0.0;
+		for (size_t i = acc->len; i < n; i++)
+			acc->v.f64[i] = id0;
 	}
+	acc->len = n;
 	return 0;
 }
 
-/* Phase 1 of the combining path: aggregate one input partition by key. */
+/* acc[ids[i]] op= v[i] (v NULL: count) with the grouped kernels. Java's Math.min/max for
+ * Doubles (NaN wins, -0.0 < 0.0), wrapping Long sums. */
+static void acc_fold(const sl_kernels *k, sl_col *acc, int red, const uint32_t *ids, const void *v,
+		     size_t n)
+{
+	if (acc->type->kind == SL_I64) {
+		if (!v)
+			k->grouped_count(ids, n, acc->v.i64);
+		else if (red == SL_RED_MIN)
+			k->grouped_min_i64(ids, v, n, acc->v.i64);
+		else if (red == SL_RED_MAX)
+			k->grouped_max_i64(ids, v, n, acc->v.i64);
+		else
+			k->grouped_sum_i64(ids, v, n, acc->v.i64);
+	} else {
+		if (red == SL_RED_MIN)
+			k->grouped_min_f64(ids, v, n, acc->v.f64);
+		else if (red == SL_RED_MAX)
+			k->grouped_max_f64(ids, v, n, acc->v.f64);
+		else
+			k->grouped_sum_f64(ids, v, n, acc->v.f64);
+	}
+}
+
+/* Phase 1 of the combining path: aggregate one input partition by key, a block at a time:
+ * hash the block's keys (one kernel call), probe them into dense ids (one call), fold the
+ * values into the dense accumulators (one call). */
 static void combine_task(void *arg, size_t i, int worker)
 {
 	(void)worker;
 	struct job *j = arg;
 	sl_mem *m = j->env->mem;
+	const sl_kernels *k = kern_of(j->env);
 	const sl_rdd *in = j->side[0].rdd;
 	struct partial *pa = &j->pa[i];
 	const sl_col *c = in->part[i];
 	int cv = j->mode == SL_KEYED_COUNT_VALUE;
-	int red = cv ? SL_RED_NONE : j->fn->reducer;
+	int red = cv ? SL_RED_SUM : j->fn->reducer;
 	const sl_col *keys = c && c->len ? (cv ? c : c->kid[0]) : NULL;
 	const sl_col *vals = c && c->len && !cv ? c->kid[1] : NULL;
 	const sl_type *kt = j->out_type->kid[0], *vt = j->out_type->kid[1];
@@ -512,53 +474,41 @@ static void combine_task(void *arg, size_t i, int worker)
 		goto oom;
 	pa->init = 1;
 	pa->acc = sl_col_new(m, vt, 1024);
-	pa->start = sl_calloc(m, -1, ((size_t)j->nout + 1) * 4);
+	pa->start = sl_alloc(m, -1, ((size_t)j->nout + 1) * 4);
 	if (!pa->acc || !pa->start)
 		goto oom;
 	size_t n = keys ? keys->len : 0;
-	if (n && (red == SL_RED_NONE || red == SL_RED_SUM) && pa->acc->type->kind == SL_I64 &&
-	    (keys->type->kind == SL_I64 || keys->type->kind == SL_STR)) {
-		/* the word count: Long or String keys summing Longs (or counting), with the
-		 * per-record type dispatch hoisted out of the loop */
-		if (combine_sum_i64(pa, keys, vals, n))
+	uint64_t h[CHUNK];
+	uint32_t ids[CHUNK];
+	for (size_t r = 0; r < n; r += CHUNK) {
+		size_t b = n - r < CHUNK ? n - r : CHUNK;
+		if (sl_keydict_put_rows(&pa->d, k, keys, r, b, h, ids) ||
+		    acc_extend(pa->acc, red, pa->d.n))
 			goto oom;
-	} else {
-		for (size_t r = 0; r < n; r++) {
-			int64_t id = intern(&pa->d, keys, r, hash_row(keys, r));
-			int fresh;
-			if (id < 0 || (fresh = acc_room(pa->acc, id)) < 0)
-				goto oom;
-			fold(pa->acc, id, red, vals, r, fresh);
-		}
+		const void *v = !vals                        ? NULL
+				: vals->type->kind == SL_I64 ? (const void *)(vals->v.i64 + r)
+							     : (const void *)(vals->v.f64 + r);
+		acc_fold(k, pa->acc, red, ids, v, b);
 	}
 	/* bucket the distinct keys by destination, keeping first-seen order */
 	size_t nk = pa->d.n;
 	pa->order = sl_alloc(m, -1, (nk ? nk : 1) * 4);
 	if (!pa->order)
 		goto oom;
-	for (size_t k = 0; k < nk; k++)
-		pa->start[dest(pa->d.hash[k], j->nout) + 1]++;
-	for (int p = 0; p < j->nout; p++)
-		pa->start[p + 1] += pa->start[p];
-	for (size_t k = 0; k < nk; k++) {
-		uint32_t dp = dest(pa->d.hash[k], j->nout);
-		uint32_t at = pa->start[dp]++;
-		pa->order[at] = (uint32_t)k;
-	}
-	for (int p = j->nout; p > 0; p--)
-		pa->start[p] = pa->start[p - 1];
-	pa->start[0] = 0;
+	k->partition(pa->d.hash, nk, (uint32_t)j->nout, pa->start, pa->order);
 	return;
 oom:
 	set_fail(j, -ENOMEM, "out of memory combining keys");
 }
 
-/* Phase 2 of the combining path: merge the partials' keys that hash to partition p. */
+/* Phase 2 of the combining path: merge the partials' keys that hash to partition p, in
+ * input-partition order, a block at a time (gather keys and hashes, probe, fold). */
 static void merge_task(void *arg, size_t p, int worker)
 {
 	(void)worker;
 	struct job *j = arg;
 	sl_mem *m = j->env->mem;
+	const sl_kernels *k = kern_of(j->env);
 	const sl_rdd *in = j->side[0].rdd;
 	int red = j->mode == SL_KEYED_COUNT_VALUE ? SL_RED_SUM : j->fn->reducer;
 	size_t total = 0;
@@ -570,15 +520,26 @@ static void merge_task(void *arg, size_t p, int worker)
 	sl_col *acc = sl_col_new(m, j->out_type->kid[1], total ? total : 1);
 	if (!acc)
 		goto oom;
+	uint64_t h[CHUNK];
+	uint32_t ids[CHUNK];
+	union {
+		int64_t i64[CHUNK];
+		double f64[CHUNK];
+	} v;
 	for (size_t i = 0; i < in->nparts; i++) {
 		struct partial *pa = &j->pa[i];
-		for (uint32_t q = pa->start[p]; q < pa->start[p + 1]; q++) {
-			uint32_t k = pa->order[q];
-			int64_t id = intern(&d, pa->d.keys, k, pa->d.hash[k]);
-			int fresh;
-			if (id < 0 || (fresh = acc_room(acc, id)) < 0)
+		for (uint32_t q = pa->start[p]; q < pa->start[p + 1]; q += CHUNK) {
+			size_t b = pa->start[p + 1] - q < CHUNK ? pa->start[p + 1] - q : CHUNK;
+			const uint32_t *sel = pa->order + q;
+			k->gather_i64((const int64_t *)pa->d.hash, sel, b, (int64_t *)h);
+			if (sl_keydict_put_gather(&d, k, pa->d.keys, sel, b, h, ids) ||
+			    acc_extend(acc, red, d.n))
 				goto oom_acc;
-			fold(acc, id, red, pa->acc, k, fresh);
+			if (acc->type->kind == SL_I64)
+				k->gather_i64(pa->acc->v.i64, sel, b, v.i64);
+			else
+				k->gather_f64(pa->acc->v.f64, sel, b, v.f64);
+			acc_fold(k, acc, red, ids, &v, b);
 		}
 	}
 	sl_col *kids[2] = {d.keys, acc};

@@ -33,6 +33,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A string view; the same layout as core's sl_str (checked there with static asserts). */
+typedef struct sl_kstr {
+	const char *p;
+	uint64_t len;
+} sl_kstr;
+
+/*
+ * The hash table of a key dictionary (core/keydict.h owns it; the kernels only probe and, for
+ * Long keys, insert without allocating):
+ *
+ *   slot[0 .. mask]    uint64 per slot: tag << 32 | (id + 1), 0 = empty; mask + 1 is a power of
+ *                      two >= 8. Buckets are the 8 slots starting at a multiple of 8.
+ *   keys[id], hash[id] the Long key (keys; NULL for other key types) and hash of every id;
+ *   skeys[id]          the String key of every id (string dictionaries; else NULL)
+ *
+ * A key with hash h has tag (uint32)(h >> 32) | 1 (never 0) and home bucket h & mask & ~7; it
+ * sits in the first slot that was empty, scanning from the start of its home bucket on
+ * (wrapping). Lookups compare the tags of a whole bucket at once, then the key of each tag
+ * match; a bucket with an empty slot ends the search. No deletions. The table layout after
+ * a sequence of inserts is the same in every ISA; ids are dense, in insertion order.
+ */
+typedef struct sl_kdict {
+	uint64_t *slot;
+	size_t mask;
+	int64_t *keys;
+	uint64_t *hash;
+	const sl_kstr *skeys;
+	size_t n;     /* ids in use */
+	size_t limit; /* dict_put_i64 stops before n would exceed it (room in keys, hash; load) */
+} sl_kdict;
+
+static inline uint32_t sl_kdict_tag(uint64_t h)
+{
+	return (uint32_t)(h >> 32) | 1u;
+}
+
 /* Comparison of a column with a constant: v[i] OP c. */
 typedef enum sl_cmp {
 	SL_CMP_EQ,
@@ -104,6 +140,31 @@ typedef struct sl_kernels {
 	void (*pane_sub_f64)(double *dst, const double *src, size_t n);
 	void (*pane_min_f64)(double *dst, const double *src, size_t n);
 	void (*pane_max_f64)(double *dst, const double *src, size_t n);
+
+	/* Hashing: h[i] = XXH3_64bits(&k[i], 8) (the little-endian bytes of the Long), and
+	 * XXH3_64bits(s[i].p, s[i].len); bit-identical to xxHash's in every ISA. */
+	void (*hash_i64)(const int64_t *k, size_t n, uint64_t *h);
+	void (*hash_str)(const sl_kstr *s, size_t n, uint64_t *h);
+
+	/* Key dictionary probes (layout at sl_kdict), rows in order.
+	 * dict_put_i64: ids[i] = the id of k[i] (hash h[i]), inserting new keys with the next
+	 *   id (keys[id], hash[id], a slot; d->n grows). Stops before an insert that would make
+	 *   d->n exceed d->limit; returns the rows done (n when all are), so the caller grows the
+	 *   table and goes on from there. The table must have an empty slot.
+	 * dict_find_i64 / dict_find_str: ids[i] = the id of the key, or miss[nmiss++] = i when it
+	 *   is absent (ids[i] is then unspecified); return nmiss. The table is not changed. */
+	size_t (*dict_put_i64)(sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
+			       uint32_t *ids);
+	size_t (*dict_find_i64)(const sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
+				uint32_t *ids, uint32_t *miss);
+	size_t (*dict_find_str)(const sl_kdict *d, const sl_kstr *s, const uint64_t *h, size_t n,
+				uint32_t *ids, uint32_t *miss);
+
+	/* Hash partitioning: row i goes to partition (h[i] >> 32) * nout >> 32 (nout >= 1).
+	 * Writes start[0..nout] (partition p is order[start[p] .. start[p + 1])) and order[0..n)
+	 * (the rows, ascending within each partition: a stable counting sort). */
+	void (*partition)(const uint64_t *h, size_t n, uint32_t nout, uint32_t *start,
+			  uint32_t *order);
 } sl_kernels;
 
 /* The per-ISA tables (use sl_kernels_select; these are for tests and benchmarks). */

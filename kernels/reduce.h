@@ -467,6 +467,10 @@ static void pane_max_f64(double *dst, const double *src, size_t n)
 	}
 }
 
+/* ---- hashing, dictionary probes, partitioning ----------------------------------------- */
+
+#include "keyed.h"
+
 /* ---- the table ------------------------------------------------------------------------ */
 
 const sl_kernels SL_TABLE = {
@@ -510,6 +514,12 @@ const sl_kernels SL_TABLE = {
     .pane_sub_f64 = pane_sub_f64,
     .pane_min_f64 = pane_min_f64,
     .pane_max_f64 = pane_max_f64,
+    .hash_i64 = hash_i64,
+    .hash_str = hash_str,
+    .dict_put_i64 = dict_put_i64,
+    .dict_find_i64 = dict_find_i64,
+    .dict_find_str = dict_find_str,
+    .partition = partition,
 };
 
 #endif

@@ -58,4 +58,23 @@ static inline void sl_emit(uint32_t *out, size_t base, unsigned m)
 }
 #define SL_EMIT(out, base, m) sl_emit(out, base, m)
 
+/* Bucket scan (keyed.h): a bucket is two ymm; the tags are the high halves. */
+#define SL_HAVE_BUCKET_SCAN
+#define SL_HIT_SHIFT 0
+static inline unsigned sl_bucket_hits(const uint64_t *b, uint32_t tag)
+{
+	__m256i t = _mm256_set1_epi64x((int64_t)tag);
+	__m256i v0 = _mm256_srli_epi64(_mm256_loadu_si256((const __m256i *)b), 32);
+	__m256i v1 = _mm256_srli_epi64(_mm256_loadu_si256((const __m256i *)(b + 4)), 32);
+	return sl_movemask(_mm256_cmpeq_epi64(v0, t)) | sl_movemask(_mm256_cmpeq_epi64(v1, t)) << 4;
+}
+
+static inline unsigned sl_bucket_empty(const uint64_t *b)
+{
+	__m256i z = _mm256_setzero_si256();
+	__m256i v0 = _mm256_loadu_si256((const __m256i *)b);
+	__m256i v1 = _mm256_loadu_si256((const __m256i *)(b + 4));
+	return sl_movemask(_mm256_cmpeq_epi64(v0, z)) | sl_movemask(_mm256_cmpeq_epi64(v1, z)) << 4;
+}
+
 #include "reduce.h"

@@ -49,4 +49,20 @@ static inline void sl_emit(uint32_t *out, size_t base, unsigned m)
 }
 #define SL_EMIT(out, base, m) sl_emit(out, base, m)
 
+/* Bucket scan (keyed.h): a bucket is one zmm; the tags are its odd dwords, compared in place
+ * (bit 2j + 1 of the mask is slot j). */
+#define SL_HAVE_BUCKET_SCAN
+#define SL_HIT_SHIFT 1
+static inline unsigned sl_bucket_hits(const uint64_t *b, uint32_t tag)
+{
+	__m512i v = _mm512_loadu_si512((const void *)b);
+	return _mm512_mask_cmpeq_epi32_mask(0xaaaa, v, _mm512_set1_epi32((int)tag));
+}
+
+static inline unsigned sl_bucket_empty(const uint64_t *b)
+{
+	__m512i v = _mm512_loadu_si512((const void *)b);
+	return (unsigned)_mm512_testn_epi64_mask(v, v);
+}
+
 #include "reduce.h"

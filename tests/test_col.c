@@ -4,7 +4,9 @@
  * equality), types (names, parsing, equality) and the key dictionary.
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -173,7 +175,7 @@ Test(col, keydict_grows_and_survives_colliding_tags)
 {
 	sl_keydict d;
 	cr_assert_eq(sl_keydict_init(&d, mem, &sl_type_i64, 1), 0);
-	/* same low 32 bits (the tag) and the same slot for many keys: equality decides */
+	/* the same tag (high 32 bits) and the same home bucket for every key: equality decides */
 	for (int64_t k = 0; k < 5000; k++)
 		cr_assert_eq(sl_keydict_put_i64(&d, k * 7, 0xabcd0000ull | (uint64_t)(k % 3)), k);
 	for (int64_t k = 0; k < 5000; k++)
@@ -183,6 +185,80 @@ Test(col, keydict_grows_and_survives_colliding_tags)
 	cr_assert_eq(d.n, 0);
 	cr_assert_eq(sl_keydict_put_i64(&d, 42, 1), 0);
 	sl_keydict_fini(&d);
+}
+
+/* A column at a time (kernels: hash, probe, insert, growth between blocks) gives the ids,
+ * keys and hashes one row at a time gives, for Long, String and tuple keys. */
+Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
+{
+	const sl_kernels *k = env.kern ? env.kern : sl_kernels_select(NULL, NULL);
+	const sl_type *tt[2] = {&sl_type_i64, &sl_type_str};
+	const sl_type *kinds[3] = {&sl_type_i64, &sl_type_str, sl_type_tuple(types, 2, tt)};
+	size_t n = 30000;
+	uint64_t *h = malloc(n * 8);
+	uint32_t *ids = malloc(n * 4), *sel = malloc(n * 4);
+	cr_assert(h && ids && sel);
+	for (int t = 0; t < 3; t++) {
+		sl_col *c = sl_col_new(mem, kinds[t], n);
+		uint64_t r = 7;
+		for (size_t i = 0; i < n; i++) {
+			r = r * 6364136223846793005u + 1442695040888963407u;
+			/* 9000 distinct keys, INT64_MIN among them */
+			int64_t v = (int64_t)((r >> 33) % 9000) - 4500;
+			if (v == -4500)
+				v = INT64_MIN;
+			char buf[32];
+			int len = snprintf(buf, sizeof(buf), "w%" PRId64, v);
+			if (t == 0)
+				sl_col_push_i64(c, v);
+			else if (t == 1)
+				sl_col_push_str(c, buf, (size_t)len);
+			else {
+				sl_col_push_i64(c->kid[0], v % 7);
+				sl_col_push_str(c->kid[1], buf, (size_t)len);
+				cr_assert_eq(sl_col_commit(c), 0);
+			}
+		}
+		sl_keydict a, b, g;
+		cr_assert_eq(sl_keydict_init(&a, mem, kinds[t], 0), 0);
+		cr_assert_eq(sl_keydict_init(&b, mem, kinds[t], 4), 0);
+		cr_assert_eq(sl_keydict_init(&g, mem, kinds[t], 4), 0);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_geq(sl_keydict_put(&a, c, i, sl_col_hash_row(c, i)), 0);
+		/* blocks of odd sizes, so growth happens inside and between kernel calls */
+		for (size_t from = 0, step = 1; from < n; from += step, step = step * 3 + 1) {
+			size_t m = n - from < step ? n - from : step;
+			cr_assert_eq(sl_keydict_put_rows(&b, k, c, from, m, h + from, ids + from),
+				     0);
+		}
+		cr_assert_eq(b.n, a.n, "kind %d", t);
+		for (size_t i = 0; i < n; i++) {
+			cr_assert_eq(h[i], sl_col_hash_row(c, i));
+			cr_assert_eq(ids[i], sl_keydict_get(&a, c, i, h[i]), "kind %d row %zu", t,
+				     i);
+		}
+		for (size_t id = 0; id < a.n; id++) {
+			cr_assert(sl_col_row_eq(a.keys, id, b.keys, id));
+			cr_assert_eq(a.hash[id], b.hash[id]);
+		}
+		/* gather: b's keys backwards, with their hashes */
+		for (size_t i = 0; i < b.n; i++) {
+			sel[i] = (uint32_t)(b.n - 1 - i);
+			h[i] = b.hash[sel[i]];
+		}
+		cr_assert_eq(sl_keydict_put_gather(&g, k, b.keys, sel, b.n, h, ids), 0);
+		for (size_t i = 0; i < b.n; i++)
+			cr_assert_eq(ids[i], i);
+		for (size_t i = 0; i < b.n; i++)
+			cr_assert(sl_col_row_eq(g.keys, i, b.keys, sel[i]));
+		sl_keydict_fini(&a);
+		sl_keydict_fini(&b);
+		sl_keydict_fini(&g);
+		sl_col_unref(c);
+	}
+	free(h);
+	free(ids);
+	free(sel);
 }
 
 Test(col, allocation_failures_are_reported_not_crashed)

@@ -11,9 +11,11 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -522,6 +524,306 @@ Test(kernels, outputs_stay_in_bounds)
 				cr_assert_eq(outs[j], j);
 			for (size_t j = 0; j < 16; j++)
 				cr_assert_eq(outs[n + j], canary, "%s n=%zu", k->isa, n);
+		}
+	}
+}
+
+/* ---- keyed: hashing, dictionary probes, partitioning --------------------------------------- */
+
+#include <xxhash.h>
+
+/* hash_i64 and hash_str are xxHash's XXH3_64bits, bit for bit, in every ISA, at every length
+ * and misalignment (the string lengths cross every XXH3 length class: 0, 1-3, 4-8, 9-16,
+ * 17-128, 129-240, > 240). */
+Test(kernels, hashes_are_xxh3)
+{
+	static uint64_t h[MAXN + 16];
+	static sl_kstr sv[MAXN];
+	static char text[MAXN + 600];
+	const sl_kernels *all[4] = {S};
+	int na = 1;
+	for (int i = 0; i < nisas; i++)
+		all[na++] = isas[i];
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (char)rng();
+	for (int ik = 0; ik < na; ik++) {
+		const sl_kernels *k = all[ik];
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			for (size_t off = 0; off < 3; off++) {
+				int64_t *v = bi + off;
+				fill_i64(v, n, (int)(off % 3));
+				for (size_t j = 0; j < 16; j++)
+					h[n + j] = 0x5555;
+				k->hash_i64(v, n, h);
+				for (size_t i = 0; i < n; i++)
+					cr_assert_eq(h[i], XXH3_64bits(&v[i], 8),
+						     "%s n=%zu i=%zu key=%" PRId64, k->isa, n, i,
+						     v[i]);
+				for (size_t j = 0; j < 16; j++)
+					cr_assert_eq(h[n + j], 0x5555, "%s n=%zu", k->isa, n);
+			}
+			for (size_t i = 0; i < n; i++) {
+				size_t len = i < 300 ? i : rng() % 300;
+				sv[i] = (sl_kstr){text + rng() % 300, len};
+			}
+			k->hash_str(sv, n, h);
+			for (size_t i = 0; i < n; i++)
+				cr_assert_eq(h[i], XXH3_64bits(sv[i].p, sv[i].len),
+					     "%s n=%zu i=%zu", k->isa, n, i);
+		}
+		for (size_t e = 0; e < sizeof(i64_edges) / sizeof(i64_edges[0]); e++) {
+			k->hash_i64(&i64_edges[e], 1, h);
+			cr_assert_eq(h[0], XXH3_64bits(&i64_edges[e], 8));
+		}
+		sl_kstr empty = {"", 0};
+		k->hash_str(&empty, 1, h);
+		cr_assert_eq(h[0], XXH3_64bits("", 0));
+	}
+}
+
+/* A dictionary table with room for `cap` keys (limit = slots / 2 unless capped). */
+typedef struct tdict {
+	sl_kdict d;
+	uint64_t slot[1 << 13];
+	int64_t keys[1 << 12];
+	uint64_t hash[1 << 12];
+	sl_kstr skeys[1 << 12];
+} tdict;
+
+static void tdict_init(tdict *t, size_t slots, size_t limit)
+{
+	memset(t, 0, sizeof(*t));
+	t->d.slot = t->slot;
+	t->d.mask = slots - 1;
+	t->d.keys = t->keys;
+	t->d.hash = t->hash;
+	t->d.skeys = t->skeys;
+	t->d.limit = limit;
+}
+
+/* Hash modes: 0 the real XXH3; 1 every key hashes alike (all tags and buckets collide);
+ * 2 a few distinct hashes with equal tags (tag collisions across buckets); 3 equal low bits
+ * (every key in one bucket, overflowing into the next). */
+static void key_hashes(const sl_kernels *k, const int64_t *v, size_t n, int mode, uint64_t *h)
+{
+	k->hash_i64(v, n, h);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = (uint64_t)v[i];
+		if (mode == 1)
+			h[i] = 0x1234567800000000u;
+		else if (mode == 2)
+			h[i] = 0x0000000100000000u | (x % 5) << 3;
+		else if (mode == 3)
+			h[i] = h[i] & ~(uint64_t)0xffff;
+	}
+}
+
+/* First-seen ids by linear search: the oracle. */
+static size_t naive_ids(const int64_t *v, size_t n, int64_t *seen, size_t nseen, uint32_t *ids)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < nseen && seen[j] != v[i])
+			j++;
+		if (j == nseen)
+			seen[nseen++] = v[i];
+		ids[i] = (uint32_t)j;
+	}
+	return nseen;
+}
+
+Test(kernels, dict_put_find_i64_match_scalar_and_oracle)
+{
+	static tdict ref, got;
+	static uint64_t h[MAXN];
+	static uint32_t want[MAXN], ids[MAXN], miss[MAXN], miss2[MAXN];
+	static int64_t seen[MAXN];
+	const sl_kernels *all[4] = {S};
+	int na = 1;
+	for (int i = 0; i < nisas; i++)
+		all[na++] = isas[i];
+	for (int hm = 0; hm < 4; hm++) {
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			size_t range = hm == 1 ? 40 : 1 + rng() % 2000;
+			for (size_t i = 0; i < n; i++) {
+				bi[i] = (int64_t)(rng() % range) * (hm == 0 ? -7 : 1);
+				if (rng() % 50 == 0)
+					bi[i] = i64_edges[rng() % 7];
+			}
+			key_hashes(S, bi, n, hm, h);
+			size_t nk = naive_ids(bi, n, seen, 0, want);
+			for (int ik = 0; ik < na; ik++) {
+				const sl_kernels *k = all[ik];
+				tdict *t = ik == 0 ? &ref : &got;
+				tdict_init(t, 1 << 13, 1 << 12);
+				cr_assert_eq(k->dict_put_i64(&t->d, bi, h, n, ids), n);
+				cr_assert_eq(t->d.n, nk, "%s n=%zu hm=%d", k->isa, n, hm);
+				for (size_t i = 0; i < n; i++)
+					cr_assert_eq(ids[i], want[i], "%s n=%zu hm=%d i=%zu",
+						     k->isa, n, hm, i);
+				for (size_t i = n; i-- > 0;)
+					cr_assert(t->keys[want[i]] == bi[i] &&
+						  t->hash[want[i]] == h[i]);
+				if (ik > 0)
+					cr_assert(!memcmp(ref.slot, got.slot, sizeof(ref.slot)),
+						  "%s: same table as scalar, n=%zu hm=%d", k->isa,
+						  n, hm);
+				/* find: every key present; then keys that are not */
+				cr_assert_eq(k->dict_find_i64(&t->d, bi, h, n, ids, miss), 0);
+				for (size_t i = 0; i < n; i++)
+					cr_assert_eq(ids[i], want[i]);
+				for (size_t i = 0; i < n; i++)
+					bi2[i] = i % 3 ? (int64_t)(range + i) : bi[i];
+				uint64_t *h2 = (uint64_t *)ri2;
+				key_hashes(S, bi2, n, hm, h2);
+				size_t nm = k->dict_find_i64(&t->d, bi2, h2, n, ids, miss);
+				size_t w = 0;
+				for (size_t i = 0; i < n; i++) {
+					size_t j = 0;
+					while (j < nk && seen[j] != bi2[i])
+						j++;
+					if (j == nk)
+						miss2[w++] = (uint32_t)i;
+					else
+						cr_assert_eq(ids[i], j, "%s find i=%zu", k->isa, i);
+				}
+				cr_assert_eq(nm, w, "%s n=%zu hm=%d", k->isa, n, hm);
+				cr_assert(!memcmp(miss, miss2, w * 4));
+			}
+		}
+	}
+}
+
+/* dict_put_i64 stops before exceeding the limit and goes on from there with the same ids. */
+Test(kernels, dict_put_i64_stops_at_limit)
+{
+	static tdict t;
+	static uint64_t h[MAXN];
+	static uint32_t want[MAXN], ids[MAXN];
+	static int64_t seen[MAXN];
+	const sl_kernels *all[4] = {S};
+	int na = 1;
+	for (int i = 0; i < nisas; i++)
+		all[na++] = isas[i];
+	size_t n = 3000;
+	for (size_t i = 0; i < n; i++)
+		bi[i] = (int64_t)(rng() % 1500);
+	S->hash_i64(bi, n, h);
+	size_t nk = naive_ids(bi, n, seen, 0, want);
+	for (int ik = 0; ik < na; ik++) {
+		const sl_kernels *k = all[ik];
+		tdict_init(&t, 1 << 13, 0);
+		size_t done = 0, calls = 0;
+		while (done < n) {
+			t.d.limit += 100;
+			size_t r = k->dict_put_i64(&t.d, bi + done, h + done, n - done, ids + done);
+			cr_assert_leq(t.d.n, t.d.limit);
+			if (done + r < n)
+				cr_assert_eq(t.d.n, t.d.limit, "%s: stops only at the limit",
+					     k->isa);
+			done += r;
+			calls++;
+		}
+		cr_assert_eq(t.d.n, nk);
+		cr_assert_geq(calls, nk / 100);
+		cr_assert(!memcmp(ids, want, n * 4), "%s", k->isa);
+	}
+}
+
+Test(kernels, dict_find_str_matches_oracle)
+{
+	static tdict t;
+	static uint64_t h[MAXN];
+	static uint32_t ids[MAXN], miss[MAXN];
+	static sl_kstr sv[MAXN];
+	static char words[64][8];
+	const sl_kernels *all[4] = {S};
+	int na = 1;
+	for (int i = 0; i < nisas; i++)
+		all[na++] = isas[i];
+	/* 64 distinct words: "" and "k0".."k62" (prefixes of one another: k1, k12); the
+	 * dictionary holds the even ones */
+	for (int w = 1; w < 64; w++)
+		snprintf(words[w], sizeof(words[w]), "k%d", w - 1);
+	for (int hm = 0; hm < 2; hm++) {
+		tdict_init(&t, 1 << 7, 64);
+		for (uint32_t w = 0; w < 64; w += 2) {
+			uint32_t id = (uint32_t)t.d.n++;
+			t.skeys[id] = (sl_kstr){words[w], strlen(words[w])};
+			S->hash_str(&t.skeys[id], 1, &t.hash[id]);
+			if (hm) /* every key collides: same bucket, same tag */
+				t.hash[id] = 0xabc0000000000000u;
+			size_t j = t.hash[id] & t.d.mask & ~(size_t)7;
+			while (t.slot[j])
+				j = (j + 1) & t.d.mask;
+			t.slot[j] = (uint64_t)sl_kdict_tag(t.hash[id]) << 32 | (id + 1);
+		}
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			for (size_t i = 0; i < n; i++) {
+				unsigned w = (unsigned)(rng() % 64);
+				sv[i] = (sl_kstr){words[w], strlen(words[w])};
+			}
+			S->hash_str(sv, n, h);
+			if (hm)
+				for (size_t i = 0; i < n; i++)
+					h[i] = 0xabc0000000000000u;
+			for (int ik = 0; ik < na; ik++) {
+				const sl_kernels *k = all[ik];
+				size_t nm = k->dict_find_str(&t.d, sv, h, n, ids, miss);
+				size_t m = 0;
+				for (size_t i = 0; i < n; i++) {
+					size_t w = (size_t)(sv[i].p - words[0]) / sizeof(words[0]);
+					if (w % 2)
+						cr_assert_eq(miss[m++], i, "%s n=%zu i=%zu", k->isa,
+							     n, i);
+					else
+						cr_assert_eq(ids[i], w / 2, "%s n=%zu i=%zu",
+							     k->isa, n, i);
+				}
+				cr_assert_eq(nm, m, "%s n=%zu hm=%d", k->isa, n, hm);
+			}
+		}
+	}
+}
+
+Test(kernels, partition_is_a_stable_counting_sort)
+{
+	static uint64_t h[MAXN];
+	static uint32_t order[MAXN], start[1025], want[MAXN];
+	static const uint32_t nouts[] = {1, 2, 3, 7, 64, 1000};
+	const sl_kernels *all[4] = {S};
+	int na = 1;
+	for (int i = 0; i < nisas; i++)
+		all[na++] = isas[i];
+	for (size_t li = 0; li < nlengths; li++) {
+		size_t n = lengths[li];
+		for (size_t i = 0; i < n; i++)
+			h[i] = i % 5 == 0 ? UINT64_MAX : i % 7 == 0 ? 0 : rng();
+		for (size_t o = 0; o < sizeof(nouts) / sizeof(nouts[0]); o++) {
+			uint32_t nout = nouts[o];
+			size_t w = 0;
+			for (uint32_t p = 0; p < nout; p++)
+				for (size_t i = 0; i < n; i++)
+					if ((uint32_t)(((h[i] >> 32) * nout) >> 32) == p)
+						want[w++] = (uint32_t)i;
+			cr_assert_eq(w, n);
+			for (int ik = 0; ik < na; ik++) {
+				const sl_kernels *k = all[ik];
+				memset(start, 0xff, sizeof(start));
+				k->partition(h, n, nout, start, order);
+				cr_assert(!memcmp(order, want, n * 4), "%s n=%zu nout=%u", k->isa,
+					  n, nout);
+				cr_assert_eq(start[0], 0);
+				cr_assert_eq(start[nout], n);
+				for (uint32_t p = 0; p < nout; p++)
+					for (uint32_t q = start[p]; q < start[p + 1]; q++)
+						cr_assert_eq(
+						    (uint32_t)(((h[order[q]] >> 32) * nout) >> 32),
+						    p, "%s n=%zu nout=%u", k->isa, n, nout);
+			}
 		}
 	}
 }

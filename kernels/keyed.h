@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keyed.h - hashing, key-dictionary probes and hash partitioning, written once and compiled
+ * once per ISA through reduce.h (which includes this file before its table).
+ *
+ * Invariants:
+ * - Hashes are xxHash's XXH3_64bits of the key bytes, bit for bit: hash_i64 is XXH3's
+ *   4-to-8-byte path specialised to 8 bytes (a plain loop the compiler vectorizes: 64-bit
+ *   multiplies are vpmullq on AVX-512, three pmuludq on AVX2), hash_str calls the inlined
+ *   XXH3 on each string. Tests compare both with libxxhash.
+ * - The dictionary layout is in kernels.h (sl_kdict). The only ISA primitives are the bucket
+ *   scans (SL_HAVE_BUCKET_SCAN): tag matches and empty slots of 8 slots as bit masks; the
+ *   scalar ones below are the reference. Everything else is the same code in every ISA, so ids
+ *   and table contents are identical everywhere.
+ * - Nothing allocates; dict_put_i64 stops at d->limit and the caller grows the table.
+ */
+#ifndef SL_KEYED_H
+#define SL_KEYED_H
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* XXH3_len_4to8_64b with len = 8 and seed 0: the secret's bytes 8..23 folded once. */
+#define SL_XXH3_BITFLIP8 UINT64_C(0xc73ab174c5ecd5a2)
+#define SL_XXH3_MX2      UINT64_C(0x9fb21c651e98df25)
+
+static inline uint64_t sl_rotl64(uint64_t x, unsigned r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static void hash_i64(const int64_t *restrict k, size_t n, uint64_t *restrict h)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = (uint64_t)k[i];
+		/* input64 = readLE32(p + 4) + (readLE32(p) << 32): the halves swapped */
+		x = sl_rotl64(x, 32) ^ SL_XXH3_BITFLIP8;
+		/* XXH3_rrmxmx(x, 8) */
+		x ^= sl_rotl64(x, 49) ^ sl_rotl64(x, 24);
+		x *= SL_XXH3_MX2;
+		x ^= (x >> 35) + 8;
+		x *= SL_XXH3_MX2;
+		h[i] = x ^ (x >> 28);
+	}
+}
+
+static void hash_str(const sl_kstr *restrict s, size_t n, uint64_t *restrict h)
+{
+	for (size_t i = 0; i < n; i++)
+		h[i] = XXH3_64bits(s[i].p, (size_t)s[i].len);
+}
+
+/*
+ * Probing: a whole bucket at a time. The ISA's primitives (SL_HAVE_BUCKET_SCAN) are
+ * sl_bucket_hits(b, tag), a bit mask with bit j << SL_HIT_SHIFT set for each slot b[j]
+ * (j < 8) whose tag is `tag`, and sl_bucket_empty(b), bit j set for each empty slot; the
+ * scalar reference below computes the same masks slot by slot, without branches. The first
+ * empty slot of a probe path is where a new key goes, and no key sits after it on that path
+ * (slots are only ever filled, at the first empty one), so candidates are complete.
+ *
+ * SL_PROBE(d, hh, EQ, FOUND, EMPTY): EQ(id) tests the key of a tag match; FOUND(id) and
+ * EMPTY(slot) are statements that must leave the loop (goto, return).
+ */
+#ifndef SL_HAVE_BUCKET_SCAN
+#define SL_HIT_SHIFT 0
+static inline unsigned sl_bucket_hits(const uint64_t *b, uint32_t tag)
+{
+	unsigned hit = 0;
+	for (unsigned j = 0; j < 8; j++)
+		hit |= (unsigned)((uint32_t)(b[j] >> 32) == tag) << j;
+	return hit;
+}
+
+static inline unsigned sl_bucket_empty(const uint64_t *b)
+{
+	unsigned e = 0;
+	for (unsigned j = 0; j < 8; j++)
+		e |= (unsigned)(b[j] == 0) << j;
+	return e;
+}
+#endif
+
+#define SL_PROBE(d, hh, EQ, FOUND, EMPTY)                                                          \
+	do {                                                                                       \
+		uint32_t tag_ = sl_kdict_tag(hh);                                                  \
+		size_t j_ = (hh) & (d)->mask & ~(size_t)7;                                         \
+		for (;;) {                                                                         \
+			const uint64_t *b_ = (d)->slot + j_;                                       \
+			for (unsigned hit_ = sl_bucket_hits(b_, tag_); hit_; hit_ &= hit_ - 1) {   \
+				uint32_t id_ =                                                     \
+				    (uint32_t)b_[__builtin_ctz(hit_) >> SL_HIT_SHIFT] - 1;         \
+				if (EQ(id_))                                                       \
+					FOUND(id_);                                                \
+			}                                                                          \
+			unsigned e_ = sl_bucket_empty(b_);                                         \
+			if (e_)                                                                    \
+				EMPTY(j_ + (unsigned)__builtin_ctz(e_));                           \
+			j_ = (j_ + 8) & (d)->mask;                                                 \
+		}                                                                                  \
+	} while (0)
+
+/* Tables past this many slots (1 MiB) miss the L2: probes prefetch their home bucket
+ * SL_PROBE_AHEAD rows ahead (the hashes of the whole block are known). Smaller tables do
+ * without, which saves the instructions. */
+#define SL_PROBE_AHEAD    16
+#define SL_PREFETCH_SLOTS ((size_t)1 << 17)
+
+static inline void sl_probe_prefetch(const sl_kdict *d, const uint64_t *h, size_t i, size_t n)
+{
+	if (i + SL_PROBE_AHEAD < n)
+		__builtin_prefetch(&d->slot[h[i + SL_PROBE_AHEAD] & d->mask & ~(size_t)7]);
+}
+
+/* The rows loop of a probe kernel, twice: with and without prefetching. */
+#define SL_ROWS(d, h, n, ...)                                                                      \
+	do {                                                                                       \
+		if ((d)->mask + 1 > SL_PREFETCH_SLOTS) {                                           \
+			for (size_t i = 0; i < (n); i++) {                                         \
+				sl_probe_prefetch(d, h, i, n);                                     \
+				__VA_ARGS__                                                        \
+			}                                                                          \
+		} else {                                                                           \
+			for (size_t i = 0; i < (n); i++) {                                         \
+				__VA_ARGS__                                                        \
+			}                                                                          \
+		}                                                                                  \
+	} while (0)
+
+#define SL_GOTO_FOUND(id)                                                                          \
+	do {                                                                                       \
+		found = (id);                                                                      \
+		goto found_;                                                                       \
+	} while (0)
+#define SL_GOTO_EMPTY(j)                                                                           \
+	do {                                                                                       \
+		at = (j);                                                                          \
+		goto empty_;                                                                       \
+	} while (0)
+#define SL_EQ_I64(id) (d->keys[id] == key)
+#define SL_EQ_STR(id)                                                                              \
+	(d->hash[id] == hh && d->skeys[id].len == s[i].len &&                                      \
+	 !memcmp(d->skeys[id].p, s[i].p, (size_t)s[i].len))
+
+static size_t dict_put_i64(sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
+			   uint32_t *ids)
+{
+	SL_ROWS(d, h, n, {
+		__label__ empty_, found_;
+		int64_t key = k[i];
+		uint64_t hh = h[i];
+		uint32_t found;
+		size_t at;
+		SL_PROBE(d, hh, SL_EQ_I64, SL_GOTO_FOUND, SL_GOTO_EMPTY);
+	empty_:
+		if (d->n >= d->limit)
+			return i;
+		found = (uint32_t)d->n++;
+		d->keys[found] = key;
+		d->hash[found] = hh;
+		d->slot[at] = (uint64_t)sl_kdict_tag(hh) << 32 | (uint64_t)(found + 1);
+	found_:
+		ids[i] = found;
+	});
+	return n;
+}
+
+static size_t dict_find_i64(const sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
+			    uint32_t *ids, uint32_t *miss)
+{
+	size_t nmiss = 0;
+	SL_ROWS(d, h, n, {
+		__label__ empty_, found_;
+		int64_t key = k[i];
+		uint64_t hh = h[i];
+		uint32_t found;
+		size_t at;
+		SL_PROBE(d, hh, SL_EQ_I64, SL_GOTO_FOUND, SL_GOTO_EMPTY);
+	empty_:
+		(void)at;
+		miss[nmiss++] = (uint32_t)i;
+		continue;
+	found_:
+		ids[i] = found;
+	});
+	return nmiss;
+}
+
+static size_t dict_find_str(const sl_kdict *d, const sl_kstr *s, const uint64_t *h, size_t n,
+			    uint32_t *ids, uint32_t *miss)
+{
+	size_t nmiss = 0;
+	SL_ROWS(d, h, n, {
+		__label__ empty_, found_;
+		uint64_t hh = h[i];
+		uint32_t found;
+		size_t at;
+		SL_PROBE(d, hh, SL_EQ_STR, SL_GOTO_FOUND, SL_GOTO_EMPTY);
+	empty_:
+		(void)at;
+		miss[nmiss++] = (uint32_t)i;
+		continue;
+	found_:
+		ids[i] = found;
+	});
+	return nmiss;
+}
+
+static inline uint32_t sl_dest(uint64_t h, uint32_t nout)
+{
+	return (uint32_t)(((h >> 32) * (uint64_t)nout) >> 32);
+}
+
+static void partition(const uint64_t *h, size_t n, uint32_t nout, uint32_t *start, uint32_t *order)
+{
+	memset(start, 0, ((size_t)nout + 1) * sizeof(uint32_t));
+	if (nout == 1) {
+		start[1] = (uint32_t)n;
+		for (size_t i = 0; i < n; i++)
+			order[i] = (uint32_t)i;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		start[sl_dest(h[i], nout) + 1]++;
+	for (uint32_t p = 0; p < nout; p++)
+		start[p + 1] += start[p];
+	/* start[p] is the write cursor of p; afterwards it is the end of p = start of p + 1 */
+	for (size_t i = 0; i < n; i++)
+		order[start[sl_dest(h[i], nout)]++] = (uint32_t)i;
+	for (uint32_t p = nout; p > 0; p--)
+		start[p] = start[p - 1];
+	start[0] = 0;
+}
+
+#endif
