@@ -17,6 +17,7 @@ int sl_receiver_init(sl_receiver *r, sl_env *env)
 	r->node = -1;
 	if (!r->max_record)
 		r->max_record = SL_MAX_RECORD_DEFAULT;
+	r->wake_at = SL_RECEIVER_INFLIGHT / 2;
 	atomic_init(&r->rate_limit, 0);
 	atomic_init(&r->flush_seq, 0);
 	atomic_init(&r->stop_req, 0);
@@ -81,6 +82,51 @@ static int take(struct rsrc *s)
 	}
 }
 
+/*
+ * A block is one partition: the chunks' views one after the other in one String column
+ * (the strings stay where they are; the column takes a reference to every buffer of every
+ * chunk). Unlike sl_col_concat, the array has a power-of-two capacity, so that sl_mem
+ * recycles it (already faulted in) from one block to the next, and buffers are not
+ * de-duplicated (a chunk lists few, and a buffer listed twice is merely referenced twice:
+ * the check was quadratic in the buffers of a block). NULL on ENOMEM.
+ */
+static sl_col *concat(struct rsrc *s)
+{
+	size_t rows = 0, cap = 4096;
+	int nbufs = 0;
+	for (size_t i = 0; i < s->npend; i++) {
+		rows += s->pend[i]->len;
+		nbufs += s->pend[i]->nbufs;
+	}
+	while (cap < rows)
+		cap *= 2;
+	sl_mem *m = s->base.env->mem;
+	sl_col *b = sl_col_new_on(m, s->r->node, &sl_type_str, cap);
+	if (!b)
+		return NULL;
+	if (nbufs) {
+		b->bufs = sl_alloc(m, -1, (size_t)nbufs * sizeof(*b->bufs));
+		if (!b->bufs) {
+			sl_col_unref(b);
+			return NULL;
+		}
+		b->capbufs = nbufs;
+	}
+	for (size_t i = 0; i < s->npend; i++) {
+		const sl_col *c = s->pend[i];
+		if (c->len)
+			memcpy(b->v.s + b->len, c->v.s, c->len * sizeof(sl_str));
+		b->len += c->len;
+		for (int k = 0; k < c->nbufs; k++) {
+			b->bufs[b->nbufs++] = c->bufs[k];
+			/* relaxed: the chunk holds a reference for as long as this runs (as in
+			 * sl_col_share_bufs) */
+			atomic_fetch_add_explicit(&c->bufs[k]->ref, 1, memory_order_relaxed);
+		}
+	}
+	return b;
+}
+
 /* Seal pend plus every chunk in the ring into one block stamped `now`. Driver only. */
 static int seal(struct rsrc *s, int64_t now)
 {
@@ -92,8 +138,7 @@ static int seal(struct rsrc *s, int64_t now)
 	if (s->npend == 1) {
 		block = s->pend[0];
 	} else {
-		/* a block is one partition: concatenate the views (strings stay in their chunks) */
-		block = sl_col_concat(s->base.env->mem, &sl_type_str, s->pend, s->npend);
+		block = concat(s);
 		if (!block)
 			return -ENOMEM;
 		for (size_t i = 0; i < s->npend; i++)

@@ -29,8 +29,9 @@
 #include "ring.h"
 #include "source.h"
 
-#define SL_RECEIVER_RING      64                  /* chunks in flight per receiver (16 MiB) */
-#define SL_CHUNK_BYTES        ((size_t)256 << 10) /* a chunk is sealed when its bytes reach this */
+#define SL_RECEIVER_RING      64                /* ring capacity, in chunks */
+#define SL_RECEIVER_INFLIGHT  16                /* chunks that may wait in the ring (16 MiB) */
+#define SL_CHUNK_BYTES        ((size_t)1 << 20) /* a chunk is pushed when its bytes reach this */
 #define SL_MAX_RECORD_DEFAULT ((size_t)1 << 20)
 
 typedef struct sl_receiver sl_receiver;
@@ -52,6 +53,7 @@ struct sl_receiver {
 	sl_spsc ring;      /* io thread -> driver: sl_col * (String) chunks */
 	int node;          /* NUMA node for chunk memory (of the worker that processes it) */
 	size_t max_record; /* longer records are skipped and counted (default 1 MiB) */
+	size_t wake_at;    /* chunks in the ring at which a push wakes the driver (>= 1) */
 
 	/* driver -> io thread */
 	atomic_int_fast64_t rate_limit; /* records/s, 0 = unlimited; read by the io thread */
@@ -76,9 +78,10 @@ static inline bool sl_receiver_push(sl_receiver *r, sl_col *chunk)
 {
 	if (!sl_spsc_push(&r->ring, chunk))
 		return false;
-	/* half full: have the driver pop now rather than at the next block tick, so a fast
-	 * sender is not held back by the tick rate (fires once per crossing) */
-	if (sl_spsc_size(&r->ring) == (r->ring.mask + 1) / 2 && r->env->wake)
+	/* wake_at (half of what may wait) reached: have the driver pop now rather than at
+	 * the next block tick, so a fast sender is not held back by the tick rate (fires
+	 * once per crossing) */
+	if (sl_spsc_size(&r->ring) == r->wake_at && r->env->wake)
 		r->env->wake(r->env->wake_arg);
 	return true;
 }

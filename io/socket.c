@@ -20,19 +20,18 @@
  *
  * A DATA event owns its provided buffer until framing starts. A small receive (below
  * VIEW_MIN) is framed by copying and its buffer goes back to the kernel once framed
- * completely. A larger one is framed in place: each provided buffer is a 64 KiB block
+ * completely. A larger one is framed in place: each provided buffer is a 256 KiB block
  * laid out as an sl_buf (header, then the kernel's bytes), so the event takes the block
  * out of the buffer ring (the kernel gets a fresh block under the same buffer id, from
- * sl_mem's 64 KiB cache), the chunk column lists the block among its buffers and its
- * records are views into it; only records that span two receives (the framer's partial
- * record) are copied. The block is freed with the last column that lists it. A chunk
- * is pushed at SL_CHUNK_BYTES of referenced record bytes or at CHUNK_BLKS_MAX blocks,
- * so the memory a chunk pins stays near what its copied bytes used to take. Holding
- * buffers is the backpressure: with every buffer held the kernel ends the multishot
- * recvs with -ENOBUFS and the sockets' receive windows close (nothing is framed, so
- * nothing is replenished, while stalled). Connections whose recv ended that way (or
- * ended for another reason that is not the end of the stream) are re-armed by service()
- * once framing may go on (need_rearm).
+ * sl_mem's cache of recycled blocks), the chunk column lists the block among its
+ * buffers and its records are views into it; only records that span two receives (the framer's
+ * partial record) are copied. The block is freed with the last column that lists it. A chunk is
+ * pushed at SL_CHUNK_BYTES of referenced record bytes or at CHUNK_BLKS_MAX blocks, so the memory a
+ * chunk pins stays near what its copied bytes used to take. Holding buffers is the backpressure:
+ * with every buffer held the kernel ends the multishot recvs with -ENOBUFS and the sockets' receive
+ * windows close (nothing is framed, so nothing is replenished, while stalled). Connections whose
+ * recv ended that way (or ended for another reason that is not the end of the stream) are re-armed
+ * by service() once framing may go on (need_rearm).
  *
  * Invariants (io thread):
  *   - a connection's events are queued in the order of its CQEs, and its END event (the
@@ -73,14 +72,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../kernels/kernels.h"
 #include "framer.h"
 #include "uring.h"
 
 /* A provided buffer's block is an sl_buf: header, then the bytes the kernel writes. */
 _Static_assert(offsetof(sl_buf, data) == sizeof(sl_buf), "sl_buf data follows the header");
 
-#define NBUFS      64                   /* provided buffers per receiver */
-#define RXBLK_SIZE ((size_t)64 << 10)   /* sl_buf header + data of a provided buffer */
+#define NBUFS      32                   /* provided buffers per receiver */
+#define RXBLK_SIZE ((size_t)256 << 10)  /* sl_buf header + data of a provided buffer */
 #define VIEW_MIN   ((uint32_t)16 << 10) /* smaller receives are framed by copying */
 /* a chunk is pushed once it holds this many receive blocks (bounds the memory it pins) */
 #define CHUNK_BLKS_MAX   (SL_CHUNK_BYTES / RXBLK_SIZE + 1)
@@ -93,6 +93,8 @@ _Static_assert(offsetof(sl_buf, data) == sizeof(sl_buf), "sl_buf data follows th
 #define ACCEPT_RETRY_NS  100000000LL  /* pause after a failed accept */
 #define CHUNK_ROWS       4096         /* first capacity of a chunk column */
 #define DEFAULT_DELAY_MS 2000         /* Spark's spark.streaming.receiverRestartDelay */
+/* the most rows a full chunk needs (each costs at least a view) */
+#define CHUNK_ROWS_MAX (SL_CHUNK_BYTES / sizeof(sl_str))
 
 enum { UD_WAKE = 1, UD_TIMER, UD_ACCEPT, UD_RECV, UD_CONNECT, UD_CANCEL };
 enum { EV_DATA, EV_END };
@@ -149,6 +151,7 @@ typedef struct sock_rx {
 	struct __kernel_timespec period;
 	sl_col *chunk;
 	size_t chunk_cost;
+	size_t chunk_rows; /* capacity of the next chunk: rows of the last full one, rounded up */
 	uint64_t chunk_recs;
 	sl_buf *chunk_sb;   /* the receive block last attached to chunk, or NULL */
 	unsigned chunk_blk; /* receive blocks attached to chunk */
@@ -273,6 +276,8 @@ static conn *conn_new(sock_rx *s, int fd)
 	c->fd = fd;
 	c->slot = slot;
 	sl_framer_init(&c->fr, s->base.env->mem, s->base.max_record);
+	/* the context's kernel ISA (SLUICE_ISA / cfg.isa) picks the framing loop too */
+	sl_framer_set_isa(&c->fr, s->base.env->kern ? s->base.env->kern->isa : NULL);
 	s->tab[slot].gen++;
 	s->tab[slot].c = c;
 	s->nconns++;
@@ -543,7 +548,7 @@ static bool push_chunk(sock_rx *s)
  * Take DATA event e's block out of the provided buffer ring: the kernel gets a fresh
  * block under e's buffer id at once, and the old block becomes an sl_buf (data = the
  * received bytes) that e holds one reference to. Columns that frame views into it take
- * references of their own; the last one frees it (a 64 KiB block: sl_mem recycles it).
+ * references of their own; the last one frees it (a 256 KiB block: sl_mem recycles it).
  * false when there is no memory for the fresh block: e is then framed by copying.
  */
 static bool detach_block(sock_rx *s, ev *e)
@@ -677,8 +682,8 @@ static void pump(sock_rx *s, bool unlimited)
 	while (s->qlen && !s->stalled) {
 		ev *e = &s->q[s->qhead];
 		if (!s->chunk) {
-			s->chunk =
-			    sl_col_new_on(s->base.env->mem, s->base.node, &sl_type_str, CHUNK_ROWS);
+			s->chunk = sl_col_new_on(s->base.env->mem, s->base.node, &sl_type_str,
+						 s->chunk_rows);
 			if (!s->chunk) {
 				s->stalled = true; /* retried at the next wakeup */
 				break;
@@ -710,9 +715,16 @@ static void pump(sock_rx *s, bool unlimited)
 			account(s, &st, 0);
 			conn_end(s, c, res);
 		}
-		if ((s->chunk_cost >= SL_CHUNK_BYTES || s->chunk_blk >= CHUNK_BLKS_MAX) &&
-		    !push_chunk(s))
-			s->stalled = true;
+		if (s->chunk_cost >= SL_CHUNK_BYTES || s->chunk_blk >= CHUNK_BLKS_MAX) {
+			/* size the next chunk for as many rows as this one: a power of two, so
+			 * that its array is one sl_mem recycles, and no growth copies */
+			size_t rows = CHUNK_ROWS;
+			while (rows < s->chunk->len && rows < CHUNK_ROWS_MAX)
+				rows *= 2;
+			s->chunk_rows = rows;
+			if (!push_chunk(s))
+				s->stalled = true;
+		}
 	}
 }
 
@@ -1121,7 +1133,9 @@ static sock_rx *rx_new(sl_env *env, size_t max_record, sluice_error *err)
 		return NULL;
 	}
 	s->lfd = s->efd = s->cfd = -1;
-	s->max_inflight = s->base.ring.mask + 1;
+	size_t cap = s->base.ring.mask + 1;
+	s->max_inflight = SL_RECEIVER_INFLIGHT < cap ? SL_RECEIVER_INFLIGHT : cap;
+	s->chunk_rows = CHUNK_ROWS;
 	return s;
 }
 
@@ -1310,5 +1324,6 @@ int sl_socket_set_max_inflight(sl_receiver *r, size_t chunks)
 		return -EBUSY;
 	size_t cap = s->base.ring.mask + 1;
 	s->max_inflight = chunks < cap ? chunks : cap;
+	s->base.wake_at = s->max_inflight / 2 ? s->max_inflight / 2 : 1;
 	return 0;
 }

@@ -19,9 +19,12 @@
  *   - Backpressure (nothing dropped): when the ring is full, or already holds
  *     max_inflight chunks (sl_socket_set_max_inflight), the chunk is kept and framing
  *     stops; completed receives keep their provided buffers, the kernel runs out of
- *     its 64 buffers (multishot recv ends with -ENOBUFS; it is re-armed once framing
+ *     its 32 buffers (multishot recv ends with -ENOBUFS; it is re-armed once framing
  *     resumes), the socket buffers fill and TCP flow control stalls the senders. The
- *     receiver then holds at most: max_inflight chunks + one chunk + 64 x 64 KiB.
+ *     receiver then holds at most: max_inflight chunks + one chunk + 32 x 256 KiB.
+ *   - Chunk arrays: a chunk is created with room for as many records as the last full
+ *     chunk had (a power of two, so that sl_mem recycles the array), so that a steady
+ *     stream grows no array; a full chunk is SL_CHUNK_BYTES of records and views.
  *   - Rate limit (r->rate_limit records/s, 0 = unlimited, read at every wakeup): a token
  *     bucket of burst max(rate / 10, 1) records, full when the limit is first seen,
  *     refilled continuously; each framed record takes a token and framing stops (the
@@ -86,10 +89,11 @@ int sl_socket_server_port(sl_receiver *r);
 
 /*
  * sl_socket_set_max_inflight - at most `chunks` chunks (>= 1; clamped to the ring's
- * capacity, which is also the default) may wait in the ring before the receiver
+ * capacity; default SL_RECEIVER_INFLIGHT) may wait in the ring before the receiver
  * applies backpressure. Bounds the memory of a receiver whose driver falls behind to
- * about (chunks + 1) x SL_CHUNK_BYTES + 4 MiB. Returns 0, -EINVAL (not a socket
- * receiver, or chunks == 0) or -EBUSY (already started: the io thread reads it).
+ * about (chunks + 1) x SL_CHUNK_BYTES + 8 MiB. The driver is woken when half of them
+ * wait. Returns 0, -EINVAL (not a socket receiver, or chunks == 0) or -EBUSY (already
+ * started: the io thread reads it).
  */
 int sl_socket_set_max_inflight(sl_receiver *r, size_t chunks);
 
