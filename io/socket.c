@@ -716,10 +716,12 @@ static void pump(sock_rx *s, bool unlimited)
 			conn_end(s, c, res);
 		}
 		if (s->chunk_cost >= SL_CHUNK_BYTES || s->chunk_blk >= CHUNK_BLKS_MAX) {
-			/* size the next chunk for as many rows as this one: a power of two, so
-			 * that its array is one sl_mem recycles, and no growth copies */
-			size_t rows = CHUNK_ROWS;
-			while (rows < s->chunk->len && rows < CHUNK_ROWS_MAX)
+			/* size the next chunk for as many rows as this one, with room for the
+			 * receive that overshoots SL_CHUNK_BYTES and for the 64 views the framer
+			 * reserves per block: a power of two, so that its array is one sl_mem
+			 * recycles, and no growth copies */
+			size_t rows = CHUNK_ROWS, need = s->chunk->len + s->chunk->len / 2 + 64;
+			while (rows < need && rows < CHUNK_ROWS_MAX)
 				rows *= 2;
 			s->chunk_rows = rows;
 			if (!push_chunk(s))
