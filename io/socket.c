@@ -534,8 +534,21 @@ static bool push_chunk(sock_rx *s)
 		return true;
 	if (sl_spsc_size(&s->base.ring) >= s->max_inflight)
 		return false;
+	/* Size the next chunk for as many rows as a full one had, with room for the receive
+	 * that overshoots SL_CHUNK_BYTES and for the 64 views the framer reserves per block:
+	 * a power of two, so that sl_mem recycles the array and a steady stream grows none.
+	 * A chunk pushed at a block tick is partial: it only shrinks the next one (by half)
+	 * when it used far less, so a receiver that slowed down stops taking big arrays. */
+	size_t len = s->chunk->len, rows = CHUNK_ROWS, need = len + len / 2 + 64;
+	while (rows < need && rows < CHUNK_ROWS_MAX)
+		rows *= 2;
+	bool full = s->chunk_cost >= SL_CHUNK_BYTES || s->chunk_blk >= CHUNK_BLKS_MAX;
 	if (!sl_receiver_push(&s->base, s->chunk))
 		return false;
+	if (full)
+		s->chunk_rows = rows;
+	else if (rows < s->chunk_rows / 8)
+		s->chunk_rows /= 2;
 	s->chunk = NULL;
 	s->chunk_cost = 0;
 	s->chunk_recs = 0;
@@ -715,18 +728,9 @@ static void pump(sock_rx *s, bool unlimited)
 			account(s, &st, 0);
 			conn_end(s, c, res);
 		}
-		if (s->chunk_cost >= SL_CHUNK_BYTES || s->chunk_blk >= CHUNK_BLKS_MAX) {
-			/* size the next chunk for as many rows as this one, with room for the
-			 * receive that overshoots SL_CHUNK_BYTES and for the 64 views the framer
-			 * reserves per block: a power of two, so that its array is one sl_mem
-			 * recycles, and no growth copies */
-			size_t rows = CHUNK_ROWS, need = s->chunk->len + s->chunk->len / 2 + 64;
-			while (rows < need && rows < CHUNK_ROWS_MAX)
-				rows *= 2;
-			s->chunk_rows = rows;
-			if (!push_chunk(s))
-				s->stalled = true;
-		}
+		if ((s->chunk_cost >= SL_CHUNK_BYTES || s->chunk_blk >= CHUNK_BLKS_MAX) &&
+		    !push_chunk(s))
+			s->stalled = true;
 	}
 }
 

@@ -23,8 +23,10 @@
  *     resumes), the socket buffers fill and TCP flow control stalls the senders. The
  *     receiver then holds at most: max_inflight chunks + one chunk + 32 x 256 KiB.
  *   - Chunk arrays: a chunk is created with room for as many records as the last full
- *     chunk had (a power of two, so that sl_mem recycles the array), so that a steady
- *     stream grows no array; a full chunk is SL_CHUNK_BYTES of records and views.
+ *     chunk had, plus half (a power of two, so that sl_mem recycles the array), so that
+ *     a steady stream grows no array; a partial chunk (pushed at a tick) that used less
+ *     than an eighth of that halves it. A full chunk is SL_CHUNK_BYTES of records and
+ *     views.
  *   - Rate limit (r->rate_limit records/s, 0 = unlimited, read at every wakeup): a token
  *     bucket of burst max(rate / 10, 1) records, full when the limit is first seen,
  *     refilled continuously; each framed record takes a token and framing stops (the
