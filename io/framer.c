@@ -2,12 +2,16 @@
 /*
  * framer.c - streaming readLine framing (contract in framer.h).
  *
- * A feed is scanned once, 64 bytes at a time: eol_mask64() gives a 64-bit mask of the
- * '\n' and '\r' bytes of a block (four 16-byte SSE2 compares), and every set bit ends a
- * record, which costs a count of trailing zeros, a length check and one 16-byte store: the
- * view is written straight into the output column (room for a block's worth of views is
- * reserved once per block). The byte at each hit is looked at only to tell '\r' (rare:
- * it may swallow a following '\n') from '\n'.
+ * A feed is scanned once, 64 bytes at a time. f->lines (one per ISA: SSE2, AVX2, AVX-512,
+ * chosen by sl_framer_set_isa) takes whole blocks: one mask of the '\n' bytes per block,
+ * and per set bit a count of trailing zeros and one 16-byte view stored straight into the
+ * output column; it stops at a block that holds a '\r' or when the column needs room. It
+ * only gets blocks in which no record can be longer than max and the record limit cannot
+ * be reached, so it checks neither. Everything else (a '\r', which may swallow a following
+ * '\n'; a record that may be too long; the limit in reach; no memory for views; the last
+ * partial block) is framed one record at a time from the masks of f->block. On lines of a
+ * few dozen bytes the framing costs about what reading the received bytes from memory
+ * costs (the receive buffers are cold by the time the io thread frames them).
  *
  * View mode leaves the views pointing into the input. Copy mode does the same, then
  * "settles" the pending views: the span from the first pending record to the end of the
@@ -77,7 +81,7 @@
 	}
 
 #ifdef __SSE2__
-static inline __attribute__((always_inline)) uint64_t block_sse2(const char *q, uint64_t *cr)
+static inline __attribute__((always_inline)) uint64_t block_base_in(const char *q, uint64_t *cr)
 {
 	const __m128i n = _mm_set1_epi8('\n'), r = _mm_set1_epi8('\r');
 	__m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)q);
@@ -94,7 +98,7 @@ static inline __attribute__((always_inline)) uint64_t block_sse2(const char *q, 
 	       (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x3, n)) << 48;
 }
 #else
-static inline __attribute__((always_inline)) uint64_t block_sse2(const char *q, uint64_t *cr)
+static inline __attribute__((always_inline)) uint64_t block_base_in(const char *q, uint64_t *cr)
 {
 	uint64_t m = 0, c = 0;
 	for (unsigned k = 0; k < 64; k++) {
@@ -108,11 +112,11 @@ static inline __attribute__((always_inline)) uint64_t block_sse2(const char *q, 
 
 static uint64_t block_base(const char *q, uint64_t *cr)
 {
-	return block_sse2(q, cr);
+	return block_base_in(q, cr);
 }
 
 static size_t lines_base(const char *pb, size_t nblk, const char **psp, sl_str **wp,
-			 const sl_str *wend) LINES_BODY(block_sse2)
+			 const sl_str *wend) LINES_BODY(block_base_in)
 
 #ifdef FRAMER_X86
     __attribute__((target("avx2"))) static inline __attribute__((always_inline)) uint64_t
