@@ -21,6 +21,7 @@ int sl_receiver_init(sl_receiver *r, sl_env *env)
 	atomic_init(&r->rate_limit, 0);
 	atomic_init(&r->flush_seq, 0);
 	atomic_init(&r->stop_req, 0);
+	atomic_init(&r->want_room, 0);
 	atomic_init(&r->records, 0);
 	atomic_init(&r->bytes, 0);
 	atomic_init(&r->skipped, 0);
@@ -61,9 +62,8 @@ struct rsrc {
 	int started, stopped;
 };
 
-/* Move every chunk in the ring to pend. Driver thread only. 0 or -ENOMEM (the rest stay
- * in the ring). */
-static int take(struct rsrc *s)
+/* Pop every chunk in the ring into pend. 0 or -ENOMEM (the rest stay in the ring). */
+static int take_all(struct rsrc *s)
 {
 	for (;;) {
 		if (s->npend == s->cappend) {
@@ -80,6 +80,20 @@ static int take(struct rsrc *s)
 			return 0;
 		s->pend[s->npend++] = c;
 	}
+}
+
+/* Move every chunk in the ring to pend, and wake the io thread if it waits for room.
+ * Driver thread only. 0 or -ENOMEM (the rest stay in the ring). */
+static int take(struct rsrc *s)
+{
+	size_t before = s->npend;
+	int rc = take_all(s);
+	/* acq_rel RMW after the pops: pairs with the one in sl_receiver_want_room (see
+	 * there); 1 means the io thread may sleep until woken */
+	if (s->npend > before && s->r->ops->room &&
+	    atomic_exchange_explicit(&s->r->want_room, 0, memory_order_acq_rel))
+		s->r->ops->room(s->r);
+	return rc;
 }
 
 /*

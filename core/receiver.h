@@ -45,6 +45,9 @@ typedef struct sl_receiver_ops {
 	 * thread. After it returns nothing more is pushed. Idempotent. */
 	void (*stop)(sl_receiver *r);
 	void (*free)(sl_receiver *r);
+	/* Optional: the driver popped chunks while want_room was set; wake the io thread
+	 * (which waits for room in the ring) at once. Driver thread; must not block. */
+	void (*room)(sl_receiver *r);
 } sl_receiver_ops;
 
 struct sl_receiver {
@@ -59,6 +62,9 @@ struct sl_receiver {
 	atomic_int_fast64_t rate_limit; /* records/s, 0 = unlimited; read by the io thread */
 	atomic_uint_fast64_t flush_seq; /* bumped each block tick: push the partial chunk */
 	atomic_int stop_req;
+	/* io thread -> driver: 1 while the io thread waits for room in the ring (see
+	 * sl_receiver_want_room); the driver clears it and calls ops->room after a pop */
+	atomic_int want_room;
 
 	/* io thread -> anyone (metrics, relaxed: statistics) */
 	atomic_uint_fast64_t records, bytes, skipped, restarts, connections;
@@ -84,6 +90,22 @@ static inline bool sl_receiver_push(sl_receiver *r, sl_col *chunk)
 	if (sl_spsc_size(&r->ring) == r->wake_at && r->env->wake)
 		r->env->wake(r->env->wake_arg);
 	return true;
+}
+
+/*
+ * The io thread could not push (the ring holds all it may): ask the driver to call
+ * ops->room after its next pop. Returns true when the ring has room after all (the
+ * driver popped in between; push again now). When it returns false, a pop that follows
+ * is certain to see the request, so the io thread may sleep until ops->room wakes it.
+ */
+static inline bool sl_receiver_want_room(sl_receiver *r, size_t max_inflight)
+{
+	/* acq_rel RMW: the read-modify-writes of want_room (ours, and the driver's exchange
+	 * after its pops) are totally ordered. If the driver's comes first, ours reads its 0
+	 * and synchronizes with it, so the size below sees its pops; if ours comes first,
+	 * the driver's reads our 1 and calls ops->room. Either way no wakeup is lost. */
+	atomic_exchange_explicit(&r->want_room, 1, memory_order_acq_rel);
+	return sl_spsc_size(&r->ring) < max_inflight;
 }
 
 /* Wrap a receiver as a stream source (takes r). Returns NULL with err on ENOMEM. */

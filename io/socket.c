@@ -532,7 +532,9 @@ static bool push_chunk(sock_rx *s)
 {
 	if (!s->chunk || !s->chunk_recs)
 		return true;
-	if (sl_spsc_size(&s->base.ring) >= s->max_inflight)
+	/* full: the driver's next pop wakes us through ops->room (the eventfd) */
+	if (sl_spsc_size(&s->base.ring) >= s->max_inflight &&
+	    !sl_receiver_want_room(&s->base, s->max_inflight))
 		return false;
 	/* Size the next chunk for as many rows as a full one had, with room for the receive
 	 * that overshoots SL_CHUNK_BYTES and for the 64 views the framer reserves per block:
@@ -1086,6 +1088,17 @@ static void rx_stop(sl_receiver *r)
 	s->lfd = -1;
 }
 
+/* ops->room: the driver made room in the ring; wake the io thread waiting for it. */
+static void rx_room(sl_receiver *r)
+{
+	sock_rx *s = (sock_rx *)r;
+	uint64_t one = 1;
+	/* efd is closed (-1) only by rx_stop, on this same (driver) thread */
+	if (s->efd >= 0)
+		while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+}
+
 static void rx_free(sl_receiver *r)
 {
 	if (!r)
@@ -1114,6 +1127,7 @@ static const sl_receiver_ops client_ops = {
     .start = rx_start,
     .stop = rx_stop,
     .free = rx_free,
+    .room = rx_room,
 };
 
 static const sl_receiver_ops server_ops = {
@@ -1121,6 +1135,7 @@ static const sl_receiver_ops server_ops = {
     .start = rx_start,
     .stop = rx_stop,
     .free = rx_free,
+    .room = rx_room,
 };
 
 /* ------------------------------------------------------------ constructors */
