@@ -22,6 +22,8 @@
  *     its 32 buffers (multishot recv ends with -ENOBUFS; it is re-armed once framing
  *     resumes), the socket buffers fill and TCP flow control stalls the senders. The
  *     receiver then holds at most: max_inflight chunks + one chunk + 32 x 256 KiB.
+ *     A stalled io thread asks for room (sl_receiver_want_room) and the driver's next
+ *     pop wakes it through ops->room (the eventfd), so framing resumes at once.
  *   - Chunk arrays: a chunk is created with room for as many records as the last full
  *     chunk had, plus half (a power of two, so that sl_mem recycles the array), so that
  *     a steady stream grows no array; a partial chunk (pushed at a tick) that used less
