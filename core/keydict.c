@@ -39,6 +39,8 @@ int sl_keydict_init(sl_keydict *d, sl_mem *m, const sl_type *key_type, size_t ex
 
 void sl_keydict_fini(sl_keydict *d)
 {
+	if (d->dm)
+		sl_dealloc(d->mem, d->dm, (d->dm_len + 1) * sizeof(uint32_t));
 	sl_col_unref(d->keys);
 	if (d->slot)
 		sl_dealloc(d->mem, d->slot, (d->mask + 1) * sizeof(uint64_t));
@@ -50,6 +52,8 @@ void sl_keydict_fini(sl_keydict *d)
 void sl_keydict_clear(sl_keydict *d)
 {
 	memset(d->slot, 0, (d->mask + 1) * sizeof(uint64_t));
+	if (d->dm)
+		memset(d->dm, 0, (d->dm_len + 1) * sizeof(uint32_t));
 	sl_col *k = sl_col_new(d->mem, d->keys->type, d->n);
 	if (k) {
 		sl_col_unref(d->keys);
@@ -200,11 +204,70 @@ static int put_str(sl_keydict *d, const sl_kernels *k, const sl_str *s, const ui
 	return 0;
 }
 
+/*
+ * Whether to direct-map Long keys, decided once, on the first block of an empty dictionary:
+ * when its keys span at most half of the largest map, the map gets twice their span (a power
+ * of two, at least 4096 entries), centred on it, so later keys a little outside still fit.
+ */
+static void direct_decide(sl_keydict *d, const sl_kernels *k, const int64_t *v, size_t n)
+{
+	d->dm_tried = 1;
+	if (!n)
+		return;
+	int64_t lo = k->min_i64(v, n), hi = k->max_i64(v, n);
+	uint64_t span = (uint64_t)hi - (uint64_t)lo + 1;
+	if (span == 0 || span > SL_KEYDICT_DIRECT_MAX / 2)
+		return;
+	size_t len = 4096;
+	while (len < 2 * span)
+		len *= 2;
+	uint32_t *dm = sl_calloc(d->mem, -1, (len + 1) * sizeof(uint32_t));
+	if (!dm)
+		return; /* the hash path alone is fine */
+	/* u = key - base is computed modulo 2^64: a one-to-one map of [base, base + len) even
+	 * where that wraps around (keys near INT64_MIN/MAX) */
+	d->dm = dm;
+	d->dm_len = len;
+	d->dm_base = (int64_t)((uint64_t)lo - (len - span) / 2);
+}
+
+/* Long keys through the direct map; the misses (new keys, keys out of range) are hashed and
+ * interned in row order, then cached in the map. */
+static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, size_t n,
+			  uint64_t *h, uint32_t *ids)
+{
+	uint32_t miss[CHUNK], mid[CHUNK];
+	int64_t mk[CHUNK];
+	for (size_t from = 0; from < n; from += CHUNK) {
+		size_t m = n - from < CHUNK ? n - from : CHUNK;
+		size_t nm =
+		    k->dict_direct_i64(d->dm, d->dm_base, d->dm_len, v + from, m, ids + from, miss);
+		if (!nm)
+			continue;
+		k->gather_i64(v + from, miss, nm, mk);
+		k->hash_i64(mk, nm, h);
+		int rc = put_i64(d, k, mk, h, nm, mid);
+		if (rc)
+			return rc;
+		for (size_t q = 0; q < nm; q++) {
+			ids[from + miss[q]] = mid[q];
+			uint64_t u = (uint64_t)mk[q] - (uint64_t)d->dm_base;
+			if (u < d->dm_len)
+				d->dm[u] = mid[q] + 1;
+		}
+	}
+	return 0;
+}
+
 int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
 			size_t n, uint64_t *h, uint32_t *ids)
 {
 	switch (src->type->kind) {
 	case SL_I64:
+		if (!d->dm_tried && !d->n)
+			direct_decide(d, k, src->v.i64 + from, n);
+		if (d->dm)
+			return put_i64_direct(d, k, src->v.i64 + from, n, h, ids);
 		k->hash_i64(src->v.i64 + from, n, h);
 		return put_i64(d, k, src->v.i64 + from, h, n, ids);
 	case SL_STR:

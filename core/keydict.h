@@ -12,6 +12,14 @@
  *     start of the home bucket (the layout is kernels.h's sl_kdict: the kernels probe it a
  *     whole bucket at a time, and insert Long keys)
  *
+ * Long keys within a small range also get a direct map (DuckDB's perfect hash aggregate):
+ *
+ *   dm[0 .. dm_len]  uint32: dm[key - dm_base] = id + 1, 0 = not known (dm[dm_len] = 0 always)
+ *
+ * decided by the first block sl_keydict_put_rows sees (range <= SL_KEYDICT_DIRECT_MAX). It is
+ * a cache in front of the table: an entry is set only for a key the table holds, keys outside
+ * the range or not yet cached take the hash path, so ids are the same with or without it.
+ *
  * Invariants: n <= slots / 2 (so every probe ends at an empty slot); ids are never reused
  * while the dictionary lives; hashes are XXH3 (sl_col_hash_row), so ids and partitions do not
  * depend on the kernel ISA. Not thread-safe: one dictionary per (operator, partition).
@@ -36,8 +44,15 @@ typedef struct sl_keydict {
 	size_t hcap;
 	uint64_t *slot; /* tag << 32 | (id + 1), 0 = empty */
 	size_t mask;
-	size_t n; /* number of ids */
+	size_t n;     /* number of ids */
+	uint32_t *dm; /* direct map (Long keys), dm_len + 1 entries, or NULL */
+	int64_t dm_base;
+	size_t dm_len;
+	int dm_tried; /* the first block was looked at */
 } sl_keydict;
+
+/* Largest direct map (entries; 4 MiB). */
+#define SL_KEYDICT_DIRECT_MAX ((size_t)1 << 20)
 
 int sl_keydict_init(sl_keydict *d, sl_mem *m, const sl_type *key_type, size_t expect);
 void sl_keydict_fini(sl_keydict *d);
@@ -50,9 +65,9 @@ int64_t sl_keydict_add_id(sl_keydict *d, size_t j, uint64_t h);
 
 /*
  * sl_keydict_put_rows - intern rows [from, from + n) of src, a column at a time.
- *   Writes h[0..n) (the rows' hashes, as sl_col_hash_row) and ids[0..n) (their ids, new
- *   keys getting the next ids in row order). k is the kernel table (hashing and probing);
- *   src has the dictionary's key type. Returns 0 or -ENOMEM (then some rows may have been
+ *   Writes ids[0..n) (their ids, new keys getting the next ids in row order); h is scratch
+ *   room for n hashes (what it holds afterwards is unspecified). k is the kernel table (hashing and
+ * probing); src has the dictionary's key type. Returns 0 or -ENOMEM (then some rows may have been
  *   interned). Any n; works on any key type (Long and String keys run in the kernels).
  */
 int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,

@@ -160,6 +160,14 @@ typedef struct sl_kernels {
 	size_t (*dict_find_str)(const sl_kdict *d, const sl_kstr *s, const uint64_t *h, size_t n,
 				uint32_t *ids, uint32_t *miss);
 
+	/* Direct-mapped ids for Long keys in a small range (a "perfect hash", as DuckDB's for
+	 * small integer ranges): dm[u] is id + 1, or 0 when not known, for u = k - base < len
+	 * (computed in uint64_t, so keys below base are out of range too); dm[len] must be 0.
+	 * ids[i] = the id of k[i] when dm knows it, else miss[nmiss++] = i (ids[i] is then
+	 * unspecified); returns nmiss. No hashing, no key comparison: dm is exact. */
+	size_t (*dict_direct_i64)(const uint32_t *dm, int64_t base, size_t len, const int64_t *k,
+				  size_t n, uint32_t *ids, uint32_t *miss);
+
 	/* Hash partitioning: row i goes to partition (h[i] >> 32) * nout >> 32 (nout >= 1).
 	 * Writes start[0..nout] (partition p is order[start[p] .. start[p + 1])) and order[0..n)
 	 * (the rows, ascending within each partition: a stable counting sort). */

@@ -205,6 +205,26 @@ static size_t dict_find_str(const sl_kdict *d, const sl_kstr *s, const uint64_t 
 	return nmiss;
 }
 
+/* Branch-free: out-of-range keys read the sentinel dm[len] = 0. SL_DIRECT_BLOCK(dm, base, len,
+ * k, ids, miss, nmiss, i) is the ISA's optional SL_LANES-rows step (gathers). */
+static size_t dict_direct_i64(const uint32_t *dm, int64_t base, size_t len, const int64_t *k,
+			      size_t n, uint32_t *ids, uint32_t *miss)
+{
+	size_t nmiss = 0, i = 0;
+#ifdef SL_DIRECT_BLOCK
+	for (; i + SL_LANES <= n; i += SL_LANES)
+		nmiss = SL_DIRECT_BLOCK(dm, base, len, k, ids, miss, nmiss, i);
+#endif
+	for (; i < n; i++) {
+		uint64_t u = (uint64_t)k[i] - (uint64_t)base;
+		uint32_t x = dm[u < len ? u : len];
+		ids[i] = x - 1;
+		miss[nmiss] = (uint32_t)i;
+		nmiss += x == 0;
+	}
+	return nmiss;
+}
+
 static inline uint32_t sl_dest(uint64_t h, uint32_t nout)
 {
 	return (uint32_t)(((h >> 32) * (uint64_t)nout) >> 32);

@@ -65,4 +65,28 @@ static inline unsigned sl_bucket_empty(const uint64_t *b)
 	return (unsigned)_mm512_testn_epi64_mask(v, v);
 }
 
+/* Direct map step (keyed.h): 8 keys, one masked gather of their map entries (out-of-range lanes
+ * read nothing and give 0), ids stored for all 8, the rows of the zero entries compressed
+ * into miss (a register compress and a plain store: it may write up to miss[nmiss + 7], which
+ * is below n since nmiss <= i). */
+static inline size_t sl_direct_block(const uint32_t *dm, int64_t base, size_t len, const int64_t *k,
+				     uint32_t *ids, uint32_t *miss, size_t nmiss, size_t i)
+{
+	__m512i u =
+	    _mm512_sub_epi64(_mm512_loadu_si512((const void *)(k + i)), _mm512_set1_epi64(base));
+	__mmask8 in = _mm512_cmplt_epu64_mask(u, _mm512_set1_epi64((int64_t)len));
+	__m256i x = _mm512_mask_i64gather_epi32(_mm256_setzero_si256(), in, u, dm, 4);
+	_mm256_storeu_si256((__m256i *)(ids + i), _mm256_sub_epi32(x, _mm256_set1_epi32(1)));
+	__mmask8 z = _mm256_cmpeq_epi32_mask(x, _mm256_setzero_si256());
+	if (z) {
+		__m256i rows = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)i),
+						_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+		_mm256_storeu_si256((__m256i *)(miss + nmiss),
+				    _mm256_maskz_compress_epi32(z, rows));
+		nmiss += (size_t)__builtin_popcount(z);
+	}
+	return nmiss;
+}
+#define SL_DIRECT_BLOCK sl_direct_block
+
 #include "reduce.h"

@@ -827,3 +827,64 @@ Test(kernels, partition_is_a_stable_counting_sort)
 		}
 	}
 }
+
+/* The direct map against its definition, every ISA, at every length and misalignment: keys in
+ * range, below base, past base + len, at INT64_MIN/MAX (u computed modulo 2^64), known and not
+ * known; the miss list ascending and exact; nothing written past n in ids or miss. */
+Test(kernels, dict_direct_i64_matches_definition)
+{
+	static uint32_t dm[4097], ids[MAXN + 16], miss[MAXN + 16];
+	const sl_kernels *all[4] = {S};
+	int na = 1;
+	for (int i = 0; i < nisas; i++)
+		all[na++] = isas[i];
+	static const int64_t bases[] = {0, -100, INT64_MAX - 1000, INT64_MIN + 5};
+	for (size_t bi_ = 0; bi_ < sizeof(bases) / sizeof(bases[0]); bi_++) {
+		int64_t base = bases[bi_];
+		size_t len = 4096;
+		for (size_t u = 0; u < len; u++)
+			dm[u] = u % 3 ? (uint32_t)(u * 7 + 1) : 0;
+		dm[len] = 0;
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			for (size_t off = 0; off < 3; off++) {
+				int64_t *v = bi + off;
+				for (size_t i = 0; i < n; i++) {
+					uint64_t r = rng();
+					uint64_t u = r % 5 == 0 ? len + r % 10
+						     : r % 7 == 0
+							 ? (uint64_t) - (int64_t)(1 + r % 10)
+							 : r % (len + 2);
+					v[i] = (int64_t)((uint64_t)base + u);
+					if (r % 97 == 0)
+						v[i] = i64_edges[(r >> 8) % 7];
+				}
+				for (int ik = 0; ik < na; ik++) {
+					const sl_kernels *k = all[ik];
+					for (size_t j = 0; j < 16; j++)
+						ids[n + j] = miss[n + j] = 0xdeadbeef;
+					size_t nm =
+					    k->dict_direct_i64(dm, base, len, v, n, ids, miss);
+					size_t w = 0;
+					for (size_t i = 0; i < n; i++) {
+						uint64_t u = (uint64_t)v[i] - (uint64_t)base;
+						uint32_t x = u < len ? dm[u] : 0;
+						if (!x)
+							cr_assert_eq(miss[w++], i, "%s n=%zu i=%zu",
+								     k->isa, n, i);
+						else
+							cr_assert_eq(ids[i], x - 1,
+								     "%s n=%zu i=%zu", k->isa, n,
+								     i);
+					}
+					cr_assert_eq(nm, w, "%s n=%zu base=%" PRId64, k->isa, n,
+						     base);
+					for (size_t j = 0; j < 16; j++)
+						cr_assert(ids[n + j] == 0xdeadbeef &&
+							      miss[n + j] == 0xdeadbeef,
+							  "%s n=%zu: wrote past n", k->isa, n);
+				}
+			}
+		}
+	}
+}
