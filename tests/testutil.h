@@ -1,19 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * testutil.h - what several Criterion suites set up the same way: an sl_env with its own
- * memory seam and type arena (Spark's default intervals: 1 s batches, 200 ms blocks), and
- * a fresh temporary directory removed afterwards.
+ * memory seam and type arena (Spark's default intervals: 1 s batches, 200 ms blocks) and the
+ * kernel table SLUICE_ISA names (the best one this CPU runs when unset: .ci/run runs the whole
+ * suite once per ISA), and a fresh temporary directory removed afterwards.
  */
 #ifndef SL_TESTUTIL_H
 #define SL_TESTUTIL_H
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "env.h"
 #include "fmt.h"
+#include "kernels.h"
+
+/*
+ * The kernel ISA the tests run: SLUICE_ISA (scalar, avx2, avx512) or NULL for the best one.
+ * Tests that create a context pass it as cfg.isa (the library itself never reads the
+ * environment). A forced ISA this CPU lacks fails the test rather than testing another one.
+ */
+static inline const char *sl_test_isa(void)
+{
+	const char *isa = getenv("SLUICE_ISA");
+	return isa && *isa ? isa : NULL;
+}
 
 static inline void sl_test_env_init(sl_env *env)
 {
@@ -23,6 +37,10 @@ static inline void sl_test_env_init(sl_env *env)
 	cr_assert_not_null(env->types);
 	env->batch_ms = 1000;
 	env->block_ms = 200;
+	int err = 0;
+	env->kern = sl_kernels_select(sl_test_isa(), &err);
+	cr_assert_not_null(env->kern, "SLUICE_ISA=%s: %s", sl_test_isa(),
+			   err == -ENOTSUP ? "not supported by this CPU" : "unknown ISA");
 }
 
 static inline void sl_test_env_fini(sl_env *env)
