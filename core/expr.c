@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "kernels.h"
 #include "parse.h"
 
 enum xop {
@@ -823,6 +824,7 @@ void sl_xeval_init(sl_xeval *ev, sl_mem *m)
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->mem = m;
+	ev->kern = sl_kernels_select(NULL, NULL); /* pure; never NULL without a forced name */
 }
 
 void sl_xeval_fini(sl_xeval *ev)
@@ -915,6 +917,15 @@ static inline double arith_f64(int op, double a, double b)
 	}
 }
 
+/* The map kernel operator of + - * (the same for Long and Double), or -1. */
+static inline int arith_kernel(int op)
+{
+	return op == SL_OP_ADD   ? SL_ARITH_ADD
+	       : op == SL_OP_SUB ? SL_ARITH_SUB
+	       : op == SL_OP_MUL ? SL_ARITH_MUL
+				 : -1;
+}
+
 static sl_col *eval_arith(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 {
 	const sl_expr *le = e->kid[0], *re = e->kid[1];
@@ -931,16 +942,9 @@ static sl_col *eval_arith(const sl_expr *e, sl_col *const *args, size_t n, sl_xe
 				goto oom;
 			const int64_t *a = l->v.i64;
 			int64_t b = re->i;
-			/* the common shapes get loops the compiler vectorizes */
-			if (op == SL_OP_ADD)
-				for (size_t i = 0; i < n; i++)
-					o[i] = (int64_t)((uint64_t)a[i] + (uint64_t)b);
-			else if (op == SL_OP_MUL)
-				for (size_t i = 0; i < n; i++)
-					o[i] = (int64_t)((uint64_t)a[i] * (uint64_t)b);
-			else if (op == SL_OP_SUB)
-				for (size_t i = 0; i < n; i++)
-					o[i] = (int64_t)((uint64_t)a[i] - (uint64_t)b);
+			/* + - * are the ISA's map kernel (wrapping, like the JVM) */
+			if (arith_kernel(op) >= 0)
+				x->kern->map_i64(arith_kernel(op), a, NULL, b, n, o);
 			else
 				for (size_t i = 0; i < n; i++)
 					o[i] = arith_i64(op, a[i], b, i, x);
@@ -953,9 +957,8 @@ static sl_col *eval_arith(const sl_expr *e, sl_col *const *args, size_t n, sl_xe
 			goto oom;
 		}
 		const int64_t *a = l->v.i64, *b = r->v.i64;
-		if (op == SL_OP_ADD)
-			for (size_t i = 0; i < n; i++)
-				o[i] = (int64_t)((uint64_t)a[i] + (uint64_t)b[i]);
+		if (arith_kernel(op) >= 0)
+			x->kern->map_i64(arith_kernel(op), a, b, 0, n, o);
 		else
 			for (size_t i = 0; i < n; i++)
 				o[i] = arith_i64(op, a[i], b[i], i, x);
@@ -970,12 +973,10 @@ static sl_col *eval_arith(const sl_expr *e, sl_col *const *args, size_t n, sl_xe
 	}
 	const double *a = l->v.f64, *b = r->v.f64;
 	double *o = out->v.f64;
-	if (op == SL_OP_ADD)
-		for (size_t i = 0; i < n; i++)
-			o[i] = a[i] + b[i];
-	else if (op == SL_OP_MUL)
-		for (size_t i = 0; i < n; i++)
-			o[i] = a[i] * b[i];
+	if (op == SL_OP_DIV)
+		x->kern->map_f64(SL_ARITH_DIV, a, b, 0, n, o);
+	else if (arith_kernel(op) >= 0)
+		x->kern->map_f64(arith_kernel(op), a, b, 0, n, o);
 	else
 		for (size_t i = 0; i < n; i++)
 			o[i] = arith_f64(op, a[i], b[i]);
@@ -1150,16 +1151,23 @@ static sl_col *eval_split(const sl_expr *e, sl_col *s, size_t n, sl_xeval *x)
 		size_t first = w->len, keep = w->len;
 		const char *piece = p;
 		if (e->sub == 0 && sepn == 1) {
-			char ch = sep[0];
-			for (const char *q = p; q < end;) {
-				const char *m = memchr(q, ch, (size_t)(end - q));
-				if (!m)
+			/* the ISA's delimiter kernel: every separator offset, a block at a time */
+			uint32_t offs[256];
+			size_t len = (size_t)(end - p), at = 0;
+			for (;;) {
+				size_t k =
+				    x->kern->split_offsets(p + at, len - at, sep[0], offs, 256);
+				for (size_t j = 0; j < k; j++) {
+					const char *m = p + at + offs[j];
+					if (sl_col_push_view(w, piece, (size_t)(m - piece)))
+						goto oom;
+					if (m > piece)
+						keep = w->len;
+					piece = m + 1;
+				}
+				if (k < 256)
 					break;
-				if (sl_col_push_view(w, piece, (size_t)(m - piece)))
-					goto oom;
-				if (m > piece)
-					keep = w->len;
-				piece = q = m + 1;
+				at += offs[255] + 1;
 			}
 		} else {
 			for (const char *q = p; q < end;) {
@@ -1211,26 +1219,6 @@ oom:
 	return NULL;
 }
 
-static int parse_i64(const char *p, size_t l, int bits, int64_t *out)
-{
-	size_t i = 0;
-	int neg = 0;
-	if (l && (p[0] == '-' || p[0] == '+'))
-		neg = p[0] == '-', i = 1;
-	if (i == l)
-		return -1;
-	uint64_t v = 0, lim = bits == 32 ? (neg ? 2147483648ull : 2147483647ull)
-					 : (neg ? 9223372036854775808ull : 9223372036854775807ull);
-	for (; i < l; i++) {
-		unsigned d = (unsigned char)p[i] - '0';
-		if (d > 9 || v > (lim - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
-	return 0;
-}
-
 static int parse_f64(const char *p, size_t l, double *out)
 {
 	char tmp[64];
@@ -1255,6 +1243,28 @@ static int parse_f64(const char *p, size_t l, double *out)
 	char *end;
 	*out = strtod(tmp, &end);
 	return end == tmp + l && l ? 0 : -1;
+}
+
+/* toInt / toLong: the ISA's parse kernel is Long.parseLong (sign, digits, range); toInt adds
+ * Integer.parseInt's 32-bit range. 0 or -1 (malformed, out of range). */
+static int parse_int(const sl_kernels *k, const char *p, size_t l, int bits, int64_t *out)
+{
+	int64_t v;
+	if (k->parse_i64(p, l, &v) || (bits == 32 && (v < INT32_MIN || v > INT32_MAX)))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* toDouble: the ISA's parse kernel takes the plain decimal forms (correctly rounded, like
+ * strtod; an overflow is +-Infinity as in Java); whatever it rejects (surrounding blanks,
+ * NaN, Infinity, a d/f suffix) goes through Java's other rules in parse_f64. */
+static int parse_double(const sl_kernels *k, const char *p, size_t l, double *out)
+{
+	int rc = k->parse_f64(p, l, out);
+	if (!rc || rc == -ERANGE)
+		return 0;
+	return parse_f64(p, l, out);
 }
 
 static void show(char *buf, size_t n, sl_str s)
@@ -1360,6 +1370,7 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 		 * side effects and bad rows, and a row the left side decides is not marked bad */
 		sl_xeval sub;
 		sl_xeval_init(&sub, x->mem);
+		sub.kern = x->kern;
 		sub.n = n;
 		k1 = ev(e->kid[1], args, n, &sub);
 		if (!k1) {
@@ -1503,9 +1514,10 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 		if ((out = sl_col_new(x->mem, e->type, n))) {
 			for (size_t i = 0; i < n; i++) {
 				sl_str s = k0->v.s[i];
-				int bad = e->op == X_PARSEI
-					      ? parse_i64(s.p, s.len, e->sub, &out->v.i64[i])
-					      : parse_f64(s.p, s.len, &out->v.f64[i]);
+				int bad =
+				    e->op == X_PARSEI
+					? parse_int(x->kern, s.p, s.len, e->sub, &out->v.i64[i])
+					: parse_double(x->kern, s.p, s.len, &out->v.f64[i]);
 				if (bad) {
 					char b[64];
 					show(b, sizeof(b), s);

@@ -23,8 +23,13 @@
 
 typedef struct sl_expr sl_expr;
 
+struct sl_kernels;
+
 typedef struct sl_xeval {
 	sl_mem *mem;
+	/* the kernels evaluation calls (arithmetic, split, number parsing): sl_xeval_init sets
+	 * the best this CPU runs; a caller with a context sets its env->kern (SLUICE_ISA) */
+	const struct sl_kernels *kern;
 	uint8_t *bad; /* n flags, allocated on the first bad row */
 	size_t nbad, n;
 	char why[200]; /* the first bad row's reason */

@@ -69,6 +69,14 @@ static inline uint32_t sl_kdict_tag(uint64_t h)
 	return (uint32_t)(h >> 32) | 1u;
 }
 
+/* Element-wise arithmetic operators (map_i64 / map_f64). */
+typedef enum sl_arith {
+	SL_ARITH_ADD,
+	SL_ARITH_SUB,
+	SL_ARITH_MUL,
+	SL_ARITH_DIV, /* Double only */
+} sl_arith;
+
 /* Comparison of a column with a constant: v[i] OP c. */
 typedef enum sl_cmp {
 	SL_CMP_EQ,
@@ -167,6 +175,30 @@ typedef struct sl_kernels {
 	 * unspecified); returns nmiss. No hashing, no key comparison: dm is exact. */
 	size_t (*dict_direct_i64)(const uint32_t *dm, int64_t base, size_t len, const int64_t *k,
 				  size_t n, uint32_t *ids, uint32_t *miss);
+
+	/* Element-wise arithmetic: o[i] = a[i] OP b[i], or a[i] OP c when b is NULL; o may be a
+	 * or b. Long: ADD, SUB, MUL wrap (two's complement); Double: ADD, SUB, MUL, DIV in IEEE
+	 * (no contraction), bit-identical in every ISA except that a NaN result may carry
+	 * another sign or payload (compilers commute operands; Java prints every NaN alike and
+	 * Double.equals does not tell them apart either). Other ops are not kernels (division by
+	 * zero and remainders need per-row checks). */
+	void (*map_i64)(sl_arith op, const int64_t *a, const int64_t *b, int64_t c, size_t n,
+			int64_t *o);
+	void (*map_f64)(sl_arith op, const double *a, const double *b, double c, size_t n,
+			double *o);
+
+	/* The text kernels of text.h (contracts there), this ISA's build. */
+	size_t (*find_eol)(const char *p, size_t n);
+	size_t (*split_offsets)(const char *p, size_t n, char delim, uint32_t *offs, size_t max);
+	int (*parse_i64)(const char *p, size_t n, int64_t *out);
+	int (*parse_f64)(const char *p, size_t n, double *out);
+	size_t (*csv_field)(const char *line, size_t n, unsigned col, const char **field);
+	size_t (*csv_column_i64)(const char *buf, size_t n, unsigned col, int64_t *vals,
+				 uint8_t *ok, size_t max, size_t *used);
+	size_t (*csv_column_f64)(const char *buf, size_t n, unsigned col, double *vals, uint8_t *ok,
+				 size_t max, size_t *used);
+	size_t (*json_field)(const char *obj, size_t n, const char *key, size_t keylen,
+			     const char **val);
 
 	/* Hash partitioning: row i goes to partition (h[i] >> 32) * nout >> 32 (nout >= 1).
 	 * Writes start[0..nout] (partition p is order[start[p] .. start[p + 1])) and order[0..n)

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "text.h" /* the text kernels' declarations, for the table */
 
 #if !defined(SL_ISA) || !defined(SL_ISA_NAME) || !defined(SL_LANES) || !defined(SL_F64_ACC)
 #error "define SL_ISA, SL_ISA_NAME, SL_LANES and SL_F64_ACC before including reduce.h"
@@ -467,6 +468,46 @@ static void pane_max_f64(double *dst, const double *src, size_t n)
 	}
 }
 
+/* ---- element-wise arithmetic ----------------------------------------------------------- */
+
+#define SL_MAP_LOOPS(T, OPER)                                                                      \
+	do {                                                                                       \
+		if (b)                                                                             \
+			for (size_t i = 0; i < n; i++)                                             \
+				o[i] = (T)(OPER(a[i], b[i]));                                      \
+		else                                                                               \
+			for (size_t i = 0; i < n; i++)                                             \
+				o[i] = (T)(OPER(a[i], c));                                         \
+	} while (0)
+#define SL_WADD(x, y) ((uint64_t)(x) + (uint64_t)(y))
+#define SL_WSUB(x, y) ((uint64_t)(x) - (uint64_t)(y))
+#define SL_WMUL(x, y) ((uint64_t)(x) * (uint64_t)(y))
+#define SL_FADD(x, y) ((x) + (y))
+#define SL_FSUB(x, y) ((x) - (y))
+#define SL_FMUL(x, y) ((x) * (y))
+#define SL_FDIV(x, y) ((x) / (y))
+
+static void map_i64(sl_arith op, const int64_t *a, const int64_t *b, int64_t c, size_t n,
+		    int64_t *o)
+{
+	switch (op) {
+	case SL_ARITH_ADD: SL_MAP_LOOPS(int64_t, SL_WADD); break;
+	case SL_ARITH_SUB: SL_MAP_LOOPS(int64_t, SL_WSUB); break;
+	case SL_ARITH_MUL: SL_MAP_LOOPS(int64_t, SL_WMUL); break;
+	case SL_ARITH_DIV: break; /* not a Long kernel */
+	}
+}
+
+static void map_f64(sl_arith op, const double *a, const double *b, double c, size_t n, double *o)
+{
+	switch (op) {
+	case SL_ARITH_ADD: SL_MAP_LOOPS(double, SL_FADD); break;
+	case SL_ARITH_SUB: SL_MAP_LOOPS(double, SL_FSUB); break;
+	case SL_ARITH_MUL: SL_MAP_LOOPS(double, SL_FMUL); break;
+	case SL_ARITH_DIV: SL_MAP_LOOPS(double, SL_FDIV); break;
+	}
+}
+
 /* ---- hashing, dictionary probes, partitioning ----------------------------------------- */
 
 #include "keyed.h"
@@ -521,6 +562,16 @@ const sl_kernels SL_TABLE = {
     .dict_find_str = dict_find_str,
     .dict_direct_i64 = dict_direct_i64,
     .partition = partition,
+    .map_i64 = map_i64,
+    .map_f64 = map_f64,
+    .find_eol = SL_CAT(sl_find_eol_, SL_ISA),
+    .split_offsets = SL_CAT(sl_split_offsets_, SL_ISA),
+    .parse_i64 = SL_CAT(sl_parse_i64_, SL_ISA),
+    .parse_f64 = SL_CAT(sl_parse_f64_, SL_ISA),
+    .csv_field = SL_CAT(sl_csv_field_, SL_ISA),
+    .csv_column_i64 = SL_CAT(sl_csv_column_i64_, SL_ISA),
+    .csv_column_f64 = SL_CAT(sl_csv_column_f64_, SL_ISA),
+    .json_field = SL_CAT(sl_json_field_, SL_ISA),
 };
 
 #endif

@@ -62,6 +62,7 @@ static const char *eval(const char *fn, sl_col *a, sl_col *b, size_t *nbad)
 	sl_col *args[2] = {a, b};
 	sl_xeval ev;
 	sl_xeval_init(&ev, mem);
+	ev.kern = env.kern; /* the ISA SLUICE_ISA names (testutil.h) */
 	sl_col *r = sl_lambda_eval(&l, args, a->len, &ev);
 	cr_assert_not_null(r);
 	cr_assert_eq(r->len, a->len);
@@ -221,6 +222,92 @@ Test(expr, number_parsing_flags_bad_records)
 	cr_assert_eq(bad, 3);
 	cr_assert_str_eq(eval("_.toDouble", a, NULL, &bad), "42.0|-7.0|!|2.147483648E9|!|3.0|1.5");
 	cr_assert_eq(bad, 2);
+	sl_col_unref(a);
+}
+
+/* The parse kernels take the plain forms; Java's other rules (blanks trimmed by parseDouble,
+ * NaN, Infinity, d/f suffixes) still hold; the exact Int and Long bounds; long digit strings. */
+Test(expr, number_parsing_kernels_keep_java_rules)
+{
+	const char *v[] = {" 1.5 ",
+			   "NaN",
+			   "-Infinity",
+			   "1e400",
+			   "1.5d",
+			   ".5",
+			   "5.",
+			   "-0",
+			   "2147483647",
+			   "-2147483648",
+			   "-2147483649",
+			   "9223372036854775807",
+			   "-9223372036854775808",
+			   "9223372036854775808",
+			   "1e-400",
+			   "0x10",
+			   "1 "};
+	sl_col *a = strs(v, 17);
+	size_t bad;
+	cr_assert_str_eq(eval("_.toInt", a, NULL, &bad),
+			 "!|!|!|!|!|!|!|0|2147483647|-2147483648|!|!|!|!|!|!|!");
+	cr_assert_eq(bad, 14);
+	cr_assert_str_eq(eval("_.toLong", a, NULL, &bad),
+			 "!|!|!|!|!|!|!|0|2147483647|-2147483648|-2147483649|9223372036854775807|"
+			 "-9223372036854775808|!|!|!|!");
+	cr_assert_eq(bad, 11);
+	cr_assert_str_eq(eval("_.toDouble", a, NULL, &bad),
+			 "1.5|NaN|-Infinity|Infinity|1.5|0.5|5.0|-0.0|2.147483647E9|-2.147483648E9|"
+			 "-2.147483649E9|9.223372036854776E18|-9.223372036854776E18|"
+			 "9.223372036854776E18|0.0|!|1.0");
+	cr_assert_eq(bad, 1);
+	sl_col_unref(a);
+	/* 80 significant digits: correctly rounded, not rejected for its length */
+	const char *big[] = {"1234567890123456789012345678901234567890"
+			     "1234567890123456789012345678901234567890e-79"};
+	a = strs(big, 1);
+	cr_assert_str_eq(eval("_.toDouble", a, NULL, &bad), "1.2345678901234567");
+	cr_assert_eq(bad, 0);
+	sl_col_unref(a);
+}
+
+/* split(",") through the delimiter kernel: strings longer than a vector block and with more
+ * separators than one kernel call returns (256), empty pieces inside, trailing ones dropped. */
+Test(expr, split_long_strings_through_the_kernel)
+{
+	static char s1[4000], s2[4000];
+	size_t n1 = 0, n2 = 0;
+	for (int i = 0; i < 700; i++) /* 700 pieces, every 3rd empty */
+		n1 += (size_t)snprintf(s1 + n1, sizeof(s1) - n1, "%s%s", i ? "," : "",
+				       i % 3 == 1 ? "" : "ab");
+	for (int i = 0; i < 300; i++) /* 300 pieces then 5 trailing empties */
+		n2 += (size_t)snprintf(s2 + n2, sizeof(s2) - n2, "x%d,", i);
+	memcpy(s2 + n2, ",,,,", 5);
+	const char *v[] = {s1, s2};
+	sl_col *a = strs(v, 2);
+	cr_assert_str_eq(eval("_.split(\",\").length", a, NULL, NULL), "700|300");
+	cr_assert_str_eq(eval("_.split(\",\").max", a, NULL, NULL), "ab|x99");
+	cr_assert_str_eq(eval("_.split(\",\").min", a, NULL, NULL), "|x0");
+	sl_col_unref(a);
+}
+
+/* + - * / through the map kernels, column with column and with a constant, on lengths that
+ * cross the vector width: Long wraps, Double is IEEE. */
+Test(expr, arithmetic_kernels_wrap_and_ieee)
+{
+	int64_t v[37];
+	for (int i = 0; i < 37; i++)
+		v[i] = i == 0 ? INT64_MAX : i == 1 ? INT64_MIN : (int64_t)i * 1000003 - 17;
+	sl_col *a = longs(v, 37);
+	size_t bad;
+	const char *r = eval("_ * 3 + 1", a, NULL, &bad);
+	cr_assert_eq(bad, 0);
+	cr_assert(!strncmp(r, "9223372036854775806|-9223372036854775807|", 41), "%s", r);
+	r = eval("(x, y) => x * y - x", a, a, &bad);
+	/* MAX * MAX = 1 (mod 2^64), 1 - MAX; MIN * MIN - MIN = MIN */
+	cr_assert(!strncmp(r, "-9223372036854775806|-9223372036854775808|", 42), "%s", r);
+	cr_assert(strstr(r, "|1296006516008190") != NULL, "%s", r); /* 36000091 * 36000090 */
+	r = eval("_.toDouble / 0.0 - 1.0", a, NULL, &bad);
+	cr_assert(!strncmp(r, "Infinity|-Infinity|", 19), "%s", r);
 	sl_col_unref(a);
 }
 
