@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Build the text-kernel fuzz targets with clang's libFuzzer (+ASan +UBSan) and run each one.
+# Build the parser fuzz targets with clang's libFuzzer (+ASan +UBSan) and run each one: the
+# text kernels (lines, numbers, CSV, JSON fields) and core/json.c (queueStream's JSON lines).
 #   tests/fuzz/build.sh [seconds-per-target (default 10)] [outdir (default build-fuzz)]
 # Needs clang (14) and libclang-rt-14-dev (libFuzzer). Exits non-zero if a target finds a
 # mismatch or a crash; the reproducer is left in the outdir (crash-*, see libFuzzer's output).
@@ -29,16 +30,19 @@ for t in lines numbers csv json; do
 		-o "$out/fuzz_text_$t"
 done
 
+$CC $cflags $san -fsanitize=fuzzer -I"$root/core" "$root/tests/fuzz/fuzz_json.c" \
+	"$root/core/json.c" -lm -o "$out/fuzz_json"
+
 fail=0
-for t in lines numbers csv json; do
+for t in text_lines text_numbers text_csv text_json json; do
 	mkdir -p "$out/corpus_$t"
-	echo "== fuzz_text_$t: ${secs}s"
-	if (cd "$out" && "./fuzz_text_$t" -max_total_time="$secs" -max_len=4200 \
-		-print_final_stats=1 "corpus_$t" >"fuzz_text_$t.log" 2>&1); then
-		grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units)" "$out/fuzz_text_$t.log" || true
+	echo "== fuzz_$t: ${secs}s"
+	if (cd "$out" && "./fuzz_$t" -max_total_time="$secs" -max_len=4200 \
+		-print_final_stats=1 "corpus_$t" >"fuzz_$t.log" 2>&1); then
+		grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units)" "$out/fuzz_$t.log" || true
 	else
-		tail -n 40 "$out/fuzz_text_$t.log"
-		echo "fuzz_text_$t: FAILED (log and reproducer in $out)"
+		tail -n 40 "$out/fuzz_$t.log"
+		echo "fuzz_$t: FAILED (log and reproducer in $out)"
 		fail=1
 	fi
 done
