@@ -118,7 +118,7 @@ static inline int64_t sl_keydict_put_str(sl_keydict *d, const char *p, size_t n,
 		if ((uint32_t)(s >> 32) == tag) {
 			size_t id = (uint32_t)s - 1;
 			const sl_str *k = &d->keys->v.s[id];
-			if (d->hash[id] == h && k->len == n && !memcmp(k->p, p, n))
+			if (d->hash[id] == h && k->len == n && sl_kbytes_eq(k->p, p, n))
 				return (int64_t)id;
 		}
 		j = (j + 1) & d->mask;

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A string view; the same layout as core's sl_str (checked there with static asserts). */
 typedef struct sl_kstr {
@@ -67,6 +68,31 @@ typedef struct sl_kdict {
 static inline uint32_t sl_kdict_tag(uint64_t h)
 {
 	return (uint32_t)(h >> 32) | 1u;
+}
+
+/* a[0..n) == b[0..n), inline for the short keys words are: two overlapping loads per side up
+ * to 16 bytes (never outside the strings), memcmp beyond. */
+static inline int sl_kbytes_eq(const char *a, const char *b, size_t n)
+{
+	uint64_t x0, x1, y0, y1;
+	if (n >= 8 && n <= 16) {
+		memcpy(&x0, a, 8), memcpy(&x1, a + n - 8, 8);
+		memcpy(&y0, b, 8), memcpy(&y1, b + n - 8, 8);
+		return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+	}
+	if (n >= 4 && n < 8) {
+		uint32_t u0, u1, v0, v1;
+		memcpy(&u0, a, 4), memcpy(&u1, a + n - 4, 4);
+		memcpy(&v0, b, 4), memcpy(&v1, b + n - 4, 4);
+		return ((u0 ^ v0) | (u1 ^ v1)) == 0;
+	}
+	if (n < 4) {
+		unsigned diff = 0;
+		for (size_t i = 0; i < n; i++)
+			diff |= (unsigned char)a[i] ^ (unsigned char)b[i];
+		return diff == 0;
+	}
+	return !memcmp(a, b, n);
 }
 
 /* Element-wise arithmetic operators (map_i64 / map_f64). */

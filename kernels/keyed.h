@@ -139,7 +139,7 @@ static inline void sl_probe_prefetch(const sl_kdict *d, const uint64_t *h, size_
 #define SL_EQ_I64(id) (d->keys[id] == key)
 #define SL_EQ_STR(id)                                                                              \
 	(d->hash[id] == hh && d->skeys[id].len == s[i].len &&                                      \
-	 !memcmp(d->skeys[id].p, s[i].p, (size_t)s[i].len))
+	 sl_kbytes_eq(d->skeys[id].p, s[i].p, (size_t)s[i].len))
 
 static size_t dict_put_i64(sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
 			   uint32_t *ids)

@@ -738,15 +738,16 @@ Test(kernels, dict_find_str_matches_oracle)
 	static uint64_t h[MAXN];
 	static uint32_t ids[MAXN], miss[MAXN];
 	static sl_kstr sv[MAXN];
-	static char words[64][8];
+	static char words[64][24];
 	const sl_kernels *all[4] = {S};
 	int na = 1;
 	for (int i = 0; i < nisas; i++)
 		all[na++] = isas[i];
-	/* 64 distinct words: "" and "k0".."k62" (prefixes of one another: k1, k12); the
-	 * dictionary holds the even ones */
+	/* 64 distinct words: "" and letters then digits, 2 to 19 bytes (every inline compare
+	 * width; same lengths differing in one byte; prefixes of one another); the dictionary
+	 * holds the even ones */
 	for (int w = 1; w < 64; w++)
-		snprintf(words[w], sizeof(words[w]), "k%d", w - 1);
+		snprintf(words[w], sizeof(words[w]), "%.*s%d", w % 18, "abcdefghijklmnopqr", w);
 	for (int hm = 0; hm < 2; hm++) {
 		tdict_init(&t, 1 << 7, 64);
 		for (uint32_t w = 0; w < 64; w += 2) {
