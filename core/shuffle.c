@@ -50,6 +50,9 @@ struct job {
 	sluice_error err;
 };
 
+/* Rows per block of the keyed paths: hashes, ids and gathered values stay in L1. */
+#define CHUNK 1024
+
 /* The context's kernel table (environments built by hand in tests may have none). */
 static const sl_kernels *kern_of(const sl_env *env)
 {
@@ -270,6 +273,7 @@ static void keyed_task(void *arg, size_t p, int worker)
 	const sl_rdd *in = j->side[0].rdd;
 	struct bucketed *bk = j->side[0].b;
 	const sl_type *kt = j->out_type->kid[0];
+	const sl_kernels *k = kern_of(j->env);
 	size_t total = 0;
 	for (size_t i = 0; i < in->nparts; i++)
 		if (bk[i].n)
@@ -292,12 +296,19 @@ static void keyed_task(void *arg, size_t p, int worker)
 			continue;
 		if (sl_col_share_bufs(vals, b->val))
 			goto oom;
-		for (uint32_t q = b->start[p]; q < b->start[p + 1]; q++) {
-			uint32_t r = b->order[q];
-			int64_t id = sl_keydict_put(&d, b->key, r, b->hash[r]);
-			if (id < 0 || u32_push(m, &gid, (uint32_t)id) ||
-			    sl_col_push_row_shared(vals, b->val, r))
+		/* a block at a time: gather the rows' hashes, intern their keys (kernels) */
+		for (uint32_t q = b->start[p]; q < b->start[p + 1]; q += CHUNK) {
+			size_t cnt = b->start[p + 1] - q < CHUNK ? b->start[p + 1] - q : CHUNK;
+			const uint32_t *sel = b->order + q;
+			uint64_t h[CHUNK];
+			uint32_t ids[CHUNK];
+			k->gather_i64((const int64_t *)b->hash, sel, cnt, (int64_t *)h);
+			if (sl_keydict_put_gather(&d, k, b->key, sel, cnt, h, ids))
 				goto oom;
+			for (size_t t = 0; t < cnt; t++)
+				if (u32_push(m, &gid, ids[t]) ||
+				    sl_col_push_row_shared(vals, b->val, sel[t]))
+					goto oom;
 		}
 	}
 	uint32_t *goff, *perm;
@@ -403,9 +414,6 @@ static int finish(struct job *j, sl_rdd **out, sluice_error *err)
 	*out = j->out;
 	return 0;
 }
-
-/* Rows per block of the combining path: hashes, ids and gathered values stay in L1. */
-#define CHUNK 1024
 
 /* The accumulator of a key before its first value: the identity of the reducer, so that
  * folding the first value gives that value (f64 sums start at -0.0: -0.0 + x is x for
