@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,4 +597,149 @@ const sluice_column *sluice_column_child(const sluice_column *c, int k)
 	if (!c || k < 0 || k >= COL(c)->type->n)
 		return NULL;
 	return (const sluice_column *)COL(c)->kid[k];
+}
+
+/* ---------------------------------------------------------------- windows and state */
+
+sluice_stream *sluice_stream_apply(sluice_stream *s, const char *call, sluice_error *err)
+{
+	if (!s || !call) {
+		sl_error_set(err, -EINVAL, "NULL stream or call");
+		return NULL;
+	}
+	sluice_context *ctx = (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g));
+	if (check_init(ctx, err))
+		return NULL;
+	return ST(sl_build_apply(ctx, DS(s), call, err));
+}
+
+/* Format a call and apply it; functions are pasted as written. */
+static sluice_stream *applyf(sluice_stream *s, sluice_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static sluice_stream *applyf(sluice_stream *s, sluice_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *call = NULL;
+	int n = vasprintf(&call, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		sl_error_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	sluice_stream *r = sluice_stream_apply(s, call, err);
+	free(call);
+	return r;
+}
+
+/* ", 1000ms" for a slide given, "" for 0 (the parent's slide). */
+static const char *slide_arg(char *buf, size_t n, int64_t ms)
+{
+	if (ms)
+		snprintf(buf, n, ", %lldms", (long long)ms);
+	else
+		buf[0] = 0;
+	return buf;
+}
+
+/* ", numPartitions = n" for n > 0. */
+static const char *nparts_arg(char *buf, size_t n, int nparts)
+{
+	if (nparts > 0)
+		snprintf(buf, n, ", numPartitions = %d", nparts);
+	else
+		buf[0] = 0;
+	return buf;
+}
+
+sluice_stream *sluice_stream_window(sluice_stream *s, int64_t window_ms, int64_t slide_ms,
+				    sluice_error *err)
+{
+	if (slide_ms)
+		return applyf(s, err, "window(%lldms, %lldms)", (long long)window_ms,
+			      (long long)slide_ms);
+	return applyf(s, err, "window(%lldms)", (long long)window_ms);
+}
+
+sluice_stream *sluice_stream_count_by_window(sluice_stream *s, int64_t window_ms, int64_t slide_ms,
+					     sluice_error *err)
+{
+	return applyf(s, err, "countByWindow(%lldms, %lldms)", (long long)window_ms,
+		      (long long)slide_ms);
+}
+
+sluice_stream *sluice_stream_reduce_by_window(sluice_stream *s, const char *fn, const char *inv_fn,
+					      int64_t window_ms, int64_t slide_ms,
+					      sluice_error *err)
+{
+	if (!fn)
+		return sluice_stream_apply(NULL, NULL, err);
+	return applyf(s, err, "reduceByWindow(%s%s%s, %lldms, %lldms)", fn, inv_fn ? ", " : "",
+		      inv_fn ? inv_fn : "", (long long)window_ms, (long long)slide_ms);
+}
+
+sluice_stream *sluice_stream_reduce_by_key_and_window(sluice_stream *s, const char *fn,
+						      const char *inv_fn, int64_t window_ms,
+						      int64_t slide_ms, int nparts,
+						      const char *filter_fn, sluice_error *err)
+{
+	if (!fn)
+		return sluice_stream_apply(NULL, NULL, err);
+	char np[40], sl[40];
+	nparts_arg(np, sizeof(np), nparts);
+	if (!inv_fn)
+		return applyf(s, err, "reduceByKeyAndWindow(%s, %lldms%s%s)", fn,
+			      (long long)window_ms, slide_arg(sl, sizeof(sl), slide_ms), np);
+	return applyf(s, err, "reduceByKeyAndWindow(%s, %s, %lldms, %lldms%s%s%s)", fn, inv_fn,
+		      (long long)window_ms, (long long)(slide_ms ? slide_ms : window_ms), np,
+		      filter_fn ? ", filterFunc = " : "", filter_fn ? filter_fn : "");
+}
+
+sluice_stream *sluice_stream_count_by_value_and_window(sluice_stream *s, int64_t window_ms,
+						       int64_t slide_ms, int nparts,
+						       sluice_error *err)
+{
+	char np[40];
+	return applyf(s, err, "countByValueAndWindow(%lldms, %lldms%s)", (long long)window_ms,
+		      (long long)slide_ms, nparts_arg(np, sizeof(np), nparts));
+}
+
+sluice_stream *sluice_stream_group_by_key_and_window(sluice_stream *s, int64_t window_ms,
+						     int64_t slide_ms, int nparts,
+						     sluice_error *err)
+{
+	char np[40], sl[40];
+	return applyf(s, err, "groupByKeyAndWindow(%lldms%s%s)", (long long)window_ms,
+		      slide_arg(sl, sizeof(sl), slide_ms), nparts_arg(np, sizeof(np), nparts));
+}
+
+sluice_stream *sluice_stream_update_state_by_key(sluice_stream *s, const char *fn,
+						 const char *initial, int nparts, sluice_error *err)
+{
+	if (!fn)
+		return sluice_stream_apply(NULL, NULL, err);
+	char np[40];
+	nparts_arg(np, sizeof(np), nparts);
+	return applyf(s, err, "updateStateByKey(%s%s%s%s)", fn, np,
+		      initial ? ", initialRDD = " : "", initial ? initial : "");
+}
+
+sluice_stream *sluice_stream_map_with_state(sluice_stream *s, const char *spec, sluice_error *err)
+{
+	if (!spec)
+		return sluice_stream_apply(NULL, NULL, err);
+	return applyf(s, err, "mapWithState(%s)", spec);
+}
+
+sluice_stream *sluice_stream_state_snapshots(sluice_stream *s, sluice_error *err)
+{
+	return sluice_stream_apply(s, "stateSnapshots()", err);
+}
+
+int sluice_stream_checkpoint(sluice_stream *s, int64_t interval_ms, sluice_error *err)
+{
+	char call[64];
+	snprintf(call, sizeof(call), "checkpoint(%lldms)", (long long)interval_ms);
+	sluice_stream *r = sluice_stream_apply(s, call, err);
+	return r ? 0 : (err && err->code ? err->code : -EINVAL);
 }

@@ -739,6 +739,57 @@ int sluice_context_pipeline(sluice_context *ctx, const char *text, size_t len, s
 	return sl_build(ctx, text, len, err);
 }
 
+/*
+ * Apply one operator call written in the pipeline language (`reduceByKeyAndWindow(_ + _, 5s,
+ * 1s)`) to stream s: the call is parsed as `<s>.call` with s bound to a name no program can
+ * write. Output operations are refused (the API has its own).
+ */
+sl_dstream *sl_build_apply(sluice_context *ctx, sl_dstream *s, const char *call, sluice_error *err)
+{
+	static const char self[] = "__api_self";
+	if (err)
+		memset(err, 0, sizeof(*err));
+	size_t n = strlen(call) + sizeof(self) + 1;
+	char *text = malloc(n);
+	if (!text) {
+		sl_error_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	snprintf(text, n, "%s.%s", self, call);
+	sl_program *p = sl_parse(text, strlen(text), err);
+	sl_dstream *d = NULL;
+	if (p && (p->nstmt != 1 || p->stmt[0].name)) {
+		sl_error_set(err, -EINVAL, "expected one operator call, like window(2s, 1s)");
+	} else if (p) {
+		int cap = ctx->nnames < ctx->capnames ? ctx->capnames : ctx->capnames * 2 + 8;
+		struct sl_name *nv = cap == ctx->capnames
+					 ? ctx->names
+					 : realloc(ctx->names, (size_t)cap * sizeof(*nv));
+		if (!nv) {
+			sl_error_set(err, -ENOMEM, "out of memory");
+		} else {
+			ctx->names = nv;
+			ctx->capnames = cap;
+			ctx->names[ctx->nnames].name = (char *)self;
+			ctx->names[ctx->nnames++].s = s;
+			struct bctx b = {ctx, err};
+			struct val v = {0};
+			int rc = eval(&b, p->stmt[0].expr, &v);
+			ctx->nnames--;
+			if (!rc && v.kind != 1)
+				rc = at(err, p->stmt[0].expr, -EINVAL,
+					"an output operation: use sluice_stream_print and friends");
+			if (!rc)
+				d = v.s;
+			else if (err && err->line)
+				sl_error_context(err, text, strlen(text), err->line, err->col);
+		}
+	}
+	sl_program_free(p);
+	free(text);
+	return d;
+}
+
 sluice_stream *sluice_context_stream(sluice_context *ctx, const char *name)
 {
 	for (int i = 0; i < ctx->nnames; i++)

@@ -43,5 +43,8 @@ struct sluice_context {
 
 /* Build streams from pipeline text (build.c). */
 int sl_build(sluice_context *ctx, const char *text, size_t len, sluice_error *err);
+/* One operator call in the pipeline language applied to s (the C API's window and state
+ * operators, sluice_stream_apply). */
+sl_dstream *sl_build_apply(sluice_context *ctx, sl_dstream *s, const char *call, sluice_error *err);
 
 #endif

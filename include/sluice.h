@@ -128,6 +128,40 @@ sluice_stream *sluice_stream_count_by_value(sluice_stream *s, int nparts, sluice
 sluice_stream *sluice_stream_group_by_key(sluice_stream *s, int nparts, sluice_error *err);
 sluice_stream *sluice_stream_repartition(sluice_stream *s, int nparts, sluice_error *err);
 sluice_stream *sluice_stream_union(sluice_stream *a, sluice_stream *b, sluice_error *err);
+
+/* ---- windows and state (docs/pipeline-language.md, "Windows and state"). Durations in ms;
+ * window and slide must be multiples of the parent's slide; slide_ms 0 = the parent's slide
+ * where Spark allows omitting it. inv_fn and filter_fn may be NULL (the naive form / no
+ * filter). ---- */
+sluice_stream *sluice_stream_window(sluice_stream *s, int64_t window_ms, int64_t slide_ms,
+				    sluice_error *err);
+sluice_stream *sluice_stream_count_by_window(sluice_stream *s, int64_t window_ms, int64_t slide_ms,
+					     sluice_error *err);
+sluice_stream *sluice_stream_reduce_by_window(sluice_stream *s, const char *fn, const char *inv_fn,
+					      int64_t window_ms, int64_t slide_ms,
+					      sluice_error *err);
+sluice_stream *sluice_stream_reduce_by_key_and_window(sluice_stream *s, const char *fn,
+						      const char *inv_fn, int64_t window_ms,
+						      int64_t slide_ms, int nparts,
+						      const char *filter_fn, sluice_error *err);
+sluice_stream *sluice_stream_count_by_value_and_window(sluice_stream *s, int64_t window_ms,
+						       int64_t slide_ms, int nparts,
+						       sluice_error *err);
+sluice_stream *sluice_stream_group_by_key_and_window(sluice_stream *s, int64_t window_ms,
+						     int64_t slide_ms, int nparts,
+						     sluice_error *err);
+/* fn: "(values, state) => Option[S]" or "(time, key, values, state) => ..."; initial: a
+ * Seq of (key, state) pairs in the pipeline language, e.g. "Seq((\"a\", 1))", or NULL. */
+sluice_stream *sluice_stream_update_state_by_key(sluice_stream *s, const char *fn,
+						 const char *initial, int nparts,
+						 sluice_error *err);
+/* spec: "StateSpec.function((key, value, state) => ...).timeout(3s)..." */
+sluice_stream *sluice_stream_map_with_state(sluice_stream *s, const char *spec, sluice_error *err);
+sluice_stream *sluice_stream_state_snapshots(sluice_stream *s, sluice_error *err);
+/* checkpoint(interval): today it sets mapWithState's timeout scan interval. */
+int sluice_stream_checkpoint(sluice_stream *s, int64_t interval_ms, sluice_error *err);
+/* Any operator of the pipeline language applied to s: "reduceByKeyAndWindow(_ + _, 5s, 1s)". */
+sluice_stream *sluice_stream_apply(sluice_stream *s, const char *call, sluice_error *err);
 enum sluice_join {
 	SLUICE_JOIN_INNER,
 	SLUICE_JOIN_LEFT_OUTER,
