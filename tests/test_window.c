@@ -231,3 +231,44 @@ Test(window, api_errors_name_what_is_wrong)
 	cr_expect_null(sluice_stream_state_snapshots(s, &err));
 	sluice_context_free(ctx);
 }
+
+/* A key whose state was removed starts again from nothing when it comes back; mapWithState
+ * the same after a timeout. */
+Test(window, removed_keys_come_back_fresh)
+{
+	const char *q =
+	    queue("back.jsonl", "[[\"a\",1]]\n[]\n[[\"a\",5]]\n[]\n[]\n[]\n[[\"a\",7]]\n");
+	sluice_context *ctx = ctx_new(1);
+	sluice_error err = {0};
+	sluice_stream *s = sluice_queue_stream(ctx, q, &err);
+	sluice_stream *st = sluice_stream_update_state_by_key(
+	    s, "(vs, st) => if (vs.size == 0) None else Some(vs.sum + st.getOrElse(0))", NULL, 0,
+	    &err);
+	sluice_stream *m = sluice_stream_map_with_state(
+	    s,
+	    "StateSpec.function((k, v, st) => { if (!st.isTimingOut) st.update(v.get + "
+	    "st.getOption.getOrElse(0)); k }).timeout(1s).timeoutEveryBatch()",
+	    &err);
+	cr_assert(st && m, "%s", err.msg);
+	struct sums a = {0}, b = {0};
+	cr_assert_eq(sluice_stream_foreach_batch(st, collect, &a, &err), 0);
+	cr_assert_eq(
+	    sluice_stream_foreach_batch(sluice_stream_state_snapshots(m, &err), collect, &b, &err),
+	    0);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	sluice_context_set_max_batches(ctx, 7);
+	cr_assert_eq(sluice_context_advance(ctx, 7000), 7);
+	/* updateStateByKey: 1, removed, 5 (not 6), removed, -, -, 7 */
+	int64_t uv[] = {1, 0, 5, 0, 0, 0, 7}, ur[] = {1, 0, 1, 0, 0, 0, 1};
+	/* mapWithState, timeout 1 s checked every batch: idle for more than 1 s times out */
+	for (int k = 0; k < 7; k++) {
+		cr_expect_eq(a.v[k], uv[k], "updateStateByKey at %d", k);
+		cr_expect_eq(a.rows[k], ur[k], "updateStateByKey keys at %d", k);
+	}
+	/* a updated at 3 s; 4 s: 3000 < 4000 - 1000 is false; 5 s: 3000 < 4000 times out */
+	int64_t mv[] = {1, 1, 6, 6, 0, 0, 7};
+	for (int k = 0; k < 7; k++)
+		cr_expect_eq(b.v[k], mv[k], "mapWithState snapshot at %d: %lld", k,
+			     (long long)b.v[k]);
+	sluice_context_free(ctx);
+}
