@@ -46,7 +46,9 @@
 #define MEM_CLASS_MIN ((size_t)64 << 10)
 #define MEM_CLASS_MAX ((size_t)64 << 20)
 #define MEM_CLASSES   11
-#define MEM_CACHE_MAX ((size_t)256 << 20)
+/* The recycling cache keeps at least this much, and at most what was recently held (see
+ * "recycling"), never more than cache_limit. */
+#define MEM_CACHE_MIN ((size_t)256 << 20)
 /* Requests above this fail up front (jemalloc's behaviour is undefined past it). */
 #define MEM_MAX_REQUEST ((size_t)PTRDIFF_MAX)
 
@@ -70,6 +72,12 @@ struct sl_mem {
 	_Alignas(64) pthread_mutex_t cache_mu;
 	void *cache[MEM_CLASSES]; /* LIFO per size class, linked through each block */
 	size_t cache_bytes;
+	size_t cache_cap;   /* the most cache_bytes may reach now (>= MEM_CACHE_MIN) */
+	size_t cache_limit; /* the most cache_cap may ever be (sl_mem_set_cache_max) */
+	size_t held;        /* bytes of recyclable-size blocks allocated and not freed */
+	size_t held_peak;   /* the most `held` was in this window ... */
+	size_t held_prev;   /* ... and in the previous one */
+	size_t window;      /* recyclable bytes handed out in this window */
 };
 
 /* ---------------------------------------------------------------- recycling */
@@ -77,25 +85,61 @@ struct sl_mem {
 /*
  * Blocks of exactly 2^k bytes, 64 KiB <= 2^k <= 64 MiB, are the ones a streaming
  * engine frees and allocates again every batch: column arrays (which grow by
- * doubling) and string buffers. They are kept on a per-size LIFO when freed, up to
- * MEM_CACHE_MAX bytes per sl_mem, and handed out again by the next allocation of that
- * size, already faulted in. (jemalloc alone was measured to hand back fresh pages for
- * such blocks freed by another thread: every batch page-faulted its input in again.)
- * Only node-agnostic requests use it on machines with several NUMA nodes. A mutex is
- * enough: an io thread allocating and the driver freeing meet here a few times per
- * block, not per record.
+ * doubling) and string buffers. They are kept on a per-size LIFO when freed and handed
+ * out again by the next allocation of that size, already faulted in. (jemalloc alone
+ * was measured to hand back fresh pages for such blocks freed by another thread: every
+ * batch page-faulted its input in again.) Only node-agnostic requests take from it on
+ * machines with several NUMA nodes. A mutex is enough: an io thread allocating and the
+ * driver freeing meet here a few times per block, not per record.
+ *
+ * How much is kept scales with the batch: a batch frees at its end about what it held,
+ * and the next one wants it back. `held` counts the bytes of recyclable-size blocks that
+ * are live; the cap is the largest `held` seen over the current and the previous
+ * window, clamped to [MEM_CACHE_MIN, cache_limit], where a window ends once cache_cap
+ * bytes of such blocks were handed out (about one turnover of the cache). So live plus
+ * cached recyclable memory stays under twice the recent peak (and the cap follows a
+ * shrinking load down after two windows); blocks freed above the cap go back to the
+ * backend, and each free above it also hands back one cached block (the cache shrinks
+ * to a lowered cap as blocks come and go).
  */
-static inline int mem_class(const sl_mem *m, int node, size_t n)
+static inline int size_class(size_t n)
 {
-	if (n < MEM_CLASS_MIN || n > MEM_CLASS_MAX || (n & (n - 1)) || (node >= 0 && m->nodes > 1))
+	if (n < MEM_CLASS_MIN || n > MEM_CLASS_MAX || (n & (n - 1)))
 		return -1;
 	return __builtin_ctzll(n) - __builtin_ctzll(MEM_CLASS_MIN);
 }
 
-static void *cache_pop(sl_mem *m, int c, size_t n)
+/* The class a request may take a cached block from (-1: none). */
+static inline int mem_class(const sl_mem *m, int node, size_t n)
+{
+	return node >= 0 && m->nodes > 1 ? -1 : size_class(n);
+}
+
+/* Under cache_mu: n more bytes held; ends the window when its traffic reached the cap. */
+static void held_add_locked(sl_mem *m, size_t n)
+{
+	m->held += n;
+	if (m->held > m->held_peak)
+		m->held_peak = m->held;
+	m->window += n;
+	if (m->window >= m->cache_cap) {
+		size_t want = m->held_peak > m->held_prev ? m->held_peak : m->held_prev;
+		m->cache_cap = want < MEM_CACHE_MIN    ? MEM_CACHE_MIN
+			       : want > m->cache_limit ? m->cache_limit
+						       : want;
+		m->held_prev = m->held_peak;
+		m->held_peak = m->held;
+		m->window = 0;
+	}
+}
+
+/* Count a recyclable-size block of n bytes as held, and pop a cached one of class c
+ * (-1: none wanted). */
+static void *cache_get(sl_mem *m, int c, size_t n)
 {
 	pthread_mutex_lock(&m->cache_mu);
-	void *p = m->cache[c];
+	held_add_locked(m, n);
+	void *p = c >= 0 ? m->cache[c] : NULL;
 	if (p) {
 		m->cache[c] = *(void **)p;
 		m->cache_bytes -= n;
@@ -104,14 +148,38 @@ static void *cache_pop(sl_mem *m, int c, size_t n)
 	return p;
 }
 
-static int cache_push(sl_mem *m, int c, void *p, size_t n)
+/* An allocation counted by cache_get failed: it is not held. */
+static void held_undo(sl_mem *m, size_t n)
 {
 	pthread_mutex_lock(&m->cache_mu);
-	int ok = m->cache_bytes + n <= MEM_CACHE_MAX;
+	m->held -= n;
+	pthread_mutex_unlock(&m->cache_mu);
+}
+
+/*
+ * A recyclable-size block p of n bytes (class c) is freed: keep it if the cache has
+ * room under its cap. Returns 1 if kept; 0 if the caller frees p. *trim (size *trim_n)
+ * is a cached block the caller frees too (the cache is above a lowered cap), or NULL.
+ */
+static int cache_put(sl_mem *m, int c, void *p, size_t n, void **trim, size_t *trim_n)
+{
+	*trim = NULL;
+	pthread_mutex_lock(&m->cache_mu);
+	m->held -= n;
+	int ok = m->cache_bytes + n <= m->cache_cap;
 	if (ok) {
 		*(void **)p = m->cache[c];
 		m->cache[c] = p;
 		m->cache_bytes += n;
+	} else {
+		for (int k = MEM_CLASSES - 1; k >= 0 && m->cache_bytes > m->cache_cap; k--)
+			if (m->cache[k]) {
+				*trim = m->cache[k];
+				*trim_n = MEM_CLASS_MIN << k;
+				m->cache[k] = *(void **)*trim;
+				m->cache_bytes -= *trim_n;
+				break;
+			}
 	}
 	pthread_mutex_unlock(&m->cache_mu);
 	return ok;
@@ -373,6 +441,15 @@ static void mem_release(sl_mem *m)
 
 /* ---------------------------------------------------------------- public */
 
+/* The default ceiling of the recycling cache: an eighth of physical memory, at least
+ * MEM_CACHE_MIN. */
+static size_t mem_cache_limit_default(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), pg = sysconf(_SC_PAGESIZE);
+	size_t phys = pages > 0 && pg > 0 ? (size_t)pages * (size_t)pg : 0;
+	return phys / 8 > MEM_CACHE_MIN ? phys / 8 : MEM_CACHE_MIN;
+}
+
 int sl_mem_new(sl_mem **out, int numa_bind)
 {
 	if (!out || numa_bind < 0 || numa_bind > 2)
@@ -386,6 +463,8 @@ int sl_mem_new(sl_mem **out, int numa_bind)
 	atomic_init(&m->in_use, 0);
 	atomic_init(&m->fail, -1);
 	pthread_mutex_init(&m->cache_mu, NULL);
+	m->cache_cap = MEM_CACHE_MIN;
+	m->cache_limit = mem_cache_limit_default();
 	long pg = sysconf(_SC_PAGESIZE);
 	m->pagesize = pg > 0 ? (size_t)pg : 4096;
 
@@ -413,6 +492,54 @@ void sl_mem_free(sl_mem *m)
 	mem_release(m);
 }
 
+/* sl_mem_set_cache_max: see the contract in mem.h */
+int sl_mem_set_cache_max(sl_mem *m, size_t bytes)
+{
+	if (!m)
+		return -EINVAL;
+	void *drop[MEM_CLASSES];
+	size_t dn[MEM_CLASSES];
+	int nd = 0;
+	pthread_mutex_lock(&m->cache_mu);
+	m->cache_limit =
+	    bytes ? (bytes < MEM_CACHE_MIN ? MEM_CACHE_MIN : bytes) : mem_cache_limit_default();
+	if (m->cache_cap > m->cache_limit)
+		m->cache_cap = m->cache_limit;
+	/* hand back what is above the new cap: whole lists, largest first */
+	for (int k = MEM_CLASSES - 1; k >= 0 && m->cache_bytes > m->cache_cap; k--) {
+		if (!m->cache[k])
+			continue;
+		drop[nd] = m->cache[k];
+		dn[nd++] = MEM_CLASS_MIN << k;
+		for (void *p = m->cache[k]; p; p = *(void **)p)
+			m->cache_bytes -= MEM_CLASS_MIN << k;
+		m->cache[k] = NULL;
+	}
+	pthread_mutex_unlock(&m->cache_mu);
+	for (int i = 0; i < nd; i++)
+		for (void *p = drop[i], *next; p; p = next) {
+			next = *(void **)p;
+			be_free(m, p, dn[i]);
+		}
+	return 0;
+}
+
+/* sl_mem_cache_cap: see the contract in mem.h */
+size_t sl_mem_cache_cap(sl_mem *m, size_t *cached)
+{
+	if (!m) {
+		if (cached)
+			*cached = 0;
+		return 0;
+	}
+	pthread_mutex_lock(&m->cache_mu);
+	size_t cap = m->cache_cap;
+	if (cached)
+		*cached = m->cache_bytes;
+	pthread_mutex_unlock(&m->cache_mu);
+	return cap;
+}
+
 int sl_mem_nodes(const sl_mem *m)
 {
 	return m ? m->nodes : -EINVAL;
@@ -426,22 +553,30 @@ struct hwloc_topology *sl_mem_topology(const sl_mem *m)
 /* Allocate n bytes: a recycled block when there is one, else from the backend. */
 static void *mem_get(sl_mem *m, int node, size_t n, int zero)
 {
-	int c = mem_class(m, node, n);
-	void *p = c >= 0 ? cache_pop(m, c, n) : NULL;
+	if (size_class(n) < 0)
+		return be_alloc(m, node, n, zero);
+	void *p = cache_get(m, mem_class(m, node, n), n);
 	if (p) {
 		if (zero)
 			memset(p, 0, n);
 		return p;
 	}
-	return be_alloc(m, node, n, zero);
+	p = be_alloc(m, node, n, zero);
+	if (!p)
+		held_undo(m, n);
+	return p;
 }
 
 /* Free n bytes: keep a recyclable block, else give it back to the backend. */
 static void mem_put(sl_mem *m, void *p, size_t n)
 {
-	int c = mem_class(m, -1, n);
-	if (c < 0 || !cache_push(m, c, p, n))
+	int c = size_class(n);
+	void *trim = NULL;
+	size_t trim_n = 0;
+	if (c < 0 || !cache_put(m, c, p, n, &trim, &trim_n))
 		be_free(m, p, n);
+	if (trim)
+		be_free(m, trim, trim_n);
 }
 
 void *sl_alloc(sl_mem *m, int node, size_t n)
@@ -477,7 +612,11 @@ void *sl_alloc_aligned(sl_mem *m, int node, size_t align, size_t n)
 		align = sizeof(void *);
 	if (!mem_attempt(m))
 		return NULL;
+	if (size_class(n) >= 0) /* freed through mem_put: counted as held like the rest */
+		(void)cache_get(m, -1, n);
 	void *p = be_aligned(m, node, align, n);
+	if (!p && size_class(n) >= 0)
+		held_undo(m, n);
 	if (p) {
 		mem_count_add(m, n);
 		mem_bind(m, node, p, n);
@@ -492,7 +631,7 @@ void *sl_realloc(sl_mem *m, int node, void *p, size_t old_n, size_t new_n)
 	if (!m || new_n > MEM_MAX_REQUEST || !mem_attempt(m))
 		return NULL;
 	void *q;
-	if (mem_class(m, node, old_n) >= 0 || mem_class(m, node, new_n) >= 0) {
+	if (size_class(old_n) >= 0 || size_class(new_n) >= 0) {
 		/* a recyclable size on either side: move, through the recycling lists */
 		q = mem_get(m, node, new_n, 0);
 		if (!q)

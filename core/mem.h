@@ -155,6 +155,19 @@ void *sl_alloc_aligned(sl_mem *m, int node, size_t align, size_t n);
  */
 void sl_mem_fail_after(sl_mem *m, long countdown);
 
+/*
+ * sl_mem_set_cache_max - the most the recycling cache may ever keep, in bytes (0: the
+ * default, an eighth of physical memory; values below 256 MiB are raised to it). The
+ * cache keeps between 256 MiB and this, following the recyclable memory recently held
+ * (mem.c, "recycling"); cached blocks above a lowered ceiling are freed at once.
+ * Returns 0 or -EINVAL (m NULL). Threads: any.
+ */
+int sl_mem_set_cache_max(sl_mem *m, size_t bytes);
+
+/* sl_mem_cache_cap - the cache's current cap in bytes; *cached (if not NULL) = bytes
+ * cached now. 0 for NULL. Threads: any (a snapshot). */
+size_t sl_mem_cache_cap(sl_mem *m, size_t *cached);
+
 /* sl_mem_in_use - bytes currently allocated through m (requested sizes); 0 for NULL.
  * Relaxed atomic read: exact only when no other thread allocates. Threads: any. */
 size_t sl_mem_in_use(const sl_mem *m);

@@ -442,3 +442,56 @@ Test(mem, topology_is_exposed)
 	cr_expect_null(sl_mem_topology(NULL));
 	sl_mem_free(m);
 }
+
+/* The recycling cache kept at most 256 MiB, less than one batch at > 4 GB/s: it now
+ * follows what was recently held, within its ceiling, and comes back down. */
+Test(mem, recycling_cache_scales_with_what_was_held)
+{
+	enum { N = 640 };
+	static void *p[N];
+	sl_mem *m = NULL;
+	cr_assert_eq(sl_mem_new(&m, 0), 0);
+	cr_assert_eq(sl_mem_set_cache_max(m, 1024 * MiB), 0);
+	size_t cached = 1;
+	cr_expect_eq(sl_mem_cache_cap(m, &cached), 256 * MiB);
+	cr_expect_eq(cached, 0);
+	/* a "batch" of 640 MiB held at once, then freed */
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(p[i] = sl_alloc(m, -1, MiB));
+	for (int i = 0; i < N; i++)
+		sl_dealloc(m, p[i], MiB);
+	size_t cap = sl_mem_cache_cap(m, &cached);
+	cr_expect_geq(cap, 512 * MiB, "cap %zu MiB", cap / MiB);
+	cr_expect_geq(cached, 512 * MiB, "cached %zu MiB", cached / MiB);
+	cr_expect_leq(cached, cap);
+	/* the next batch gets them back: the first 512 freed were kept (the cap was 512 MiB
+	 * then), and the cache is LIFO, so the last of those comes first */
+	static void *old[N];
+	memcpy(old, p, sizeof(p));
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(p[i] = sl_alloc(m, -1, MiB));
+	for (int i = 0; i < 512; i++)
+		cr_expect_eq(p[i], old[511 - i], "block %d not recycled", i);
+	cr_expect_eq(sl_mem_in_use(m), N * MiB);
+	/* a lower ceiling frees what is above it at once */
+	for (int i = 0; i < N; i++)
+		sl_dealloc(m, p[i], MiB);
+	cr_assert_eq(sl_mem_set_cache_max(m, 300 * MiB), 0);
+	cap = sl_mem_cache_cap(m, &cached);
+	cr_expect_leq(cap, 300 * MiB);
+	cr_expect_leq(cached, cap);
+	/* the ceiling is never exceeded, and a small load brings the cap back down */
+	cr_assert_eq(sl_mem_set_cache_max(m, 1024 * MiB), 0);
+	for (int i = 0; i < 4000; i++) {
+		void *q = sl_alloc(m, -1, MiB);
+		cr_assert_not_null(q);
+		sl_dealloc(m, q, MiB);
+	}
+	cap = sl_mem_cache_cap(m, &cached);
+	cr_expect_eq(cap, 256 * MiB);
+	cr_expect_leq(cached, cap);
+	cr_expect_eq(sl_mem_set_cache_max(NULL, 0), -EINVAL);
+	cr_expect_eq(sl_mem_cache_cap(NULL, &cached), 0);
+	cr_expect_eq(sl_mem_in_use(m), 0);
+	sl_mem_free(m);
+}
