@@ -112,6 +112,14 @@ static int64_t b_filter_i64(const sl_kernels *k, bench_data *d, size_t arg)
 	return (int64_t)m + (m ? d->outs[m / 2] : 0);
 }
 
+/* vi < vi2 = vi >> 7 (arithmetic on the same random bits): about half the rows pass. */
+static int64_t b_filter_i64_col(const sl_kernels *k, bench_data *d, size_t arg)
+{
+	(void)arg;
+	size_t m = k->filter_i64_col(d->vi, d->vi2, d->n, SL_CMP_LT, d->outs);
+	return (int64_t)m + (m ? d->outs[m / 2] : 0);
+}
+
 static int64_t b_filter_f64(const sl_kernels *k, bench_data *d, size_t arg)
 {
 	(void)arg;
@@ -171,6 +179,7 @@ static const bench_case cases[] = {
     {"count_i64_lt", b_count_i64, 8, false},
     {"filter_i64_lt", b_filter_i64, 8 + 2, false}, /* ~half the rows write 4 bytes */
     {"filter_f64_ge", b_filter_f64, 8 + 2, false},
+    {"filter_i64_col_lt", b_filter_i64_col, 16 + 2, false},
     {"sum_i64_sel50", b_sum_i64_sel, 4 + 8, true}, /* sel + (strided) values */
     {"gather_i64_sel50", b_gather_i64, 4 + 8 + 8, true},
     {"pane_add_i64", b_pane_add_i64, 24, false},
@@ -188,6 +197,14 @@ static double run(const sl_kernels *k, bench_data *d, bench_fn fn, size_t arg, i
 		t[r] = bench_now() - t0;
 	}
 	return bench_median(t, reps);
+}
+
+/* argv[2]: run only the kernels whose name contains it (e.g. "keyed" or "dict_put") */
+static const char *only;
+
+static bool wanted(const char *name)
+{
+	return !only || strstr(name, only);
 }
 
 static void line(const char *size, const char *isa, const char *kernel, size_t rows, double sec,
@@ -384,6 +401,10 @@ static void bench_keyed(const char *size, bench_data *d, double base, int reps,
 		};
 		for (size_t c = 0; c < sizeof(kc) / sizeof(kc[0]); c++) {
 			int64_t ref = 0;
+			char name[64];
+			snprintf(name, sizeof(name), "%s_k%zu", kc[c].name, K);
+			if (!wanted(name))
+				continue;
 			if (kc[c].fn == b_dict_put_i64 || kc[c].fn == b_dict_find_str)
 				(kc[c].str ? b_hash_str : b_hash_i64)(isas[0], d, 0);
 			if (kc[c].fn == b_dict_find_str) {
@@ -408,8 +429,6 @@ static void bench_keyed(const char *size, bench_data *d, double base, int reps,
 				double sec = run(isas[ik], d, kc[c].fn, K, reps, &got);
 				if (ik == 0)
 					ref = got;
-				char name[64];
-				snprintf(name, sizeof(name), "%s_k%zu", kc[c].name, K);
 				line(size, isas[ik]->isa, name, n, sec, kc[c].bytes * (double)n,
 				     base, got == ref ? "ok" : "MISMATCH");
 			}
@@ -454,6 +473,8 @@ static void bench_size(const char *size, size_t bytes, int reps, const sl_kernel
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		int64_t ref = 0;
+		if (!wanted(cases[c].name))
+			continue;
 		for (int ik = 0; ik < nisas; ik++) {
 			int64_t got;
 			if (cases[c].fn == b_pane_add_i64 || cases[c].fn == b_pane_max_i64)
@@ -476,6 +497,8 @@ static void bench_size(const char *size, size_t bytes, int reps, const sl_kernel
 			d.ids[i] = (uint32_t)(rng() % keys[g]);
 		char name[64];
 		snprintf(name, sizeof(name), "grouped_sum_i64_k%zu", keys[g]);
+		if (!wanted(name))
+			continue;
 		int64_t ref = 0;
 		for (int ik = 0; ik < nisas; ik++) {
 			int64_t got;
@@ -500,6 +523,7 @@ static void bench_size(const char *size, size_t bytes, int reps, const sl_kernel
 int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 512;
+	only = argc > 2 ? argv[2] : NULL;
 	const sl_kernels *isas[3];
 	int nisas = 0;
 	const char *names[] = {"scalar", "avx2", "avx512"};

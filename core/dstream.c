@@ -426,8 +426,8 @@ static sl_col *flatten(sl_col *lst, const sl_xeval *ev, size_t n, uint32_t **row
 	return r;
 }
 
-/* filter(x OP c) through the ISA's filter kernel: the selection comes straight from the
- * column, no Boolean column in between. */
+/* filter(x OP c), filter(x._j OP x._k) through the ISA's filter kernels: the selection comes
+ * straight from the column, no Boolean column in between. */
 static sl_col *filter_kernel(sl_dstream *d, sl_col *c, size_t n)
 {
 	static const sl_cmp ops[] = {
@@ -439,9 +439,12 @@ static sl_col *filter_kernel(sl_dstream *d, sl_col *c, size_t n)
 	uint32_t *idx = sl_alloc(m, -1, n * 4);
 	if (!idx)
 		return NULL;
-	size_t kept = d->cmp.kind == SL_I64
-			  ? k->filter_i64(v->v.i64, n, ops[d->cmp.op], d->cmp.ci, idx)
-			  : k->filter_f64(v->v.f64, n, ops[d->cmp.op], d->cmp.cf, idx);
+	const sl_col *w = d->cmp.rfield < 0 ? NULL : c->kid[d->cmp.rfield];
+	sl_cmp op = ops[d->cmp.op];
+	size_t kept = d->cmp.kind == SL_I64 ? (w ? k->filter_i64_col(v->v.i64, w->v.i64, n, op, idx)
+						 : k->filter_i64(v->v.i64, n, op, d->cmp.ci, idx))
+					    : (w ? k->filter_f64_col(v->v.f64, w->v.f64, n, op, idx)
+						 : k->filter_f64(v->v.f64, n, op, d->cmp.cf, idx));
 	sl_col *out = kept == n ? sl_col_ref(c) : sl_col_gather(c, idx, kept);
 	sl_dealloc(m, idx, n * 4);
 	return out;

@@ -746,24 +746,37 @@ static int detect_reducer(const sl_expr *e, const sl_type *t)
 	return SL_RED_NONE;
 }
 
+/* Whether x is the parameter or one of its tuple fields: *field = k for x._k, -1 for x. */
+static int param_field(const sl_expr *x, int *field)
+{
+	*field = -1;
+	if (x->op == X_FIELD && x->kid[0]->op == X_PARAM) {
+		*field = x->field;
+		x = x->kid[0];
+	}
+	return x->op == X_PARAM && x->param == 0;
+}
+
 int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out)
 {
 	const sl_expr *e = l->body;
-	if (!e || l->nparam != 1 || e->op != X_CMP || e->kid[1]->op != X_CONST)
+	if (!e || l->nparam != 1 || e->op != X_CMP)
 		return 0;
-	const sl_expr *x = e->kid[0];
-	int field = -1;
-	if (x->op == X_FIELD && x->kid[0]->op == X_PARAM) {
-		field = x->field;
-		x = x->kid[0];
-	}
-	if (x->op != X_PARAM || x->param != 0)
+	int field, rfield = -1;
+	if (!param_field(e->kid[0], &field))
+		return 0;
+	if (e->kid[1]->op != X_CONST &&
+	    (!param_field(e->kid[1], &rfield) || rfield < 0 || field < 0))
 		return 0;
 	int kind = e->kid[0]->type->kind;
 	if ((kind != SL_I64 && kind != SL_F64) || e->kid[1]->type->kind != kind)
 		return 0;
-	*out = (sl_cmp_shape){
-	    .field = field, .op = e->sub, .kind = kind, .ci = e->kid[1]->i, .cf = e->kid[1]->f};
+	*out = (sl_cmp_shape){.field = field,
+			      .op = e->sub,
+			      .kind = kind,
+			      .rfield = rfield,
+			      .ci = e->kid[1]->i,
+			      .cf = e->kid[1]->f};
 	return 1;
 }
 

@@ -73,14 +73,16 @@ void sl_xeval_fini(sl_xeval *ev);
 /* A predicate a filter kernel runs directly: element (field < 0) or tuple field `field`
  * of the argument, compared with a constant of the same numeric type. */
 typedef struct sl_cmp_shape {
-	int field; /* -1: the argument itself; else its tuple field */
-	int op;    /* SL_OP_EQ .. SL_OP_GE */
-	int kind;  /* SL_I64 or SL_F64 */
+	int field;  /* -1: the argument itself; else its tuple field */
+	int op;     /* SL_OP_EQ .. SL_OP_GE */
+	int kind;   /* SL_I64 or SL_F64 */
+	int rfield; /* -1: the right side is the constant ci / cf; else a tuple field */
 	int64_t ci;
 	double cf;
 } sl_cmp_shape;
-/* 1 and *out filled if l (one parameter) is `x OP c` or `x._k OP c` with x (or x._k) a Long
- * or Double and c a constant of that type; else 0. */
+/* 1 and *out filled if l (one parameter) is `x OP c`, `x._k OP c` or `x._j OP x._k` with x
+ * (or x._k) a Long or Double and c a constant of that type (or x._j and x._k of one such
+ * type); else 0. */
 int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out);
 
 /* Count underscores that make ast a placeholder function (not inside nested lambdas). */

@@ -150,6 +150,13 @@ typedef struct sl_kernels {
 	size_t (*filter_f64_sel)(const double *v, const uint32_t *sel, size_t nsel, sl_cmp op,
 				 double c, uint32_t *out);
 
+	/* two-column filter: out[] = the i with a[i] OP b[i], ascending; returns the count (same
+	 * IEEE semantics as above). n must fit in uint32_t. */
+	size_t (*filter_i64_col)(const int64_t *a, const int64_t *b, size_t n, sl_cmp op,
+				 uint32_t *out);
+	size_t (*filter_f64_col)(const double *a, const double *b, size_t n, sl_cmp op,
+				 uint32_t *out);
+
 	/* compaction: out[i] = v[sel[i]] for i < nsel (out must not overlap v). */
 	void (*gather_i64)(const int64_t *v, const uint32_t *sel, size_t nsel, int64_t *out);
 	void (*gather_f64)(const double *v, const uint32_t *sel, size_t nsel, double *out);

@@ -250,6 +250,7 @@ static double max_f64_sel(const double *v, const uint32_t *sel, size_t nsel)
  * A compiler does not vectorize that (it is a compress), so a vector ISA may define
  * primitives and the same loop then runs SL_LANES rows per step:
  *   SL_VEC_I64 / SL_VEC_F64, SL_SPLAT_I64(c) / SL_SPLAT_F64(c): a broadcast constant;
+ *   SL_LOAD_I64(p) / SL_LOAD_F64(p): SL_LANES values from p (unaligned);
  *   SL_MASK_I64(p, cv, NAME) / SL_MASK_F64(p, cv, NAME): unsigned, bit j set iff p[j] OP c
  *     for j < SL_LANES, NAME one of EQ NE LT LE GT GE, with the same IEEE semantics as OP;
  *   SL_EMIT(out, base, m): writes base + j for each set bit j of m, ascending, at out[0..],
@@ -272,6 +273,25 @@ static double max_f64_sel(const double *v, const uint32_t *sel, size_t nsel)
 	do {                                                                                       \
 	} while (0)
 #endif
+/* Two columns: the same with b[i] in place of c. */
+#ifdef SL_EMIT
+#define SL_FILTER2_BLOCKS(T, NAME)                                                                 \
+	for (; i + SL_LANES <= n; i += SL_LANES) {                                                 \
+		unsigned m = SL_MASK_##T(a + i, SL_LOAD_##T(b + i), NAME);                         \
+		SL_EMIT(out + k, i, m);                                                            \
+		k += (size_t)__builtin_popcount(m);                                                \
+	}
+#else
+#define SL_FILTER2_BLOCKS(T, NAME)
+#endif
+#define SL_FILTER2(T, OP, NAME)                                                                    \
+	SL_FILTER2_BLOCKS(T, NAME)                                                                 \
+	for (; i < n; i++) {                                                                       \
+		out[k] = (uint32_t)i;                                                              \
+		k += (size_t)(a[i] OP b[i]);                                                       \
+	}
+#define SL_FILTER2_I64(OP, NAME) SL_FILTER2(I64, OP, NAME)
+#define SL_FILTER2_F64(OP, NAME) SL_FILTER2(F64, OP, NAME)
 #define SL_FILTER(T, OP, NAME)                                                                     \
 	SL_FILTER_BLOCKS(T, NAME);                                                                 \
 	for (; i < n; i++) {                                                                       \
@@ -344,6 +364,20 @@ static size_t filter_f64_sel(const double *v, const uint32_t *sel, size_t nsel, 
 {
 	size_t k = 0;
 	SL_CMP_SWITCH(op, SL_FILTER_SEL)
+	return k;
+}
+
+static size_t filter_i64_col(const int64_t *a, const int64_t *b, size_t n, sl_cmp op, uint32_t *out)
+{
+	size_t k = 0, i = 0;
+	SL_CMP_SWITCH(op, SL_FILTER2_I64)
+	return k;
+}
+
+static size_t filter_f64_col(const double *a, const double *b, size_t n, sl_cmp op, uint32_t *out)
+{
+	size_t k = 0, i = 0;
+	SL_CMP_SWITCH(op, SL_FILTER2_F64)
 	return k;
 }
 
@@ -538,6 +572,8 @@ const sl_kernels SL_TABLE = {
     .filter_i64_sel = filter_i64_sel,
     .filter_f64 = filter_f64,
     .filter_f64_sel = filter_f64_sel,
+    .filter_i64_col = filter_i64_col,
+    .filter_f64_col = filter_f64_col,
     .gather_i64 = gather_i64,
     .gather_f64 = gather_f64,
     .grouped_sum_i64 = grouped_sum_i64,

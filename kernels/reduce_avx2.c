@@ -24,6 +24,7 @@ static inline unsigned sl_movemask(__m256i x)
 
 #define SL_VEC_I64               __m256i
 #define SL_SPLAT_I64(c)          _mm256_set1_epi64x(c)
+#define SL_LOAD_I64(p)           _mm256_loadu_si256((const __m256i *)(p))
 #define SL_MASK_I64(p, cv, NAME) SL_I64_##NAME(_mm256_loadu_si256((const __m256i *)(p)), cv)
 #define SL_I64_EQ(a, b)          sl_movemask(_mm256_cmpeq_epi64(a, b))
 #define SL_I64_NE(a, b)          (SL_I64_EQ(a, b) ^ 0xfu)
@@ -35,6 +36,7 @@ static inline unsigned sl_movemask(__m256i x)
 /* Ordered predicates, except != which is true with a NaN (as C's != is). */
 #define SL_VEC_F64      __m256d
 #define SL_SPLAT_F64(c) _mm256_set1_pd(c)
+#define SL_LOAD_F64(p)  _mm256_loadu_pd(p)
 #define SL_MASK_F64(p, cv, NAME)                                                                   \
 	((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(p), cv, SL_F64_##NAME)))
 #define SL_F64_EQ _CMP_EQ_OQ

@@ -20,6 +20,7 @@
 
 #define SL_VEC_I64      __m512i
 #define SL_SPLAT_I64(c) _mm512_set1_epi64(c)
+#define SL_LOAD_I64(p)  _mm512_loadu_si512((const void *)(p))
 #define SL_MASK_I64(p, cv, NAME)                                                                   \
 	((unsigned)_mm512_cmp_epi64_mask(_mm512_loadu_si512((const void *)(p)), cv, SL_I64_##NAME))
 #define SL_I64_EQ _MM_CMPINT_EQ
@@ -32,6 +33,7 @@
 /* Ordered predicates, except != which is true with a NaN (as C's != is). */
 #define SL_VEC_F64      __m512d
 #define SL_SPLAT_F64(c) _mm512_set1_pd(c)
+#define SL_LOAD_F64(p)  _mm512_loadu_pd(p)
 #define SL_MASK_F64(p, cv, NAME)                                                                   \
 	((unsigned)_mm512_cmp_pd_mask(_mm512_loadu_pd(p), cv, SL_F64_##NAME))
 #define SL_F64_EQ _CMP_EQ_OQ

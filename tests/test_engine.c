@@ -679,3 +679,65 @@ Test(engine, filter_kernel_agrees_with_the_evaluator)
 	}
 	free(ref);
 }
+
+/* filter(x => x._j OP x._k) runs the two-column filter kernels; `... && true` the
+ * evaluator: they agree, -0.0 == 0.0, and the extremes compare right. */
+Test(engine, two_column_filter_kernel_agrees_with_the_evaluator)
+{
+	char p[2048];
+	const char *f =
+	    qfile("fk2.jsonl", "[[1, 2, 1.5, 1.5], [2, 2, -0.0, 0.0], [-3, 3, 2.5, -2.5], "
+			       "[9223372036854775807, -9223372036854775808, 1e308, "
+			       "-1e308], [-5, -4, -1e308, 1e308]]\n");
+	const char *isas[] = {"scalar", "avx2", "avx512"};
+	const char *ops[] = {"==", "!=", "<", "<=", ">", ">="};
+	for (int k = 0; k < 3; k++) {
+		int e = 0;
+		if (!sluice_isa(isas[k], &e))
+			continue; /* this CPU lacks it */
+		for (int o = 0; o < 6; o++) {
+			struct capture c = {0};
+			sluice_config cfg;
+			sluice_config_init(&cfg);
+			cfg.clock = SLUICE_CLOCK_MANUAL;
+			cfg.no_pin = 1;
+			cfg.isa = isas[k];
+			cfg.output = cap_out;
+			cfg.output_arg = &c;
+			sluice_error err = {0};
+			sluice_context *ctx = sluice_context_new(&cfg, &err);
+			snprintf(p, sizeof(p),
+				 "val s = queueStream(\"%s\", partitions = 2)\n"
+				 "s.filter(x => x._1 %s x._2).map(_._1).print()\n"
+				 "s.filter(x => x._1 %s x._2 && true).map(_._1).print()\n"
+				 "s.filter(x => x._3 %s x._4).map(_._1).print()\n"
+				 "s.filter(x => x._3 %s x._4 && true).map(_._1).print()\n",
+				 f, ops[o], ops[o], ops[o], ops[o]);
+			cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s",
+				     err.msg);
+			cr_assert_eq(sluice_context_start(ctx, &err), 0);
+			cr_assert_eq(sluice_context_advance(ctx, 1000), 1);
+			sluice_context_free(ctx);
+			/* four outputs: the kernel's and the evaluator's, twice */
+			char *out[4], *at = strstr(c.buf, "Time: ");
+			cr_assert_not_null(at);
+			for (int q = 0; q < 4; q++) { /* each up to the blank line that ends it */
+				char *end = at ? strstr(at, "\n\n") : NULL;
+				cr_assert_not_null(end, "%s", c.buf);
+				out[q] = strndup(at, (size_t)(end + 2 - at));
+				at = strstr(end, "Time: ");
+			}
+			cr_assert_str_eq(out[0], out[1], "%s %s", isas[k], ops[o]);
+			cr_assert_str_eq(out[2], out[3], "%s %s", isas[k], ops[o]);
+			if (o == 2) { /* < */
+				cr_assert(strstr(out[0], "\n1\n-3\n-5\n"), "%s", out[0]);
+				cr_assert(strstr(out[2], "\n-5\n\n"), "%s", out[2]);
+			}
+			if (o == 0) /* -0.0 == 0.0 */
+				cr_assert(strstr(out[2], "\n1\n2\n\n"), "%s", out[2]);
+			for (int q = 0; q < 4; q++)
+				free(out[q]);
+			free(c.buf);
+		}
+	}
+}

@@ -221,6 +221,62 @@ Test(kernels, reductions_match_scalar)
 	}
 }
 
+/* The reference of the two-column filters: a plain loop (scalar itself is checked too). */
+static size_t naive_filter2(const void *a, const void *b, bool f64, size_t n, int op, uint32_t *out)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		int lt, eq, gt;
+		if (f64) {
+			double x = ((const double *)a)[i], y = ((const double *)b)[i];
+			lt = x<y, eq = x == y, gt = x> y;
+		} else {
+			int64_t x = ((const int64_t *)a)[i], y = ((const int64_t *)b)[i];
+			lt = x<y, eq = x == y, gt = x> y;
+		}
+		bool keep = op == SL_CMP_EQ   ? eq
+			    : op == SL_CMP_NE ? !eq
+			    : op == SL_CMP_LT ? lt
+			    : op == SL_CMP_LE ? lt || eq
+			    : op == SL_CMP_GT ? gt
+					      : gt || eq;
+		if (keep)
+			out[k++] = (uint32_t)i;
+	}
+	return k;
+}
+
+Test(kernels, two_column_filters_match_scalar)
+{
+	for (int ik = -1; ik < nisas; ik++) {
+		const sl_kernels *k = ik < 0 ? S : isas[ik];
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			for (size_t off = 0; off < MAXOFF; off++) {
+				for (int mode = 0; mode < 3; mode++) {
+					int64_t *ai = bi + off, *bj = bi2 + (off * 3) % MAXOFF;
+					double *af = bf + off, *bg = bf2 + (off * 5) % MAXOFF;
+					fill_i64(ai, n, mode);
+					fill_i64(bj, n, mode);
+					fill_f64(af, n, mode);
+					fill_f64(bg, n, mode);
+					for (int op = SL_CMP_EQ; op <= SL_CMP_GE; op++) {
+						size_t a =
+						    naive_filter2(ai, bj, false, n, op, outs);
+						size_t b = k->filter_i64_col(ai, bj, n, op, outk);
+						cr_assert_eq(a, b, CTX);
+						cr_assert_arr_eq(outs, outk, a * 4, CTX);
+						a = naive_filter2(af, bg, true, n, op, outs);
+						b = k->filter_f64_col(af, bg, n, op, outk);
+						cr_assert_eq(a, b, CTX);
+						cr_assert_arr_eq(outs, outk, a * 4, CTX);
+					}
+				}
+			}
+		}
+	}
+}
+
 Test(kernels, filters_count_gather_match_scalar)
 {
 	for (int ik = 0; ik < nisas; ik++) {
