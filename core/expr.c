@@ -48,6 +48,8 @@ enum xop {
 	X_STRLEN,
 	X_PARSEI,
 	X_PARSEF,
+	X_CSVFIELD,
+	X_JSONFIELD,
 	X_CONTAINS,
 	X_STARTS,
 	X_ENDS,
@@ -399,6 +401,29 @@ static sl_expr *member(struct cctx *c, const sl_ast *a, const sl_ast *obj, const
 		}
 		if (M("toDouble", 0))
 			return unary_node(c, X_PARSEF, &sl_type_f64, o);
+		if (M("csvField", 1) || M("jsonField", 1)) {
+			int csv = name[0] == 'c';
+			if (arg[0]->op != X_CONST || arg[0]->type->kind != (csv ? SL_I64 : SL_STR))
+				return fail(
+				    c, args[0],
+				    csv ? "csvField needs a constant column number (a Long, "
+					  "counting from 0)"
+					: "jsonField needs a constant String key");
+			if (csv && (arg[0]->i < 0 || arg[0]->i > 65535))
+				return fail(c, args[0], "csvField column %lld is not in 0..65535",
+					    (long long)arg[0]->i);
+			sl_expr *e = unary_node(c, csv ? X_CSVFIELD : X_JSONFIELD, &sl_type_str, o);
+			if (!e)
+				return NULL;
+			e->i = arg[0]->i;
+			if (!csv) {
+				if (!(e->s = malloc(arg[0]->slen + 1)))
+					return fail(c, a, "out of memory");
+				memcpy(e->s, arg[0]->s, arg[0]->slen + 1);
+				e->slen = arg[0]->slen;
+			}
+			return e;
+		}
 		if (M("contains", 1) || M("startsWith", 1) || M("endsWith", 1)) {
 			if (arg[0]->type->kind != SL_STR)
 				return fail(c, args[0], "%s needs a String argument, found %s",
@@ -1285,6 +1310,36 @@ static void show(char *buf, size_t n, sl_str s)
 	snprintf(buf, n, "%.*s%s", (int)(s.len > 40 ? 40 : s.len), s.p, s.len > 40 ? "..." : "");
 }
 
+/* s.csvField(i), s.jsonField("key"): the ISA's field kernels; the field is a view into s's
+ * bytes (no copy). A line without the field fails its record. */
+static sl_col *eval_field(const sl_expr *e, sl_col *s, size_t n, sl_xeval *x)
+{
+	sl_col *out = sl_col_new(x->mem, &sl_type_str, n);
+	if (!out || sl_col_share_bufs(out, s)) {
+		sl_col_unref(out);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sl_str r = s->v.s[i];
+		const char *f = r.p;
+		size_t len = e->op == X_CSVFIELD
+				 ? x->kern->csv_field(r.p, r.len, (unsigned)e->i, &f)
+				 : x->kern->json_field(r.p, r.len, e->s, e->slen, &f);
+		if (len == SIZE_MAX) {
+			char b[64];
+			show(b, sizeof(b), r);
+			if (e->op == X_CSVFIELD)
+				mark_bad(x, i, "no CSV column %lld in \"%s\"", (long long)e->i, b);
+			else
+				mark_bad(x, i, "no JSON field \"%s\" in \"%s\"", e->s, b);
+			f = r.p, len = 0;
+		}
+		out->v.s[i] = (sl_str){f, len};
+	}
+	out->len = n;
+	return out;
+}
+
 /* Scala toString of row i of c appended to the String column dst. */
 static int fmt_row_str(sl_col *dst, const sl_col *c, size_t i)
 {
@@ -1497,6 +1552,8 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 		break;
 	case X_TOSTR: out = eval_tostr(k0, n, x); break;
 	case X_SPLIT: out = eval_split(e, k0, n, x); break;
+	case X_CSVFIELD:
+	case X_JSONFIELD: out = eval_field(e, k0, n, x); break;
 	case X_LOWER:
 	case X_UPPER:
 	case X_TRIM: out = eval_str_unary(e, k0, n, x); break;

@@ -343,6 +343,47 @@ Test(expr, two_parameter_functions_and_reducer_shapes)
 	}
 }
 
+/* csvField / jsonField run the ISA's field kernels: views into the line, quoted CSV fields,
+ * members found wherever they are, YSB events; a missing field fails its record. */
+Test(expr, csv_and_json_fields)
+{
+	const char *v[] = {"a,1,2.5", "b,\"x,y\",-3", "c", ",,", "\"open,1,2"};
+	sl_col *a = strs(v, 5);
+	size_t bad;
+	cr_assert_str_eq(eval("_.csvField(0)", a, NULL, &bad), "a|b|c||!");
+	cr_assert_eq(bad, 1);
+	cr_assert_str_eq(eval("_.csvField(1)", a, NULL, &bad), "1|x,y|!||!");
+	cr_assert_eq(bad, 2);
+	cr_assert_str_eq(eval("_.csvField(2).toDouble", a, NULL, &bad), "2.5|-3.0|!|!|!");
+	cr_assert_eq(bad, 3);
+	sl_col_unref(a);
+	const char *j[] = {
+	    "{\"user_id\": \"u1\", \"page_id\": \"p\", \"ad_id\": \"ad-7\", \"ad_type\": "
+	    "\"banner\", "
+	    "\"event_type\": \"view\", \"event_time\": 1700000000123, \"ip_address\": \"1.2.3.4\"}",
+	    " {\"event_type\":\"click\",\"nested\":{\"event_time\":1},\"event_time\":-5} ",
+	    "{\"ad_id\": \"a\\\"b\"}", "{\"event_type\": }", "not json"};
+	a = strs(j, 5);
+	cr_assert_str_eq(eval("_.jsonField(\"event_type\")", a, NULL, &bad), "view|click|!|!|!");
+	cr_assert_eq(bad, 3);
+	cr_assert_str_eq(eval("_.jsonField(\"event_time\").toLong", a, NULL, &bad),
+			 "1700000000123|-5|!|!|!");
+	cr_assert_eq(bad, 3);
+	cr_assert_str_eq(eval("_.jsonField(\"ad_id\")", a, NULL, &bad), "ad-7|!|a\\\"b|!|!");
+	cr_assert_eq(bad, 3);
+	/* a nested object comes whole, with its brackets */
+	const char *f = eval("x => x.jsonField(\"nested\")", a, NULL, &bad);
+	cr_assert_str_eq(f, "!|{\"event_time\":1}|!|!|!");
+	sl_col_unref(a);
+	sluice_error err = {0};
+	cr_assert_neq(compile_error("x => x.csvField(x.length)", &sl_type_str, 1, &err), 0);
+	cr_assert(strstr(err.msg, "constant column number"), "%s", err.msg);
+	cr_assert_neq(compile_error("_.csvField(-1)", &sl_type_str, 1, &err), 0);
+	cr_assert(strstr(err.msg, "0..65535"), "%s", err.msg);
+	cr_assert_neq(compile_error("x => x.jsonField(x)", &sl_type_str, 1, &err), 0);
+	cr_assert(strstr(err.msg, "constant String key"), "%s", err.msg);
+}
+
 Test(expr, type_errors_name_types_and_positions)
 {
 	sluice_error err = {0};
