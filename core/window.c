@@ -191,9 +191,27 @@ static int is_num(const sl_type *t)
 	return t->kind == SL_I64 || t->kind == SL_F64;
 }
 
-/* res[k] = a[k] op b[k] for the typed combiners; a, b, res numeric columns of npairs rows. */
-static void comb_num(int op, const sl_col *a, const sl_col *b, sl_col *res, size_t n)
+/* res[k] = a[k] op b[k] for the typed combiners; a, b, res numeric columns of n rows. With a
+ * kernel table, the ISA's pane kernels (same results: wrapping Long add/sub, Java's
+ * Math.min/max on Doubles with the canonical NaN). */
+static void comb_num(const sl_kernels *kern, int op, const sl_col *a, const sl_col *b, sl_col *res,
+		     size_t n)
 {
+	if (kern) {
+		memcpy(res->v.i64, a->v.i64, n * 8);
+		if (a->type->kind == SL_I64)
+			(op == C_SUM   ? kern->pane_add_i64
+			 : op == C_SUB ? kern->pane_sub_i64
+			 : op == C_MIN ? kern->pane_min_i64
+				       : kern->pane_max_i64)(res->v.i64, b->v.i64, n);
+		else
+			(op == C_SUM   ? kern->pane_add_f64
+			 : op == C_SUB ? kern->pane_sub_f64
+			 : op == C_MIN ? kern->pane_min_f64
+				       : kern->pane_max_f64)(res->v.f64, b->v.f64, n);
+		res->len = n;
+		return;
+	}
 	if (a->type->kind == SL_I64) {
 		const int64_t *x = a->v.i64, *y = b->v.i64;
 		int64_t *o = res->v.i64;
@@ -275,6 +293,35 @@ static int has_id(const struct agg *a, uint32_t id)
 	return a && lo < a->n && a->id[lo] == id;
 }
 
+/* *res = fa[k] f fb[k] (invF when inv) for k < np: the typed combiners, or the lambda. */
+static int comb_pairs(struct win *w, sl_mem *m, const sl_col *fa, const sl_col *fb, size_t np,
+		      int inv, sl_col **res, sluice_error *err)
+{
+	int op = inv ? w->icomb : w->comb;
+	*res = NULL;
+	if (op == C_CONCAT) {
+		*res = comb_concat(m, fa, fb, np);
+	} else if (op != C_LAMBDA) {
+		if ((*res = sl_col_new(m, fa->type, np)))
+			comb_num(w->d->g->env->kern, op, fa, fb, *res, np);
+	} else {
+		sl_col *args[2] = {(sl_col *)fa, (sl_col *)fb};
+		sl_xeval ev;
+		sl_xeval_init(&ev, m);
+		*res = sl_lambda_eval(inv ? &w->inv : &w->f, args, np, &ev);
+		if (*res && ev.nbad) {
+			sl_error_set(err, -EINVAL, "%s function failed: %s",
+				     inv ? "inverse reduce" : "reduce", ev.why);
+			sl_xeval_fini(&ev);
+			sl_col_unref(*res);
+			*res = NULL;
+			return -EINVAL;
+		}
+		sl_xeval_fini(&ev);
+	}
+	return *res ? 0 : -ENOMEM;
+}
+
 static int agg_merge(struct win *w, sl_mem *m, const struct agg *a, const struct agg *b, int inv,
 		     const struct agg *chk, struct agg *out, sluice_error *err)
 {
@@ -283,6 +330,23 @@ static int agg_merge(struct win *w, sl_mem *m, const struct agg *a, const struct
 		return agg_copy(m, a, out);
 	if (!a->n && !inv)
 		return agg_copy(m, b, out);
+	if (a->n == b->n && !memcmp(a->id, b->id, a->n * 4)) {
+		/* the same keys (a few keys, all in every batch): combine the value columns
+		 * row by row, no merge plan, no gathers */
+		int rc = comb_pairs(w, m, a->v, b->v, a->n, inv, &out->v, err);
+		if (!rc && !(out->id = sl_alloc(m, -1, a->n * 4)))
+			rc = -ENOMEM;
+		if (rc) {
+			sl_col_unref(out->v);
+			memset(out, 0, sizeof(*out));
+			if (rc == -ENOMEM && err && !err->code)
+				sl_error_set(err, -ENOMEM, "out of memory merging window panes");
+			return rc;
+		}
+		memcpy(out->id, a->id, a->n * 4);
+		out->n = a->n;
+		return 0;
+	}
 	size_t n = a->n + b->n;
 	uint32_t *id = sl_alloc(m, -1, n * 4), *ia = sl_alloc(m, -1, n * 4),
 		 *ib = sl_alloc(m, -1, n * 4), *idx = sl_alloc(m, -1, n * 4);
@@ -325,27 +389,9 @@ static int agg_merge(struct win *w, sl_mem *m, const struct agg *a, const struct
 		fb = fa ? sl_col_gather(b->v, ib, np) : NULL;
 		if (!fb)
 			goto out;
-		int op = inv ? w->icomb : w->comb;
-		if (op == C_CONCAT) {
-			res = comb_concat(m, fa, fb, np);
-		} else if (op != C_LAMBDA) {
-			if ((res = sl_col_new(m, fa->type, np)))
-				comb_num(op, fa, fb, res, np);
-		} else {
-			sl_col *args[2] = {fa, fb};
-			sl_xeval ev;
-			sl_xeval_init(&ev, m);
-			res = sl_lambda_eval(inv ? &w->inv : &w->f, args, np, &ev);
-			if (res && ev.nbad) {
-				rc = sl_error_set(err, -EINVAL, "%s function failed: %s",
-						  inv ? "inverse reduce" : "reduce", ev.why);
-				sl_xeval_fini(&ev);
-				goto out;
-			}
-			sl_xeval_fini(&ev);
-		}
-		if (!res)
+		if ((rc = comb_pairs(w, m, fa, fb, np, inv, &res, err)))
 			goto out;
+		rc = -ENOMEM;
 	}
 	{
 		sl_col *parts[3] = {a->v, b->v, res};
