@@ -186,6 +186,13 @@ sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts
 	d->has_fn = 1;
 	if (kind == SL_DS_FILTER)
 		d->has_cmp = sl_lambda_cmp_const(&d->fn, &d->cmp);
+	int64_t c;
+	if (kind == SL_DS_REDUCEBYKEY && d->fn.reducer == SL_RED_SUM && t->kid[1]->kind == SL_I64 &&
+	    p->kind == SL_DS_MAP && p->has_fn && sl_lambda_pair_const(&p->fn, &c) &&
+	    sl_type_eq(p->parent[0]->type, t->kid[0])) {
+		d->fuse_src = p->parent[0];
+		d->fuse_scale = c;
+	}
 	d->nparts = nparts;
 	return d;
 }
@@ -585,7 +592,7 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 	default: break;
 	}
 	for (int k = 0; k < d->nparent; k++) {
-		rc = sl_ds_compute(d->parent[k], t, &in[k], err);
+		rc = sl_ds_compute(k || !d->fuse_src ? d->parent[k] : d->fuse_src, t, &in[k], err);
 		if (rc)
 			goto out;
 	}
@@ -666,6 +673,18 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 	}
 	case SL_DS_REDUCE: rc = sl_reduce_all(env, in[0], &d->fn, out, err); break;
 	case SL_DS_REDUCEBYKEY:
+		if (d->fuse_src) {
+			rc = sl_shuffle_keyed(env, in[0], SL_KEYED_COUNT_VALUE, NULL, nout_of(d),
+					      d->type, out, err);
+			if (!rc && d->fuse_scale != 1) /* our own fresh columns: scale in place */
+				for (size_t p = 0; p < (*out)->nparts; p++) {
+					sl_col *v = (*out)->part[p]->kid[1];
+					for (size_t i = 0; i < v->len; i++)
+						v->v.i64[i] = (int64_t)((uint64_t)v->v.i64[i] *
+									(uint64_t)d->fuse_scale);
+				}
+			break;
+		}
 		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_REDUCE, &d->fn, nout_of(d), d->type, out,
 				      err);
 		break;

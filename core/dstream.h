@@ -66,6 +66,11 @@ struct sl_dstream {
 	int has_fn;
 	sl_cmp_shape cmp; /* filter: a shape the filter kernel runs (has_cmp) */
 	int has_cmp;
+	/* reduceByKey(_ + _) whose parent is map(x => (x, c)), c a Long constant (word count):
+	 * it counts the values of fuse_src (the map's parent) and multiplies by fuse_scale, so
+	 * the map's (x, c) column is never built (the map still runs for its other consumers) */
+	sl_dstream *fuse_src;
+	int64_t fuse_scale;
 	int nparts; /* output partitions of shuffles; 0 = one per worker */
 	sl_source *src;
 	sl_transform_fn tfn;

@@ -805,6 +805,16 @@ int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out)
 	return 1;
 }
 
+int sl_lambda_pair_const(const sl_lambda *l, int64_t *c)
+{
+	const sl_expr *e = l->body;
+	if (!e || l->nparam != 1 || e->op != X_TUPLE || e->nkid != 2 || e->kid[0]->op != X_PARAM ||
+	    e->kid[0]->param != 0 || e->kid[1]->op != X_CONST || e->kid[1]->type->kind != SL_I64)
+		return 0;
+	*c = e->kid[1]->i;
+	return 1;
+}
+
 int sl_lambda_compile(sl_lambda *l, sl_types *types, const sl_ast *ast, int nparam,
 		      const sl_type *const *ptypes, sluice_error *err)
 {
@@ -911,13 +921,15 @@ static sl_col *const_col(const sl_expr *e, size_t n, sl_mem *m)
 		for (size_t i = 0; i < n; i++)
 			c->v.s[i] = (sl_str){p, e->slen};
 	} else if (e->type->kind == SL_F64) {
+		double *o = c->v.f64, v = e->f; /* locals: the loop vectorizes */
 		for (size_t i = 0; i < n; i++)
-			c->v.f64[i] = e->f;
+			o[i] = v;
 	} else if (e->type->kind == SL_BOOL) {
 		memset(c->v.b, (int)e->i, n);
 	} else {
+		int64_t *o = c->v.i64, v = e->i;
 		for (size_t i = 0; i < n; i++)
-			c->v.i64[i] = e->i;
+			o[i] = v;
 	}
 	c->len = n;
 	return c;

@@ -85,6 +85,9 @@ typedef struct sl_cmp_shape {
  * type); else 0. */
 int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out);
 
+/* 1 and *c set if l (one parameter) is `x => (x, c)` with c a Long constant; else 0. */
+int sl_lambda_pair_const(const sl_lambda *l, int64_t *c);
+
 /* Count underscores that make ast a placeholder function (not inside nested lambdas). */
 int sl_ast_placeholders(const sl_ast *ast);
 
