@@ -141,25 +141,49 @@ static inline void sl_probe_prefetch(const sl_kdict *d, const uint64_t *h, size_
 	(d->hash[id] == hh && d->skeys[id].len == s[i].len &&                                      \
 	 sl_kbytes_eq(d->skeys[id].p, s[i].p, (size_t)s[i].len))
 
+/* dict_put_i64's whole probe of one row, out of line: find or insert. Returns 0 and *id, or
+ * 1 when the key is new and the table is at its limit (nothing inserted). */
+static __attribute__((noinline)) int dict_put_i64_slow(sl_kdict *d, int64_t key, uint64_t hh,
+							uint32_t *id)
+{
+	uint32_t found;
+	size_t at;
+	SL_PROBE(d, hh, SL_EQ_I64, SL_GOTO_FOUND, SL_GOTO_EMPTY);
+empty_:
+	if (d->n >= d->limit)
+		return 1;
+	found = (uint32_t)d->n++;
+	d->keys[found] = key;
+	d->hash[found] = hh;
+	d->slot[at] = (uint64_t)sl_kdict_tag(hh) << 32 | (uint64_t)(found + 1);
+found_:
+	*id = found;
+	return 0;
+}
+
+/* The common case inline: the key is known and is the first tag match of its home bucket
+ * (a load, a compare, one key check). Everything else (a later bucket, a tag collision, a new
+ * key) takes the out-of-line probe, which keeps this loop small enough for the compiler to
+ * hold it in registers. */
 static size_t dict_put_i64(sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
 			   uint32_t *ids)
 {
+	const uint64_t *slot = d->slot;
+	const int64_t *keys = d->keys;
+	size_t bmask = d->mask & ~(size_t)7;
 	SL_ROWS(d, h, n, {
-		__label__ empty_, found_;
-		int64_t key = k[i];
 		uint64_t hh = h[i];
-		uint32_t found;
-		size_t at;
-		SL_PROBE(d, hh, SL_EQ_I64, SL_GOTO_FOUND, SL_GOTO_EMPTY);
-	empty_:
-		if (d->n >= d->limit)
+		const uint64_t *b = slot + (hh & bmask);
+		unsigned hit = sl_bucket_hits(b, sl_kdict_tag(hh));
+		if (__builtin_expect(hit != 0, 1)) {
+			uint32_t id = (uint32_t)b[__builtin_ctz(hit) >> SL_HIT_SHIFT] - 1;
+			if (__builtin_expect(keys[id] == k[i], 1)) {
+				ids[i] = id;
+				continue;
+			}
+		}
+		if (dict_put_i64_slow(d, k[i], hh, &ids[i]))
 			return i;
-		found = (uint32_t)d->n++;
-		d->keys[found] = key;
-		d->hash[found] = hh;
-		d->slot[at] = (uint64_t)sl_kdict_tag(hh) << 32 | (uint64_t)(found + 1);
-	found_:
-		ids[i] = found;
 	});
 	return n;
 }
@@ -185,22 +209,46 @@ static size_t dict_find_i64(const sl_kdict *d, const int64_t *k, const uint64_t 
 	return nmiss;
 }
 
+/* dict_find_str's whole probe of one row, out of line: its id, or UINT32_MAX if absent. */
+static __attribute__((noinline)) uint32_t dict_find_str_slow(const sl_kdict *d, const sl_kstr *s,
+							     const uint64_t *h, size_t i)
+{
+	uint64_t hh = h[i];
+	uint32_t found;
+	size_t at;
+	SL_PROBE(d, hh, SL_EQ_STR, SL_GOTO_FOUND, SL_GOTO_EMPTY);
+empty_:
+	(void)at;
+	return UINT32_MAX;
+found_:
+	return found;
+}
+
+/* As dict_put_i64: the first tag match of the home bucket inline, the rest out of line. */
 static size_t dict_find_str(const sl_kdict *d, const sl_kstr *s, const uint64_t *h, size_t n,
 			    uint32_t *ids, uint32_t *miss)
 {
-	size_t nmiss = 0;
+	const uint64_t *slot = d->slot, *hash = d->hash;
+	const sl_kstr *skeys = d->skeys;
+	size_t bmask = d->mask & ~(size_t)7, nmiss = 0;
 	SL_ROWS(d, h, n, {
-		__label__ empty_, found_;
 		uint64_t hh = h[i];
-		uint32_t found;
-		size_t at;
-		SL_PROBE(d, hh, SL_EQ_STR, SL_GOTO_FOUND, SL_GOTO_EMPTY);
-	empty_:
-		(void)at;
-		miss[nmiss++] = (uint32_t)i;
-		continue;
-	found_:
-		ids[i] = found;
+		const uint64_t *b = slot + (hh & bmask);
+		unsigned hit = sl_bucket_hits(b, sl_kdict_tag(hh));
+		if (__builtin_expect(hit != 0, 1)) {
+			uint32_t id = (uint32_t)b[__builtin_ctz(hit) >> SL_HIT_SHIFT] - 1;
+			if (__builtin_expect(hash[id] == hh && skeys[id].len == s[i].len &&
+						 sl_kbytes_eq(skeys[id].p, s[i].p, (size_t)s[i].len),
+					     1)) {
+				ids[i] = id;
+				continue;
+			}
+		}
+		uint32_t id = dict_find_str_slow(d, s, h, i);
+		if (id == UINT32_MAX)
+			miss[nmiss++] = (uint32_t)i;
+		else
+			ids[i] = id;
 	});
 	return nmiss;
 }
