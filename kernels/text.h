@@ -244,8 +244,15 @@ size_t SL_TX_FN(sl_find_eol)(const char *p, size_t n)
 
 size_t SL_TX_FN(sl_split_offsets)(const char *p, size_t n, char delim, uint32_t *offs, size_t max)
 {
-	size_t count = 0;
-	for (size_t i = 0; i < n; i += 64) {
+	size_t count = 0, i = 0;
+	/* Two whole blocks per turn while the output has room for two widest flattens. */
+	for (; i + 128 <= n && max - count >= 144; i += 128) {
+		uint64_t m0 = sl_blk_eq(sl_blk_load(p + i), delim);
+		uint64_t m1 = sl_blk_eq(sl_blk_load(p + i + 64), delim);
+		uint32_t *o = sl_blk_flatten(offs + count, m0, (uint32_t)i);
+		count = (size_t)(sl_blk_flatten(o, m1, (uint32_t)i + 64) - offs);
+	}
+	for (; i < n; i += 64) {
 		sl_tx_win w = sl_tx_window(p, n, i);
 		uint64_t m = sl_tx_weq(&w, delim);
 		if (max - count >= 72) {

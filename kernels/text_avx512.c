@@ -40,23 +40,21 @@ static inline uint64_t sl_blk_eq2(sl_blk b, char c1, char c2)
 }
 
 /*
- * Sparse masks (newlines, CSV rows; up to 8 bits) go one bit at a time, eight per turn without
- * a branch per bit; dense ones (word separators) sixteen offsets per vpcompressd into a register
- * and a full unmasked store (the memory form of vpcompressd is slow on Zen 4). Slots past
- * popcount(m) get junk that the next call overwrites.
+ * Sparse masks (newlines, CSV rows; up to 4 bits) go one bit at a time, four per turn without a
+ * branch per bit; dense ones (word separators) sixteen offsets per vpcompressd into a register
+ * and a full unmasked store (the memory form of vpcompressd is slow on Zen 4). The one branch
+ * (sparse or dense) follows the delimiter's density, so it is predicted. Slots past popcount(m)
+ * get junk that the next call overwrites; at most 64 slots are written.
  */
 #define SL_BLK_HAVE_FLATTEN
 static inline uint32_t *sl_blk_flatten(uint32_t *out, uint64_t m, uint32_t base)
 {
 	unsigned cnt = (unsigned)__builtin_popcountll(m);
 	uint32_t *end = out + cnt;
-	if (cnt <= 8) {
-		while (m) {
-			for (int k = 0; k < 8; k++) {
-				out[k] = base + (m ? (uint32_t)__builtin_ctzll(m) : 64);
-				m &= m - 1;
-			}
-			out += 8;
+	if (cnt <= 4) {
+		for (int k = 0; k < 4; k++) {
+			out[k] = base + (m ? (uint32_t)__builtin_ctzll(m) : 64);
+			m &= m - 1;
 		}
 		return end;
 	}
