@@ -706,13 +706,18 @@ size_t SL_TX_FN(sl_csv_field)(const char *s, size_t n, unsigned col, const char 
  * if the body is digits with at most one '.' (frac only) and at least one digit; else nonzero,
  * and the caller takes the general path, which decides the error or the harder syntax.
  */
+/* 16 bytes at sl_tx_keep16 + d: 0 then d bytes of 0xFF, the last d lanes of a load */
+static const uint8_t sl_tx_keep16[32] = {
+    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+
 static inline int sl_tx_num16(const char *end, size_t d, uint64_t *mant, unsigned *frac)
 {
 	const __m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 	const __m128i nine = _mm_set1_epi8(9);
 	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
 	x = _mm_sub_epi8(x, _mm_set1_epi8('0'));
-	x = _mm_and_si128(x, _mm_cmpgt_epi8(idx, _mm_set1_epi8((char)(15 - (int)d))));
+	x = _mm_and_si128(x, _mm_loadu_si128((const __m128i *)(const void *)(sl_tx_keep16 + d)));
 	__m128i dot = _mm_cmpeq_epi8(x, _mm_set1_epi8((char)('.' - '0')));
 	unsigned dm = (unsigned)_mm_movemask_epi8(dot);
 	unsigned big =
@@ -763,17 +768,24 @@ static inline void sl_tx_csv_row(const char *line, size_t len, size_t avail, uns
 }
 
 #ifdef SL_TX_HAVE_NUM16
-/* The general paths out of line, so that the fast loop keeps its registers. */
-__attribute__((noinline, cold)) static int sl_tx_parse_i64_cold(const char *p, size_t n,
-								size_t avail, int64_t *out)
+/* The general paths out of line, writing the row themselves, so that the fast loop keeps its
+ * registers and no local of it has its address taken. */
+__attribute__((noinline, cold)) static void sl_tx_i64_cold(const char *p, size_t n, size_t avail,
+							   int64_t *val, uint8_t *ok)
 {
-	return sl_tx_parse_i64(p, n, avail, out);
+	int64_t v = 0;
+	int r = sl_tx_parse_i64(p, n, avail, &v);
+	*val = r ? 0 : v;
+	*ok = r == 0;
 }
 
-__attribute__((noinline, cold)) static int sl_tx_parse_f64_cold(const char *p, size_t n,
-								size_t avail, double *out)
+__attribute__((noinline, cold)) static void sl_tx_f64_cold(const char *p, size_t n, size_t avail,
+							   double *val, uint8_t *ok)
 {
-	return sl_tx_parse_f64(p, n, avail, out);
+	double v = 0;
+	int r = sl_tx_parse_f64(p, n, avail, &v);
+	*val = r ? 0 : v;
+	*ok = r == 0;
 }
 
 __attribute__((noinline, cold)) static void sl_tx_csv_row_cold(const char *line, size_t len,
@@ -819,31 +831,28 @@ sl_tx_csv_fast(const char *buf, size_t n, size_t s, size_t rs, size_t re, uint64
 	size_t d = fl - (size_t)(neg | (c0 == '+')); /* the body after the sign */
 	int simd = d - 1 < 16 && end - buf >= 16;
 	uint64_t m = 0;
-	int r;
 	if (vi) {
-		int64_t v = 0;
 		if (simd && !sl_tx_num16(end, d, &m, NULL)) {
-			v = (int64_t)((m ^ (0 - (uint64_t)neg)) + (uint64_t)neg);
-			r = 0;
+			*vi = (int64_t)((m ^ (0 - (uint64_t)neg)) + (uint64_t)neg);
+			*ok = 1;
 		} else {
-			r = sl_tx_parse_i64_cold(f, fl, n - s - fs, &v);
+			sl_tx_i64_cold(f, fl, n - s - fs, vi, ok);
 		}
-		*vi = r ? 0 : v;
 	} else {
-		double v = 0;
 		unsigned fr = 0;
 		if (simd && !sl_tx_num16(end, d, &m, &fr) && m <= ((uint64_t)1 << 53)) {
-			/* Clinger: m and 10^fr (fr <= 15) are exact, so one division rounds right
-			 */
-			v = (double)m / sl_tx_pow10[fr];
-			v = neg ? -v : v;
-			r = 0;
+			/* Clinger: m and 10^fr (fr <= 15) are exact, so one division rounds right;
+			 * the sign goes on as a bit, the sign of random data being a coin toss */
+			double v = (double)m / sl_tx_pow10[fr];
+			uint64_t bits;
+			memcpy(&bits, &v, 8);
+			bits |= (uint64_t)neg << 63;
+			memcpy(vf, &bits, 8);
+			*ok = 1;
 		} else {
-			r = sl_tx_parse_f64_cold(f, fl, n - s - fs, &v);
+			sl_tx_f64_cold(f, fl, n - s - fs, vf, ok);
 		}
-		*vf = r ? 0 : v;
 	}
-	*ok = r == 0;
 }
 
 /*
