@@ -24,7 +24,14 @@
  *   sl_blk_flatten(out, m, base)    optional (SL_BLK_HAVE_FLATTEN): store base + i for each bit
  *                                   i of m in order, return out + popcount(m); may write up to
  *                                   72 slots
+ *   sl_blk_f64_fix(v, ok, rows)     optional (SL_BLK_HAVE_F64_FIX; SIMD builds): for each row
+ *                                   j whose ok[j] has SL_TX_F64_PENDING, v[j] holds the bits of
+ *                                   an integer m <= 2^53; replace it with m / 10^(ok[j] & 15),
+ *                                   negated if ok[j] & 0x10 (IEEE division: correctly rounded)
  */
+
+/* ok byte of a bulk f64 row whose division is still to be done (internal to the bulk parse) */
+#define SL_TX_F64_PENDING 0x80
 #ifndef SLUICE_KERNELS_TEXT_H
 #define SLUICE_KERNELS_TEXT_H
 
@@ -691,6 +698,23 @@ size_t SL_TX_FN(sl_csv_field)(const char *s, size_t n, unsigned col, const char 
 }
 
 #if defined(__SSSE3__) && defined(__SSE4_1__)
+#ifndef SL_BLK_HAVE_F64_FIX
+/* The bytes of sl_blk_f64_fix, one at a time. */
+static inline void sl_blk_f64_fix(double *v, const uint8_t *ok, size_t rows)
+{
+	for (size_t j = 0; j < rows; j++) {
+		if (!(ok[j] & SL_TX_F64_PENDING))
+			continue;
+		uint64_t m;
+		memcpy(&m, &v[j], 8);
+		double d = (double)m / sl_tx_pow10[ok[j] & 15];
+		memcpy(&m, &d, 8);
+		m |= (uint64_t)(ok[j] >> 4 & 1) << 63;
+		memcpy(&v[j], &m, 8);
+	}
+}
+#endif
+
 /*
  * The bulk parse's number fields in one 16-byte register (the SIMD builds only; the scalar build
  * keeps the reference path). The field body is the d bytes ending at end, 1 <= d <= 16, and the
@@ -841,14 +865,10 @@ sl_tx_csv_fast(const char *buf, size_t n, size_t s, size_t rs, size_t re, uint64
 	} else {
 		unsigned fr = 0;
 		if (simd && !sl_tx_num16(end, d, &m, &fr) && m <= ((uint64_t)1 << 53)) {
-			/* Clinger: m and 10^fr (fr <= 15) are exact, so one division rounds right;
-			 * the sign goes on as a bit, the sign of random data being a coin toss */
-			double v = (double)m / sl_tx_pow10[fr];
-			uint64_t bits;
-			memcpy(&bits, &v, 8);
-			bits |= (uint64_t)neg << 63;
-			memcpy(vf, &bits, 8);
-			*ok = 1;
+			/* left for sl_blk_f64_fix, which divides a batch at once: the mantissa in
+			 * the value, the rest in the ok byte */
+			memcpy(vf, &m, 8);
+			*ok = (uint8_t)(SL_TX_F64_PENDING | (unsigned)neg << 4 | fr);
 		} else {
 			sl_tx_f64_cold(f, fl, n - s - fs, vf, ok);
 		}
@@ -904,14 +924,21 @@ __attribute__((always_inline)) static inline size_t sl_tx_csv_column(const char 
 		return 0;
 	}
 #ifdef SL_TX_HAVE_NUM16
-	/* Row by row while a whole window is readable at the row start, then the masks below. */
-	while (start + 64 <= n) {
-		if (rows == max) {
-			*used = start;
-			return rows;
+	/*
+	 * Row by row while a whole window is readable at the row start, then the masks below; the
+	 * f64 values of each batch of rows are finished together (see sl_blk_f64_fix).
+	 */
+	while (start + 64 <= n && rows < max) {
+		size_t first = rows, lim = vf && max - rows > 256 ? rows + 256 : max;
+		while (start + 64 <= n && rows < lim)
+			rows += sl_tx_csv_rows_fast(buf, n, &start, lim - rows, col,
+						    vi ? vi + rows : NULL, vf ? vf + rows : NULL,
+						    ok + rows);
+		if (vf) {
+			sl_blk_f64_fix(vf + first, ok + first, rows - first);
+			for (size_t j = first; j < rows; j++)
+				ok[j] = ok[j] != 0;
 		}
-		rows += sl_tx_csv_rows_fast(buf, n, &start, max - rows, col, vi ? vi + rows : NULL,
-					    vf ? vf + rows : NULL, ok + rows);
 	}
 	if (rows == max) {
 		*used = start;
