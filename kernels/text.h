@@ -821,18 +821,19 @@ __attribute__((noinline, cold)) static void sl_tx_csv_row_cold(const char *line,
 
 /*
  * The bulk parse's fast row: the line is window bytes rs..re-1 (re is its '\n') of the 64 at
- * buf + s, which has no quote in that line, and c and cr are the window's ',' and '\r' masks.
+ * buf + s, which has no quote in that line; rm has the line's bits (and maybe bits of other
+ * bytes that are no ','), c and cr are the window's ',' and '\r' masks.
  * The field is parsed by sl_tx_num16 when it is a plain number of up to 16 digits (and '.'),
  * which is nearly every field of numeric CSV; anything it declines goes to the general parsers.
  */
 __attribute__((always_inline)) static inline void
-sl_tx_csv_fast(const char *buf, size_t n, size_t s, size_t rs, size_t re, uint64_t c, uint64_t cr,
-	       unsigned col, int64_t *vi, double *vf, uint8_t *ok)
+sl_tx_csv_fast(const char *buf, size_t n, size_t s, size_t rs, size_t re, uint64_t rm, uint64_t c,
+	       uint64_t cr, unsigned col, int64_t *vi, double *vf, uint8_t *ok)
 {
 	/* a '\r' before the '\n' is not part of the last field; bit re of cr << 1 is byte re - 1,
 	 * which for an empty line is the previous '\n' (or nothing), so no '\r' */
 	size_t len = re - (size_t)(((cr << 1) >> re) & 1);
-	c &= sl_tx_lenmask(re) & ~sl_tx_lenmask(rs);
+	c &= rm;
 	if ((unsigned)__builtin_popcountll(c) < col) {
 		if (vi)
 			*vi = 0;
@@ -850,7 +851,7 @@ sl_tx_csv_fast(const char *buf, size_t n, size_t s, size_t rs, size_t re, uint64
 	const char *f = buf + s + fs, *end = buf + s + fe;
 	size_t fl = fe - fs;
 	/* branch-free: the sign of random data is a coin toss for the predictor */
-	char c0 = fl ? f[0] : 0;
+	char c0 = f[0]; /* inside the window; for an empty field a separator, so d = 0 */
 	int neg = c0 == '-';
 	size_t d = fl - (size_t)(neg | (c0 == '+')); /* the body after the sign */
 	int simd = d - 1 < 16 && end - buf >= 16;
@@ -891,22 +892,28 @@ __attribute__((always_inline)) static inline size_t sl_tx_csv_rows_fast(const ch
 	sl_blk b = sl_blk_load(buf + at);
 	uint64_t nl = sl_blk_eq(b, '\n');
 	uint64_t q = sl_blk_eq(b, '"');
-	size_t e1 = sl_tx_ctz(nl), e2 = sl_tx_ctz(nl & (nl - 1)); /* 64: not in the window */
-	if (!nl || (q & sl_tx_lenmask(e1))) {
+	/* bits below the first and the second '\n' (all but bit 63 when there is no second) */
+	uint64_t nl2 = nl & (nl - 1);
+	uint64_t lm1 = (nl ^ (nl - 1)) >> 1, lm2 = (nl2 ^ (nl2 - 1)) >> 1;
+	if (!nl || (q & lm1)) {
+		size_t e = sl_tx_ctz(nl);
 		if (!nl)
-			e1 = sl_tx_find1(buf, n, n, at + 64, '\n') - at;
-		sl_tx_csv_row_cold(buf + at, e1, n - at, col, vi, vf, ok);
-		*s = at + e1 + (at + e1 < n);
+			e = sl_tx_find1(buf, n, n, at + 64, '\n') - at;
+		sl_tx_csv_row_cold(buf + at, e, n - at, col, vi, vf, ok);
+		*s = at + e + (at + e < n);
 		return 1;
 	}
+	size_t e1 = (size_t)__builtin_ctzll(nl);
 	uint64_t c = sl_blk_eq(b, ','), cr = sl_blk_eq(b, '\r');
-	sl_tx_csv_fast(buf, n, at, 0, e1, c, cr, col, vi, vf, ok);
-	if (e2 == 64 || (q & sl_tx_lenmask(e2)) || room < 2) {
+	sl_tx_csv_fast(buf, n, at, 0, e1, lm1, c, cr, col, vi, vf, ok);
+	if (!nl2 || (q & lm2) || room < 2) {
 		*s = at + e1 + 1;
 		return 1;
 	}
-	sl_tx_csv_fast(buf, n, at, e1 + 1, e2, c, cr, col, vi ? vi + 1 : NULL, vf ? vf + 1 : NULL,
-		       ok + 1);
+	size_t e2 = (size_t)__builtin_ctzll(nl2);
+	/* lm2 ^ lm1 also holds bit e1, the first '\n', which is no ',' */
+	sl_tx_csv_fast(buf, n, at, e1 + 1, e2, lm2 ^ lm1, c, cr, col, vi ? vi + 1 : NULL,
+		       vf ? vf + 1 : NULL, ok + 1);
 	*s = at + e2 + 1;
 	return 2;
 }
