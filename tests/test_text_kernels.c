@@ -994,6 +994,30 @@ Test(text_csv, bulk_number_fields)
 	free(src);
 }
 
+/* Numeric CSV cut at every length 0..130 and 4096+k, at every misalignment: the window and batch
+ * edges of the fast path, and the hand-over to the block loop near the end of the buffer. */
+Test(text_csv, bulk_every_length_and_misalignment)
+{
+	rng_state = 777;
+	char *src = malloc(5000);
+	size_t n = 0;
+	while (n < 4300) {
+		n += (size_t)sprintf(src + n, "%lld,", (long long)(int64_t)rnd() >> rndn(64));
+		n += gen_number(src + n);
+		n += (size_t)sprintf(src + n, ",w%u%s\n", rndn(100), rndn(8) ? "" : "\r");
+	}
+	for (size_t li = 0; li < NLEN; li++) {
+		size_t len = test_len(li);
+		for (size_t off = 1; off < 64; off += (len > 130 ? 13 : 5)) {
+			placed pl = place_tight(src, len, off);
+			for (unsigned col = 0; col < 3; col++)
+				check_bulk(pl.p, len, col, len + 1);
+			free(pl.mem);
+		}
+	}
+	free(src);
+}
+
 /* --- JSON --------------------------------------------------------------------------------------
  */
 
