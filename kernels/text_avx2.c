@@ -136,7 +136,8 @@ static inline uint32_t *sl_blk_flatten(uint32_t *out, uint64_t m, uint32_t base)
 	uint32_t *end = out + cnt;
 	if (cnt <= 4) {
 		for (int k = 0; k < 4; k++) {
-			out[k] = base + (m ? (uint32_t)__builtin_ctzll(m) : 64);
+			/* bit 63 forced: no zero test (GCC made it a branch), junk past popcount */
+			out[k] = base + (uint32_t)__builtin_ctzll(m | (uint64_t)1 << 63);
 			m &= m - 1;
 		}
 		return end;
