@@ -204,13 +204,13 @@ static inline uint32_t *sl_blk_flatten(uint32_t *out, uint64_t m, uint32_t base)
 		return end;
 	/* four first: newline and row masks rarely have more */
 	for (int k = 0; k < 4; k++) {
-		out[k] = base + (uint32_t)__builtin_ctzll(m | (uint64_t)1 << 63);
+		out[k] = base + sl_tx_ctz(m);
 		m &= m - 1;
 	}
 	out += 4;
 	while (m) {
 		for (int k = 0; k < 8; k++) {
-			out[k] = base + (uint32_t)__builtin_ctzll(m | (uint64_t)1 << 63);
+			out[k] = base + sl_tx_ctz(m);
 			m &= m - 1;
 		}
 		out += 8;
