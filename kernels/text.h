@@ -24,7 +24,14 @@
  *   sl_blk_flatten(out, m, base)    optional (SL_BLK_HAVE_FLATTEN): store base + i for each bit
  *                                   i of m in order, return out + popcount(m); may write up to
  *                                   72 slots
+ *   sl_blk_f64_fix(v, ok, rows)     optional (SL_BLK_HAVE_F64_FIX; SIMD builds): for each row
+ *                                   j whose ok[j] has SL_TX_F64_PENDING, v[j] holds the bits of
+ *                                   an integer m <= 2^53; replace it with m / 10^(ok[j] & 15),
+ *                                   negated if ok[j] & 0x10 (IEEE division: correctly rounded)
  */
+
+/* ok byte of a bulk f64 row whose division is still to be done (internal to the bulk parse) */
+#define SL_TX_F64_PENDING 0x80
 #ifndef SLUICE_KERNELS_TEXT_H
 #define SLUICE_KERNELS_TEXT_H
 
@@ -244,8 +251,15 @@ size_t SL_TX_FN(sl_find_eol)(const char *p, size_t n)
 
 size_t SL_TX_FN(sl_split_offsets)(const char *p, size_t n, char delim, uint32_t *offs, size_t max)
 {
-	size_t count = 0;
-	for (size_t i = 0; i < n; i += 64) {
+	size_t count = 0, i = 0;
+	/* Two whole blocks per turn while the output has room for two widest flattens. */
+	for (; i + 128 <= n && max - count >= 144; i += 128) {
+		uint64_t m0 = sl_blk_eq(sl_blk_load(p + i), delim);
+		uint64_t m1 = sl_blk_eq(sl_blk_load(p + i + 64), delim);
+		uint32_t *o = sl_blk_flatten(offs + count, m0, (uint32_t)i);
+		count = (size_t)(sl_blk_flatten(o, m1, (uint32_t)i + 64) - offs);
+	}
+	for (; i < n; i += 64) {
 		sl_tx_win w = sl_tx_window(p, n, i);
 		uint64_t m = sl_tx_weq(&w, delim);
 		if (max - count >= 72) {
@@ -683,6 +697,76 @@ size_t SL_TX_FN(sl_csv_field)(const char *s, size_t n, unsigned col, const char 
 	return sl_tx_csv_field(s, n, n, col, field);
 }
 
+#if defined(__SSSE3__) && defined(__SSE4_1__)
+#ifndef SL_BLK_HAVE_F64_FIX
+/* The bytes of sl_blk_f64_fix, one at a time. */
+static inline void sl_blk_f64_fix(double *v, const uint8_t *ok, size_t rows)
+{
+	for (size_t j = 0; j < rows; j++) {
+		if (!(ok[j] & SL_TX_F64_PENDING))
+			continue;
+		uint64_t m;
+		memcpy(&m, &v[j], 8);
+		double d = (double)m / sl_tx_pow10[ok[j] & 15];
+		memcpy(&m, &d, 8);
+		m |= (uint64_t)(ok[j] >> 4 & 1) << 63;
+		memcpy(&v[j], &m, 8);
+	}
+}
+#endif
+
+/*
+ * The bulk parse's number fields in one 16-byte register (the SIMD builds only; the scalar build
+ * keeps the reference path). The field body is the d bytes ending at end, 1 <= d <= 16, and the
+ * 16 bytes before end are readable: they are loaded at once and the bytes before the body are
+ * zeroed, which makes them leading zeros. Digits combine in pairs (vpmaddubsw 10,1), quads
+ * (vpmaddwd 100,1), eights (vpackusdw, vpmaddwd 10000,1), then the two halves.
+ *
+ *   before  |<-------------------- 16 bytes ending at end -------------------->|
+ *           | masked to 0 (16 - d) |     body: digits, or digits '.' digits     |
+ *
+ * With dots allowed (frac != NULL) the one '.' is squeezed out by a vpshufb that moves the
+ * bytes before it one lane up. Returns 0 and sets *mant (and *frac, the digits after the '.')
+ * if the body is digits with at most one '.' (frac only) and at least one digit; else nonzero,
+ * and the caller takes the general path, which decides the error or the harder syntax.
+ */
+/* 16 bytes at sl_tx_keep16 + d: 0 then d bytes of 0xFF, the last d lanes of a load */
+static const uint8_t sl_tx_keep16[32] = {
+    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+
+static inline int sl_tx_num16(const char *end, size_t d, uint64_t *mant, unsigned *frac)
+{
+	const __m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	const __m128i nine = _mm_set1_epi8(9);
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
+	x = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+	x = _mm_and_si128(x, _mm_loadu_si128((const __m128i *)(const void *)(sl_tx_keep16 + d)));
+	__m128i dot = _mm_cmpeq_epi8(x, _mm_set1_epi8((char)('.' - '0')));
+	unsigned dm = (unsigned)_mm_movemask_epi8(dot);
+	unsigned big =
+	    0xFFFFu ^ (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, nine), nine));
+	int k = -1;
+	if (frac) {
+		k = dm ? __builtin_ctz(dm) : -1;
+		*frac = (unsigned)(15 - k) & (dm ? 0xFFu : 0);
+		x = _mm_andnot_si128(dot, x);
+		__m128i up = _mm_cmpgt_epi8(_mm_set1_epi8((char)(k + 1)), idx); /* lanes <= k */
+		x = _mm_shuffle_epi8(x, _mm_add_epi8(idx, up)); /* lane 0 gets index -1: zero */
+		big &= ~dm;
+	}
+	x = _mm_maddubs_epi16(
+	    x, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+	x = _mm_madd_epi16(x, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+	x = _mm_packus_epi32(x, x);
+	x = _mm_madd_epi16(x, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+	uint64_t hi = (uint32_t)_mm_cvtsi128_si32(x), lo = (uint32_t)_mm_extract_epi32(x, 1);
+	*mant = hi * 100000000u + lo;
+	return (int)(big | (dm & (dm - 1)) | (dm && d == 1));
+}
+#define SL_TX_HAVE_NUM16
+#endif
+
 /* One row of the bulk CSV parse: the line without '\n', a trailing '\r' dropped. */
 static inline void sl_tx_csv_row(const char *line, size_t len, size_t avail, unsigned col,
 				 int64_t *vi, double *vf, uint8_t *ok)
@@ -707,16 +791,168 @@ static inline void sl_tx_csv_row(const char *line, size_t len, size_t avail, uns
 	*ok = r == 0;
 }
 
+#ifdef SL_TX_HAVE_NUM16
+/* The general paths out of line, writing the row themselves, so that the fast loop keeps its
+ * registers and no local of it has its address taken. */
+__attribute__((noinline, cold)) static void sl_tx_i64_cold(const char *p, size_t n, size_t avail,
+							   int64_t *val, uint8_t *ok)
+{
+	int64_t v = 0;
+	int r = sl_tx_parse_i64(p, n, avail, &v);
+	*val = r ? 0 : v;
+	*ok = r == 0;
+}
+
+__attribute__((noinline, cold)) static void sl_tx_f64_cold(const char *p, size_t n, size_t avail,
+							   double *val, uint8_t *ok)
+{
+	double v = 0;
+	int r = sl_tx_parse_f64(p, n, avail, &v);
+	*val = r ? 0 : v;
+	*ok = r == 0;
+}
+
+__attribute__((noinline, cold)) static void sl_tx_csv_row_cold(const char *line, size_t len,
+							       size_t avail, unsigned col,
+							       int64_t *vi, double *vf, uint8_t *ok)
+{
+	sl_tx_csv_row(line, len, avail, col, vi, vf, ok);
+}
+
+/*
+ * The bulk parse's fast row: the line is window bytes rs..re-1 (re is its '\n') of the 64 at
+ * buf + s, which has no quote in that line; rm has the line's bits (and maybe bits of other
+ * bytes that are no ','), c and cr are the window's ',' and '\r' masks.
+ * The field is parsed by sl_tx_num16 when it is a plain number of up to 16 digits (and '.'),
+ * which is nearly every field of numeric CSV; anything it declines goes to the general parsers.
+ */
+__attribute__((always_inline)) static inline void
+sl_tx_csv_fast(const char *buf, size_t n, size_t s, size_t rs, size_t re, uint64_t rm, uint64_t c,
+	       uint64_t cr, unsigned col, int64_t *vi, double *vf, uint8_t *ok)
+{
+	/* a '\r' before the '\n' is not part of the last field; bit re of cr << 1 is byte re - 1,
+	 * which for an empty line is the previous '\n' (or nothing), so no '\r' */
+	size_t len = re - (size_t)(((cr << 1) >> re) & 1);
+	c &= rm;
+	if ((unsigned)__builtin_popcountll(c) < col) {
+		if (vi)
+			*vi = 0;
+		else
+			*vf = 0;
+		*ok = 0;
+		return;
+	}
+	size_t fs = rs;
+	for (unsigned k = 0; k < col; k++) {
+		fs = (size_t)__builtin_ctzll(c) + 1;
+		c &= c - 1;
+	}
+	size_t fe = c ? (size_t)__builtin_ctzll(c) : len;
+	const char *f = buf + s + fs, *end = buf + s + fe;
+	size_t fl = fe - fs;
+	/* branch-free: the sign of random data is a coin toss for the predictor */
+	char c0 = f[0]; /* inside the window; for an empty field a separator, so d = 0 */
+	int neg = c0 == '-';
+	size_t d = fl - (size_t)(neg | (c0 == '+')); /* the body after the sign */
+	int simd = d - 1 < 16 && end - buf >= 16;
+	uint64_t m = 0;
+	if (vi) {
+		if (simd && !sl_tx_num16(end, d, &m, NULL)) {
+			*vi = (int64_t)((m ^ (0 - (uint64_t)neg)) + (uint64_t)neg);
+			*ok = 1;
+		} else {
+			sl_tx_i64_cold(f, fl, n - s - fs, vi, ok);
+		}
+	} else {
+		unsigned fr = 0;
+		if (simd && !sl_tx_num16(end, d, &m, &fr) && m <= ((uint64_t)1 << 53)) {
+			/* left for sl_blk_f64_fix, which divides a batch at once: the mantissa in
+			 * the value, the rest in the ok byte */
+			memcpy(vf, &m, 8);
+			*ok = (uint8_t)(SL_TX_F64_PENDING | (unsigned)neg << 4 | fr);
+		} else {
+			sl_tx_f64_cold(f, fl, n - s - fs, vf, ok);
+		}
+	}
+}
+
+/*
+ * Rows from the window at buf + s (64 bytes readable there): the first line, and the second too
+ * if it also ends inside the window, when neither holds a quote; one window's masks serve both,
+ * which halves the loads and compares on short numeric rows. A line longer than 63 bytes or one
+ * with a quote goes through sl_tx_csv_row, the general path. Writes 1 or 2 (at most room) rows
+ * and returns how many; *s moves just past the last '\n' used, or to n for a last line without.
+ */
+__attribute__((always_inline)) static inline size_t sl_tx_csv_rows_fast(const char *buf, size_t n,
+									size_t *s, size_t room,
+									unsigned col, int64_t *vi,
+									double *vf, uint8_t *ok)
+{
+	size_t at = *s;
+	sl_blk b = sl_blk_load(buf + at);
+	uint64_t nl = sl_blk_eq(b, '\n');
+	uint64_t q = sl_blk_eq(b, '"');
+	/* bits below the first and the second '\n' (all but bit 63 when there is no second) */
+	uint64_t nl2 = nl & (nl - 1);
+	uint64_t lm1 = (nl ^ (nl - 1)) >> 1, lm2 = (nl2 ^ (nl2 - 1)) >> 1;
+	if (!nl || (q & lm1)) {
+		size_t e = sl_tx_ctz(nl);
+		if (!nl)
+			e = sl_tx_find1(buf, n, n, at + 64, '\n') - at;
+		sl_tx_csv_row_cold(buf + at, e, n - at, col, vi, vf, ok);
+		*s = at + e + (at + e < n);
+		return 1;
+	}
+	size_t e1 = (size_t)__builtin_ctzll(nl);
+	uint64_t c = sl_blk_eq(b, ','), cr = sl_blk_eq(b, '\r');
+	sl_tx_csv_fast(buf, n, at, 0, e1, lm1, c, cr, col, vi, vf, ok);
+	if (!nl2 || (q & lm2) || room < 2) {
+		*s = at + e1 + 1;
+		return 1;
+	}
+	size_t e2 = (size_t)__builtin_ctzll(nl2);
+	/* lm2 ^ lm1 also holds bit e1, the first '\n', which is no ',' */
+	sl_tx_csv_fast(buf, n, at, e1 + 1, e2, lm2 ^ lm1, c, cr, col, vi ? vi + 1 : NULL,
+		       vf ? vf + 1 : NULL, ok + 1);
+	*s = at + e2 + 1;
+	return 2;
+}
+#endif
+
 /* Lines come from one pass of newline masks; each line is then handed to sl_csv_field. */
-static inline size_t sl_tx_csv_column(const char *buf, size_t n, unsigned col, int64_t *vi,
-				      double *vf, uint8_t *ok, size_t max, size_t *used)
+__attribute__((always_inline)) static inline size_t sl_tx_csv_column(const char *buf, size_t n,
+								     unsigned col, int64_t *vi,
+								     double *vf, uint8_t *ok,
+								     size_t max, size_t *used)
 {
 	size_t rows = 0, start = 0;
 	if (max == 0) {
 		*used = 0;
 		return 0;
 	}
-	for (size_t base = 0; base < n; base += 64) {
+#ifdef SL_TX_HAVE_NUM16
+	/*
+	 * Row by row while a whole window is readable at the row start, then the masks below; the
+	 * f64 values of each batch of rows are finished together (see sl_blk_f64_fix).
+	 */
+	while (start + 64 <= n && rows < max) {
+		size_t first = rows, lim = vf && max - rows > 256 ? rows + 256 : max;
+		while (start + 64 <= n && rows < lim)
+			rows += sl_tx_csv_rows_fast(buf, n, &start, lim - rows, col,
+						    vi ? vi + rows : NULL, vf ? vf + rows : NULL,
+						    ok + rows);
+		if (vf) {
+			sl_blk_f64_fix(vf + first, ok + first, rows - first);
+			for (size_t j = first; j < rows; j++)
+				ok[j] = ok[j] != 0;
+		}
+	}
+	if (rows == max) {
+		*used = start;
+		return rows;
+	}
+#endif
+	for (size_t base = start; base < n; base += 64) {
 		sl_tx_win w = sl_tx_window(buf, n, base);
 		uint64_t nl = sl_tx_weq(&w, '\n');
 		for (; nl; nl &= nl - 1) {

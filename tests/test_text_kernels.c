@@ -882,6 +882,142 @@ Test(text_csv, bulk_columns)
 	free(src);
 }
 
+/* One generated number for the bulk tests: any sign, 0..20 digits, the '.' anywhere or absent,
+ * sometimes an exponent or one corrupted byte (never a CSV separator). */
+static size_t gen_number(char *s)
+{
+	size_t n = 0;
+	unsigned sign = rndn(3), digits = rndn(21);
+	int dot = (int)rndn(digits + 2) - 1;
+	if (sign)
+		s[n++] = sign == 1 ? '-' : '+';
+	for (unsigned d = 0; d < digits; d++) {
+		if ((int)d == dot)
+			s[n++] = '.';
+		s[n++] = (char)('0' + (rndn(4) ? rndn(10) : 0));
+	}
+	if (dot == (int)digits)
+		s[n++] = '.';
+	if (rndn(12) == 0)
+		n += (size_t)sprintf(s + n, "e%d", (int)rndn(60) - 30);
+	if (rndn(15) == 0 && n)
+		s[rndn((unsigned)n)] = "e.x-+ 9\0"[rndn(8)];
+	return n;
+}
+
+/*
+ * Every number form the fast column parse handles or declines, at every field position and
+ * length in rows short enough to share a window, after prefix fields of random widths; with
+ * '\r\n' endings, empty lines, missing columns, quoted fields, rows longer than a window, the
+ * field near the buffer start (too close for a 16-byte load) and every max.
+ */
+Test(text_csv, bulk_number_fields)
+{
+	rng_state = 4321;
+	size_t cap = 1 << 16;
+	char *src = malloc(cap);
+	static const char *fixed[] = {"0",
+				      "-0",
+				      "+0",
+				      "-0.0",
+				      "0.0",
+				      ".5",
+				      "5.",
+				      ".",
+				      "-.",
+				      "-",
+				      "+",
+				      "",
+				      "9223372036854775807",
+				      "-9223372036854775808",
+				      "9223372036854775808",
+				      "-9223372036854775809",
+				      "9007199254740992",
+				      "9007199254740993",
+				      "9999999999999999",
+				      "10000000000000000",
+				      "1234567890123456",
+				      "123456789012345.6",
+				      ".123456789012345",
+				      "1.2.3",
+				      "1e5",
+				      "1E-5",
+				      "inf",
+				      "nan",
+				      "0000000000000000000000000001",
+				      "00000000000000.1"};
+	for (int it = 0; it < 300; it++) {
+		unsigned col = rndn(4);
+		size_t n = 0, lines = 1 + rndn(400);
+		for (size_t l = 0; l < lines && n + 300 < cap; l++) {
+			unsigned kind = rndn(40);
+			if (kind == 0) { /* empty line */
+				src[n++] = '\n';
+				continue;
+			}
+			unsigned pre = kind == 1 ? rndn(col + 1) : col; /* kind 1: maybe missing */
+			for (unsigned c = 0; c < pre; c++) {
+				if (kind == 2 && c == 0) {
+					n += (size_t)sprintf(src + n, "\"q,%u\",", rndn(100));
+					continue;
+				}
+				size_t w = rndn(kind == 3 ? 60 : 6);
+				for (size_t i = 0; i < w; i++)
+					src[n++] = (char)('a' + rndn(26));
+				src[n++] = ',';
+			}
+			if (pre == col) {
+				if (rndn(4) == 0) {
+					const char *f =
+					    fixed[rndn(sizeof(fixed) / sizeof(fixed[0]))];
+					memcpy(src + n, f, strlen(f));
+					n += strlen(f);
+				} else {
+					n += gen_number(src + n);
+				}
+				if (rndn(3) == 0)
+					n += (size_t)sprintf(src + n, ",%u", rndn(1000));
+			} else if (n && src[n - 1] == ',') {
+				n--; /* "a,b" with col 2: the column is missing */
+			}
+			if (rndn(6) == 0)
+				src[n++] = '\r';
+			if (l + 1 < lines || rndn(2))
+				src[n++] = '\n';
+		}
+		placed pl = place_tight(src, n, 1 + rndn(63));
+		check_bulk(pl.p, n, col, lines + 1);
+		check_bulk(pl.p, n, col, rndn((unsigned)lines + 1));
+		check_bulk(pl.p, n, col, 1 + 2 * rndn((unsigned)lines / 2 + 1)); /* odd */
+		free(pl.mem);
+	}
+	free(src);
+}
+
+/* Numeric CSV cut at every length 0..130 and 4096+k, at every misalignment: the window and batch
+ * edges of the fast path, and the hand-over to the block loop near the end of the buffer. */
+Test(text_csv, bulk_every_length_and_misalignment)
+{
+	rng_state = 777;
+	char *src = malloc(5000);
+	size_t n = 0;
+	while (n < 4300) {
+		n += (size_t)sprintf(src + n, "%lld,", (long long)(int64_t)rnd() >> rndn(64));
+		n += gen_number(src + n);
+		n += (size_t)sprintf(src + n, ",w%u%s\n", rndn(100), rndn(8) ? "" : "\r");
+	}
+	for (size_t li = 0; li < NLEN; li++) {
+		size_t len = test_len(li);
+		for (size_t off = 1; off < 64; off += (len > 130 ? 13 : 5)) {
+			placed pl = place_tight(src, len, off);
+			for (unsigned col = 0; col < 3; col++)
+				check_bulk(pl.p, len, col, len + 1);
+			free(pl.mem);
+		}
+	}
+	free(src);
+}
+
 /* --- JSON --------------------------------------------------------------------------------------
  */
 
