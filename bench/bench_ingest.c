@@ -16,11 +16,12 @@
  * line in the sender threads, in the receiver's io threads (sl-srv-*) and in every other
  * thread (driver, workers: sealing blocks, the batch, the counting callback), and the
  * minor page faults per MiB received (a fresh context first-touches the memory it keeps
- * for a batch). Mode "all" adds a third receiver, recv-and-retain: like the baseline, but
- * into 256 KiB blocks that are kept for two batch intervals (200 ms) and then recycled,
- * which is the least any engine that keeps its input for a batch must pay (the memory
- * traffic and page faults of what it holds); engine / retain is the part of the gap that
- * is the engine's own work.
+ * for a batch), and the tail: from the last sender's close to the last line counted (the
+ * last records wait for a block tick and then for their batch time). Mode "all" adds a third
+ * receiver, recv-and-retain: like the baseline, but into 256 KiB blocks that are kept for two batch
+ * intervals (200 ms) and then recycled, which is the least any engine that keeps its input for a
+ * batch must pay (the memory traffic and page faults of what it holds); engine / retain is the part
+ * of the gap that is the engine's own work.
  *
  * usage: build/bench/bench_ingest [total_MiB] [connections] [runs]
  *                                 [both|engine|baseline|retain|all]
@@ -60,7 +61,8 @@ struct sender {
 	int port, conns;
 	size_t total; /* bytes over all connections (a multiple of LINE) */
 	char *buf;
-	atomic_llong cpu_ns; /* CPU time of the sender threads of the current run */
+	atomic_llong cpu_ns;   /* CPU time of the sender threads of the current run */
+	_Atomic double closed; /* when the last sender closed its connection (bench_now) */
 };
 
 static long long thread_cpu_ns(void)
@@ -146,6 +148,9 @@ static void *send_one(void *arg)
 	}
 	close(fd);
 	atomic_fetch_add(&s->cpu_ns, thread_cpu_ns());
+	double t = bench_now(), c = atomic_load(&s->closed);
+	while (t > c && !atomic_compare_exchange_weak(&s->closed, &c, t))
+		;
 	return NULL;
 }
 
@@ -154,6 +159,7 @@ static void start_senders(struct sender *s, pthread_t *th, void *(*args)[2])
 {
 	size_t lines = s->total / LINE;
 	atomic_store(&s->cpu_ns, 0);
+	atomic_store(&s->closed, 0.0);
 	for (int c = 0; c < s->conns; c++) {
 		size_t share = lines / (size_t)s->conns + ((size_t)c < lines % (size_t)s->conns);
 		args[c][0] = s;
@@ -326,6 +332,7 @@ static int count(void *arg, int64_t t, const sluice_batch *b)
 /* What an engine run used: CPU ns per line by thread kind, page faults per MiB. */
 struct split {
 	double sender, io, other, faults;
+	double tail_ms; /* from the last sender's close to the last line counted */
 };
 
 static double engine(struct sender *s, double *cores, struct split *sp)
@@ -376,6 +383,7 @@ static double engine(struct sender *s, double *cores, struct split *sp)
 	sp->io = (double)(io1 - io0) / lines;
 	sp->other = (double)(other1 - other0) / lines;
 	sp->faults = (double)(f1 - f0) / ((double)s->total / (1 << 20));
+	sp->tail_ms = ((c.done ? c.done : bench_now()) - atomic_load(&s->closed)) * 1e3;
 	sluice_context_stop(ctx, 1);
 	sluice_context_free(ctx);
 	pthread_cond_destroy(&c.cv);
@@ -415,13 +423,14 @@ int main(int argc, char **argv)
 		s.buf[i + LINE - 1] = '\n';
 	}
 	double tb[15], te[15], tr[15], cb[15], ce[15], cr[15];
-	double ss[15], si[15], so[15], sf[15];
+	double ss[15], si[15], so[15], sf[15], st[15];
 	for (int r = 0; r < runs; r++) {
 		tb[r] = do_base ? baseline(&s, &cb[r]) : 0;
 		tr[r] = do_ret ? baseline_with(&s, &cr[r], retain) : 0;
 		struct split sp = {0};
 		te[r] = do_eng ? engine(&s, &ce[r], &sp) : 0;
 		ss[r] = sp.sender, si[r] = sp.io, so[r] = sp.other, sf[r] = sp.faults;
+		st[r] = sp.tail_ms;
 	}
 	double b = bench_median(tb, runs), e = bench_median(te, runs), t = bench_median(tr, runs);
 	double bc = bench_median(cb, runs), ec = bench_median(ce, runs),
@@ -430,15 +439,16 @@ int main(int argc, char **argv)
 	printf("benchmark\tconnections\tMiB\tbaseline_GBps\tbaseline_Mlines_s\tengine_GBps\t"
 	       "engine_Mlines_s\tratio\tgoal\tbaseline_cores\tengine_cores\t"
 	       "engine_ns_line_sender\tengine_ns_line_io\tengine_ns_line_other\t"
-	       "engine_faults_MiB\tretain_GBps\tretain_cores\tengine_to_retain\n");
+	       "engine_faults_MiB\tretain_GBps\tretain_cores\tengine_to_retain\t"
+	       "engine_tail_ms\n");
 	double gb = (double)s.total / 1e9;
 	printf("ingest\t%d\t%zu\t%.2f\t%.1f\t%.2f\t%.1f\t%.3f\t0.90\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t"
-	       "%.0f\t%.2f\t%.2f\t%.3f\n",
+	       "%.0f\t%.2f\t%.2f\t%.3f\t%.0f\n",
 	       conns, mib, do_base ? gb / b : 0, do_base ? lines / b / 1e6 : 0, do_eng ? gb / e : 0,
 	       do_eng ? lines / e / 1e6 : 0, do_base && do_eng ? b / e : 0, do_base ? bc : 0,
 	       do_eng ? ec : 0, bench_median(ss, runs), bench_median(si, runs),
 	       bench_median(so, runs), bench_median(sf, runs), do_ret ? gb / t : 0, do_ret ? rc : 0,
-	       do_ret && do_eng ? t / e : 0);
+	       do_ret && do_eng ? t / e : 0, bench_median(st, runs));
 	free(s.buf);
 	return 0;
 }
