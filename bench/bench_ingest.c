@@ -12,9 +12,22 @@
  * byte accounted for. Prints TSV: GB/s and M lines/s of each and their ratio (goal: the
  * engine >= 90 % of the baseline). Sender and receiver share this machine's cores.
  *
- * usage: build/bench/bench_ingest [total_MiB] [connections] [runs] [both|engine|baseline]
+ * Where the engine's CPU goes, without a profiler (medians over the runs): ns of CPU per
+ * line in the sender threads, in the receiver's io threads (sl-srv-*) and in every other
+ * thread (driver, workers: sealing blocks, the batch, the counting callback), and the
+ * minor page faults per MiB received (a fresh context first-touches the memory it keeps
+ * for a batch), and the tail: from the last sender's close to the last line counted (the
+ * last records wait for a block tick and then for their batch time). Mode "all" adds a third
+ * receiver, recv-and-retain: like the baseline, but into 256 KiB blocks that are kept for two batch
+ * intervals (200 ms) and then recycled, which is the least any engine that keeps its input for a
+ * batch must pay (the memory traffic and page faults of what it holds); engine / retain is the part
+ * of the gap that is the engine's own work.
+ *
+ * usage: build/bench/bench_ingest [total_MiB] [connections] [runs]
+ *                                 [both|engine|baseline|retain|all]
  * (engine or baseline alone: for profiling one side; the ratio column is then 0)
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,12 +61,70 @@ struct sender {
 	int port, conns;
 	size_t total; /* bytes over all connections (a multiple of LINE) */
 	char *buf;
+	atomic_llong cpu_ns;   /* CPU time of the sender threads of the current run */
+	_Atomic double closed; /* when the last sender closed its connection (bench_now) */
 };
+
+static long long thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Minor page faults of the process so far. */
+static long minflt(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/*
+ * CPU ns used so far by this process's threads, split by name: io threads of receivers
+ * ("sl-srv-*", "sl-sock-*"), sender threads ("sender", left out: they count their own)
+ * and every other thread. Threads that ended are missing, so this is read while the
+ * engine still runs.
+ */
+static void task_cpu(long long *io, long long *other)
+{
+	*io = *other = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[320], comm[32] = "";
+		long long ns = 0;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = 0;
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
+		if ((f = fopen(path, "r"))) {
+			if (fscanf(f, "%lld", &ns) != 1)
+				ns = 0;
+			fclose(f);
+		}
+		if (!strncmp(comm, "sender", 6))
+			continue;
+		if (!strncmp(comm, "sl-srv", 6) || !strncmp(comm, "sl-sock", 7))
+			*io += ns;
+		else
+			*other += ns;
+	}
+	if (d)
+		closedir(d);
+}
 
 static void *send_one(void *arg)
 {
 	struct sender *s = ((struct sender **)arg)[0];
 	size_t mine = (size_t)(uintptr_t)((void **)arg)[1];
+	pthread_setname_np(pthread_self(), "sender");
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -74,6 +147,10 @@ static void *send_one(void *arg)
 		off = (off + (size_t)w) % SENDBUF;
 	}
 	close(fd);
+	atomic_fetch_add(&s->cpu_ns, thread_cpu_ns());
+	double t = bench_now(), c = atomic_load(&s->closed);
+	while (t > c && !atomic_compare_exchange_weak(&s->closed, &c, t))
+		;
 	return NULL;
 }
 
@@ -81,6 +158,8 @@ static void *send_one(void *arg)
 static void start_senders(struct sender *s, pthread_t *th, void *(*args)[2])
 {
 	size_t lines = s->total / LINE;
+	atomic_store(&s->cpu_ns, 0);
+	atomic_store(&s->closed, 0.0);
 	for (int c = 0; c < s->conns; c++) {
 		size_t share = lines / (size_t)s->conns + ((size_t)c < lines % (size_t)s->conns);
 		args[c][0] = s;
@@ -121,8 +200,66 @@ static void *discard(void *arg)
 	return NULL;
 }
 
-/* Baseline: accept conns connections, recv-and-discard each on its own thread. */
-static double baseline(struct sender *s, double *cores)
+#define RETAIN_BLK ((size_t)256 << 10)
+#define RETAIN_NS  200000000LL /* two batch intervals */
+
+struct held {
+	struct held *next;
+	long long t; /* when it was filled (ns) */
+};
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* recv-and-retain (see the top): blocks kept RETAIN_NS, then reused from a free list. */
+static void *retain(void *arg)
+{
+	struct sink *k = arg;
+	struct held *head = NULL, **tail = &head, *free_list = NULL;
+	ssize_t r;
+	for (;;) {
+		struct held *b = free_list;
+		if (b)
+			free_list = b->next;
+		else if (!(b = malloc(RETAIN_BLK)))
+			break;
+		r = recv(k->fd, (char *)(b + 1), RETAIN_BLK - sizeof(*b), 0);
+		if (r <= 0) {
+			b->next = free_list;
+			free_list = b;
+			break;
+		}
+		atomic_fetch_add_explicit(k->bytes, (size_t)r, memory_order_relaxed); /* a count */
+		b->t = now_ns();
+		b->next = NULL;
+		*tail = b;
+		tail = &b->next;
+		while (head && b->t - head->t > RETAIN_NS) {
+			struct held *o = head;
+			head = o->next;
+			o->next = free_list;
+			free_list = o;
+		}
+		if (!head)
+			tail = &head;
+	}
+	for (struct held *lists[2] = {head, free_list}, **l = lists; l < lists + 2; l++)
+		while (*l) {
+			struct held *o = *l;
+			*l = o->next;
+			free(o);
+		}
+	close(k->fd);
+	return NULL;
+}
+
+/* Baseline: accept conns connections, recv-and-discard each on its own thread (or
+ * recv-and-retain, with fn = retain). */
+static double baseline_with(struct sender *s, double *cores, void *(*fn)(void *))
 {
 	int lfd = listen_on(&s->port);
 	pthread_t snd[64], rcv[64];
@@ -133,7 +270,7 @@ static double baseline(struct sender *s, double *cores)
 	start_senders(s, snd, args);
 	for (int c = 0; c < s->conns; c++) {
 		sinks[c] = (struct sink){accept(lfd, NULL, NULL), &bytes};
-		pthread_create(&rcv[c], NULL, discard, &sinks[c]);
+		pthread_create(&rcv[c], NULL, fn, &sinks[c]);
 	}
 	for (int c = 0; c < s->conns; c++)
 		pthread_join(rcv[c], NULL);
@@ -148,6 +285,11 @@ static double baseline(struct sender *s, double *cores)
 		exit(1);
 	}
 	return dt;
+}
+
+static double baseline(struct sender *s, double *cores)
+{
+	return baseline_with(s, cores, discard);
 }
 
 struct counted {
@@ -187,7 +329,13 @@ static int count(void *arg, int64_t t, const sluice_batch *b)
 	return 0;
 }
 
-static double engine(struct sender *s, double *cores)
+/* What an engine run used: CPU ns per line by thread kind, page faults per MiB. */
+struct split {
+	double sender, io, other, faults;
+	double tail_ms; /* from the last sender's close to the last line counted */
+};
+
+static double engine(struct sender *s, double *cores, struct split *sp)
 {
 	int lfd = listen_on(&s->port); /* reserve a free port, then hand it to the engine */
 	close(lfd);
@@ -210,6 +358,9 @@ static double engine(struct sender *s, double *cores)
 	}
 	pthread_t snd[64];
 	void *args[64][2];
+	long long io0, other0;
+	task_cpu(&io0, &other0);
+	long f0 = minflt();
 	double t0 = bench_now(), c0 = cpu_now();
 	start_senders(s, snd, args);
 	size_t want = c.want;
@@ -222,8 +373,17 @@ static double engine(struct sender *s, double *cores)
 	double dt = (c.done ? c.done : bench_now()) - t0;
 	pthread_mutex_unlock(&c.mu);
 	*cores = (cpu_now() - c0) / dt; /* up to the wakeup: a little past the end */
+	long long io1, other1;
+	task_cpu(&io1, &other1);
+	long f1 = minflt();
 	for (int k = 0; k < s->conns; k++)
 		pthread_join(snd[k], NULL);
+	double lines = (double)want;
+	sp->sender = (double)atomic_load(&s->cpu_ns) / lines;
+	sp->io = (double)(io1 - io0) / lines;
+	sp->other = (double)(other1 - other0) / lines;
+	sp->faults = (double)(f1 - f0) / ((double)s->total / (1 << 20));
+	sp->tail_ms = ((c.done ? c.done : bench_now()) - atomic_load(&s->closed)) * 1e3;
 	sluice_context_stop(ctx, 1);
 	sluice_context_free(ctx);
 	pthread_cond_destroy(&c.cv);
@@ -243,10 +403,14 @@ int main(int argc, char **argv)
 	int conns = argc > 2 ? atoi(argv[2]) : 1;
 	int runs = argc > 3 ? atoi(argv[3]) : 3;
 	const char *mode = argc > 4 ? argv[4] : "both";
-	bool do_base = strcmp(mode, "engine") != 0, do_eng = strcmp(mode, "baseline") != 0;
-	if (conns < 1 || conns > 64 || runs < 1 || runs > 15 || !mib || (!do_base && !do_eng)) {
+	bool all = !strcmp(mode, "all");
+	bool do_base = all || !strcmp(mode, "both") || !strcmp(mode, "baseline");
+	bool do_eng = all || !strcmp(mode, "both") || !strcmp(mode, "engine");
+	bool do_ret = all || !strcmp(mode, "retain");
+	if (conns < 1 || conns > 64 || runs < 1 || runs > 15 || !mib ||
+	    (!do_base && !do_eng && !do_ret)) {
 		fprintf(stderr, "usage: bench_ingest [total_MiB] [connections 1..64] [runs 1..15] "
-				"[both|engine|baseline]\n");
+				"[both|engine|baseline|retain|all]\n");
 		return 2;
 	}
 	struct sender s = {.conns = conns};
@@ -258,21 +422,33 @@ int main(int argc, char **argv)
 			 i % 99991);
 		s.buf[i + LINE - 1] = '\n';
 	}
-	double tb[15], te[15], cb[15], ce[15];
+	double tb[15], te[15], tr[15], cb[15], ce[15], cr[15];
+	double ss[15], si[15], so[15], sf[15], st[15];
 	for (int r = 0; r < runs; r++) {
 		tb[r] = do_base ? baseline(&s, &cb[r]) : 0;
-		te[r] = do_eng ? engine(&s, &ce[r]) : 0;
+		tr[r] = do_ret ? baseline_with(&s, &cr[r], retain) : 0;
+		struct split sp = {0};
+		te[r] = do_eng ? engine(&s, &ce[r], &sp) : 0;
+		ss[r] = sp.sender, si[r] = sp.io, so[r] = sp.other, sf[r] = sp.faults;
+		st[r] = sp.tail_ms;
 	}
-	double b = bench_median(tb, runs), e = bench_median(te, runs);
-	double bc = bench_median(cb, runs), ec = bench_median(ce, runs);
+	double b = bench_median(tb, runs), e = bench_median(te, runs), t = bench_median(tr, runs);
+	double bc = bench_median(cb, runs), ec = bench_median(ce, runs),
+	       rc = bench_median(cr, runs);
 	double lines = (double)(s.total / LINE);
 	printf("benchmark\tconnections\tMiB\tbaseline_GBps\tbaseline_Mlines_s\tengine_GBps\t"
-	       "engine_Mlines_s\tratio\tgoal\tbaseline_cores\tengine_cores\n");
+	       "engine_Mlines_s\tratio\tgoal\tbaseline_cores\tengine_cores\t"
+	       "engine_ns_line_sender\tengine_ns_line_io\tengine_ns_line_other\t"
+	       "engine_faults_MiB\tretain_GBps\tretain_cores\tengine_to_retain\t"
+	       "engine_tail_ms\n");
 	double gb = (double)s.total / 1e9;
-	printf("ingest\t%d\t%zu\t%.2f\t%.1f\t%.2f\t%.1f\t%.3f\t0.90\t%.2f\t%.2f\n", conns, mib,
-	       do_base ? gb / b : 0, do_base ? lines / b / 1e6 : 0, do_eng ? gb / e : 0,
+	printf("ingest\t%d\t%zu\t%.2f\t%.1f\t%.2f\t%.1f\t%.3f\t0.90\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t"
+	       "%.0f\t%.2f\t%.2f\t%.3f\t%.0f\n",
+	       conns, mib, do_base ? gb / b : 0, do_base ? lines / b / 1e6 : 0, do_eng ? gb / e : 0,
 	       do_eng ? lines / e / 1e6 : 0, do_base && do_eng ? b / e : 0, do_base ? bc : 0,
-	       do_eng ? ec : 0);
+	       do_eng ? ec : 0, bench_median(ss, runs), bench_median(si, runs),
+	       bench_median(so, runs), bench_median(sf, runs), do_ret ? gb / t : 0, do_ret ? rc : 0,
+	       do_ret && do_eng ? t / e : 0, bench_median(st, runs));
 	free(s.buf);
 	return 0;
 }
