@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #ifndef SL_MEM_LIBC
@@ -243,6 +244,31 @@ static void mem_bind(sl_mem *m, int node, void *p, size_t n)
 		return;
 	(void)hwloc_set_area_membind(m->topo, (const void *)lo, hi - lo, m->nodeset[node],
 				     HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_BYNODESET);
+}
+
+/*
+ * Ask for transparent huge pages on the whole 2 MiB pages inside a block of at least 2 MiB
+ * (the kernel's THP mode is usually "madvise": without the advice a batch-sized column is
+ * first touched 4 KiB at a time, one page fault each, ~4 us apiece under some hypervisors).
+ * Best effort like binding: the result is ignored, the advice only ever affects whole huge
+ * pages inside the block, and memory without it works the same.
+ */
+static void mem_hugepages(void *p, size_t n)
+{
+	const uintptr_t huge = (uintptr_t)SL_MEM_HUGE_MIN;
+	if (n < SL_MEM_HUGE_MIN)
+		return;
+	uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+	uintptr_t hi = ((uintptr_t)p + n) & ~(huge - 1);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
+/* Where a new block's pages go: huge pages, then the node (both hints). */
+static void mem_place(sl_mem *m, int node, void *p, size_t n)
+{
+	mem_hugepages(p, n);
+	mem_bind(m, node, p, n);
 }
 
 /* ---------------------------------------------------------------- backend */
@@ -586,7 +612,7 @@ void *sl_alloc(sl_mem *m, int node, size_t n)
 	void *p = mem_get(m, node, n, 0);
 	if (p) {
 		mem_count_add(m, n);
-		mem_bind(m, node, p, n);
+		mem_place(m, node, p, n);
 	}
 	return p;
 }
@@ -598,7 +624,7 @@ void *sl_calloc(sl_mem *m, int node, size_t n)
 	void *p = mem_get(m, node, n, 1);
 	if (p) {
 		mem_count_add(m, n);
-		mem_bind(m, node, p, n);
+		mem_place(m, node, p, n);
 	}
 	return p;
 }
@@ -619,7 +645,7 @@ void *sl_alloc_aligned(sl_mem *m, int node, size_t align, size_t n)
 		held_undo(m, n);
 	if (p) {
 		mem_count_add(m, n);
-		mem_bind(m, node, p, n);
+		mem_place(m, node, p, n);
 	}
 	return p;
 }
@@ -656,7 +682,7 @@ void *sl_realloc(sl_mem *m, int node, void *p, size_t old_n, size_t new_n)
 	mem_count_sub(m, old_n);
 	mem_count_add(m, new_n);
 	if (new_n > old_n)
-		mem_bind(m, node, q, new_n);
+		mem_place(m, node, q, new_n);
 	return q;
 }
 

@@ -42,6 +42,9 @@
  *     ignored, because placement is a performance hint and never a correctness issue.
  *     Binding is used when numa_bind == 1 and the machine has more than one node, or
  *     when numa_bind == 2 (force, even on one node, to exercise the path in tests).
+ *   - Huge pages: every block of >= SL_MEM_HUGE_MIN (2 MiB) gets MADV_HUGEPAGE on the whole
+ *     2 MiB pages inside it (the usual THP mode is "madvise"), so a batch-sized column is
+ *     first touched with one fault per 2 MiB instead of per 4 KiB. Also only a hint.
  *
  * Invariants
  *   - A block is freed with the same sl_mem that allocated it and with the size it was
@@ -73,6 +76,9 @@ extern "C" {
 
 /* Blocks of at least this many bytes from a node are membind-ed when binding is on. */
 #define SL_MEM_BIND_MIN ((size_t)2 << 20)
+/* Blocks of at least this size (one x86-64 huge page) get MADV_HUGEPAGE on the whole huge
+ * pages inside them. */
+#define SL_MEM_HUGE_MIN ((size_t)2 << 20)
 
 typedef struct sl_mem sl_mem;
 

@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -493,5 +495,51 @@ Test(mem, recycling_cache_scales_with_what_was_held)
 	cr_expect_eq(sl_mem_set_cache_max(NULL, 0), -EINVAL);
 	cr_expect_eq(sl_mem_cache_cap(NULL, &cached), 0);
 	cr_expect_eq(sl_mem_in_use(m), 0);
+	sl_mem_free(m);
+}
+
+/* The "THPeligible" line of the /proc/self/smaps mapping holding address a: 1 when the
+ * mapping may get transparent huge pages (MADV_HUGEPAGE in the "madvise" mode), -1 if the
+ * line is missing. */
+static int thp_eligible(uintptr_t a)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	int in = 0, r = -1;
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = a >= lo && a < hi;
+		else if (in && !strncmp(line, "THPeligible:", 12))
+			r = atoi(line + 12);
+	}
+	if (f)
+		fclose(f);
+	return r;
+}
+
+/* Blocks of 2 MiB and more ask for transparent huge pages on the whole huge pages inside
+ * them (one fault per 2 MiB on first touch). Only checkable where the
+ * kernel's THP mode is "madvise" (with "always" everything is eligible, with "never"
+ * nothing). */
+Test(mem, big_blocks_ask_for_huge_pages)
+{
+	char mode[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f) {
+		if (!fgets(mode, sizeof(mode), f))
+			mode[0] = 0;
+		fclose(f);
+	}
+	if (!strstr(mode, "[madvise]"))
+		cr_skip_test("THP mode is not madvise: %s", mode);
+	sl_mem *m = NULL;
+	cr_assert_eq(sl_mem_new(&m, 0), 0);
+	size_t n = 16 * MiB;
+	char *p = sl_alloc(m, -1, n);
+	cr_assert_not_null(p);
+	uintptr_t inner = ((uintptr_t)p + 2 * MiB - 1) & ~(uintptr_t)(2 * MiB - 1);
+	cr_expect_eq(thp_eligible(inner), 1, "no MADV_HUGEPAGE on a 16 MiB block");
+	sl_dealloc(m, p, n);
 	sl_mem_free(m);
 }
