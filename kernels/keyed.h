@@ -144,7 +144,7 @@ static inline void sl_probe_prefetch(const sl_kdict *d, const uint64_t *h, size_
 /* dict_put_i64's whole probe of one row, out of line: find or insert. Returns 0 and *id, or
  * 1 when the key is new and the table is at its limit (nothing inserted). */
 static __attribute__((noinline)) int dict_put_i64_slow(sl_kdict *d, int64_t key, uint64_t hh,
-							uint32_t *id)
+						       uint32_t *id)
 {
 	uint32_t found;
 	size_t at;
@@ -237,9 +237,10 @@ static size_t dict_find_str(const sl_kdict *d, const sl_kstr *s, const uint64_t 
 		unsigned hit = sl_bucket_hits(b, sl_kdict_tag(hh));
 		if (__builtin_expect(hit != 0, 1)) {
 			uint32_t id = (uint32_t)b[__builtin_ctz(hit) >> SL_HIT_SHIFT] - 1;
-			if (__builtin_expect(hash[id] == hh && skeys[id].len == s[i].len &&
-						 sl_kbytes_eq(skeys[id].p, s[i].p, (size_t)s[i].len),
-					     1)) {
+			if (__builtin_expect(
+				hash[id] == hh && skeys[id].len == s[i].len &&
+				    sl_kbytes_eq(skeys[id].p, s[i].p, (size_t)s[i].len),
+				1)) {
 				ids[i] = id;
 				continue;
 			}
