@@ -191,65 +191,23 @@ static int is_num(const sl_type *t)
 	return t->kind == SL_I64 || t->kind == SL_F64;
 }
 
-/* res[k] = a[k] op b[k] for the typed combiners; a, b, res numeric columns of n rows. With a
- * kernel table, the ISA's pane kernels (same results: wrapping Long add/sub, Java's
- * Math.min/max on Doubles with the canonical NaN). */
+/* res[k] = a[k] op b[k] for the typed combiners, by the ISA's pane kernels (wrapping Long
+ * add/sub, Java's Math.min/max on Doubles with the canonical NaN); a, b, res numeric columns of
+ * n rows. */
 static void comb_num(const sl_kernels *kern, int op, const sl_col *a, const sl_col *b, sl_col *res,
 		     size_t n)
 {
-	if (kern) {
-		memcpy(res->v.i64, a->v.i64, n * 8);
-		if (a->type->kind == SL_I64)
-			(op == C_SUM   ? kern->pane_add_i64
-			 : op == C_SUB ? kern->pane_sub_i64
-			 : op == C_MIN ? kern->pane_min_i64
-				       : kern->pane_max_i64)(res->v.i64, b->v.i64, n);
-		else
-			(op == C_SUM   ? kern->pane_add_f64
-			 : op == C_SUB ? kern->pane_sub_f64
-			 : op == C_MIN ? kern->pane_min_f64
-				       : kern->pane_max_f64)(res->v.f64, b->v.f64, n);
-		res->len = n;
-		return;
-	}
-	if (a->type->kind == SL_I64) {
-		const int64_t *x = a->v.i64, *y = b->v.i64;
-		int64_t *o = res->v.i64;
-		for (size_t k = 0; k < n; k++) {
-			switch (op) {
-			case C_SUM: o[k] = (int64_t)((uint64_t)x[k] + (uint64_t)y[k]); break;
-			case C_SUB: o[k] = (int64_t)((uint64_t)x[k] - (uint64_t)y[k]); break;
-			case C_MIN: o[k] = x[k] < y[k] ? x[k] : y[k]; break;
-			default: o[k] = x[k] > y[k] ? x[k] : y[k]; break;
-			}
-		}
-	} else {
-		const double *x = a->v.f64, *y = b->v.f64;
-		double *o = res->v.f64;
-		for (size_t k = 0; k < n; k++) {
-			switch (op) {
-			case C_SUM: o[k] = x[k] + y[k]; break;
-			case C_SUB: o[k] = x[k] - y[k]; break;
-			/* Java's Math.min/max: NaN wins, -0.0 < +0.0 */
-			case C_MIN:
-				o[k] =
-				    x[k] != x[k] || y[k] != y[k]
-					? __builtin_nan("")
-					: (x[k] < y[k] || (x[k] == y[k] && __builtin_signbit(x[k]))
-					       ? x[k]
-					       : y[k]);
-				break;
-			default:
-				o[k] =
-				    x[k] != x[k] || y[k] != y[k]
-					? __builtin_nan("")
-					: (x[k] > y[k] || (x[k] == y[k] && !__builtin_signbit(x[k]))
-					       ? x[k]
-					       : y[k]);
-				break;
-			}
-		}
-	}
+	memcpy(res->v.i64, a->v.i64, n * 8);
+	if (a->type->kind == SL_I64)
+		(op == C_SUM   ? kern->pane_add_i64
+		 : op == C_SUB ? kern->pane_sub_i64
+		 : op == C_MIN ? kern->pane_min_i64
+			       : kern->pane_max_i64)(res->v.i64, b->v.i64, n);
+	else
+		(op == C_SUM   ? kern->pane_add_f64
+		 : op == C_SUB ? kern->pane_sub_f64
+		 : op == C_MIN ? kern->pane_min_f64
+			       : kern->pane_max_f64)(res->v.f64, b->v.f64, n);
 	res->len = n;
 }
 
