@@ -141,6 +141,15 @@ static inline void sl_probe_prefetch(const sl_kdict *d, const uint64_t *h, size_
 	(d->hash[id] == hh && d->skeys[id].len == s[i].len &&                                      \
 	 sl_kbytes_eq(d->skeys[id].p, s[i].p, (size_t)s[i].len))
 
+/* The id held by the first slot of hh's home bucket whose tag matches, or UINT32_MAX: the
+ * candidate the probe kernels check inline (bmask = mask & ~7). */
+static inline uint32_t sl_home_candidate(const uint64_t *slot, size_t bmask, uint64_t hh)
+{
+	const uint64_t *b = slot + (hh & bmask);
+	unsigned hit = sl_bucket_hits(b, sl_kdict_tag(hh));
+	return hit ? (uint32_t)b[__builtin_ctz(hit) >> SL_HIT_SHIFT] - 1 : UINT32_MAX;
+}
+
 /* dict_put_i64's whole probe of one row, out of line: find or insert. Returns 0 and *id, or
  * 1 when the key is new and the table is at its limit (nothing inserted). */
 static __attribute__((noinline)) int dict_put_i64_slow(sl_kdict *d, int64_t key, uint64_t hh,
@@ -172,17 +181,12 @@ static size_t dict_put_i64(sl_kdict *d, const int64_t *k, const uint64_t *h, siz
 	const int64_t *keys = d->keys;
 	size_t bmask = d->mask & ~(size_t)7;
 	SL_ROWS(d, h, n, {
-		uint64_t hh = h[i];
-		const uint64_t *b = slot + (hh & bmask);
-		unsigned hit = sl_bucket_hits(b, sl_kdict_tag(hh));
-		if (__builtin_expect(hit != 0, 1)) {
-			uint32_t id = (uint32_t)b[__builtin_ctz(hit) >> SL_HIT_SHIFT] - 1;
-			if (__builtin_expect(keys[id] == k[i], 1)) {
-				ids[i] = id;
-				continue;
-			}
+		uint32_t id = sl_home_candidate(slot, bmask, h[i]);
+		if (__builtin_expect(id != UINT32_MAX && keys[id] == k[i], 1)) {
+			ids[i] = id;
+			continue;
 		}
-		if (dict_put_i64_slow(d, k[i], hh, &ids[i]))
+		if (dict_put_i64_slow(d, k[i], h[i], &ids[i]))
 			return i;
 	});
 	return n;
@@ -232,20 +236,15 @@ static size_t dict_find_str(const sl_kdict *d, const sl_kstr *s, const uint64_t 
 	const sl_kstr *skeys = d->skeys;
 	size_t bmask = d->mask & ~(size_t)7, nmiss = 0;
 	SL_ROWS(d, h, n, {
-		uint64_t hh = h[i];
-		const uint64_t *b = slot + (hh & bmask);
-		unsigned hit = sl_bucket_hits(b, sl_kdict_tag(hh));
-		if (__builtin_expect(hit != 0, 1)) {
-			uint32_t id = (uint32_t)b[__builtin_ctz(hit) >> SL_HIT_SHIFT] - 1;
-			if (__builtin_expect(
-				hash[id] == hh && skeys[id].len == s[i].len &&
-				    sl_kbytes_eq(skeys[id].p, s[i].p, (size_t)s[i].len),
-				1)) {
-				ids[i] = id;
-				continue;
-			}
+		uint32_t id = sl_home_candidate(slot, bmask, h[i]);
+		if (__builtin_expect(id != UINT32_MAX && hash[id] == h[i] &&
+					 skeys[id].len == s[i].len &&
+					 sl_kbytes_eq(skeys[id].p, s[i].p, (size_t)s[i].len),
+				     1)) {
+			ids[i] = id;
+			continue;
 		}
-		uint32_t id = dict_find_str_slow(d, s, h, i);
+		id = dict_find_str_slow(d, s, h, i);
 		if (id == UINT32_MAX)
 			miss[nmiss++] = (uint32_t)i;
 		else
