@@ -698,9 +698,9 @@ size_t SL_TX_FN(sl_csv_field)(const char *s, size_t n, unsigned col, const char 
 }
 
 #if defined(__SSSE3__) && defined(__SSE4_1__)
-#ifndef SL_BLK_HAVE_F64_FIX
-/* The bytes of sl_blk_f64_fix, one at a time. */
-static inline void sl_blk_f64_fix(double *v, const uint8_t *ok, size_t rows)
+/* The rows of sl_blk_f64_fix, one at a time: the generic sl_blk_f64_fix, and the tail of a
+ * SIMD one (which declares it first). */
+static inline void sl_tx_f64_fix_rows(double *v, const uint8_t *ok, size_t rows)
 {
 	for (size_t j = 0; j < rows; j++) {
 		if (!(ok[j] & SL_TX_F64_PENDING))
@@ -713,6 +713,8 @@ static inline void sl_blk_f64_fix(double *v, const uint8_t *ok, size_t rows)
 		memcpy(&v[j], &m, 8);
 	}
 }
+#ifndef SL_BLK_HAVE_F64_FIX
+#define sl_blk_f64_fix sl_tx_f64_fix_rows
 #endif
 
 /*

@@ -162,6 +162,7 @@ static inline uint32_t *sl_blk_flatten(uint32_t *out, uint64_t m, uint32_t base)
  * sign, bits 0..3 its fraction digits. Scalar divsd per row cost a fifth of the parse.
  */
 #define SL_BLK_HAVE_F64_FIX
+static inline void sl_tx_f64_fix_rows(double *v, const uint8_t *ok, size_t rows); /* text.h */
 static inline void sl_blk_f64_fix(double *v, const uint8_t *ok, size_t rows)
 {
 	static const double p10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -188,16 +189,7 @@ static inline void sl_blk_f64_fix(double *v, const uint8_t *ok, size_t rows)
 		q = _mm256_castsi256_pd(_mm256_or_si256(_mm256_castpd_si256(q), sign));
 		_mm256_maskstore_pd(v + j, pend, q);
 	}
-	for (; j < rows; j++) {
-		if (!(ok[j] & 0x80))
-			continue;
-		uint64_t m;
-		memcpy(&m, &v[j], 8);
-		double d = (double)m / p10[ok[j] & 15];
-		memcpy(&m, &d, 8);
-		m |= (uint64_t)(ok[j] >> 4 & 1) << 63;
-		memcpy(&v[j], &m, 8);
-	}
+	sl_tx_f64_fix_rows(v + j, ok + j, rows - j);
 }
 
 #define SL_TEXT_IMPL
