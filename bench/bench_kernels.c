@@ -18,7 +18,8 @@
  * as Long keys in a small range do in the engine; those two are the figures to set beside
  * DuckDB's ~240 M rows/s (1 K groups, 1 thread).
  *
- * Usage: build/bench/bench_kernels [MiB per column]   (default 512)
+ * Usage: build/bench/bench_kernels [MiB per column (default 512)] [kernel-name substring]
+ *   e.g. `bench_kernels 512 keyed_sum` runs only the kernels whose name contains keyed_sum.
  */
 #include <stdbool.h>
 #include <stdint.h>
