@@ -1352,6 +1352,93 @@ static sl_col *eval_field(const sl_expr *e, sl_col *s, size_t n, sl_xeval *x)
 	return out;
 }
 
+/* Row i of s.csvField(col).toLong / .toInt / .toDouble one row at a time (e is the parse
+ * node): what eval_field and the parse case do, with their errors. */
+static void csv_num_row(const sl_expr *e, const sl_col *s, size_t i, sl_col *out, sl_xeval *x)
+{
+	sl_str r = s->v.s[i];
+	const char *f = r.p;
+	unsigned col = (unsigned)e->kid[0]->i;
+	size_t len = x->kern->csv_field(r.p, r.len, col, &f);
+	char b[64];
+	if (len == SIZE_MAX) {
+		out->v.i64[i] = 0;
+		show(b, sizeof(b), r);
+		mark_bad(x, i, "no CSV column %u in \"%s\"", col, b);
+	} else if (e->op == X_PARSEI ? parse_int(x->kern, f, len, e->sub, &out->v.i64[i])
+				     : parse_double(x->kern, f, len, &out->v.f64[i])) {
+		out->v.i64[i] = 0;
+		show(b, sizeof(b), (sl_str){f, len});
+		mark_bad(x, i, "malformed number \"%s\" for %s", b,
+			 e->op == X_PARSEF ? "toDouble"
+			 : e->sub == 32    ? "toInt"
+					   : "toLong");
+	}
+}
+
+/* Row b directly follows row a in memory, one line terminator between them ("\n", or "\r\n"
+ * after a line not ending in '\r'), as textFile and the receivers lay lines out. Both
+ * non-empty, so the bytes read lie between two valid ones. */
+static inline bool csv_adjacent(sl_str a, sl_str b)
+{
+	if (!a.len || !b.len)
+		return false;
+	const char *end = a.p + a.len;
+	if (b.p == end + 1)
+		return end[0] == '\n' && end[-1] != '\r';
+	return b.p == end + 2 && end[0] == '\r' && end[1] == '\n';
+}
+
+/*
+ * s.csvField(col).toLong / .toInt / .toDouble with the bulk column kernels: a run of rows
+ * that lie back to back (csv_adjacent) is one buffer of lines, parsed by one
+ * csv_column_{i64,f64} call. The kernel splits at '\n' and drops one '\r' before it, so a
+ * run's lines are exactly its rows, unless a row holds a '\n' of its own: then the kernel
+ * stops at the run's row count before the run's last byte, and the run goes row by row.
+ * Rows the kernel could not take (ok = 0: no such column, or not a plain number) and Ints out
+ * of range take csv_num_row, which gives Java's other spellings and the errors.
+ */
+static sl_col *eval_csv_num(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
+{
+	enum { RUN = 1024 };
+	sl_col *s = ev(e->kid[0]->kid[0], args, n, x);
+	if (!s)
+		return NULL;
+	sl_col *out = sl_col_new(x->mem, e->type, n);
+	if (!out) {
+		sl_col_unref(s);
+		return NULL;
+	}
+	unsigned col = (unsigned)e->kid[0]->i;
+	uint8_t ok[RUN];
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && j - i < RUN && csv_adjacent(s->v.s[j - 1], s->v.s[j]))
+			j++;
+		size_t rows = j - i, done = 0, used = 0;
+		if (rows > 1) {
+			const char *buf = s->v.s[i].p;
+			size_t len = (size_t)(s->v.s[j - 1].p + s->v.s[j - 1].len - buf);
+			done = e->op == X_PARSEF
+				   ? x->kern->csv_column_f64(buf, len, col, out->v.f64 + i, ok,
+							     rows, &used)
+				   : x->kern->csv_column_i64(buf, len, col, out->v.i64 + i, ok,
+							     rows, &used);
+			if (done != rows || used != len)
+				done = 0;
+		}
+		for (size_t r = 0; r < rows; r++)
+			if (r >= done || !ok[r] ||
+			    (e->op == X_PARSEI && e->sub == 32 &&
+			     (out->v.i64[i + r] < INT32_MIN || out->v.i64[i + r] > INT32_MAX)))
+				csv_num_row(e, s, i + r, out, x);
+		i = j;
+	}
+	out->len = n;
+	sl_col_unref(s);
+	return out;
+}
+
 /* Scala toString of row i of c appended to the String column dst. */
 static int fmt_row_str(sl_col *dst, const sl_col *c, size_t i)
 {
@@ -1432,6 +1519,11 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 		}
 		return out;
 	}
+	case X_PARSEI:
+	case X_PARSEF:
+		if (e->kid[0]->op == X_CSVFIELD)
+			return eval_csv_num(e, args, n, x);
+		break;
 	default: break;
 	}
 	k0 = ev(e->kid[0], args, n, x);

@@ -47,11 +47,14 @@ static sl_col *strs(const char *const *v, size_t n)
 	return c;
 }
 
+/* When set, eval() runs with this kernel table instead of env.kern. */
+static const sl_kernels *kern_over;
+
 /* Compile fn over (one or two) columns, evaluate, and render each row with Scala toString
  * joined by '|'; bad rows render as "!". Returns a static string. */
 static const char *eval(const char *fn, sl_col *a, sl_col *b, size_t *nbad)
 {
-	static char out[4096];
+	static char out[65536];
 	sluice_error err = {0};
 	sl_program *p = sl_parse(fn, strlen(fn), &err);
 	cr_assert_not_null(p, "%s", err.msg);
@@ -62,7 +65,7 @@ static const char *eval(const char *fn, sl_col *a, sl_col *b, size_t *nbad)
 	sl_col *args[2] = {a, b};
 	sl_xeval ev;
 	sl_xeval_init(&ev, mem);
-	ev.kern = env.kern; /* the ISA SLUICE_ISA names (testutil.h) */
+	ev.kern = kern_over ? kern_over : env.kern; /* the ISA SLUICE_ISA names (testutil.h) */
 	sl_col *r = sl_lambda_eval(&l, args, a->len, &ev);
 	cr_assert_not_null(r);
 	cr_assert_eq(r->len, a->len);
@@ -382,6 +385,122 @@ Test(expr, csv_and_json_fields)
 	cr_assert(strstr(err.msg, "0..65535"), "%s", err.msg);
 	cr_assert_neq(compile_error("x => x.jsonField(x)", &sl_type_str, 1, &err), 0);
 	cr_assert(strstr(err.msg, "constant String key"), "%s", err.msg);
+}
+
+/* rows[0..n) laid out in one buffer as textFile lays out lines, row i followed by sep[i]:
+ * a column of views into it. */
+static sl_col *lines(const char *const *rows, const char *const *sep, size_t n)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < n; i++)
+		cap += strlen(rows[i]) + strlen(sep[i]);
+	sl_col *c = sl_col_new(mem, &sl_type_str, n);
+	char *b = sl_col_str_space(c, cap + 1);
+	cr_assert_not_null(b);
+	for (size_t i = 0, at = 0; i < n; i++) {
+		size_t l = strlen(rows[i]), m = strlen(sep[i]);
+		memcpy(b + at, rows[i], l);
+		memcpy(b + at + l, sep[i], m);
+		cr_assert_eq(sl_col_push_view(c, b + at, l), 0);
+		at += l + m;
+	}
+	return c;
+}
+
+/* csvField(i).toLong / .toInt / .toDouble over rows lying back to back in one buffer run the
+ * bulk column kernels; every row must come out as the row-by-row path gives it (same values,
+ * same bad rows): blanks, quotes, NaN, overflow, a missing column, a row ending in '\r', a
+ * row holding a '\n', a lone '\r' terminator and an empty row in the middle of runs. */
+static const sl_kernels *kern_real;
+static int bulk_calls;
+
+static size_t count_col_i64(const char *buf, size_t n, unsigned col, int64_t *vals, uint8_t *ok,
+			    size_t max, size_t *used)
+{
+	bulk_calls++;
+	return kern_real->csv_column_i64(buf, n, col, vals, ok, max, used);
+}
+
+static size_t count_col_f64(const char *buf, size_t n, unsigned col, double *vals, uint8_t *ok,
+			    size_t max, size_t *used)
+{
+	bulk_calls++;
+	return kern_real->csv_column_f64(buf, n, col, vals, ok, max, used);
+}
+
+Test(expr, csv_numbers_in_one_buffer_equal_row_by_row)
+{
+	/* the ISA's table, its bulk CSV kernels counted */
+	static sl_kernels counted;
+	kern_real = env.kern;
+	counted = *env.kern;
+	counted.csv_column_i64 = count_col_i64;
+	counted.csv_column_f64 = count_col_f64;
+	kern_over = &counted;
+	/* runs: rows 0-8 (one call), 9-10 (a row holding '\n': one call, then row by row),
+	 * 12-13 (one call); row 11 is empty */
+	const char *rows[] = {"a,1,2.5",
+			      "b,-7,1e3",
+			      "c, 8, 9 ",
+			      "d",
+			      "e,2147483648,NaN",
+			      "f,\"5\",-0",
+			      "g,12,3\r",
+			      "h,99999999999999999999,1e400",
+			      "m,4,4",
+			      "k,1\nl,2",
+			      "n,-2147483648,-1.5",
+			      "",
+			      "o,6,x",
+			      "p,7,7"};
+	const char *sep[] = {"\n", "\r\n", "\n", "\n", "\n", "\n", "\r\n",
+			     "\n", "\r",   "\n", "\n", "\n", "\n", ""};
+	size_t n = sizeof(rows) / sizeof(rows[0]);
+	sl_col *bulk = lines(rows, sep, n), *each = strs(rows, n);
+	const char *fns[] = {"_.csvField(1).toLong", "_.csvField(1).toInt",
+			     "_.csvField(2).toDouble", "x => x.csvField(0).toLong"};
+	for (size_t f = 0; f < sizeof(fns) / sizeof(fns[0]); f++) {
+		size_t nb1, nb2;
+		bulk_calls = 0;
+		char *want = strdup(eval(fns[f], each, NULL, &nb1));
+		cr_assert_eq(bulk_calls, 0, "%s: rows in separate strings are not one buffer",
+			     fns[f]);
+		cr_assert_str_eq(eval(fns[f], bulk, NULL, &nb2), want, "%s", fns[f]);
+		cr_assert_eq(bulk_calls, 3, "%s: one bulk call per run", fns[f]);
+		cr_assert_eq(nb1, nb2, "%s", fns[f]);
+		free(want);
+	}
+	cr_assert_str_eq(eval("_.csvField(1).toLong", bulk, NULL, NULL),
+			 "1|-7|!|!|2147483648|5|12|!|4|!|-2147483648|!|6|7");
+	cr_assert_str_eq(eval("_.csvField(2).toDouble", bulk, NULL, NULL),
+			 "2.5|1000.0|9.0|!|NaN|-0.0|3.0|Infinity|4.0|2.0|-1.5|!|!|7.0");
+	sl_col_unref(bulk);
+	sl_col_unref(each);
+
+	/* runs longer than one kernel call (1024 rows), every 500th row bad */
+	enum { N = 3000 };
+	char *text = malloc(N * 16), *rv[N];
+	const char *sv[N];
+	for (size_t i = 0, at = 0; i < N; i++) {
+		rv[i] = text + at;
+		at += (size_t)sprintf(text + at, i % 500 == 7 ? "%zu,x%zu" : "%zu,%zu", i, i % 10) +
+		      1;
+		sv[i] = i % 3 ? "\n" : "\r\n";
+	}
+	bulk = lines((const char *const *)rv, sv, N);
+	each = strs((const char *const *)rv, N);
+	size_t nb1, nb2;
+	char *want = strdup(eval("_.csvField(1).toLong", each, NULL, &nb1));
+	bulk_calls = 0;
+	cr_assert_str_eq(eval("_.csvField(1).toLong", bulk, NULL, &nb2), want);
+	cr_assert_eq(bulk_calls, 3, "3000 rows: three calls of at most 1024");
+	kern_over = NULL;
+	cr_assert_eq(nb1, 6);
+	cr_assert_eq(nb2, 6);
+	free(want);
+	free(text);
+	sl_col_unref(bulk);
+	sl_col_unref(each);
 }
 
 Test(expr, type_errors_name_types_and_positions)
