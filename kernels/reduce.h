@@ -187,12 +187,11 @@ static double sum_f64_sel(const double *v, const uint32_t *sel, size_t nsel)
 }
 
 /* min/max over keys, with the NaN test as a separate OR reduction (two plain reductions
- * vectorize; folding the NaN into the key with a select does not). X(i) is the i-th value. */
-#define SL_FMINMAX(N, X, CMP, EMPTY)                                                               \
+ * vectorize; folding the NaN into the key with a select does not). X(i) is the i-th value;
+ * rows [I0, N) are reduced into m and nan, which hold rows [0, I0) already. */
+#define SL_FMINMAX(I0, N, X, CMP, EMPTY)                                                           \
 	do {                                                                                       \
-		int64_t m = (CMP) < 0 ? INT64_MAX : INT64_MIN;                                     \
-		uint64_t nan = 0;                                                                  \
-		for (size_t i = 0; i < (N); i++) {                                                 \
+		for (size_t i = (I0); i < (N); i++) {                                              \
 			int64_t b = sl_f64_bits(X(i));                                             \
 			int64_t k = sl_f64_key(b);                                                 \
 			m = (CMP) < 0 ? (k < m ? k : m) : (k > m ? k : m);                         \
@@ -205,24 +204,41 @@ static double sum_f64_sel(const double *v, const uint32_t *sel, size_t nsel)
 #define SL_AT(i)     v[i]
 #define SL_AT_SEL(i) v[sel[i]]
 
+/* SL_FMINMAX_HEAD(v, n, max, &m, &nan): an ISA's own loop over the leading rows of min_f64 /
+ * max_f64 (max: 0 or 1), folding them into m (the min or max key) and nan (1 if a NaN was
+ * seen); returns the rows done, the rest go through SL_FMINMAX. */
+#ifndef SL_FMINMAX_HEAD
+#define SL_FMINMAX_HEAD(v, n, max, m, nan) ((size_t)0)
+#endif
+
 static double min_f64(const double *v, size_t n)
 {
-	SL_FMINMAX(n, SL_AT, -1, INFINITY);
+	int64_t m = INT64_MAX;
+	uint64_t nan = 0;
+	size_t i0 = SL_FMINMAX_HEAD(v, n, 0, &m, &nan);
+	SL_FMINMAX(i0, n, SL_AT, -1, INFINITY);
 }
 
 static double min_f64_sel(const double *v, const uint32_t *sel, size_t nsel)
 {
-	SL_FMINMAX(nsel, SL_AT_SEL, -1, INFINITY);
+	int64_t m = INT64_MAX;
+	uint64_t nan = 0;
+	SL_FMINMAX(0, nsel, SL_AT_SEL, -1, INFINITY);
 }
 
 static double max_f64(const double *v, size_t n)
 {
-	SL_FMINMAX(n, SL_AT, 1, -INFINITY);
+	int64_t m = INT64_MIN;
+	uint64_t nan = 0;
+	size_t i0 = SL_FMINMAX_HEAD(v, n, 1, &m, &nan);
+	SL_FMINMAX(i0, n, SL_AT, 1, -INFINITY);
 }
 
 static double max_f64_sel(const double *v, const uint32_t *sel, size_t nsel)
 {
-	SL_FMINMAX(nsel, SL_AT_SEL, 1, -INFINITY);
+	int64_t m = INT64_MIN;
+	uint64_t nan = 0;
+	SL_FMINMAX(0, nsel, SL_AT_SEL, 1, -INFINITY);
 }
 
 /* ---- count and filter: one loop per operator so the comparison is a constant ----------- */

@@ -91,4 +91,59 @@ static inline size_t sl_direct_block(const uint32_t *dm, int64_t base, size_t le
 }
 #define SL_DIRECT_BLOCK sl_direct_block
 
+/* f64 min/max head (reduce.h's SL_FMINMAX_HEAD): 32 rows per step in four accumulators of
+ * ordered integer keys (b ^ (b >> 63 >>> 1), as sl_f64_key), the NaN test as a running max of
+ * |bits| (a NaN's is above +Inf's), and a software prefetch 4 KiB ahead. From memory the plain
+ * loop stayed at ~85 % of the memory-read baseline with the key transform in it while a bare
+ * vpminsq loop reached ~100 %; the prefetch closes that gap (standalone A/B, 512 MiB: 23.1-23.5
+ * -> 25.0-26.9 GB/s, a plain int64 sum 24-30 GB/s in the same runs). */
+static inline __m512i sl_fkey8(__m512i b)
+{
+	return _mm512_xor_si512(b, _mm512_srli_epi64(_mm512_srai_epi64(b, 63), 1));
+}
+
+static inline size_t sl_fminmax_head(const double *v, size_t n, int max, int64_t *m, uint64_t *nan)
+{
+	size_t i = 0;
+	if (n < 32)
+		return 0;
+	__m512i id = _mm512_set1_epi64(*m), m0 = id, m1 = id, m2 = id, m3 = id;
+	__m512i abs = _mm512_set1_epi64(INT64_MAX), a0 = _mm512_setzero_si512(), a1 = a0;
+	for (; i + 32 <= n; i += 32) {
+		__builtin_prefetch(v + i + 512);
+		__builtin_prefetch(v + i + 520);
+		__builtin_prefetch(v + i + 528);
+		__builtin_prefetch(v + i + 536);
+		__m512i b0 = _mm512_loadu_si512((const void *)(v + i));
+		__m512i b1 = _mm512_loadu_si512((const void *)(v + i + 8));
+		__m512i b2 = _mm512_loadu_si512((const void *)(v + i + 16));
+		__m512i b3 = _mm512_loadu_si512((const void *)(v + i + 24));
+		if (max) {
+			m0 = _mm512_max_epi64(m0, sl_fkey8(b0));
+			m1 = _mm512_max_epi64(m1, sl_fkey8(b1));
+			m2 = _mm512_max_epi64(m2, sl_fkey8(b2));
+			m3 = _mm512_max_epi64(m3, sl_fkey8(b3));
+		} else {
+			m0 = _mm512_min_epi64(m0, sl_fkey8(b0));
+			m1 = _mm512_min_epi64(m1, sl_fkey8(b1));
+			m2 = _mm512_min_epi64(m2, sl_fkey8(b2));
+			m3 = _mm512_min_epi64(m3, sl_fkey8(b3));
+		}
+		a0 = _mm512_max_epi64(
+		    a0, _mm512_max_epi64(_mm512_and_si512(b0, abs), _mm512_and_si512(b1, abs)));
+		a1 = _mm512_max_epi64(
+		    a1, _mm512_max_epi64(_mm512_and_si512(b2, abs), _mm512_and_si512(b3, abs)));
+	}
+	if (max)
+		*m = _mm512_reduce_max_epi64(
+		    _mm512_max_epi64(_mm512_max_epi64(m0, m1), _mm512_max_epi64(m2, m3)));
+	else
+		*m = _mm512_reduce_min_epi64(
+		    _mm512_min_epi64(_mm512_min_epi64(m0, m1), _mm512_min_epi64(m2, m3)));
+	*nan |= (uint64_t)(_mm512_reduce_max_epi64(_mm512_max_epi64(a0, a1)) >
+			   INT64_C(0x7ff0000000000000));
+	return i;
+}
+#define SL_FMINMAX_HEAD sl_fminmax_head
+
 #include "reduce.h"
