@@ -23,8 +23,14 @@
  * batch must pay (the memory traffic and page faults of what it holds); engine / retain is the part
  * of the gap that is the engine's own work.
  *
+ * "warm" (the last argument) measures the steady state of a long-running stream: one engine
+ * context serves every run (the senders connect to its listening source again) and the
+ * retain reference keeps its blocks across runs, after one untimed run of each. Without it
+ * every run starts a fresh context, whose first touches of the memory it keeps for a batch
+ * (page faults) are part of the time.
+ *
  * usage: build/bench/bench_ingest [total_MiB] [connections] [runs]
- *                                 [both|engine|baseline|retain|all]
+ *                                 [both|engine|baseline|retain|all] [warm]
  * (engine or baseline alone: for profiling one side; the ratio column is then 0)
  */
 #define _GNU_SOURCE /* pthread_setname_np */
@@ -215,6 +221,22 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* Blocks a retain thread gives back when its connection ends, for the next run's threads
+ * (in warm mode the retain reference, like the engine, runs on memory it touched before). */
+static struct held *retain_pool;
+static pthread_mutex_t retain_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool warm;
+
+static struct held *pool_get(void)
+{
+	pthread_mutex_lock(&retain_mu);
+	struct held *b = retain_pool;
+	if (b)
+		retain_pool = b->next;
+	pthread_mutex_unlock(&retain_mu);
+	return b ? b : malloc(RETAIN_BLK);
+}
+
 /* recv-and-retain (see the top): blocks kept RETAIN_NS, then reused from a free list. */
 static void *retain(void *arg)
 {
@@ -225,7 +247,7 @@ static void *retain(void *arg)
 		struct held *b = free_list;
 		if (b)
 			free_list = b->next;
-		else if (!(b = malloc(RETAIN_BLK)))
+		else if (!(b = pool_get()))
 			break;
 		r = recv(k->fd, (char *)(b + 1), RETAIN_BLK - sizeof(*b), 0);
 		if (r <= 0) {
@@ -251,7 +273,14 @@ static void *retain(void *arg)
 		while (*l) {
 			struct held *o = *l;
 			*l = o->next;
-			free(o);
+			if (warm) {
+				pthread_mutex_lock(&retain_mu);
+				o->next = retain_pool;
+				retain_pool = o;
+				pthread_mutex_unlock(&retain_mu);
+			} else {
+				free(o);
+			}
 		}
 	close(k->fd);
 	return NULL;
@@ -335,19 +364,25 @@ struct split {
 	double tail_ms; /* from the last sender's close to the last line counted */
 };
 
-static double engine(struct sender *s, double *cores, struct split *sp)
+/* The engine's context: a fresh one per run, or in warm mode one for the whole benchmark
+ * (senders connect to its listening source again each run). */
+static sluice_context *ctx;
+static struct counted c;
+static int ctx_port;
+
+static void engine_start(struct sender *s)
 {
-	int lfd = listen_on(&s->port); /* reserve a free port, then hand it to the engine */
+	int lfd = listen_on(&ctx_port); /* reserve a free port, then hand it to the engine */
 	close(lfd);
 	sluice_config cfg;
 	sluice_config_init(&cfg);
 	cfg.batch_interval_ms = 100;
 	cfg.block_interval_ms = 20;
 	sluice_error err = {0};
-	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	ctx = sluice_context_new(&cfg, &err);
 	char p[256];
-	snprintf(p, sizeof(p), "val lines = socketServerStream(\"127.0.0.1:%d\")", s->port);
-	struct counted c = {.want = s->total / LINE};
+	snprintf(p, sizeof(p), "val lines = socketServerStream(\"127.0.0.1:%d\")", ctx_port);
+	c = (struct counted){.want = s->total / LINE};
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_cond_init(&c.cv, NULL);
 	if (!ctx || sluice_context_pipeline(ctx, p, strlen(p), &err) ||
@@ -356,6 +391,29 @@ static double engine(struct sender *s, double *cores, struct split *sp)
 		fprintf(stderr, "bench_ingest: %s\n", err.msg);
 		exit(1);
 	}
+}
+
+static void engine_stop(void)
+{
+	sluice_context_stop(ctx, 1);
+	sluice_context_free(ctx);
+	ctx = NULL;
+	pthread_cond_destroy(&c.cv);
+	pthread_mutex_destroy(&c.mu);
+}
+
+static double engine(struct sender *s, double *cores, struct split *sp)
+{
+	if (!ctx)
+		engine_start(s);
+	/* a warm context between runs: every line of the last run was counted, later
+	 * batches are empty, so the counters can start again */
+	pthread_mutex_lock(&c.mu);
+	atomic_store(&c.lines, 0);
+	atomic_store(&c.bytes, 0);
+	c.done = 0;
+	pthread_mutex_unlock(&c.mu);
+	s->port = ctx_port;
 	pthread_t snd[64];
 	void *args[64][2];
 	long long io0, other0;
@@ -384,10 +442,8 @@ static double engine(struct sender *s, double *cores, struct split *sp)
 	sp->other = (double)(other1 - other0) / lines;
 	sp->faults = (double)(f1 - f0) / ((double)s->total / (1 << 20));
 	sp->tail_ms = ((c.done ? c.done : bench_now()) - atomic_load(&s->closed)) * 1e3;
-	sluice_context_stop(ctx, 1);
-	sluice_context_free(ctx);
-	pthread_cond_destroy(&c.cv);
-	pthread_mutex_destroy(&c.mu);
+	if (!warm)
+		engine_stop();
 	if (atomic_load(&c.lines) != want || atomic_load(&c.bytes) != s->total) {
 		fprintf(stderr,
 			"bench_ingest: engine counted %zu lines / %zu bytes, sent %zu / %zu\n",
@@ -407,10 +463,11 @@ int main(int argc, char **argv)
 	bool do_base = all || !strcmp(mode, "both") || !strcmp(mode, "baseline");
 	bool do_eng = all || !strcmp(mode, "both") || !strcmp(mode, "engine");
 	bool do_ret = all || !strcmp(mode, "retain");
+	warm = argc > 5 && !strcmp(argv[5], "warm");
 	if (conns < 1 || conns > 64 || runs < 1 || runs > 15 || !mib ||
-	    (!do_base && !do_eng && !do_ret)) {
+	    (!do_base && !do_eng && !do_ret) || (argc > 5 && !warm)) {
 		fprintf(stderr, "usage: bench_ingest [total_MiB] [connections 1..64] [runs 1..15] "
-				"[both|engine|baseline|retain|all]\n");
+				"[both|engine|baseline|retain|all] [warm]\n");
 		return 2;
 	}
 	struct sender s = {.conns = conns};
@@ -424,6 +481,13 @@ int main(int argc, char **argv)
 	}
 	double tb[15], te[15], tr[15], cb[15], ce[15], cr[15];
 	double ss[15], si[15], so[15], sf[15], st[15];
+	if (warm) { /* one untimed run of each receiver that keeps memory */
+		struct split sp;
+		if (do_ret)
+			baseline_with(&s, &cr[0], retain);
+		if (do_eng)
+			engine(&s, &ce[0], &sp);
+	}
 	for (int r = 0; r < runs; r++) {
 		tb[r] = do_base ? baseline(&s, &cb[r]) : 0;
 		tr[r] = do_ret ? baseline_with(&s, &cr[r], retain) : 0;
@@ -449,6 +513,13 @@ int main(int argc, char **argv)
 	       do_eng ? ec : 0, bench_median(ss, runs), bench_median(si, runs),
 	       bench_median(so, runs), bench_median(sf, runs), do_ret ? gb / t : 0, do_ret ? rc : 0,
 	       do_ret && do_eng ? t / e : 0, bench_median(st, runs));
+	if (ctx)
+		engine_stop();
+	while (retain_pool) {
+		struct held *o = retain_pool;
+		retain_pool = o->next;
+		free(o);
+	}
 	free(s.buf);
 	return 0;
 }
