@@ -992,6 +992,12 @@ __attribute__((always_inline)) static inline size_t sl_tx_csv_rows_fast(const ch
 	return 2;
 }
 
+#ifdef SL_BLK_HAVE_CSV_NUM4
+/*
+ * (The structural pass below is built where the numbers are parsed four at a time too, the
+ * AVX-512 build: with sl_tx_num16 per row it ran the AVX2 build's i64 and f64 columns ~10 %
+ * slower than its row-by-row window path, which that build keeps.)
+ */
 /*
  * The structural pass of the bulk parse: field col of many rows from one pass of bit masks, the
  * way simdjson and simdcsv find their structure. Each 64-byte block is compared once for '\n',
@@ -1120,7 +1126,6 @@ sl_tx_csv_nums(const char *buf, size_t n, size_t s0, const uint32_t *fs, const u
 	       size_t rows, int64_t *vi, double *vf, uint8_t *ok)
 {
 	size_t j = 0;
-#ifdef SL_BLK_HAVE_CSV_NUM4
 	/* four rows at a time once 15 bytes precede the separators (all but the first rows) */
 	while (j < rows && s0 + fe[j] < 15) {
 		sl_tx_csv_num_at(buf, n, s0, fs, fe, j, vi, vf, ok);
@@ -1133,7 +1138,6 @@ sl_tx_csv_nums(const char *buf, size_t n, size_t s0, const uint32_t *fs, const u
 			if (!(done >> k & 1))
 				sl_tx_csv_num_at(buf, n, s0, fs, fe, j + k, vi, vf, ok);
 	}
-#endif
 	for (; j < rows; j++)
 		sl_tx_csv_num_at(buf, n, s0, fs, fe, j, vi, vf, ok);
 }
@@ -1152,6 +1156,7 @@ __attribute__((noinline)) static void sl_tx_csv_nums_f64(const char *buf, size_t
 {
 	sl_tx_csv_nums(buf, n, s0, fs, fe, rows, NULL, vf, ok);
 }
+#endif /* SL_BLK_HAVE_CSV_NUM4 */
 #endif
 
 /* Lines come from one pass of newline masks; each line is then handed to sl_csv_field. */
@@ -1167,12 +1172,13 @@ __attribute__((always_inline)) static inline size_t sl_tx_csv_column(const char 
 	}
 #ifdef SL_TX_HAVE_NUM16
 	/*
-	 * Columns up to SL_TX_CSV_MAXCOL: batches of rows through the structural pass (above),
+	 * AVX-512, columns up to SL_TX_CSV_MAXCOL: batches of rows through the structural pass,
 	 * then their numbers; a block with a quote sends the rows up to the end of that block
-	 * through the general path, one at a time. Farther columns: row by row, up to two rows per
-	 * window. Both leave the last partial block to the masks below. The f64 values of each
-	 * batch of rows are finished together (sl_blk_f64_fix).
+	 * through the general path, one at a time. Farther columns and the other builds: row by
+	 * row, up to two rows per window. Both leave the last partial block to the masks below. The
+	 * f64 values of each batch of rows are finished together (sl_blk_f64_fix).
 	 */
+#ifdef SL_BLK_HAVE_CSV_NUM4
 	if (col <= SL_TX_CSV_MAXCOL) {
 		uint32_t fs[SL_TX_CSV_BATCH + 137], fe[SL_TX_CSV_BATCH + 137];
 		while (start + 64 <= n && rows < max) {
@@ -1210,7 +1216,9 @@ __attribute__((always_inline)) static inline size_t sl_tx_csv_column(const char 
 			if (stop == SIZE_MAX || rows == first)
 				break;
 		}
-	} else {
+	} else
+#endif
+	{
 		while (start + 64 <= n && rows < max) {
 			size_t first = rows, lim = vf && max - rows > 256 ? rows + 256 : max;
 			while (start + 64 <= n && rows < lim)
