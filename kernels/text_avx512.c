@@ -84,10 +84,10 @@ static inline uint32_t *sl_blk_flatten_sparse(uint32_t *out, uint64_t m, uint32_
 	unsigned cnt = (unsigned)__builtin_popcountll(m);
 	if (cnt > 4)
 		return sl_blk_flatten(out, m, base);
-	uint64_t r = m | (uint64_t)1 << 63; /* junk past popcount, never a missing bit */
 	for (int k = 0; k < 4; k++) {
-		out[k] = base + (uint32_t)__builtin_ctzll(r);
-		r &= r - 1;
+		/* bit 63 forced each time (m may hold it and run out): junk past popcount */
+		out[k] = base + (uint32_t)__builtin_ctzll(m | (uint64_t)1 << 63);
+		m &= m - 1;
 	}
 	return out + cnt;
 }
