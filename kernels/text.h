@@ -24,6 +24,9 @@
  *   sl_blk_flatten(out, m, base)    optional (SL_BLK_HAVE_FLATTEN): store base + i for each bit
  *                                   i of m in order, return out + popcount(m); may write up to
  *                                   72 slots
+ *   sl_blk_flatten_sparse(...)     optional (SL_BLK_HAVE_FLATTEN_SPARSE): sl_blk_flatten tuned for
+ *                                   masks of a few bits (line ends); sl_split_offsets uses it for
+ *                                   '\n' and '\r' and sl_blk_flatten for every other delimiter
  *   sl_blk_f64_fix(v, ok, rows)     optional (SL_BLK_HAVE_F64_FIX; SIMD builds): for each row
  *                                   j whose ok[j] has SL_TX_F64_PENDING, v[j] holds the bits of
  *                                   an integer m <= 2^53; replace it with m / 10^(ok[j] & 15),
@@ -249,15 +252,31 @@ size_t SL_TX_FN(sl_find_eol)(const char *p, size_t n)
 	return n;
 }
 
-size_t SL_TX_FN(sl_split_offsets)(const char *p, size_t n, char delim, uint32_t *offs, size_t max)
+#ifndef SL_BLK_HAVE_FLATTEN_SPARSE
+#define sl_blk_flatten_sparse sl_blk_flatten
+#endif
+
+/*
+ * sl_split_offsets with the flatten chosen by `sparse`, a constant at each call site: each
+ * flatten gets a loop of its own.
+ */
+__attribute__((always_inline)) static inline size_t
+sl_tx_split(const char *p, size_t n, char delim, uint32_t *offs, size_t max, int sparse)
 {
 	size_t count = 0, i = 0;
 	/* Two whole blocks per turn while the output has room for two widest flattens. */
 	for (; i + 128 <= n && max - count >= 144; i += 128) {
 		uint64_t m0 = sl_blk_eq(sl_blk_load(p + i), delim);
 		uint64_t m1 = sl_blk_eq(sl_blk_load(p + i + 64), delim);
-		uint32_t *o = sl_blk_flatten(offs + count, m0, (uint32_t)i);
-		count = (size_t)(sl_blk_flatten(o, m1, (uint32_t)i + 64) - offs);
+		uint32_t *o = offs + count;
+		if (sparse) {
+			o = sl_blk_flatten_sparse(o, m0, (uint32_t)i);
+			o = sl_blk_flatten_sparse(o, m1, (uint32_t)i + 64);
+		} else {
+			o = sl_blk_flatten(o, m0, (uint32_t)i);
+			o = sl_blk_flatten(o, m1, (uint32_t)i + 64);
+		}
+		count = (size_t)(o - offs);
 	}
 	for (; i < n; i += 64) {
 		sl_tx_win w = sl_tx_window(p, n, i);
@@ -275,6 +294,38 @@ size_t SL_TX_FN(sl_split_offsets)(const char *p, size_t n, char delim, uint32_t 
 	}
 	return count;
 }
+
+#ifdef SL_BLK_HAVE_FLATTEN_SPARSE
+/*
+ * Line ends are sparse (about one per block) and word separators dense (about ten), and each
+ * flatten is tuned for one of them, so the delimiter picks the loop. The two loops live in two
+ * functions: with both inlined into one, GCC 12's code for the dense loop ran word splitting at
+ * 10 instead of 17 GB/s on Zen 4 (same instructions, not explained); apart, neither changes.
+ */
+__attribute__((noinline)) static size_t sl_tx_split_sparse(const char *p, size_t n, char delim,
+							   uint32_t *offs, size_t max)
+{
+	return sl_tx_split(p, n, delim, offs, max, 1);
+}
+
+__attribute__((noinline)) static size_t sl_tx_split_dense(const char *p, size_t n, char delim,
+							  uint32_t *offs, size_t max)
+{
+	return sl_tx_split(p, n, delim, offs, max, 0);
+}
+
+size_t SL_TX_FN(sl_split_offsets)(const char *p, size_t n, char delim, uint32_t *offs, size_t max)
+{
+	if (delim == '\n' || delim == '\r')
+		return sl_tx_split_sparse(p, n, delim, offs, max);
+	return sl_tx_split_dense(p, n, delim, offs, max);
+}
+#else
+size_t SL_TX_FN(sl_split_offsets)(const char *p, size_t n, char delim, uint32_t *offs, size_t max)
+{
+	return sl_tx_split(p, n, delim, offs, max, 0);
+}
+#endif
 
 /* --- numbers --------------------------------------------------------------------------------- */
 
@@ -737,14 +788,23 @@ static const uint8_t sl_tx_keep16[32] = {
     0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
 
+/* Byte constants as memory operands: GCC rebuilt each _mm_set1_epi8 per row (mov, vmovd,
+ * vpbroadcastb) in the bulk loops. */
+static const uint8_t sl_tx_num16_k[3][16] = {
+    {'0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0'},
+    {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9},
+    {0xFE, 0xFE, 0xFE, 0xFE, 0xFE, 0xFE, 0xFE, 0xFE, 0xFE, 0xFE, 0xFE, 0xFE, 0xFE, 0xFE, 0xFE,
+     0xFE}}; /* '.' - '0' */
+
 static inline int sl_tx_num16(const char *end, size_t d, uint64_t *mant, unsigned *frac)
 {
 	const __m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	const __m128i nine = _mm_set1_epi8(9);
+	const __m128i nine = _mm_loadu_si128((const __m128i *)(const void *)sl_tx_num16_k[1]);
 	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
-	x = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+	x = _mm_sub_epi8(x, _mm_loadu_si128((const __m128i *)(const void *)sl_tx_num16_k[0]));
 	x = _mm_and_si128(x, _mm_loadu_si128((const __m128i *)(const void *)(sl_tx_keep16 + d)));
-	__m128i dot = _mm_cmpeq_epi8(x, _mm_set1_epi8((char)('.' - '0')));
+	__m128i dot =
+	    _mm_cmpeq_epi8(x, _mm_loadu_si128((const __m128i *)(const void *)sl_tx_num16_k[2]));
 	unsigned dm = (unsigned)_mm_movemask_epi8(dot);
 	unsigned big =
 	    0xFFFFu ^ (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, nine), nine));
@@ -822,6 +882,43 @@ __attribute__((noinline, cold)) static void sl_tx_csv_row_cold(const char *line,
 }
 
 /*
+ * The bulk parse's number: the field is buf[fs..fe-1], buf[fs] is readable (for an empty field a
+ * separator, so the body is empty). It is parsed by sl_tx_num16 when it is a plain number of up
+ * to 16 digits (and '.'), which is nearly every field of numeric CSV; anything it declines goes to
+ * the general parsers. f64 rows are left pending for sl_blk_f64_fix.
+ */
+__attribute__((always_inline)) static inline void
+sl_tx_csv_num(const char *buf, size_t n, size_t fs, size_t fe, int64_t *vi, double *vf, uint8_t *ok)
+{
+	const char *f = buf + fs, *end = buf + fe;
+	size_t fl = fe - fs;
+	/* branch-free: the sign of random data is a coin toss for the predictor */
+	char c0 = f[0];
+	int neg = c0 == '-';
+	size_t d = fl - (size_t)(neg | (c0 == '+')); /* the body after the sign */
+	int simd = d - 1 < 16 && end - buf >= 16;
+	uint64_t m = 0;
+	if (vi) {
+		if (simd && !sl_tx_num16(end, d, &m, NULL)) {
+			*vi = (int64_t)((m ^ (0 - (uint64_t)neg)) + (uint64_t)neg);
+			*ok = 1;
+		} else {
+			sl_tx_i64_cold(f, fl, n - fs, vi, ok);
+		}
+	} else {
+		unsigned fr = 0;
+		if (simd && !sl_tx_num16(end, d, &m, &fr) && m <= ((uint64_t)1 << 53)) {
+			/* left for sl_blk_f64_fix, which divides a batch at once: the mantissa in
+			 * the value, the rest in the ok byte */
+			memcpy(vf, &m, 8);
+			*ok = (uint8_t)(SL_TX_F64_PENDING | (unsigned)neg << 4 | fr);
+		} else {
+			sl_tx_f64_cold(f, fl, n - fs, vf, ok);
+		}
+	}
+}
+
+/*
  * The bulk parse's fast row: the line is window bytes rs..re-1 (re is its '\n') of the 64 at
  * buf + s, which has no quote in that line; rm has the line's bits (and maybe bits of other
  * bytes that are no ','), c and cr are the window's ',' and '\r' masks.
@@ -850,32 +947,7 @@ sl_tx_csv_fast(const char *buf, size_t n, size_t s, size_t rs, size_t re, uint64
 		c &= c - 1;
 	}
 	size_t fe = c ? (size_t)__builtin_ctzll(c) : len;
-	const char *f = buf + s + fs, *end = buf + s + fe;
-	size_t fl = fe - fs;
-	/* branch-free: the sign of random data is a coin toss for the predictor */
-	char c0 = f[0]; /* inside the window; for an empty field a separator, so d = 0 */
-	int neg = c0 == '-';
-	size_t d = fl - (size_t)(neg | (c0 == '+')); /* the body after the sign */
-	int simd = d - 1 < 16 && end - buf >= 16;
-	uint64_t m = 0;
-	if (vi) {
-		if (simd && !sl_tx_num16(end, d, &m, NULL)) {
-			*vi = (int64_t)((m ^ (0 - (uint64_t)neg)) + (uint64_t)neg);
-			*ok = 1;
-		} else {
-			sl_tx_i64_cold(f, fl, n - s - fs, vi, ok);
-		}
-	} else {
-		unsigned fr = 0;
-		if (simd && !sl_tx_num16(end, d, &m, &fr) && m <= ((uint64_t)1 << 53)) {
-			/* left for sl_blk_f64_fix, which divides a batch at once: the mantissa in
-			 * the value, the rest in the ok byte */
-			memcpy(vf, &m, 8);
-			*ok = (uint8_t)(SL_TX_F64_PENDING | (unsigned)neg << 4 | fr);
-		} else {
-			sl_tx_f64_cold(f, fl, n - s - fs, vf, ok);
-		}
-	}
+	sl_tx_csv_num(buf, n, s + fs, s + fe, vi, vf, ok);
 }
 
 /*
@@ -919,6 +991,172 @@ __attribute__((always_inline)) static inline size_t sl_tx_csv_rows_fast(const ch
 	*s = at + e2 + 1;
 	return 2;
 }
+
+#ifdef SL_BLK_HAVE_CSV_NUM4
+/*
+ * (The structural pass below is built where the numbers are parsed four at a time too, the
+ * AVX-512 build: with sl_tx_num16 per row it ran the AVX2 build's i64 and f64 columns ~10 %
+ * slower than its row-by-row window path, which that build keeps.)
+ */
+/*
+ * The structural pass of the bulk parse: field col of many rows from one pass of bit masks, the
+ * way simdjson and simdcsv find their structure. Each 64-byte block is compared once for '\n',
+ * ',' and '"'; then, with E = ',' | '\n' (the stoppers) and the rows' first bytes R, the bits of
+ *
+ *   first(S)  = ((~E + S) ^ ~E) & E      the first stopper at or after each bit of S
+ *
+ * (the add carries from each bit of S through the non-stoppers up to the stopper, and the xor
+ * keeps what changed) step through the columns, one bit per row at every step:
+ *
+ *   S_0 = R;  F = first(S_k);  S_k+1 = (F & ',') << 1  |  F & '\n'
+ *
+ * so S_col is the first byte of each row's field col, or the row's '\n' when the row has fewer
+ * fields (an empty field there: not ok and 0, as for a missing column), and first(S_col) is the
+ * field's end. Carries and shifts run on across blocks, so rows and fields of any length cost the
+ * same. This needs at most one bit of S per run between stoppers, which holds as every row holds
+ * one bit and rows are separated by their '\n'. A '\r' before the '\n' is dropped from the last
+ * field when the field is parsed.
+ *
+ *   bytes   1 2 , 3 . 5 , x \n - 7 , 8 , y \n
+ *   E             x       x    x       x   x    x
+ *   R       x                     x                  (col 1)
+ *   S_1           ->x                   ->x
+ *   end                   x                 x
+ *
+ * Row starts and field ends are flattened to offsets from *s (the sparse flatten: about two
+ * rows a block); the rows are then parsed from them. Stops at the first block holding a '"'
+ * (quoted fields change the field structure: the caller takes those rows the general way), at
+ * a block whose rows do not fit into lim, and before the last partial block. Returns the rows
+ * found (complete rows only) with their field starts in fs[] and ends in fe[] (room for
+ * lim + 137 each), sets *s just past the last row's '\n', and *stop to the offset of the
+ * block it stopped at (SIZE_MAX: no whole block left) and *quote to whether a '"' stopped it.
+ */
+#define SL_TX_CSV_MAXCOL 8 /* columns beyond take the row-by-row path */
+#define SL_TX_CSV_BATCH  256
+
+static inline uint64_t sl_tx_first(uint64_t sbits, uint64_t e, unsigned char *carry)
+{
+	unsigned long long sum;
+	*carry = _addcarry_u64(*carry, ~e, sbits, &sum);
+	return ((uint64_t)sum ^ ~e) & e;
+}
+
+__attribute__((always_inline)) static inline size_t
+sl_tx_csv_index(const char *buf, size_t n, size_t *s, size_t lim, unsigned col, uint32_t *fs,
+		uint32_t *fe, size_t *stop, int *quote)
+{
+	size_t s0 = *s, rows = 0, next = s0; /* next: the first byte after the last '\n' */
+	uint64_t rc = 1;                     /* the row-start carry: s0 starts a row */
+	unsigned char ac[SL_TX_CSV_MAXCOL + 1] = {0};
+	uint64_t sc[SL_TX_CSV_MAXCOL] = {0};
+	uint32_t *os = fs, *oe = fe;
+	size_t b = s0;
+	*quote = 0;
+	for (; b + 64 <= n && b - s0 < ((size_t)1 << 31); b += 64) { /* offsets fit uint32_t */
+		sl_blk k = sl_blk_load(buf + b);
+		uint64_t nl = sl_blk_eq(k, '\n'), c = sl_blk_eq(k, ',');
+		if (sl_blk_eq(k, '"')) {
+			*quote = 1;
+			break;
+		}
+		unsigned cnt = (unsigned)__builtin_popcountll(nl);
+		if (rows + cnt > lim)
+			break;
+		uint64_t e = c | nl;
+		uint64_t st = nl << 1 | rc; /* S_0 */
+		rc = nl >> 63;
+		for (unsigned j = 0; j < col; j++) {
+			uint64_t f = sl_tx_first(st, e, &ac[j]);
+			uint64_t fc = f & c;
+			st = fc << 1 | sc[j] | (f & nl);
+			sc[j] = fc >> 63;
+		}
+		uint64_t en = sl_tx_first(st, e, &ac[col]);
+		os = sl_blk_flatten_sparse(os, st, (uint32_t)(b - s0));
+		oe = sl_blk_flatten_sparse(oe, en, (uint32_t)(b - s0));
+		if (cnt) {
+			rows += cnt;
+			next = b + 64 - (size_t)__builtin_clzll(nl);
+		}
+	}
+	*stop = b + 64 <= n ? b : SIZE_MAX;
+	*s = next;
+	return rows;
+}
+
+/* sl_tx_csv_index with col a constant, so the per-column carries live in registers. */
+#define SL_TX_CSV_INDEX_COL(k)                                                                     \
+	__attribute__((noinline)) static size_t sl_tx_csv_index_##k(                               \
+	    const char *buf, size_t n, size_t *s, size_t lim, uint32_t *fs, uint32_t *fe,          \
+	    size_t *stop, int *quote)                                                              \
+	{                                                                                          \
+		return sl_tx_csv_index(buf, n, s, lim, k, fs, fe, stop, quote);                    \
+	}
+SL_TX_CSV_INDEX_COL(0)
+SL_TX_CSV_INDEX_COL(1)
+SL_TX_CSV_INDEX_COL(2)
+SL_TX_CSV_INDEX_COL(3)
+
+static inline size_t sl_tx_csv_index_col(const char *buf, size_t n, size_t *s, size_t lim,
+					 unsigned col, uint32_t *fs, uint32_t *fe, size_t *stop,
+					 int *quote)
+{
+	switch (col) {
+	case 0: return sl_tx_csv_index_0(buf, n, s, lim, fs, fe, stop, quote);
+	case 1: return sl_tx_csv_index_1(buf, n, s, lim, fs, fe, stop, quote);
+	case 2: return sl_tx_csv_index_2(buf, n, s, lim, fs, fe, stop, quote);
+	case 3: return sl_tx_csv_index_3(buf, n, s, lim, fs, fe, stop, quote);
+	default: return sl_tx_csv_index(buf, n, s, lim, col, fs, fe, stop, quote);
+	}
+}
+
+/* The numbers of rows found by sl_tx_csv_index (fields at s0 + fs[j] .. s0 + fe[j]). */
+__attribute__((always_inline)) static inline void
+sl_tx_csv_num_at(const char *buf, size_t n, size_t s0, const uint32_t *fs, const uint32_t *fe,
+		 size_t j, int64_t *vi, double *vf, uint8_t *ok)
+{
+	size_t a = s0 + fs[j], z = s0 + fe[j];
+	/* one '\r' before the '\n' ends the last field; a < z: z - 1 is inside */
+	z -= (size_t)(buf[z] == '\n' && a < z && buf[z - 1] == '\r');
+	sl_tx_csv_num(buf, n, a, z, vi ? vi + j : NULL, vf ? vf + j : NULL, ok + j);
+}
+
+__attribute__((always_inline)) static inline void
+sl_tx_csv_nums(const char *buf, size_t n, size_t s0, const uint32_t *fs, const uint32_t *fe,
+	       size_t rows, int64_t *vi, double *vf, uint8_t *ok)
+{
+	size_t j = 0;
+	/* four rows at a time once 15 bytes precede the separators (all but the first rows) */
+	while (j < rows && s0 + fe[j] < 15) {
+		sl_tx_csv_num_at(buf, n, s0, fs, fe, j, vi, vf, ok);
+		j++;
+	}
+	for (; j + 4 <= rows; j += 4) {
+		unsigned done = sl_blk_csv_num4(buf, s0, fs + j, fe + j, vi ? vi + j : NULL,
+						vf ? vf + j : NULL, ok + j);
+		for (unsigned k = 0; done != 15 && k < 4; k++)
+			if (!(done >> k & 1))
+				sl_tx_csv_num_at(buf, n, s0, fs, fe, j + k, vi, vf, ok);
+	}
+	for (; j < rows; j++)
+		sl_tx_csv_num_at(buf, n, s0, fs, fe, j, vi, vf, ok);
+}
+
+/* One loop per type, so that neither tests per row which one it writes. */
+__attribute__((noinline)) static void sl_tx_csv_nums_i64(const char *buf, size_t n, size_t s0,
+							 const uint32_t *fs, const uint32_t *fe,
+							 size_t rows, int64_t *vi, uint8_t *ok)
+{
+	sl_tx_csv_nums(buf, n, s0, fs, fe, rows, vi, NULL, ok);
+}
+
+__attribute__((noinline)) static void sl_tx_csv_nums_f64(const char *buf, size_t n, size_t s0,
+							 const uint32_t *fs, const uint32_t *fe,
+							 size_t rows, double *vf, uint8_t *ok)
+{
+	sl_tx_csv_nums(buf, n, s0, fs, fe, rows, NULL, vf, ok);
+}
+#endif /* SL_BLK_HAVE_CSV_NUM4 */
 #endif
 
 /* Lines come from one pass of newline masks; each line is then handed to sl_csv_field. */
@@ -934,19 +1172,64 @@ __attribute__((always_inline)) static inline size_t sl_tx_csv_column(const char 
 	}
 #ifdef SL_TX_HAVE_NUM16
 	/*
-	 * Row by row while a whole window is readable at the row start, then the masks below; the
-	 * f64 values of each batch of rows are finished together (see sl_blk_f64_fix).
+	 * AVX-512, columns up to SL_TX_CSV_MAXCOL: batches of rows through the structural pass,
+	 * then their numbers; a block with a quote sends the rows up to the end of that block
+	 * through the general path, one at a time. Farther columns and the other builds: row by
+	 * row, up to two rows per window. Both leave the last partial block to the masks below. The
+	 * f64 values of each batch of rows are finished together (sl_blk_f64_fix).
 	 */
-	while (start + 64 <= n && rows < max) {
-		size_t first = rows, lim = vf && max - rows > 256 ? rows + 256 : max;
-		while (start + 64 <= n && rows < lim)
-			rows += sl_tx_csv_rows_fast(buf, n, &start, lim - rows, col,
-						    vi ? vi + rows : NULL, vf ? vf + rows : NULL,
-						    ok + rows);
-		if (vf) {
-			sl_blk_f64_fix(vf + first, ok + first, rows - first);
-			for (size_t j = first; j < rows; j++)
-				ok[j] = ok[j] != 0;
+#ifdef SL_BLK_HAVE_CSV_NUM4
+	if (col <= SL_TX_CSV_MAXCOL) {
+		uint32_t fs[SL_TX_CSV_BATCH + 137], fe[SL_TX_CSV_BATCH + 137];
+		while (start + 64 <= n && rows < max) {
+			size_t first = rows, room = max - rows;
+			size_t lim = room < SL_TX_CSV_BATCH ? room : SL_TX_CSV_BATCH;
+			size_t s0 = start, stop;
+			int quote;
+			size_t got =
+			    sl_tx_csv_index_col(buf, n, &start, lim, col, fs, fe, &stop, &quote);
+			if (vi)
+				sl_tx_csv_nums_i64(buf, n, s0, fs, fe, got, vi + rows, ok + rows);
+			else
+				sl_tx_csv_nums_f64(buf, n, s0, fs, fe, got, vf + rows, ok + rows);
+			rows += got;
+			/*
+			 * The general path, row by row, past a block with a quote, or for one row
+			 * when the pass found none (over 2 GiB, or more rows in a block than room).
+			 */
+			size_t until = quote ? stop + 64 : got ? 0 : start + 1;
+			while (start < until && start + 64 <= n && rows < max) {
+				size_t e = sl_tx_find1(buf, n, n, start, '\n');
+				if (e >= n)
+					break; /* the last line: the loop below */
+				sl_tx_csv_row(buf + start, e - start, n - start, col,
+					      vi ? vi + rows : NULL, vf ? vf + rows : NULL,
+					      ok + rows);
+				rows++;
+				start = e + 1;
+			}
+			if (vf) {
+				sl_blk_f64_fix(vf + first, ok + first, rows - first);
+				for (size_t j = first; j < rows; j++)
+					ok[j] = ok[j] != 0;
+			}
+			if (stop == SIZE_MAX || rows == first)
+				break;
+		}
+	} else
+#endif
+	{
+		while (start + 64 <= n && rows < max) {
+			size_t first = rows, lim = vf && max - rows > 256 ? rows + 256 : max;
+			while (start + 64 <= n && rows < lim)
+				rows += sl_tx_csv_rows_fast(buf, n, &start, lim - rows, col,
+							    vi ? vi + rows : NULL,
+							    vf ? vf + rows : NULL, ok + rows);
+			if (vf) {
+				sl_blk_f64_fix(vf + first, ok + first, rows - first);
+				for (size_t j = first; j < rows; j++)
+					ok[j] = ok[j] != 0;
+			}
 		}
 	}
 	if (rows == max) {

@@ -40,11 +40,12 @@ static inline uint64_t sl_blk_eq2(sl_blk b, char c1, char c2)
 }
 
 /*
- * Sparse masks (newlines, CSV rows; up to 4 bits) go one bit at a time, four per turn without a
- * branch per bit; dense ones (word separators) sixteen offsets per vpcompressd into a register
- * and a full unmasked store (the memory form of vpcompressd is slow on Zen 4). The one branch
- * (sparse or dense) follows the delimiter's density, so it is predicted. Slots past popcount(m)
- * get junk that the next call overwrites; at most 64 slots are written.
+ * sl_blk_flatten, used for dense masks (word separators): up to 4 bits one at a time, four per
+ * turn without a branch per bit; more (the common case there) sixteen offsets per vpcompressd
+ * into a register and a full unmasked store (the memory form of vpcompressd is slow on Zen 4).
+ * Slots past popcount(m) get junk that the next call overwrites; at most 64 slots are written.
+ * (Rewriting it without the count branch, or with the zero test below removed, ran word
+ * splitting at 10 instead of 17 GB/s; unexplained, so it stays as measured.)
  */
 #define SL_BLK_HAVE_FLATTEN
 static inline uint32_t *sl_blk_flatten(uint32_t *out, uint64_t m, uint32_t base)
@@ -53,10 +54,6 @@ static inline uint32_t *sl_blk_flatten(uint32_t *out, uint64_t m, uint32_t base)
 	uint32_t *end = out + cnt;
 	if (cnt <= 4) {
 		for (int k = 0; k < 4; k++) {
-			/* GCC makes the zero test a branch, which mispredicts on newline masks;
-			 * forcing bit 63 instead (as text_avx2.c does, +56% there) sped the newline
-			 * split here by 60% but halved the word split on Zen 4, unexplained (the
-			 * dense path's code did not change): left as it is */
 			out[k] = base + (m ? (uint32_t)__builtin_ctzll(m) : 64);
 			m &= m - 1;
 		}
@@ -73,6 +70,26 @@ static inline uint32_t *sl_blk_flatten(uint32_t *out, uint64_t m, uint32_t base)
 		idx = _mm512_add_epi32(idx, sixteen);
 	}
 	return end;
+}
+
+/*
+ * Sparse masks (line ends, about one bit a block; split_offsets uses this for '\n' and '\r'):
+ * four slots one bit at a time with bit 63 forced, so there is no zero test (GCC made it a
+ * branch, mispredicted whenever the line length changes), then the dense flatten for the rare
+ * block with more than four. Newline splitting 13 -> 25 GB/s on Zen 4.
+ */
+#define SL_BLK_HAVE_FLATTEN_SPARSE
+static inline uint32_t *sl_blk_flatten_sparse(uint32_t *out, uint64_t m, uint32_t base)
+{
+	unsigned cnt = (unsigned)__builtin_popcountll(m);
+	if (cnt > 4)
+		return sl_blk_flatten(out, m, base);
+	for (int k = 0; k < 4; k++) {
+		/* bit 63 forced each time (m may hold it and run out): junk past popcount */
+		out[k] = base + (uint32_t)__builtin_ctzll(m | (uint64_t)1 << 63);
+		m &= m - 1;
+	}
+	return out + cnt;
 }
 
 /*
@@ -101,6 +118,101 @@ static inline void sl_blk_f64_fix(double *v, const uint8_t *ok, size_t rows)
 		q = _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(q), sign));
 		_mm512_mask_storeu_pd(v + j, pend, q);
 	}
+}
+
+/*
+ * Four rows of the bulk CSV parse's numbers at once, one per 128-bit lane (the SIMD form of
+ * text.h's sl_tx_num16, which parses one). Row k's field is buf[a .. z - 1] with a = s0 + fs[k],
+ * z = s0 + fe[k] the separator after it, z >= 15; lane k holds the 16 bytes ending at z
+ * (inclusive), so the field sits just below the separator in lane 15:
+ *
+ *   lane k:  | before the field (ignored) | sign? body: digits, at most one '.' | sep |
+ *   byte:    0                          15-L                                   14   15
+ *
+ * A row is parsed when 1 <= L = z - a <= 15 and the body (after one optional sign) is digits
+ * with at most one '.' (f64; none for i64) and at least one digit: then m < 10^15 < 2^53. The
+ * '.' is squeezed out and the digits moved up to end at byte 15 by one vpshufb (bytes at or
+ * below the '.' move two up, the others one), then combined as in sl_tx_num16. f64 rows are
+ * left pending for sl_blk_f64_fix (m in the value, SL_TX_F64_PENDING | sign << 4 | fraction
+ * digits in the ok byte); i64 rows are final. Writes the ok bytes of all four rows and the values
+ * of the parsed ones; returns the parsed rows as bits 0..3 (the caller redoes the others one at a
+ * time, which decides their error or their harder syntax, a '\r' before the '\n' included).
+ */
+#define SL_BLK_HAVE_CSV_NUM4
+static inline unsigned sl_blk_csv_num4(const char *buf, size_t s0, const uint32_t *fs,
+				       const uint32_t *fe, int64_t *vi, double *vf, uint8_t *ok)
+{
+	const __m512i idx = _mm512_broadcast_i32x4(
+	    _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+	const __m512i one = _mm512_set1_epi8(1);
+	const char *z0 = buf + s0 - 15;
+	__m512i w =
+	    _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(z0 + fe[0])));
+	w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(const void *)(z0 + fe[1])), 1);
+	w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(const void *)(z0 + fe[2])), 2);
+	w = _mm512_inserti32x4(w, _mm_loadu_si128((const __m128i *)(const void *)(z0 + fe[3])), 3);
+	__m128i len = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)fe),
+				    _mm_loadu_si128((const __m128i *)(const void *)fs));
+	unsigned lok =
+	    _mm_cmplt_epu32_mask(_mm_sub_epi32(len, _mm_set1_epi32(1)), _mm_set1_epi32(15));
+	/* L in every byte of its lane: dword k to lane k, then byte 0 of each lane everywhere */
+	__m512i lb = _mm512_permutexvar_epi32(
+	    _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+	    _mm512_castsi128_si512(len));
+	lb = _mm512_shuffle_epi8(lb, _mm512_setzero_si512());
+	__m512i first = _mm512_sub_epi8(_mm512_set1_epi8(15), lb); /* the field's first byte */
+	__m512i f0 = _mm512_shuffle_epi8(w, first); /* L > 15: index >= 128, zero, no sign */
+	__mmask64 neg = _mm512_cmpeq_epi8_mask(f0, _mm512_set1_epi8('-'));
+	__mmask64 sgn = neg | _mm512_cmpeq_epi8_mask(f0, _mm512_set1_epi8('+'));
+	__m512i bstart = _mm512_mask_add_epi8(first, sgn, first, one);
+	__mmask64 body =
+	    _mm512_cmpge_epu8_mask(idx, bstart) & _mm512_cmplt_epu8_mask(idx, _mm512_set1_epi8(15));
+	__m512i x = _mm512_sub_epi8(w, _mm512_set1_epi8('0'));
+	__mmask64 dig = _mm512_mask_cmple_epu8_mask(body, x, _mm512_set1_epi8(9));
+	__mmask64 dot = _mm512_mask_cmpeq_epi8_mask(body, w, _mm512_set1_epi8('.'));
+	if (vi)
+		dot = 0; /* a '.' is bad syntax for i64 */
+	__mmask64 bad = body & ~dig & ~dot;
+	/* per row: the 16-bit lane of each mask as one word of an xmm */
+	__m128i wd = _mm_cvtsi64_si128((long long)dot);
+	__m128i zero = _mm_setzero_si128();
+	unsigned good =
+	    lok & _mm_cmpeq_epi16_mask(_mm_cvtsi64_si128((long long)bad), zero) &
+	    _mm_cmpneq_epi16_mask(_mm_cvtsi64_si128((long long)dig), zero) &
+	    _mm_cmpeq_epi16_mask(_mm_and_si128(wd, _mm_sub_epi16(wd, _mm_set1_epi16(1))), zero);
+	/* bytes at or below the '.' + 1 (p + 1 = 15 wraps to all, as wanted); none without one */
+	__m128i le = _mm_maskz_sub_epi16(_mm_cmpneq_epi16_mask(wd, zero), _mm_slli_epi16(wd, 2),
+					 _mm_set1_epi16(1));
+	__mmask64 up2 = (__mmask64)_mm_cvtsi128_si64(le);
+	__m512i ctl = _mm512_sub_epi8(idx, one);
+	ctl = _mm512_mask_sub_epi8(ctl, up2, ctl, one); /* negative: byte 0x8x, zeroed */
+	x = _mm512_maskz_mov_epi8(dig, x);
+	x = _mm512_shuffle_epi8(x, ctl);
+	x = _mm512_maddubs_epi16(x, _mm512_set1_epi16(0x010A));
+	x = _mm512_madd_epi16(x, _mm512_set1_epi32(0x00010064));
+	x = _mm512_packus_epi32(x, x);
+	x = _mm512_madd_epi16(x, _mm512_set1_epi32(0x00012710));
+	/* qword 0 of each lane: the first 8 digits, then the last 8 */
+	__m512i m = _mm512_add_epi64(_mm512_mul_epu32(x, _mm512_set1_epi64(100000000)),
+				     _mm512_srli_epi64(x, 32));
+	m = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 0, 2, 4, 6), m);
+	unsigned ng = (unsigned)((neg & 1) | (neg >> 15 & 2) | (neg >> 30 & 4) | (neg >> 45 & 8));
+	if (vi) {
+		m = _mm512_mask_sub_epi64(m, (__mmask8)ng, _mm512_setzero_si512(), m);
+		_mm256_mask_storeu_epi64(vi, (__mmask8)good, _mm512_castsi512_si256(m));
+		uint32_t ob = (good & 1) | (good & 2) << 7 | (good & 4) << 14 | (good & 8) << 21;
+		memcpy(ok, &ob, 4);
+	} else {
+		_mm256_mask_storeu_epi64(vf, (__mmask8)good, _mm512_castsi512_si256(m));
+		uint32_t ob = 0;
+		for (int k = 0; k < 4; k++) {
+			unsigned dk = (unsigned)(dot >> (16 * k)) & 0xFFFF;
+			unsigned fr = 14 - (unsigned)__builtin_ctz(dk | 0x4000);
+			ob |= (0x80u | (ng >> k & 1) << 4 | fr) << (8 * k);
+		}
+		memcpy(ok, &ob, 4);
+	}
+	return good;
 }
 
 #define SL_TEXT_IMPL
