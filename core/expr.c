@@ -1322,6 +1322,33 @@ static void show(char *buf, size_t n, sl_str s)
 	snprintf(buf, n, "%.*s%s", (int)(s.len > 40 ? 40 : s.len), s.p, s.len > 40 ? "..." : "");
 }
 
+/* Row i's string s through e (toInt / toLong / toDouble) into out; a malformed one is 0 and
+ * marks the row bad. */
+static void parse_row(const sl_expr *e, sl_str s, size_t i, sl_col *out, sl_xeval *x)
+{
+	if (e->op == X_PARSEI ? !parse_int(x->kern, s.p, s.len, e->sub, &out->v.i64[i])
+			      : !parse_double(x->kern, s.p, s.len, &out->v.f64[i]))
+		return;
+	char b[64];
+	show(b, sizeof(b), s);
+	out->v.i64[i] = 0;
+	mark_bad(x, i, "malformed number \"%s\" for %s", b,
+		 e->op == X_PARSEF ? "toDouble"
+		 : e->sub == 32    ? "toInt"
+				   : "toLong");
+}
+
+/* Row i (record r) has no field e (csvField / jsonField): mark it bad, naming what is missing. */
+static void no_field(const sl_expr *e, sl_str r, size_t i, sl_xeval *x)
+{
+	char b[64];
+	show(b, sizeof(b), r);
+	if (e->op == X_CSVFIELD)
+		mark_bad(x, i, "no CSV column %lld in \"%s\"", (long long)e->i, b);
+	else
+		mark_bad(x, i, "no JSON field \"%s\" in \"%s\"", e->s, b);
+}
+
 /* s.csvField(i), s.jsonField("key"): the ISA's field kernels; the field is a view into s's
  * bytes (no copy). A line without the field fails its record. */
 static sl_col *eval_field(const sl_expr *e, sl_col *s, size_t n, sl_xeval *x)
@@ -1338,12 +1365,7 @@ static sl_col *eval_field(const sl_expr *e, sl_col *s, size_t n, sl_xeval *x)
 				 ? x->kern->csv_field(r.p, r.len, (unsigned)e->i, &f)
 				 : x->kern->json_field(r.p, r.len, e->s, e->slen, &f);
 		if (len == SIZE_MAX) {
-			char b[64];
-			show(b, sizeof(b), r);
-			if (e->op == X_CSVFIELD)
-				mark_bad(x, i, "no CSV column %lld in \"%s\"", (long long)e->i, b);
-			else
-				mark_bad(x, i, "no JSON field \"%s\" in \"%s\"", e->s, b);
+			no_field(e, r, i, x);
 			f = r.p, len = 0;
 		}
 		out->v.s[i] = (sl_str){f, len};
@@ -1358,22 +1380,13 @@ static void csv_num_row(const sl_expr *e, const sl_col *s, size_t i, sl_col *out
 {
 	sl_str r = s->v.s[i];
 	const char *f = r.p;
-	unsigned col = (unsigned)e->kid[0]->i;
-	size_t len = x->kern->csv_field(r.p, r.len, col, &f);
-	char b[64];
-	if (len == SIZE_MAX) {
-		out->v.i64[i] = 0;
-		show(b, sizeof(b), r);
-		mark_bad(x, i, "no CSV column %u in \"%s\"", col, b);
-	} else if (e->op == X_PARSEI ? parse_int(x->kern, f, len, e->sub, &out->v.i64[i])
-				     : parse_double(x->kern, f, len, &out->v.f64[i])) {
-		out->v.i64[i] = 0;
-		show(b, sizeof(b), (sl_str){f, len});
-		mark_bad(x, i, "malformed number \"%s\" for %s", b,
-			 e->op == X_PARSEF ? "toDouble"
-			 : e->sub == 32    ? "toInt"
-					   : "toLong");
+	size_t len = x->kern->csv_field(r.p, r.len, (unsigned)e->kid[0]->i, &f);
+	if (len != SIZE_MAX) {
+		parse_row(e, (sl_str){f, len}, i, out, x);
+		return;
 	}
+	out->v.i64[i] = 0;
+	no_field(e->kid[0], r, i, x);
 }
 
 /* Row b directly follows row a in memory, one line terminator between them ("\n", or "\r\n"
@@ -1686,22 +1699,8 @@ static sl_col *ev(const sl_expr *e, sl_col *const *args, size_t n, sl_xeval *x)
 	case X_PARSEI:
 	case X_PARSEF:
 		if ((out = sl_col_new(x->mem, e->type, n))) {
-			for (size_t i = 0; i < n; i++) {
-				sl_str s = k0->v.s[i];
-				int bad =
-				    e->op == X_PARSEI
-					? parse_int(x->kern, s.p, s.len, e->sub, &out->v.i64[i])
-					: parse_double(x->kern, s.p, s.len, &out->v.f64[i]);
-				if (bad) {
-					char b[64];
-					show(b, sizeof(b), s);
-					out->v.i64[i] = 0;
-					mark_bad(x, i, "malformed number \"%s\" for %s", b,
-						 e->op == X_PARSEF ? "toDouble"
-						 : e->sub == 32    ? "toInt"
-								   : "toLong");
-				}
-			}
+			for (size_t i = 0; i < n; i++)
+				parse_row(e, k0->v.s[i], i, out, x);
 			out->len = n;
 		}
 		break;
