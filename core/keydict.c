@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -24,12 +25,17 @@ int sl_keydict_init(sl_keydict *d, sl_mem *m, const sl_type *key_type, size_t ex
 		slots *= 2;
 	d->keys = sl_col_new(m, key_type, expect ? expect : 8);
 	d->slot = sl_calloc(m, -1, slots * sizeof(uint64_t));
+	if (key_type->kind == SL_I64)
+		d->skey = sl_calloc(m, -1, slots * sizeof(int64_t));
 	d->hcap = expect ? expect : 8;
 	d->hash = sl_alloc(m, -1, d->hcap * sizeof(uint64_t));
-	if (!d->keys || !d->slot || !d->hash) {
+	if (!d->keys || !d->slot || !d->hash || (key_type->kind == SL_I64 && !d->skey)) {
 		if (d->slot)
 			sl_dealloc(m, d->slot, slots * sizeof(uint64_t));
+		if (d->skey)
+			sl_dealloc(m, d->skey, slots * sizeof(int64_t));
 		d->slot = NULL;
+		d->skey = NULL;
 		sl_keydict_fini(d);
 		return -ENOMEM;
 	}
@@ -44,6 +50,8 @@ void sl_keydict_fini(sl_keydict *d)
 	sl_col_unref(d->keys);
 	if (d->slot)
 		sl_dealloc(d->mem, d->slot, (d->mask + 1) * sizeof(uint64_t));
+	if (d->skey)
+		sl_dealloc(d->mem, d->skey, (d->mask + 1) * sizeof(int64_t));
 	if (d->hash)
 		sl_dealloc(d->mem, d->hash, d->hcap * sizeof(uint64_t));
 	memset(d, 0, sizeof(*d));
@@ -52,6 +60,8 @@ void sl_keydict_fini(sl_keydict *d)
 void sl_keydict_clear(sl_keydict *d)
 {
 	memset(d->slot, 0, (d->mask + 1) * sizeof(uint64_t));
+	if (d->skey)
+		memset(d->skey, 0, (d->mask + 1) * sizeof(int64_t));
 	if (d->dm)
 		memset(d->dm, 0, (d->dm_len + 1) * sizeof(uint32_t));
 	sl_col *k = sl_col_new(d->mem, d->keys->type, d->n);
@@ -91,20 +101,30 @@ int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_
 }
 
 /* Double the slots. The first empty slot from each key's home bucket, in id order: the
- * same placement the kernels' inserts make. */
+ * same placement the kernels' inserts make (Long keys follow their slot into skey). */
 static int grow(sl_keydict *d)
 {
 	size_t ns = (d->mask + 1) * 2;
 	uint64_t *s = sl_calloc(d->mem, -1, ns * sizeof(uint64_t));
-	if (!s)
+	int64_t *sk = d->skey ? sl_calloc(d->mem, -1, ns * sizeof(int64_t)) : NULL;
+	if (!s || (d->skey && !sk)) {
+		if (s)
+			sl_dealloc(d->mem, s, ns * sizeof(uint64_t));
 		return -ENOMEM;
+	}
 	for (size_t id = 0; id < d->n; id++) {
 		size_t j = d->hash[id] & (ns - 1) & ~(size_t)7;
 		while (s[j])
 			j = (j + 1) & (ns - 1);
 		s[j] = (uint64_t)sl_keydict_tag(d->hash[id]) << 32 | (uint64_t)(id + 1);
+		if (sk)
+			sk[j] = d->keys->v.i64[id];
 	}
 	sl_dealloc(d->mem, d->slot, (d->mask + 1) * sizeof(uint64_t));
+	if (sk) {
+		sl_dealloc(d->mem, d->skey, (d->mask + 1) * sizeof(int64_t));
+		d->skey = sk;
+	}
 	d->slot = s;
 	d->mask = ns - 1;
 	return 0;
@@ -131,6 +151,8 @@ int64_t sl_keydict_add_id(sl_keydict *d, size_t j, uint64_t h)
 	}
 	size_t id = d->n++;
 	d->hash[id] = h;
+	if (d->skey)
+		d->skey[j] = d->keys->v.i64[id];
 	d->slot[j] = (uint64_t)sl_keydict_tag(h) << 32 | (uint64_t)(id + 1);
 	if (d->n * 2 > d->mask + 1 && grow(d))
 		return -ENOMEM;
@@ -153,6 +175,7 @@ static void kview(sl_keydict *d, sl_kdict *v)
 {
 	v->slot = d->slot;
 	v->mask = d->mask;
+	v->skey = d->skey;
 	v->keys = d->keys->type->kind == SL_I64 ? d->keys->v.i64 : NULL;
 	v->hash = d->hash;
 	v->skeys = d->keys->type->kind == SL_STR ? (const sl_kstr *)d->keys->v.s : NULL;
@@ -160,9 +183,10 @@ static void kview(sl_keydict *d, sl_kdict *v)
 	v->limit = (d->mask + 1) / 2;
 }
 
-/* Long keys: the kernel inserts until the table must grow; grow, go on. */
-static int put_i64(sl_keydict *d, const sl_kernels *k, const int64_t *keys, const uint64_t *h,
-		   size_t n, uint32_t *ids)
+/* Long keys: the kernel inserts until the table must grow; grow, go on. With hash set, the
+ * hashes h[0..n) are known; without, the kernel computes them into h as it goes. */
+static int put_i64_kernel(sl_keydict *d, const sl_kernels *k, const int64_t *keys, uint64_t *h,
+			  bool hash, size_t n, uint32_t *ids)
 {
 	size_t done = 0;
 	while (done < n) {
@@ -174,11 +198,22 @@ static int put_i64(sl_keydict *d, const sl_kernels *k, const int64_t *keys, cons
 			return -ENOMEM;
 		sl_kdict v;
 		kview(d, &v);
-		done += k->dict_put_i64(&v, keys + done, h + done, n - done, ids + done);
+		if (hash)
+			done += k->dict_put_i64(&v, keys + done, h + done, n - done, ids + done);
+		else
+			done +=
+			    k->dict_put_hash_i64(&v, keys + done, n - done, h + done, ids + done);
 		d->n = v.n;
 		d->keys->len = v.n;
 	}
 	return 0;
+}
+
+static int put_i64(sl_keydict *d, const sl_kernels *k, const int64_t *keys, const uint64_t *h,
+		   size_t n, uint32_t *ids)
+{
+	/* h is only read when hash is set */
+	return put_i64_kernel(d, k, keys, (uint64_t *)h, true, n, ids);
 }
 
 /* String keys: the kernel finds the known ones; the misses are inserted in row order (a
@@ -268,8 +303,7 @@ int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, s
 			direct_decide(d, k, src->v.i64 + from, n);
 		if (d->dm)
 			return put_i64_direct(d, k, src->v.i64 + from, n, h, ids);
-		k->hash_i64(src->v.i64 + from, n, h);
-		return put_i64(d, k, src->v.i64 + from, h, n, ids);
+		return put_i64_kernel(d, k, src->v.i64 + from, h, false, n, ids);
 	case SL_STR:
 		k->hash_str((const sl_kstr *)src->v.s + from, n, h);
 		return put_str(d, k, src->v.s + from, h, n, ids);

@@ -11,6 +11,8 @@
  *     tag = (uint32)(hash >> 32) | 1; home bucket = hash & mask & ~7; linear probing from the
  *     start of the home bucket (the layout is kernels.h's sl_kdict: the kernels probe it a
  *     whole bucket at a time, and insert Long keys)
+ *   skey[] (Long keys only; else NULL), parallel to slot[]: int64, the key of the slot's id
+ *     inline (0 when the slot is empty), so a Long probe compares keys without keys[id]
  *
  * Long keys within a small range also get a direct map (DuckDB's perfect hash aggregate):
  *
@@ -43,6 +45,7 @@ typedef struct sl_keydict {
 	uint64_t *hash; /* hash of key id */
 	size_t hcap;
 	uint64_t *slot; /* tag << 32 | (id + 1), 0 = empty */
+	int64_t *skey;  /* Long keys: the key of each full slot, inline (else NULL) */
 	size_t mask;
 	size_t n;     /* number of ids */
 	uint32_t *dm; /* direct map (Long keys), dm_len + 1 entries, or NULL */
@@ -87,18 +90,17 @@ static inline uint32_t sl_keydict_tag(uint64_t h)
 
 /*
  * Typed fast paths, inline because they run once per record: the dictionary's key type
- * must be Long / String. The probe compares a 32-bit tag before touching the key.
+ * must be Long / String. The Long probe compares the inline key of each full slot; the
+ * String probe compares a 32-bit tag before touching the key.
  */
 static inline int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h)
 {
 	size_t j = h & d->mask & ~(size_t)7;
-	uint32_t tag = sl_keydict_tag(h);
-	const int64_t *k = d->keys->v.i64;
 	for (;;) {
 		uint64_t s = d->slot[j];
 		if (!s)
 			break;
-		if ((uint32_t)(s >> 32) == tag && k[(uint32_t)s - 1] == key)
+		if (d->skey[j] == key)
 			return (int64_t)((uint32_t)s - 1);
 		j = (j + 1) & d->mask;
 	}

@@ -46,6 +46,9 @@ typedef struct sl_kstr {
  *
  *   slot[0 .. mask]    uint64 per slot: tag << 32 | (id + 1), 0 = empty; mask + 1 is a power of
  *                      two >= 8. Buckets are the 8 slots starting at a multiple of 8.
+ *   skey[0 .. mask]    Long dictionaries only (else NULL): the key of the id in slot j, inline,
+ *                      0 in an empty slot (a bucket's 8 keys are 64 bytes, one line when the
+ *                      array is 64-byte aligned)
  *   keys[id], hash[id] the Long key (keys; NULL for other key types) and hash of every id;
  *   skeys[id]          the String key of every id (string dictionaries; else NULL)
  *
@@ -54,10 +57,14 @@ typedef struct sl_kstr {
  * (wrapping). Lookups compare the tags of a whole bucket at once, then the key of each tag
  * match; a bucket with an empty slot ends the search. No deletions. The table layout after
  * a sequence of inserts is the same in every ISA; ids are dense, in insertion order.
+ * Long probes first compare the key with the 8 inline keys of its home bucket at once (no
+ * tag, no keys[id] load); the first equal slot that is not empty holds its id (keys are
+ * unique among the full slots; an empty slot's 0 can equal only the key 0).
  */
 typedef struct sl_kdict {
 	uint64_t *slot;
 	size_t mask;
+	int64_t *skey;
 	int64_t *keys;
 	uint64_t *hash;
 	const sl_kstr *skeys;
@@ -189,13 +196,17 @@ typedef struct sl_kernels {
 
 	/* Key dictionary probes (layout at sl_kdict), rows in order.
 	 * dict_put_i64: ids[i] = the id of k[i] (hash h[i]), inserting new keys with the next
-	 *   id (keys[id], hash[id], a slot; d->n grows). Stops before an insert that would make
-	 *   d->n exceed d->limit; returns the rows done (n when all are), so the caller grows the
-	 *   table and goes on from there. The table must have an empty slot.
-	 * dict_find_i64 / dict_find_str: ids[i] = the id of the key, or miss[nmiss++] = i when it
-	 *   is absent (ids[i] is then unspecified); return nmiss. The table is not changed. */
+	 *   id (keys[id], hash[id], a slot and its skey; d->n grows). Stops before an insert that
+	 * would make d->n exceed d->limit; returns the rows done (n when all are), so the caller
+	 * grows the table and goes on from there. The table must have an empty slot. dict_find_i64
+	 * / dict_find_str: ids[i] = the id of the key, or miss[nmiss++] = i when it is absent
+	 * (ids[i] is then unspecified); return nmiss. The table is not changed. */
 	size_t (*dict_put_i64)(sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
 			       uint32_t *ids);
+	/* dict_put_hash_i64: the same as hash_i64 then dict_put_i64, in one pass: h[i] = the
+	 *   hash of k[i] for the rows done (the return value), ids as dict_put_i64. */
+	size_t (*dict_put_hash_i64)(sl_kdict *d, const int64_t *k, size_t n, uint64_t *h,
+				    uint32_t *ids);
 	size_t (*dict_find_i64)(const sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
 				uint32_t *ids, uint32_t *miss);
 	size_t (*dict_find_str)(const sl_kdict *d, const sl_kstr *s, const uint64_t *h, size_t n,

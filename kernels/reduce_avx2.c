@@ -79,4 +79,12 @@ static inline unsigned sl_bucket_empty(const uint64_t *b)
 	return sl_movemask(_mm256_cmpeq_epi64(v0, z)) | sl_movemask(_mm256_cmpeq_epi64(v1, z)) << 4;
 }
 
+static inline unsigned sl_bucket_keys(const int64_t *kb, int64_t key)
+{
+	__m256i k = _mm256_set1_epi64x(key);
+	__m256i v0 = _mm256_loadu_si256((const __m256i *)kb);
+	__m256i v1 = _mm256_loadu_si256((const __m256i *)(kb + 4));
+	return sl_movemask(_mm256_cmpeq_epi64(v0, k)) | sl_movemask(_mm256_cmpeq_epi64(v1, k)) << 4;
+}
+
 #include "reduce.h"

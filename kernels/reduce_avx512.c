@@ -52,7 +52,7 @@ static inline void sl_emit(uint32_t *out, size_t base, unsigned m)
 #define SL_EMIT(out, base, m) sl_emit(out, base, m)
 
 /* Bucket scan (keyed.h): a bucket is one zmm; the tags are its odd dwords, compared in place
- * (bit 2j + 1 of the mask is slot j). */
+ * (bit 2j + 1 of the mask is slot j). The inline keys of a bucket are one zmm too. */
 #define SL_HAVE_BUCKET_SCAN
 #define SL_HIT_SHIFT 1
 static inline unsigned sl_bucket_hits(const uint64_t *b, uint32_t tag)
@@ -65,6 +65,13 @@ static inline unsigned sl_bucket_empty(const uint64_t *b)
 {
 	__m512i v = _mm512_loadu_si512((const void *)b);
 	return (unsigned)_mm512_testn_epi64_mask(v, v);
+}
+
+/* The 8 inline keys of a bucket: one zmm, one compare. */
+static inline unsigned sl_bucket_keys(const int64_t *kb, int64_t key)
+{
+	return _mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)kb),
+				       _mm512_set1_epi64(key));
 }
 
 /* Direct map step (keyed.h): 8 keys, one masked gather of their map entries (out-of-range lanes

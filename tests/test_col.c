@@ -266,6 +266,73 @@ Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
 	free(sel);
 }
 
+/* Every full slot of a Long dictionary holds its id's key inline; empty slots hold 0. */
+static void assert_skey(const sl_keydict *d)
+{
+	cr_assert_not_null(d->skey);
+	for (size_t j = 0; j <= d->mask; j++)
+		cr_assert_eq(d->skey[j], d->slot[j] ? d->keys->v.i64[(uint32_t)d->slot[j] - 1] : 0,
+			     "slot %zu", j);
+}
+
+/* Long keys spread too wide for a direct map take the fused hash-and-probe kernel
+ * (dict_put_hash_i64), growing inside and between calls: the same ids, keys, hashes and
+ * inline keys as one row at a time, in every ISA; the edges INT64_MIN, 0, -1 among them. */
+Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
+{
+	const char *isa[] = {"scalar", "avx2", "avx512"};
+	size_t n = 20000;
+	uint64_t *h = malloc(n * 8);
+	uint32_t *ids = malloc(n * 4);
+	cr_assert(h && ids);
+	sl_col *c = sl_col_new(mem, &sl_type_i64, n);
+	uint64_t r = 11;
+	for (size_t i = 0; i < n; i++) {
+		r = r * 6364136223846793005u + 1442695040888963407u;
+		int64_t v = (int64_t)((r >> 33) % 7000) * INT64_C(0x9e3779b97f4a7c1);
+		if (i % 97 == 0)
+			v = (int64_t[]){INT64_MIN, 0, -1}[(i / 97) % 3];
+		sl_col_push_i64(c, v);
+	}
+	sl_keydict a;
+	cr_assert_eq(sl_keydict_init(&a, mem, &sl_type_i64, 0), 0);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_geq(sl_keydict_put(&a, c, i, sl_col_hash_row(c, i)), 0);
+	assert_skey(&a);
+	for (int t = 0; t < 3; t++) {
+		int err;
+		const sl_kernels *k = sl_kernels_select(isa[t], &err);
+		if (!k)
+			continue;
+		sl_keydict b;
+		cr_assert_eq(sl_keydict_init(&b, mem, &sl_type_i64, 4), 0);
+		for (size_t from = 0, step = 1000; from < n; from += step, step = step * 3 + 1) {
+			size_t m = n - from < step ? n - from : step;
+			cr_assert_eq(sl_keydict_put_rows(&b, k, c, from, m, h + from, ids + from),
+				     0);
+		}
+		cr_assert_null(b.dm, "%s: keys too wide for a direct map", isa[t]);
+		cr_assert_eq(b.n, a.n, "%s", isa[t]);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(ids[i], sl_keydict_get(&a, c, i, sl_col_hash_row(c, i)),
+				     "%s row %zu", isa[t], i);
+		for (size_t id = 0; id < a.n; id++) {
+			cr_assert_eq(a.keys->v.i64[id], b.keys->v.i64[id]);
+			cr_assert_eq(a.hash[id], b.hash[id]);
+		}
+		assert_skey(&b);
+		sl_keydict_clear(&b);
+		cr_assert_eq(sl_keydict_put_rows(&b, k, c, 0, n, h, ids), 0);
+		cr_assert_eq(b.n, a.n);
+		assert_skey(&b);
+		sl_keydict_fini(&b);
+	}
+	sl_keydict_fini(&a);
+	sl_col_unref(c);
+	free(h);
+	free(ids);
+}
+
 Test(col, allocation_failures_are_reported_not_crashed)
 {
 	for (long k = 0; k < 40; k++) {

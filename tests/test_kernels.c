@@ -642,6 +642,7 @@ Test(kernels, hashes_are_xxh3)
 typedef struct tdict {
 	sl_kdict d;
 	uint64_t slot[1 << 13];
+	int64_t skey[1 << 13];
 	int64_t keys[1 << 12];
 	uint64_t hash[1 << 12];
 	sl_kstr skeys[1 << 12];
@@ -651,6 +652,7 @@ static void tdict_init(tdict *t, size_t slots, size_t limit)
 {
 	memset(t, 0, sizeof(*t));
 	t->d.slot = t->slot;
+	t->d.skey = t->skey;
 	t->d.mask = slots - 1;
 	t->d.keys = t->keys;
 	t->d.hash = t->hash;
@@ -723,7 +725,8 @@ Test(kernels, dict_put_find_i64_match_scalar_and_oracle)
 					cr_assert(t->keys[want[i]] == bi[i] &&
 						  t->hash[want[i]] == h[i]);
 				if (ik > 0)
-					cr_assert(!memcmp(ref.slot, got.slot, sizeof(ref.slot)),
+					cr_assert(!memcmp(ref.slot, got.slot, sizeof(ref.slot)) &&
+						      !memcmp(ref.skey, got.skey, sizeof(ref.skey)),
 						  "%s: same table as scalar, n=%zu hm=%d", k->isa,
 						  n, hm);
 				/* find: every key present; then keys that are not */
@@ -785,6 +788,114 @@ Test(kernels, dict_put_i64_stops_at_limit)
 		cr_assert_eq(t.d.n, nk);
 		cr_assert_geq(calls, nk / 100);
 		cr_assert(!memcmp(ids, want, n * 4), "%s", k->isa);
+	}
+}
+
+/* Every slot of t holds its id's key inline, and the empty slots hold 0. */
+static void assert_skey(const tdict *t, const char *isa)
+{
+	for (size_t j = 0; j <= t->d.mask; j++) {
+		uint64_t s = t->slot[j];
+		cr_assert_eq(t->skey[j], s ? t->keys[(uint32_t)s - 1] : 0, "%s slot %zu", isa, j);
+	}
+}
+
+/* dict_put_hash_i64 is hash_i64 then dict_put_i64: the same hashes, ids and table in every
+ * ISA, including when it stops at the limit (rows done hashed, the rest picked up by the next
+ * call after the limit grows, as core/keydict.c grows the table). Keys: the edges (INT64_MIN,
+ * 0, -1, ...), the key 0 first into a table of empty slots (whose inline keys are 0), the
+ * same new key twice and more within a block of 8, new keys in the middle of blocks. */
+Test(kernels, dict_put_hash_i64_is_hash_then_put)
+{
+	static tdict ref, got;
+	static uint64_t h[MAXN], hg[MAXN];
+	static uint32_t want[MAXN], ids[MAXN];
+	static int64_t seen[MAXN];
+	const sl_kernels *all[4] = {S};
+	int na = 1;
+	for (int i = 0; i < nisas; i++)
+		all[na++] = isas[i];
+	for (int km = 0; km < 3; km++) {
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			for (size_t i = 0; i < n; i++) {
+				if (km == 0) /* edges only: many repeats within 8 rows */
+					bi[i] = i64_edges[rng() % 7];
+				else if (km == 1) /* 0 first, then pairs of new keys */
+					bi[i] =
+					    i == 0 ? 0 : (int64_t)(i / 2) * (i % 4 < 2 ? 1 : -1);
+				else
+					bi[i] = rng() % 3 ? (int64_t)(rng() % 700) - 350
+							  : i64_edges[rng() % 7];
+			}
+			S->hash_i64(bi, n, h);
+			size_t nk = naive_ids(bi, n, seen, 0, want);
+			for (int ik = 0; ik < na; ik++) {
+				const sl_kernels *k = all[ik];
+				for (int lim = 0; lim < 2; lim++) {
+					tdict *t = &got;
+					tdict_init(t, 1 << 13, lim ? 0 : 1 << 12);
+					memset(hg, 0xa5, sizeof(hg));
+					size_t done = 0;
+					while (done < n) {
+						if (lim)
+							t->d.limit += 37;
+						size_t r =
+						    k->dict_put_hash_i64(&t->d, bi + done, n - done,
+									 hg + done, ids + done);
+						if (done + r < n)
+							cr_assert_eq(t->d.n, t->d.limit, "%s",
+								     k->isa);
+						done += r;
+					}
+					cr_assert_eq(t->d.n, nk, "%s n=%zu km=%d", k->isa, n, km);
+					cr_assert(!memcmp(ids, want, n * 4), "%s n=%zu km=%d",
+						  k->isa, n, km);
+					cr_assert(!memcmp(hg, h, n * 8), "%s hashes n=%zu", k->isa,
+						  n);
+					assert_skey(t, k->isa);
+					/* the same table as the scalar two-call path */
+					tdict_init(&ref, 1 << 13, 1 << 12);
+					cr_assert_eq(S->dict_put_i64(&ref.d, bi, h, n, ids), n);
+					cr_assert(!memcmp(ref.slot, got.slot, sizeof(ref.slot)) &&
+						      !memcmp(ref.skey, got.skey, sizeof(ref.skey)),
+						  "%s: same table, n=%zu km=%d", k->isa, n, km);
+				}
+			}
+		}
+	}
+}
+
+/* Keys whose hashes share a bucket and a tag (and the key 0 among them): inline key matches
+ * must not be fooled by empty slots, by equal tags or by a full home bucket. */
+Test(kernels, dict_put_i64_inline_keys_with_colliding_hashes)
+{
+	static tdict t;
+	static uint64_t h[MAXN];
+	static uint32_t want[MAXN], ids[MAXN];
+	static int64_t seen[MAXN];
+	const sl_kernels *all[4] = {S};
+	int na = 1;
+	for (int i = 0; i < nisas; i++)
+		all[na++] = isas[i];
+	size_t n = 600;
+	for (size_t i = 0; i < n; i++)
+		bi[i] = i % 5 == 0 ? 0 : (int64_t)(rng() % 30) - 15;
+	for (int hm = 1; hm < 4; hm++) {
+		key_hashes(S, bi, n, hm, h);
+		size_t nk = naive_ids(bi, n, seen, 0, want);
+		for (int ik = 0; ik < na; ik++) {
+			const sl_kernels *k = all[ik];
+			tdict_init(&t, 1 << 6, 1 << 5);
+			cr_assert_eq(k->dict_put_i64(&t.d, bi, h, n, ids), n);
+			cr_assert_eq(t.d.n, nk);
+			cr_assert(!memcmp(ids, want, n * 4), "%s hm=%d", k->isa, hm);
+			assert_skey(&t, k->isa);
+			/* again, every key known now */
+			cr_assert_eq(k->dict_put_i64(&t.d, bi, h, n, ids), n);
+			cr_assert_eq(t.d.n, nk);
+			cr_assert(!memcmp(ids, want, n * 4), "%s hm=%d again", k->isa, hm);
+		}
 	}
 }
 
