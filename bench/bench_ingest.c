@@ -369,6 +369,7 @@ struct split {
 static sluice_context *ctx;
 static struct counted c;
 static int ctx_port;
+static int io_threads = 1; /* the engine's socketServerStream ioThreads */
 
 static void engine_start(struct sender *s)
 {
@@ -381,7 +382,8 @@ static void engine_start(struct sender *s)
 	sluice_error err = {0};
 	ctx = sluice_context_new(&cfg, &err);
 	char p[256];
-	snprintf(p, sizeof(p), "val lines = socketServerStream(\"127.0.0.1:%d\")", ctx_port);
+	snprintf(p, sizeof(p), "val lines = socketServerStream(\"127.0.0.1:%d\", ioThreads = %d)",
+		 ctx_port, io_threads);
 	c = (struct counted){.want = s->total / LINE};
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_cond_init(&c.cv, NULL);
@@ -463,11 +465,19 @@ int main(int argc, char **argv)
 	bool do_base = all || !strcmp(mode, "both") || !strcmp(mode, "baseline");
 	bool do_eng = all || !strcmp(mode, "both") || !strcmp(mode, "engine");
 	bool do_ret = all || !strcmp(mode, "retain");
-	warm = argc > 5 && !strcmp(argv[5], "warm");
+	bool bad = false;
+	for (int i = 5; i < argc; i++) {
+		if (!strcmp(argv[i], "warm"))
+			warm = true;
+		else if (!strncmp(argv[i], "io=", 3))
+			io_threads = atoi(argv[i] + 3);
+		else
+			bad = true;
+	}
 	if (conns < 1 || conns > 64 || runs < 1 || runs > 15 || !mib ||
-	    (!do_base && !do_eng && !do_ret) || (argc > 5 && !warm)) {
+	    (!do_base && !do_eng && !do_ret) || bad || io_threads < 1 || io_threads > 64) {
 		fprintf(stderr, "usage: bench_ingest [total_MiB] [connections 1..64] [runs 1..15] "
-				"[both|engine|baseline|retain|all] [warm]\n");
+				"[both|engine|baseline|retain|all] [warm] [io=N]\n");
 		return 2;
 	}
 	struct sender s = {.conns = conns};

@@ -453,9 +453,10 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 	int nrecv = 0, nw = sl_workers_count(ctx->env.workers);
 	for (int i = 0; i < ctx->g.nds; i++) {
 		sl_dstream *d = ctx->g.ds[i];
-		sl_receiver *r = d->kind == SL_DS_SOURCE && d->used ? sl_receiver_of(d->src) : NULL;
-		if (r)
-			r->node = sl_workers_node(ctx->env.workers, nrecv++ % (nw > 0 ? nw : 1));
+		int nr = d->kind == SL_DS_SOURCE && d->used ? sl_receiver_source_count(d->src) : 0;
+		for (int k = 0; k < nr; k++)
+			sl_receiver_source_at(d->src, k)->node =
+			    sl_workers_node(ctx->env.workers, nrecv++ % (nw > 0 ? nw : 1));
 	}
 	for (int i = 0; i < ctx->g.nds; i++) {
 		sl_dstream *d = ctx->g.ds[i];
@@ -624,21 +625,27 @@ int sluice_context_receiver_stats(const sluice_context *ctx, int i, sluice_recei
 	if (!d)
 		return -ENOENT;
 	sl_receiver *r = sl_receiver_of(d->src);
-	/* relaxed throughout: statistics, each counter on its own */
 	sluice_receiver_stats x = {
 	    .size = sizeof(x),
 	    .name = r->ops->name,
 	    .line = d->line,
 	    .col = d->col,
-	    .records = atomic_load_explicit(&r->records, memory_order_relaxed),
-	    .bytes = atomic_load_explicit(&r->bytes, memory_order_relaxed),
 	    .blocks = sl_receiver_source_blocks(d->src),
-	    .skipped = atomic_load_explicit(&r->skipped, memory_order_relaxed),
-	    .restarts = atomic_load_explicit(&r->restarts, memory_order_relaxed),
-	    .connections = atomic_load_explicit(&r->connections, memory_order_relaxed),
-	    .rate_limit = atomic_load_explicit(&r->rate_limit, memory_order_relaxed),
-	    .last_errno = atomic_load_explicit(&r->last_errno, memory_order_relaxed),
+	    .io_threads = sl_receiver_source_count(d->src),
 	};
+	/* one source over several io threads: the sums of their counters, the first error */
+	for (int k = 0; k < x.io_threads; k++) {
+		sl_receiver *q = sl_receiver_source_at(d->src, k);
+		/* relaxed throughout: statistics, each counter on its own */
+		x.records += atomic_load_explicit(&q->records, memory_order_relaxed);
+		x.bytes += atomic_load_explicit(&q->bytes, memory_order_relaxed);
+		x.skipped += atomic_load_explicit(&q->skipped, memory_order_relaxed);
+		x.restarts += atomic_load_explicit(&q->restarts, memory_order_relaxed);
+		x.connections += atomic_load_explicit(&q->connections, memory_order_relaxed);
+		x.rate_limit += atomic_load_explicit(&q->rate_limit, memory_order_relaxed);
+		if (!x.last_errno)
+			x.last_errno = atomic_load_explicit(&q->last_errno, memory_order_relaxed);
+	}
 	size_t n = st->size && st->size < sizeof(x) ? st->size : sizeof(x);
 	memcpy(st, &x, n);
 	st->size = n;

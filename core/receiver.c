@@ -51,8 +51,10 @@ struct block {
 
 struct rsrc {
 	sl_source base;
-	sl_receiver *r;
-	sl_col **pend; /* chunks popped by poll(), sealed at the next tick */
+	sl_receiver *r;   /* rs[0]: its name and maxRate are the source's */
+	sl_receiver **rs; /* the receivers whose chunks make this stream's blocks */
+	int nr;           /* (several: one socketServerStream over several io threads) */
+	sl_col **pend;    /* chunks popped by poll(), sealed at the next tick */
 	size_t npend, cappend;
 	sl_ratelimit limit; /* maxRate and the current estimate (Spark's RateLimiter) */
 	sl_pid pid;         /* backpressure: Spark's PIDRateEstimator */
@@ -62,8 +64,8 @@ struct rsrc {
 	int started, stopped;
 };
 
-/* Pop every chunk in the ring into pend. 0 or -ENOMEM (the rest stay in the ring). */
-static int take_all(struct rsrc *s)
+/* Pop every chunk in r's ring into pend. 0 or -ENOMEM (the rest stay in the ring). */
+static int take_all(struct rsrc *s, sl_receiver *r)
 {
 	for (;;) {
 		if (s->npend == s->cappend) {
@@ -75,7 +77,7 @@ static int take_all(struct rsrc *s)
 			s->pend = p;
 			s->cappend = nc;
 		}
-		sl_col *c = sl_spsc_pop(&s->r->ring);
+		sl_col *c = sl_spsc_pop(&r->ring);
 		if (!c)
 			return 0;
 		s->pend[s->npend++] = c;
@@ -86,13 +88,18 @@ static int take_all(struct rsrc *s)
  * Driver thread only. 0 or -ENOMEM (the rest stay in the ring). */
 static int take(struct rsrc *s)
 {
-	size_t before = s->npend;
-	int rc = take_all(s);
-	/* acq_rel RMW after the pops: pairs with the one in sl_receiver_want_room (see
-	 * there); 1 means the io thread may sleep until woken */
-	if (s->npend > before && s->r->ops->room &&
-	    atomic_exchange_explicit(&s->r->want_room, 0, memory_order_acq_rel))
-		s->r->ops->room(s->r);
+	int rc = 0;
+	for (int i = 0; i < s->nr; i++) {
+		sl_receiver *r = s->rs[i];
+		size_t before = s->npend;
+		int e = take_all(s, r);
+		rc = rc ? rc : e;
+		/* acq_rel RMW after the pops: pairs with the one in sl_receiver_want_room (see
+		 * there); 1 means the io thread may sleep until woken */
+		if (s->npend > before && r->ops->room &&
+		    atomic_exchange_explicit(&r->want_room, 0, memory_order_acq_rel))
+			r->ops->room(r);
+	}
 	return rc;
 }
 
@@ -176,14 +183,40 @@ static int seal(struct rsrc *s, int64_t now)
 	return 0;
 }
 
+/* Start the receivers, the first last (with several io threads, the first deals
+ * connections to the others: see sl_socket_server_io_threads); a failure stops the
+ * ones already started. */
 static int r_start(sl_source *src, int64_t zero_time, sluice_error *err)
 {
 	(void)zero_time;
 	struct rsrc *s = (struct rsrc *)src;
-	int rc = s->r->ops->start(s->r, err);
-	if (!rc)
-		s->started = 1;
-	return rc;
+	for (int i = s->nr - 1; i >= 0; i--) {
+		int rc = s->rs[i]->ops->start(s->rs[i], err);
+		if (rc) {
+			for (int k = i + 1; k < s->nr; k++)
+				s->rs[k]->ops->stop(s->rs[k]);
+			return rc;
+		}
+	}
+	s->started = 1;
+	return 0;
+}
+
+/* Every receiver has pushed its last chunk. */
+static bool all_done(const struct rsrc *s)
+{
+	for (int i = 0; i < s->nr; i++)
+		/* acquire: pairs with the io thread's release store after its last push */
+		if (!atomic_load_explicit(&s->rs[i]->done, memory_order_acquire))
+			return false;
+	return true;
+}
+
+/* Stop the receivers, the first (the one that deals connections) first. */
+static void stop_all(struct rsrc *s)
+{
+	for (int i = 0; i < s->nr; i++)
+		s->rs[i]->ops->stop(s->rs[i]);
 }
 
 static void r_poll(sl_source *src)
@@ -203,7 +236,8 @@ static void r_tick(sl_source *src, int64_t now)
 		       s->r->ops->name);
 	/* release: pairs with the io thread's acquire; it pushes its partial chunk, which the
 	 * next tick seals (data is at most one block interval late) */
-	atomic_fetch_add_explicit(&s->r->flush_seq, 1, memory_order_release);
+	for (int i = 0; i < s->nr; i++)
+		atomic_fetch_add_explicit(&s->rs[i]->flush_seq, 1, memory_order_release);
 }
 
 static int r_next(sl_source *src, int64_t time, sl_rdd **out, sluice_error *err)
@@ -231,8 +265,12 @@ static int r_next(sl_source *src, int64_t time, sl_rdd **out, sluice_error *err)
 	s->nblk -= k;
 	*out = r;
 	/* a stopped receiver with nothing left has ended */
-	int done = atomic_load_explicit(&s->r->done, memory_order_acquire);
-	return s->stopped && done && !s->nblk && !sl_spsc_size(&s->r->ring) ? SL_SOURCE_END : 0;
+	if (!s->stopped || s->nblk || !all_done(s))
+		return 0;
+	for (int i = 0; i < s->nr; i++)
+		if (sl_spsc_size(&s->rs[i]->ring))
+			return 0;
+	return SL_SOURCE_END;
 }
 
 static void r_stop(sl_source *src)
@@ -243,17 +281,16 @@ static void r_stop(sl_source *src)
 	/* Ask the io thread to finish, and keep sealing what it pushes so it is never stuck
 	 * on a full ring while it flushes; then stop() joins it. Bounded: the io thread sees
 	 * stop_req at its next wakeup (a few ms) and pushes at most a ring's worth. */
-	/* release: pairs with the io thread's acquire load of stop_req */
-	atomic_store_explicit(&s->r->stop_req, 1, memory_order_release);
+	for (int i = 0; i < s->nr; i++)
+		/* release: pairs with the io thread's acquire load of stop_req */
+		atomic_store_explicit(&s->rs[i]->stop_req, 1, memory_order_release);
 	struct timespec pause = {0, 1000000};
-	for (int i = 0;
-	     i < 5000 && !atomic_load_explicit(&s->r->done, memory_order_acquire) && s->started;
-	     i++) {
+	for (int i = 0; i < 5000 && !all_done(s) && s->started; i++) {
 		if (seal(s, INT64_MAX))
 			break;
 		nanosleep(&pause, NULL);
 	}
-	s->r->ops->stop(s->r);
+	stop_all(s);
 	s->stopped = 1;
 }
 
@@ -261,8 +298,10 @@ static void r_free(sl_source *src)
 {
 	struct rsrc *s = (struct rsrc *)src;
 	if (s->started && !s->stopped)
-		s->r->ops->stop(s->r);
-	s->r->ops->free(s->r);
+		stop_all(s);
+	for (int i = 0; i < s->nr; i++)
+		s->rs[i]->ops->free(s->rs[i]);
+	sl_dealloc(src->env->mem, s->rs, (size_t)s->nr * sizeof(*s->rs));
 	for (size_t i = 0; i < s->nblk; i++)
 		sl_col_unref(s->blk[i].col);
 	for (size_t i = 0; i < s->npend; i++)
@@ -272,6 +311,17 @@ static void r_free(sl_source *src)
 	if (s->blk)
 		sl_dealloc(src->env->mem, s->blk, s->capblk * sizeof(*s->blk));
 	sl_dealloc(src->env->mem, s, sizeof(*s));
+}
+
+/* The source's rate (records/s, 0 = unlimited) shared by its io threads: each gets an
+ * equal part, rounded up. */
+static void set_rates(struct rsrc *s, int64_t rate)
+{
+	int64_t each = rate > 0 ? rate / s->nr + (rate % s->nr != 0) : 0;
+	for (int i = 0; i < s->nr; i++)
+		/* relaxed: a setting the io thread picks up at its next wakeup; no data rides
+		 * on it */
+		atomic_store_explicit(&s->rs[i]->rate_limit, each, memory_order_relaxed);
 }
 
 /*
@@ -289,9 +339,7 @@ static void r_batch_done(sl_source *src, int64_t time, int64_t records, int64_t 
 	    sl_pid_compute(&s->pid, wall_ms, records, processing_ms, scheduling_ms, &rate) != 1)
 		return;
 	sl_ratelimit_update(&s->limit, rate >= 9.2e18 ? INT64_MAX : (int64_t)rate);
-	/* relaxed: a setting the io thread picks up at its next wakeup; no data rides on it */
-	atomic_store_explicit(&s->r->rate_limit, sl_ratelimit_rate(&s->limit),
-			      memory_order_relaxed);
+	set_rates(s, sl_ratelimit_rate(&s->limit));
 }
 
 static const sl_source_ops receiver_ops = {
@@ -307,30 +355,56 @@ static const sl_source_ops receiver_ops = {
 
 sl_source *sl_receiver_source_new(sl_env *env, sl_receiver *r, sluice_error *err)
 {
+	return sl_receivers_source_new(env, &r, 1, err);
+}
+
+sl_source *sl_receivers_source_new(sl_env *env, sl_receiver *const *rs, int n, sluice_error *err)
+{
 	struct rsrc *s = sl_calloc(env->mem, -1, sizeof(*s));
-	if (!s) {
-		r->ops->free(r);
+	sl_receiver **a = sl_alloc(env->mem, -1, (size_t)n * sizeof(*a));
+	if (!s || !a) {
+		for (int i = 0; i < n; i++)
+			rs[i]->ops->free(rs[i]);
+		if (s)
+			sl_dealloc(env->mem, s, sizeof(*s));
+		if (a)
+			sl_dealloc(env->mem, a, (size_t)n * sizeof(*a));
 		sl_error_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
+	memcpy(a, rs, (size_t)n * sizeof(*a));
+	sl_receiver *r = rs[0];
 	s->base.ops = &receiver_ops;
 	s->base.type = &sl_type_str;
 	s->base.env = env;
 	s->base.bounded = 0;
 	s->r = r;
-	/* a per-source maxRate (pipeline argument) wins over the context's */
+	s->rs = a;
+	s->nr = n;
+	/* a per-source maxRate (pipeline argument, set on the first receiver) wins over the
+	 * context's */
 	int64_t max = atomic_load_explicit(&r->rate_limit, memory_order_relaxed);
 	sl_ratelimit_init(&s->limit, max ? max : env->max_rate,
 			  env->backpressure ? env->initial_rate : 0);
 	sl_pid_init_default(&s->pid, env->batch_ms);
-	/* relaxed: set before the io thread exists */
-	atomic_store_explicit(&r->rate_limit, sl_ratelimit_rate(&s->limit), memory_order_relaxed);
+	set_rates(s, sl_ratelimit_rate(&s->limit)); /* before the io threads exist */
 	return &s->base;
 }
 
 sl_receiver *sl_receiver_of(sl_source *src)
 {
 	return src->ops == &receiver_ops ? ((struct rsrc *)src)->r : NULL;
+}
+
+int sl_receiver_source_count(sl_source *src)
+{
+	return src->ops == &receiver_ops ? ((struct rsrc *)src)->nr : 0;
+}
+
+sl_receiver *sl_receiver_source_at(sl_source *src, int i)
+{
+	struct rsrc *s = (struct rsrc *)src;
+	return src->ops == &receiver_ops && i >= 0 && i < s->nr ? s->rs[i] : NULL;
 }
 
 uint64_t sl_receiver_source_blocks(sl_source *src)

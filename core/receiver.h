@@ -110,9 +110,20 @@ static inline bool sl_receiver_want_room(sl_receiver *r, size_t max_inflight)
 
 /* Wrap a receiver as a stream source (takes r). Returns NULL with err on ENOMEM. */
 sl_source *sl_receiver_source_new(sl_env *env, sl_receiver *r, sluice_error *err);
+/*
+ * One stream source over n receivers (takes them all, also on failure): every block tick
+ * seals the chunks of all of them into one block; rs[0]'s name and maxRate (rate_limit
+ * when this is called) are the source's, and the rate in force (maxRate, backpressure) is
+ * shared equally among them. They are started last to first and stopped first to last
+ * (see sl_socket_server_io_threads). NULL with err on ENOMEM.
+ */
+sl_source *sl_receivers_source_new(sl_env *env, sl_receiver *const *rs, int n, sluice_error *err);
 
-/* The receiver behind a source made by sl_receiver_source_new, or NULL. */
+/* The (first) receiver behind a source made by sl_receiver(s)_source_new, or NULL. */
 sl_receiver *sl_receiver_of(sl_source *src);
+/* How many receivers that source has (0 for other sources), and receiver i of them. */
+int sl_receiver_source_count(sl_source *src);
+sl_receiver *sl_receiver_source_at(sl_source *src, int i);
 /* Blocks that source has sealed so far. */
 uint64_t sl_receiver_source_blocks(sl_source *src);
 

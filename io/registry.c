@@ -134,20 +134,26 @@ static sl_source *make_generator(sl_env *env, const sl_arg *args, int nargs, slu
 }
 
 /* Receiver options shared by the socket sources: maxRecord (bytes), maxRate (records/s). */
-static sl_source *as_source(sl_env *env, sl_receiver *r, const sl_arg *max_rate, sluice_error *err)
+static sl_source *as_sources(sl_env *env, sl_receiver **rs, int n, const sl_arg *max_rate,
+			     sluice_error *err)
 {
-	if (!r)
-		return NULL;
+	sl_receiver *r = rs[0];
 	if (max_rate) {
 		if (max_rate->i < 1) {
-			r->ops->free(r);
+			for (int i = 0; i < n; i++)
+				rs[i]->ops->free(rs[i]);
 			sl_error_set(err, -EINVAL, "maxRate must be >= 1 records/s");
 			return NULL;
 		}
 		/* relaxed: before the io thread exists; the source reads it as this stream's cap */
 		atomic_store_explicit(&r->rate_limit, max_rate->i, memory_order_relaxed);
 	}
-	return sl_receiver_source_new(env, r, err);
+	return sl_receivers_source_new(env, rs, n, err);
+}
+
+static sl_source *as_source(sl_env *env, sl_receiver *r, const sl_arg *max_rate, sluice_error *err)
+{
+	return r ? as_sources(env, &r, 1, max_rate, err) : NULL;
 }
 
 static int max_record_of(const sl_arg *a, size_t *out, sluice_error *err)
@@ -191,15 +197,31 @@ static sl_source *make_socket_text(sl_env *env, const sl_arg *args, int nargs, s
 
 static sl_source *make_socket_server(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
 {
-	static const struct param ps[] = {
-	    {"address", SL_ARG_STR, 1}, {"maxRecord", SL_ARG_INT, 0}, {"maxRate", SL_ARG_INT, 0}};
-	const sl_arg *a[3];
+	static const struct param ps[] = {{"address", SL_ARG_STR, 1},
+					  {"maxRecord", SL_ARG_INT, 0},
+					  {"maxRate", SL_ARG_INT, 0},
+					  {"ioThreads", SL_ARG_INT, 0}};
+	const sl_arg *a[4];
 	size_t maxrec;
-	if (bind("socketServerStream", ps, 3, args, nargs, a, err, sl_source_defs[4].usage) ||
+	if (bind("socketServerStream", ps, 4, args, nargs, a, err, sl_source_defs[4].usage) ||
 	    max_record_of(a[1], &maxrec, err))
 		return NULL;
-	sl_receiver *r = sl_socket_server_stream_new(env, a[0]->s, maxrec, err);
-	return as_source(env, r, a[2], err);
+	int64_t nio = a[3] ? a[3]->i : 1;
+	if (nio < 1 || nio > SL_SOCKET_IO_THREADS_MAX) {
+		sl_error_set(err, -EINVAL,
+			     "socketServerStream: ioThreads must be in 1..%d (got %lld)",
+			     SL_SOCKET_IO_THREADS_MAX, (long long)nio);
+		return NULL;
+	}
+	sl_receiver *rs[SL_SOCKET_IO_THREADS_MAX];
+	rs[0] = sl_socket_server_stream_new(env, a[0]->s, maxrec, err);
+	if (!rs[0])
+		return NULL;
+	if (sl_socket_server_io_threads(rs[0], (int)nio, rs, err)) {
+		rs[0]->ops->free(rs[0]);
+		return NULL;
+	}
+	return as_sources(env, rs, (int)nio, a[2], err);
 }
 
 static sl_source *make_filestream(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
@@ -227,7 +249,7 @@ const sl_source_def sl_source_defs[] = {
     {"socketTextStream", make_socket_text,
      "socketTextStream(\"host\", port[, restartDelay = 2s][, maxRecord = bytes][, maxRate = N])"},
     {"socketServerStream", make_socket_server,
-     "socketServerStream(\"[host]:port\"[, maxRecord = bytes][, maxRate = N])"},
+     "socketServerStream(\"[host]:port\"[, maxRecord = bytes][, maxRate = N][, ioThreads = N])"},
     {"textFileStream", make_filestream,
      "textFileStream(\"dir\"[, newFilesOnly = true][, minRememberDuration = 60s])"},
     {NULL, NULL, NULL},

@@ -127,8 +127,18 @@ typedef struct sock_rx {
 	int port;
 	int64_t delay_ms;
 	/* server */
-	int lfd;
+	int lfd; /* the listening socket (the first io thread only; else -1) */
 	int bound_port;
+	/* server with several io threads: the first accepts and deals connections round
+	 * robin to io[0..nio) (itself included); io is the first's, NULL on the others */
+	struct sock_rx **io;
+	unsigned nio, next_io;
+	/* connections dealt to this io thread, not yet taken: hfd[0..nh), under hmu;
+	 * hpending is 1 from a deal until this io thread takes them */
+	pthread_mutex_t hmu;
+	int *hfd;
+	size_t nh, caph;
+	atomic_int hpending;
 	/* driver side */
 	size_t max_inflight;
 	pthread_t thr;
@@ -483,7 +493,8 @@ static void on_connect(sock_rx *s, int res)
 
 /* ------------------------------------------------------------ server accepts */
 
-static void on_accept(sock_rx *s, int fd)
+/* Start reading connection fd on this io thread. */
+static void adopt(sock_rx *s, int fd)
 {
 	if (s->stopping) {
 		close(fd);
@@ -510,6 +521,64 @@ static void on_accept(sock_rx *s, int fd)
 		arm_recv(s, c);
 	else
 		s->need_rearm = true;
+}
+
+/*
+ * Hand accepted connection fd to io thread t (not the caller's): into t's list under its
+ * mutex, then t's eventfd wakes it and its service() adopts the fd. Only the accepting io
+ * thread deals; t's eventfd stays open until the accepting thread is joined (the source
+ * stops the first io thread first: sl_socket_server_io_threads).
+ */
+static void deal(sock_rx *s, sock_rx *t, int fd)
+{
+	pthread_mutex_lock(&t->hmu);
+	if (t->nh == t->caph) {
+		size_t n = t->caph ? t->caph * 2 : 16;
+		int *p = realloc(t->hfd, n * sizeof(*p));
+		if (!p) {
+			pthread_mutex_unlock(&t->hmu);
+			adopt(s, fd); /* read it here rather than lose it */
+			return;
+		}
+		t->hfd = p;
+		t->caph = n;
+	}
+	t->hfd[t->nh++] = fd;
+	pthread_mutex_unlock(&t->hmu);
+	/* release: pairs with the acquire exchange in take_dealt; the fd is in the list */
+	atomic_store_explicit(&t->hpending, 1, memory_order_release);
+	uint64_t one = 1;
+	while (write(t->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+static void on_accept(sock_rx *s, int fd)
+{
+	sock_rx *t = s->nio > 1 ? s->io[s->next_io++ % s->nio] : s;
+	if (t == s || s->stopping)
+		adopt(s, fd);
+	else
+		deal(s, t, fd);
+}
+
+/* Adopt the connections the accepting io thread dealt to this one. */
+static void take_dealt(sock_rx *s)
+{
+	/* acq_rel: pairs with deal's release store (the list holds the fds it announced) */
+	if (!atomic_exchange_explicit(&s->hpending, 0, memory_order_acq_rel))
+		return;
+	for (;;) {
+		int fd[16];
+		size_t n = 0;
+		pthread_mutex_lock(&s->hmu);
+		while (n < 16 && s->nh)
+			fd[n++] = s->hfd[--s->nh];
+		pthread_mutex_unlock(&s->hmu);
+		if (!n)
+			return;
+		for (size_t i = 0; i < n; i++)
+			adopt(s, fd[i]);
+	}
 }
 
 /* ------------------------------------------------------------ events and framing */
@@ -873,6 +942,7 @@ static void service(sock_rx *s)
 		return;
 	}
 	int64_t now = now_ns();
+	take_dealt(s);
 	/* acquire: pairs with the driver's release increment after it sealed a block */
 	uint64_t f = atomic_load_explicit(&s->base.flush_seq, memory_order_acquire);
 	if (f != s->seen_flush) {
@@ -888,7 +958,7 @@ static void service(sock_rx *s)
 		rearm_all(s);
 	if (s->stopping)
 		return;
-	if (s->server && !s->accept_armed && now >= s->accept_retry_at)
+	if (s->server && s->lfd >= 0 && !s->accept_armed && now >= s->accept_retry_at)
 		arm_accept(s);
 	if (!s->server && !s->cconn && !s->connecting && now >= s->reconnect_at)
 		start_connect(s);
@@ -1007,9 +1077,9 @@ static void *io_main(void *arg)
 	sock_rx *s = arg;
 	arm_wake(s);
 	arm_timer(s);
-	if (s->server)
+	if (s->server && s->lfd >= 0)
 		arm_accept(s);
-	else
+	else if (!s->server)
 		start_connect(s);
 	while (!s->stopping) {
 		int e = io_uring_submit_and_wait(&s->u.ring, 1);
@@ -1113,6 +1183,13 @@ static void rx_free(sl_receiver *r)
 	rx_stop(r);
 	sl_receiver_fini(r);
 	sl_mem *m = r->env->mem;
+	/* connections dealt to this io thread after it stopped */
+	for (size_t i = 0; i < s->nh; i++)
+		close(s->hfd[i]);
+	free(s->hfd);
+	pthread_mutex_destroy(&s->hmu);
+	if (s->io)
+		sl_dealloc(m, s->io, s->nio * sizeof(*s->io));
 	if (s->host)
 		sl_dealloc(m, s->host, strlen(s->host) + 1);
 	if (s->tab)
@@ -1154,6 +1231,8 @@ static sock_rx *rx_new(sl_env *env, size_t max_record, sluice_error *err)
 		return NULL;
 	}
 	s->lfd = s->efd = s->cfd = -1;
+	pthread_mutex_init(&s->hmu, NULL);
+	atomic_init(&s->hpending, 0);
 	size_t cap = s->base.ring.mask + 1;
 	s->max_inflight = SL_RECEIVER_INFLIGHT < cap ? SL_RECEIVER_INFLIGHT : cap;
 	s->chunk_rows = CHUNK_ROWS;
@@ -1335,6 +1414,46 @@ int sl_socket_server_port(sl_receiver *r)
 	return s && s->server ? s->bound_port : -EINVAL;
 }
 
+/* sl_socket_server_io_threads: see the contract in socket.h */
+int sl_socket_server_io_threads(sl_receiver *r, int n, sl_receiver **out, sluice_error *err)
+{
+	sock_rx *s = of(r);
+	if (!s || !s->server || s->lfd < 0 || s->io || n < 1 || n > SL_SOCKET_IO_THREADS_MAX)
+		return sl_error_set(err, -EINVAL,
+				    "socketServerStream: ioThreads must be in 1..%d (got %d)",
+				    SL_SOCKET_IO_THREADS_MAX, n);
+	if (s->started || s->stopped)
+		return sl_error_set(err, -EBUSY, "%s: already started", s->name);
+	out[0] = r;
+	if (n == 1)
+		return 0;
+	sl_mem *m = r->env->mem;
+	s->io = sl_calloc(m, -1, (size_t)n * sizeof(*s->io));
+	if (!s->io)
+		return sl_error_set(err, -ENOMEM, "out of memory for a socket receiver");
+	s->io[0] = s;
+	for (int i = 1; i < n; i++) {
+		sock_rx *t = rx_new(r->env, r->max_record, err);
+		if (!t) {
+			for (int k = 1; k < i; k++)
+				rx_free(&s->io[k]->base);
+			sl_dealloc(m, s->io, (size_t)n * sizeof(*s->io));
+			s->io = NULL;
+			return -ENOMEM;
+		}
+		t->base.ops = &server_ops;
+		t->server = true;
+		t->bound_port = s->bound_port;
+		t->max_inflight = s->max_inflight;
+		t->base.wake_at = s->base.wake_at;
+		snprintf(t->name, sizeof(t->name), "%.280s io thread %d", s->name, i + 1);
+		s->io[i] = t;
+		out[i] = &t->base;
+	}
+	s->nio = (unsigned)n;
+	return 0;
+}
+
 /* sl_socket_set_max_inflight: see the contract in socket.h */
 int sl_socket_set_max_inflight(sl_receiver *r, size_t chunks)
 {
@@ -1343,8 +1462,11 @@ int sl_socket_set_max_inflight(sl_receiver *r, size_t chunks)
 		return -EINVAL;
 	if (s->started || s->stopped)
 		return -EBUSY;
-	size_t cap = s->base.ring.mask + 1;
-	s->max_inflight = chunks < cap ? chunks : cap;
-	s->base.wake_at = s->max_inflight / 2 ? s->max_inflight / 2 : 1;
+	for (unsigned i = 0; i < (s->nio ? s->nio : 1); i++) {
+		sock_rx *t = s->nio ? s->io[i] : s;
+		size_t cap = t->base.ring.mask + 1;
+		t->max_inflight = chunks < cap ? chunks : cap;
+		t->base.wake_at = t->max_inflight / 2 ? t->max_inflight / 2 : 1;
+	}
 	return 0;
 }

@@ -87,6 +87,21 @@ sl_receiver *sl_socket_text_stream_new(sl_env *env, const char *host, int port,
 sl_receiver *sl_socket_server_stream_new(sl_env *env, const char *bind_addr, size_t max_record,
 					 sluice_error *err);
 
+/*
+ * sl_socket_server_io_threads - spread a socketServerStream receiver r (not started) over
+ * n io threads (1..SL_SOCKET_IO_THREADS_MAX): writes n receivers to out, out[0] = r and
+ * out[1..n) new ones, each with its own io_uring, provided buffers, ring and counters. r's
+ * io thread alone accepts, and deals accepted connections round robin to the n of them
+ * (itself included): connection k is read by out[k % n] from start to end, so a producer's
+ * lines stay in order. The caller owns out[1..n) (ops->free each) and must start them
+ * before r and stop r before them (r's io thread writes to their eventfds when it deals);
+ * core/receiver.c's source over several receivers does so. Setters applied to r later
+ * (sl_socket_set_max_inflight) apply to all. Returns 0, or -EINVAL (not a listening
+ * socketServerStream, already spread, n out of range), -EBUSY (started), -ENOMEM, with err.
+ */
+#define SL_SOCKET_IO_THREADS_MAX 64
+int sl_socket_server_io_threads(sl_receiver *r, int n, sl_receiver **out, sluice_error *err);
+
 /* sl_socket_server_port - the bound port of a socketServerStream receiver, or -EINVAL
  * for any other receiver. */
 int sl_socket_server_port(sl_receiver *r);

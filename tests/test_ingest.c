@@ -77,7 +77,9 @@ static void *send_lines(void *arg)
 	}
 	if (fd < 0)
 		return NULL;
-	static char buf[LINE * 1000];
+	char *buf = malloc(LINE * 1000); /* one per sender: several may run at once */
+	if (!buf)
+		goto out;
 	size_t k = 0;
 	while (k < s->lines) {
 		size_t n = 0;
@@ -101,6 +103,7 @@ static void *send_lines(void *arg)
 		}
 	}
 out:
+	free(buf);
 	close(fd);
 	atomic_store(&s->done, 1);
 	return NULL;
@@ -218,5 +221,99 @@ Test(ingest, graceful_stop_drains_received_data_into_a_last_batch, .timeout = 60
 	cr_assert_eq(atomic_load(&sl.lines), snd.lines, "graceful stop lost %zu lines",
 		     snd.lines - atomic_load(&sl.lines));
 	cr_assert_eq(atomic_load(&sl.bad), 0);
+	sluice_context_free(ctx);
+}
+
+struct summed {
+	atomic_size_t lines;
+	atomic_ullong sum;
+	atomic_int bad;
+};
+
+static int sum_lines(void *arg, int64_t t, const sluice_batch *b)
+{
+	(void)t;
+	struct summed *s = arg;
+	for (size_t p = 0; p < sluice_batch_partitions(b); p++) {
+		const sluice_column *c = sluice_batch_partition(b, p);
+		unsigned long long sum = 0;
+		for (size_t i = 0; i < sluice_column_length(c); i++) {
+			size_t len;
+			const char *str = sluice_column_str(c, i, &len);
+			if (len != LINE - 1)
+				atomic_store(&s->bad, 1);
+			sum += strtoull(str, NULL, 10);
+		}
+		atomic_fetch_add(&s->sum, sum);
+		atomic_fetch_add(&s->lines, sluice_column_length(c));
+	}
+	return 0;
+}
+
+/* socketServerStream(..., ioThreads = 2): four producers dealt to two io threads, one
+ * stream; the statistics are the sums over the io threads; a graceful stop keeps all. */
+Test(ingest, server_io_threads_one_stream, .timeout = 60)
+{
+	enum { NS = 4, NL = 20000 };
+	int port = free_port();
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.batch_interval_ms = 100;
+	cfg.block_interval_ms = 50;
+	cfg.no_pin = 1;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	char p[160];
+	snprintf(p, sizeof(p), "val s = socketServerStream(\"127.0.0.1:%d\", ioThreads = 2)", port);
+	struct summed sm = {0};
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	cr_assert_eq(
+	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "s"), sum_lines, &sm, &err), 0);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	struct sender snd[NS];
+	pthread_t th[NS];
+	for (int i = 0; i < NS; i++) {
+		snd[i] = (struct sender){.port = port, .lines = NL};
+		pthread_create(&th[i], NULL, send_lines, &snd[i]);
+	}
+	for (int i = 0; i < NS; i++)
+		pthread_join(th[i], NULL);
+	sluice_receiver_stats st = {.size = sizeof(st)};
+	for (double t0 = now_s(); now_s() - t0 < 10;) {
+		sluice_context_receiver_stats(ctx, 0, &st);
+		if (st.records == (uint64_t)NS * NL)
+			break;
+		usleep(5000);
+	}
+	cr_assert_eq(sluice_context_receiver_count(ctx), 1, "one stream, whatever its threads");
+	cr_assert_eq(st.io_threads, 2);
+	cr_assert_eq(st.connections, NS);
+	cr_assert_eq(st.records, (uint64_t)NS * NL);
+	cr_assert_eq(st.bytes, (uint64_t)NS * NL * LINE);
+	cr_assert_eq(sluice_context_stop(ctx, 1), 0);
+	cr_assert_eq(atomic_load(&sm.lines), (size_t)NS * NL);
+	cr_assert_eq(atomic_load(&sm.sum), (unsigned long long)NS * NL * (NL - 1) / 2, "sum %llu",
+		     (unsigned long long)atomic_load(&sm.sum));
+	cr_assert_eq(atomic_load(&sm.bad), 0);
+	sluice_context_free(ctx);
+
+	/* maxRate is the stream's: shared by its io threads (rounded up each) */
+	ctx = sluice_context_new(&cfg, &err);
+	snprintf(p, sizeof(p),
+		 "val s = socketServerStream(\"127.0.0.1:%d\", ioThreads = 2, maxRate = 1001)\n"
+		 "s.count().print()",
+		 free_port());
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	cr_assert_eq(sluice_context_receiver_stats(ctx, 0, &st), 0);
+	cr_assert_eq(st.rate_limit, 1002);
+	cr_assert_eq(sluice_context_stop(ctx, 0), 0);
+	sluice_context_free(ctx);
+
+	/* ioThreads out of range: a clear error */
+	ctx = sluice_context_new(&cfg, &err);
+	snprintf(p, sizeof(p), "val s = socketServerStream(\"127.0.0.1:0\", ioThreads = 65)");
+	cr_assert_neq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0);
+	cr_assert(strstr(err.msg, "ioThreads must be in 1..64 (got 65)"), "%s", err.msg);
 	sluice_context_free(ctx);
 }

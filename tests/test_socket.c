@@ -628,11 +628,29 @@ Test(socket, flush_pushes_the_partial_chunk)
 
 /* ------------------------------------------------------------ server mode */
 
-Test(socket, server_64_concurrent_producers)
+/* drain over the receivers rs[0..n) of one source (a socketServerStream spread over n io
+ * threads): ticks and pops all of them. */
+static size_t drain_n(sl_receiver **rs, int n, recs *out, size_t want, int64_t timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+	for (;;) {
+		for (int i = 0; i < n; i++) {
+			/* release: as the driver's block tick */
+			atomic_fetch_add_explicit(&rs[i]->flush_seq, 1, memory_order_release);
+			pop_all(rs[i], out);
+		}
+		if (out->n >= want || now_ms() >= end)
+			return out->n;
+		nap();
+	}
+}
+
+/* 64 producers at once into the started receivers rs[0..n) (rs[0] listens): every line
+ * exactly once, in order per producer. */
+static void run_64_producers(sl_receiver **rs, int n)
 {
 	enum { NP = 64, NL = 1000 };
-	sl_receiver *r = server_new("127.0.0.1:0", 0);
-	int port = sl_socket_server_port(r);
+	int port = sl_socket_server_port(rs[0]);
 	cr_assert(port > 0);
 	producer *p = calloc(NP, sizeof(*p));
 	cr_assert_not_null(p);
@@ -646,12 +664,12 @@ Test(socket, server_64_concurrent_producers)
 	for (int i = 0; i < NP; i++)
 		cr_assert_eq(pthread_create(&p[i].thr, NULL, producer_main, &p[i]), 0);
 	recs got = {0};
-	drain(r, &got, NP * NL, 30000);
+	drain_n(rs, n, &got, NP * NL, 30000);
 	for (int i = 0; i < NP; i++) {
 		pthread_join(p[i].thr, NULL);
 		cr_assert(p[i].ok, "producer %d failed to send", i);
 	}
-	drain(r, &got, NP * NL + 1, 200); /* nothing more may come */
+	drain_n(rs, n, &got, NP * NL + 1, 200); /* nothing more may come */
 	cr_assert_eq(got.n, (size_t)NP * NL);
 	/* every line exactly once, and in order per producer */
 	int next[NP] = {0};
@@ -666,14 +684,50 @@ Test(socket, server_64_concurrent_producers)
 	}
 	for (int i = 0; i < NP; i++)
 		cr_assert_eq(next[i], NL);
-	cr_assert_eq(ctr(&r->connections), NP);
-	cr_assert_eq(ctr(&r->records), (uint64_t)NP * NL);
-	cr_assert_eq(ctr(&r->skipped), 0);
-	r->ops->free(r);
+	uint64_t conns = 0, records = 0;
+	for (int i = 0; i < n; i++) {
+		/* dealt round robin: io thread i reads connections i, i + n, ... */
+		cr_assert_eq(ctr(&rs[i]->connections), (uint64_t)(NP / n + (i < NP % n)),
+			     "io thread %d", i);
+		conns += ctr(&rs[i]->connections);
+		records += ctr(&rs[i]->records);
+		cr_assert_eq(ctr(&rs[i]->skipped), 0);
+	}
+	cr_assert_eq(conns, NP);
+	cr_assert_eq(records, (uint64_t)NP * NL);
 	recs_free(&got);
 	for (int i = 0; i < NP; i++)
 		free(p[i].data);
 	free(p);
+}
+
+Test(socket, server_64_concurrent_producers)
+{
+	sl_receiver *r = server_new("127.0.0.1:0", 0);
+	run_64_producers(&r, 1);
+	r->ops->free(r);
+}
+
+Test(socket, server_io_threads_share_64_producers)
+{
+	enum { N = 3 };
+	sluice_error err = {0};
+	sl_receiver *rs[N];
+	sl_receiver *r = sl_socket_server_stream_new(&env, "127.0.0.1:0", 0, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	cr_assert_eq(sl_socket_server_io_threads(r, 0, rs, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "ioThreads must be in 1..64"), "%s", err.msg);
+	cr_assert_eq(sl_socket_server_io_threads(r, N, rs, &err), 0, "%s", err.msg);
+	cr_assert_eq(rs[0], r);
+	cr_assert_eq(sl_socket_server_port(rs[1]), sl_socket_server_port(r));
+	cr_assert_eq(sl_socket_server_io_threads(r, N, rs, &err), -EINVAL, "spread twice");
+	cr_assert_eq(sl_socket_set_max_inflight(r, 4), 0);
+	/* the dealing (first) io thread starts last and stops first */
+	for (int i = N - 1; i >= 0; i--)
+		cr_assert_eq(rs[i]->ops->start(rs[i], &err), 0, "%s", err.msg);
+	run_64_producers(rs, N);
+	for (int i = 0; i < N; i++)
+		rs[i]->ops->free(rs[i]);
 }
 
 /* One producer connection per string, sent and closed in turn; the records. */
