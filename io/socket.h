@@ -6,7 +6,8 @@
  *
  * Common behaviour
  *   - One io thread per receiver, started by r->ops->start (which first checks every
- *     io_uring feature used and returns -ENOTSUP naming the missing one).
+ *     io_uring feature used and returns -ENOTSUP naming the missing one); a server can
+ *     be spread over several receivers, one io thread each (sl_socket_server_io_threads).
  *   - Records longer than max_record bytes (0: SL_MAX_RECORD_DEFAULT) are skipped
  *     whole and counted in r->skipped.
  *   - Counters (relaxed): records and bytes (bytes framed, terminators included),
