@@ -68,39 +68,47 @@ def read_counts(prefix_dir):
     return got
 
 
-# --- loadgen -> socketServerStream -> countByValue -> saveAsTextFiles, exact counts
-port = free_port()
-out = os.path.join(TMP, "out")
-os.makedirs(out)
-pipe = ('socketServerStream("127.0.0.1:%d").flatMap(_.split(" ")).countByValue()'
-        '.saveAsTextFiles("%s/wc")' % (port, out))
-eng = subprocess.Popen([SLUICE, "run", "--batch", "200ms", "--block", "50ms", "--no-pin", pipe],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-ok = wait_port(port, time.time() + 10)
-check("socketServerStream listens", ok)
-counts_file = os.path.join(TMP, "sent.tsv")
-lg = subprocess.run([LOADGEN, "-c", "8", "-f", "lines", "-w", "5", "-k", "300", "-n", "200000",
-                     "--counts", counts_file, "127.0.0.1:%d" % port],
-                    capture_output=True, text=True, timeout=120)
-check("loadgen sent everything", lg.returncode == 0, lg.stderr)
-time.sleep(0.5)  # let the last bytes arrive before asking for the stop (drain covers the rest)
-eng.send_signal(signal.SIGINT)
-try:
-    so, se = eng.communicate(timeout=30)
-except subprocess.TimeoutExpired:
-    eng.kill()
-    so, se = eng.communicate()
-check("sluice stops gracefully on SIGINT", eng.returncode == 0, se)
-sent = collections.Counter()
-if os.path.exists(counts_file):
-    for line in open(counts_file):
-        k, n = line.rstrip("\n").split("\t")
-        sent[k] = int(n)
-got = read_counts(out)
-check("every word counted exactly as sent", sum(sent.values()) > 0 and got == sent,
-      "sent %d words, counted %d; %d keys differ" % (sum(sent.values()), sum(got.values()),
-                                                      len(set(sent) ^ set(got))))
-check("no temp directories left in the output", not [d for d in os.listdir(out) if d.startswith(".")])
+# --- loadgen -> socketServerStream -> countByValue -> saveAsTextFiles, exact counts; once
+# with one io thread, once with the 8 connections dealt to 3 io threads
+def loadgen_to_counts(io_threads):
+    tag = "(ioThreads = %d)" % io_threads
+    port = free_port()
+    out = os.path.join(TMP, "out%d" % io_threads)
+    os.makedirs(out)
+    pipe = ('socketServerStream("127.0.0.1:%d", ioThreads = %d).flatMap(_.split(" "))'
+            '.countByValue().saveAsTextFiles("%s/wc")' % (port, io_threads, out))
+    eng = subprocess.Popen([SLUICE, "run", "--batch", "200ms", "--block", "50ms", "--no-pin",
+                            pipe], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ok = wait_port(port, time.time() + 10)
+    check("socketServerStream listens " + tag, ok)
+    counts_file = os.path.join(TMP, "sent%d.tsv" % io_threads)
+    lg = subprocess.run([LOADGEN, "-c", "8", "-f", "lines", "-w", "5", "-k", "300", "-n",
+                         "200000", "--counts", counts_file, "127.0.0.1:%d" % port],
+                        capture_output=True, text=True, timeout=120)
+    check("loadgen sent everything " + tag, lg.returncode == 0, lg.stderr)
+    time.sleep(0.5)  # let the last bytes arrive before asking for the stop (drain covers the rest)
+    eng.send_signal(signal.SIGINT)
+    try:
+        so, se = eng.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        eng.kill()
+        so, se = eng.communicate()
+    check("sluice stops gracefully on SIGINT " + tag, eng.returncode == 0, se)
+    sent = collections.Counter()
+    if os.path.exists(counts_file):
+        for line in open(counts_file):
+            k, n = line.rstrip("\n").split("\t")
+            sent[k] = int(n)
+    got = read_counts(out)
+    check("every word counted exactly as sent " + tag, sum(sent.values()) > 0 and got == sent,
+          "sent %d words, counted %d; %d keys differ" % (sum(sent.values()), sum(got.values()),
+                                                          len(set(sent) ^ set(got))))
+    check("no temp directories left in the output " + tag,
+          not [d for d in os.listdir(out) if d.startswith(".")])
+
+
+loadgen_to_counts(1)
+loadgen_to_counts(3)
 
 # --- socketTextStream connects as a client, and reconnects when the server comes late
 port2 = free_port()
