@@ -337,11 +337,9 @@ static int count(void *arg, int64_t t, const sluice_batch *b)
 	for (size_t p = 0; p < sluice_batch_partitions(b); p++) {
 		const sluice_column *col = sluice_batch_partition(b, p);
 		size_t len = sluice_column_length(col);
-		for (size_t i = 0; i < len; i++) {
-			size_t l;
-			sluice_column_str(col, i, &l);
-			by += l + 1;
-		}
+		const sluice_str *v = sluice_column_strs(col);
+		for (size_t i = 0; i < len; i++)
+			by += v[i].len + 1;
 		n += len;
 	}
 	/* relaxed: the main thread reads the totals after joining (stop), or under mu */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -590,6 +591,19 @@ const char *sluice_column_str(const sluice_column *c, size_t i, size_t *len)
 	if (len)
 		*len = COL(c)->v.s[i].len;
 	return COL(c)->v.s[i].p;
+}
+
+/* The public view is the column's own representation (no copy). */
+_Static_assert(sizeof(sluice_str) == sizeof(sl_str) &&
+		   offsetof(sluice_str, p) == offsetof(sl_str, p) &&
+		   offsetof(sluice_str, len) == offsetof(sl_str, len),
+	       "sluice_str is sl_str");
+
+const sluice_str *sluice_column_strs(const sluice_column *c)
+{
+	if (!c || COL(c)->type->kind != SL_STR || !COL(c)->len)
+		return NULL;
+	return (const sluice_str *)(const void *)COL(c)->v.s;
 }
 
 const sluice_column *sluice_column_child(const sluice_column *c, int k)

@@ -245,6 +245,13 @@ const double *sluice_column_f64(const sluice_column *c);   /* NULL unless SLUICE
 const uint8_t *sluice_column_bool(const sluice_column *c); /* NULL unless SLUICE_BOOL */
 /* String i (not NUL-terminated); NULL unless SLUICE_STR. */
 const char *sluice_column_str(const sluice_column *c, size_t i, size_t *len);
+/* All strings at once, for loops over many rows: views[i] is string i (its bytes belong to
+ * the column, valid while the batch is); NULL unless SLUICE_STR or when empty. */
+typedef struct sluice_str {
+	const char *p; /* not NUL-terminated */
+	uint64_t len;
+} sluice_str;
+const sluice_str *sluice_column_strs(const sluice_column *c);
 /* Field k of a tuple column (same length), the elements of a Seq, the values of an
  * Option; NULL if none. */
 const sluice_column *sluice_column_child(const sluice_column *c, int k);

@@ -322,6 +322,7 @@ static int evens(void *arg, int64_t time, const sluice_batch *in, sluice_out *ou
 		const sluice_column *c = sluice_batch_partition(in, p);
 		const int64_t *v = sluice_column_i64(c);
 		cr_assert_not_null(v);
+		cr_assert_null(sluice_column_strs(c), "a Long column has no string views");
 		for (size_t i = 0; i < sluice_column_length(c); i++) {
 			if (v[i] % 2)
 				continue;

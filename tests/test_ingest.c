@@ -236,11 +236,12 @@ static int sum_lines(void *arg, int64_t t, const sluice_batch *b)
 	struct summed *s = arg;
 	for (size_t p = 0; p < sluice_batch_partitions(b); p++) {
 		const sluice_column *c = sluice_batch_partition(b, p);
+		const sluice_str *v = sluice_column_strs(c); /* all views at once ... */
 		unsigned long long sum = 0;
 		for (size_t i = 0; i < sluice_column_length(c); i++) {
 			size_t len;
-			const char *str = sluice_column_str(c, i, &len);
-			if (len != LINE - 1)
+			const char *str = sluice_column_str(c, i, &len); /* ... or one by one */
+			if (len != LINE - 1 || !v || v[i].p != str || v[i].len != len)
 				atomic_store(&s->bad, 1);
 			sum += strtoull(str, NULL, 10);
 		}
