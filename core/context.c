@@ -454,9 +454,12 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 	for (int i = 0; i < ctx->g.nds; i++) {
 		sl_dstream *d = ctx->g.ds[i];
 		int nr = d->kind == SL_DS_SOURCE && d->used ? sl_receiver_source_count(d->src) : 0;
+		if (!nr)
+			continue;
+		/* the io threads of one stream share a node: its blocks mix their chunks */
+		int node = sl_workers_node(ctx->env.workers, nrecv++ % (nw > 0 ? nw : 1));
 		for (int k = 0; k < nr; k++)
-			sl_receiver_source_at(d->src, k)->node =
-			    sl_workers_node(ctx->env.workers, nrecv++ % (nw > 0 ? nw : 1));
+			sl_receiver_source_at(d->src, k)->node = node;
 	}
 	for (int i = 0; i < ctx->g.nds; i++) {
 		sl_dstream *d = ctx->g.ds[i];
@@ -631,9 +634,12 @@ int sluice_context_receiver_stats(const sluice_context *ctx, int i, sluice_recei
 	    .line = d->line,
 	    .col = d->col,
 	    .blocks = sl_receiver_source_blocks(d->src),
+	    /* relaxed: a setting; the stream's (its io threads share one token bucket) */
+	    .rate_limit = atomic_load_explicit(&r->rate_limit, memory_order_relaxed),
 	    .io_threads = sl_receiver_source_count(d->src),
 	};
-	/* one source over several io threads: the sums of their counters, the first error */
+	/* one source over several io threads: the sums of their counters; last_errno is the
+	 * first io thread's that has one */
 	for (int k = 0; k < x.io_threads; k++) {
 		sl_receiver *q = sl_receiver_source_at(d->src, k);
 		/* relaxed throughout: statistics, each counter on its own */
@@ -642,7 +648,6 @@ int sluice_context_receiver_stats(const sluice_context *ctx, int i, sluice_recei
 		x.skipped += atomic_load_explicit(&q->skipped, memory_order_relaxed);
 		x.restarts += atomic_load_explicit(&q->restarts, memory_order_relaxed);
 		x.connections += atomic_load_explicit(&q->connections, memory_order_relaxed);
-		x.rate_limit += atomic_load_explicit(&q->rate_limit, memory_order_relaxed);
 		if (!x.last_errno)
 			x.last_errno = atomic_load_explicit(&q->last_errno, memory_order_relaxed);
 	}

@@ -202,14 +202,19 @@ static int r_start(sl_source *src, int64_t zero_time, sluice_error *err)
 	return 0;
 }
 
-/* Every receiver has pushed its last chunk. */
-static bool all_done(const struct rsrc *s)
+/* Receivers 0..n have pushed their last chunk. */
+static bool done_upto(const struct rsrc *s, int n)
 {
-	for (int i = 0; i < s->nr; i++)
+	for (int i = 0; i < n; i++)
 		/* acquire: pairs with the io thread's release store after its last push */
 		if (!atomic_load_explicit(&s->rs[i]->done, memory_order_acquire))
 			return false;
 	return true;
+}
+
+static bool all_done(const struct rsrc *s)
+{
+	return done_upto(s, s->nr);
 }
 
 /* Stop the receivers, the first (the one that deals connections) first. */
@@ -281,14 +286,21 @@ static void r_stop(sl_source *src)
 	/* Ask the io thread to finish, and keep sealing what it pushes so it is never stuck
 	 * on a full ring while it flushes; then stop() joins it. Bounded: the io thread sees
 	 * stop_req at its next wakeup (a few ms) and pushes at most a ring's worth. */
-	for (int i = 0; i < s->nr; i++)
-		/* release: pairs with the io thread's acquire load of stop_req */
-		atomic_store_explicit(&s->rs[i]->stop_req, 1, memory_order_release);
+	/* The first receiver first: with several io threads it deals connections to the
+	 * others, which must still take (and drain) what it dealt before it stopped; its done
+	 * (acquire, in all_done) orders every deal before their stop_req. */
 	struct timespec pause = {0, 1000000};
-	for (int i = 0; i < 5000 && !all_done(s) && s->started; i++) {
-		if (seal(s, INT64_MAX))
-			break;
-		nanosleep(&pause, NULL);
+	int waited = 0;
+	for (int k = 0; k < (s->nr > 1 ? 2 : 1); k++) {
+		int from = k ? 1 : 0, to = k || s->nr == 1 ? s->nr : 1;
+		for (int i = from; i < to; i++)
+			/* release: pairs with the io thread's acquire load of stop_req */
+			atomic_store_explicit(&s->rs[i]->stop_req, 1, memory_order_release);
+		for (; waited < 5000 && !done_upto(s, to) && s->started; waited++) {
+			if (seal(s, INT64_MAX))
+				break;
+			nanosleep(&pause, NULL);
+		}
 	}
 	stop_all(s);
 	s->stopped = 1;
@@ -297,8 +309,17 @@ static void r_stop(sl_source *src)
 static void r_free(sl_source *src)
 {
 	struct rsrc *s = (struct rsrc *)src;
-	if (s->started && !s->stopped)
+	if (s->started && !s->stopped) {
+		for (int i = 0; i < s->nr; i++) {
+			int zero = 0;
+			/* release: as a receiver's own free: 2 = nobody pops, do not wait for room
+			 * in the ring (set on all first, so they end together) */
+			atomic_compare_exchange_strong_explicit(&s->rs[i]->stop_req, &zero, 2,
+								memory_order_release,
+								memory_order_relaxed);
+		}
 		stop_all(s);
+	}
 	for (int i = 0; i < s->nr; i++)
 		s->rs[i]->ops->free(s->rs[i]);
 	sl_dealloc(src->env->mem, s->rs, (size_t)s->nr * sizeof(*s->rs));
@@ -313,15 +334,14 @@ static void r_free(sl_source *src)
 	sl_dealloc(src->env->mem, s, sizeof(*s));
 }
 
-/* The source's rate (records/s, 0 = unlimited) shared by its io threads: each gets an
- * equal part, rounded up. */
+/* The source's rate (records/s, 0 = unlimited), for each of its receivers: the io threads
+ * of one socketServerStream draw from one token bucket, so the rate is the stream's. */
 static void set_rates(struct rsrc *s, int64_t rate)
 {
-	int64_t each = rate > 0 ? rate / s->nr + (rate % s->nr != 0) : 0;
 	for (int i = 0; i < s->nr; i++)
 		/* relaxed: a setting the io thread picks up at its next wakeup; no data rides
 		 * on it */
-		atomic_store_explicit(&s->rs[i]->rate_limit, each, memory_order_relaxed);
+		atomic_store_explicit(&s->rs[i]->rate_limit, rate, memory_order_relaxed);
 }
 
 /*

@@ -114,8 +114,9 @@ sl_source *sl_receiver_source_new(sl_env *env, sl_receiver *r, sluice_error *err
  * One stream source over n receivers (takes them all, also on failure): every block tick
  * seals the chunks of all of them into one block; rs[0]'s name and maxRate (rate_limit
  * when this is called) are the source's, and the rate in force (maxRate, backpressure) is
- * shared equally among them. They are started last to first and stopped first to last
- * (see sl_socket_server_io_threads). NULL with err on ENOMEM.
+ * set on each of them: they must draw from one token bucket, as the io threads of one
+ * socketServerStream do. They are started last to first; a stop asks rs[0] first and the
+ * others once rs[0] is done (see sl_socket_server_io_threads). NULL with err on ENOMEM.
  */
 sl_source *sl_receivers_source_new(sl_env *env, sl_receiver *const *rs, int n, sluice_error *err);
 

@@ -313,9 +313,10 @@ typedef struct sluice_receiver_stats {
 	uint64_t restarts;    /* reconnects (socketTextStream) */
 	uint64_t connections; /* connections made or accepted */
 	int64_t rate_limit;   /* records/s in force, 0 = unlimited */
-	int last_errno;       /* the last connection error (0 if none) */
+	int last_errno;       /* the last connection error (0 if none; with several io
+			       * threads, that of the first that has one) */
 	int io_threads;       /* io threads (socketServerStream ioThreads; else 1); the
-			       * counters above are their sums */
+			       * counters above are their sums, rate_limit the stream's */
 } sluice_receiver_stats;
 /* Number of receivers in the context (in definition order). */
 int sluice_context_receiver_count(const sluice_context *ctx);

@@ -8,7 +8,7 @@
  * rate_limit, frame queued data into the current chunk, push chunks, re-arm what ended.
  *
  *   requests in flight (user_data = kind | slot << 8 | gen << 32)
- *     UD_WAKE     read of the eventfd that stop() writes        (one shot, re-armed)
+ *     UD_WAKE     read of the eventfd that stop(), room() and a deal write (one shot, re-armed)
  *     UD_TIMER    IORING_OP_TIMEOUT of `period`                  (one shot, re-armed)
  *     UD_ACCEPT   multishot accept on the listening socket       (server)
  *     UD_CONNECT  connect of the client socket                   (client)
@@ -51,7 +51,9 @@
  *     the event) or holds its buffer id, never both; chunk_sb is a block the chunk
  *     lists (or NULL), chunk_blk the number of blocks it lists.
  * Driver thread: the constructors, start, stop, free and the setters; it shares only
- * the sl_receiver atomics, the ring and the eventfd with the io thread.
+ * the sl_receiver atomics, the ring and the eventfd with the io thread. Other io threads of
+ * the same server: the dealer writes this one's hfd (under hmu), hpending and eventfd; all
+ * share the first one's token bucket (tokpool, under its mutex).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pthread_setname_np */
@@ -118,6 +120,17 @@ typedef struct ev {
 	bool copy; /* DATA: framed by copying (bid is still held) */
 } ev;
 
+/* The rate limit's token bucket of one stream: every io thread of a socketServerStream
+ * draws from its first io thread's. A thread takes all the tokens at its wakeup, frames,
+ * and puts back what it did not use (refill, give_back), so the stream as a whole keeps to
+ * its rate whichever threads have data. Touched only while the rate is limited. */
+typedef struct tokpool {
+	pthread_mutex_t mu;
+	int64_t rate; /* the limit the bucket was last refilled for (0: none) */
+	double tokens;
+	int64_t refill_ns;
+} tokpool;
+
 typedef struct sock_rx {
 	sl_receiver base; /* first: r <-> s casts */
 	bool server;
@@ -139,6 +152,8 @@ typedef struct sock_rx {
 	int *hfd;
 	size_t nh, caph;
 	atomic_int hpending;
+	tokpool own;   /* this stream's token bucket (the first io thread's is used) */
+	tokpool *pool; /* &own, or the first io thread's */
 	/* driver side */
 	size_t max_inflight;
 	pthread_t thr;
@@ -167,9 +182,8 @@ typedef struct sock_rx {
 	unsigned chunk_blk; /* receive blocks attached to chunk */
 	bool stalled;
 	uint64_t seen_flush;
-	int64_t rate;
-	double tokens;
-	int64_t refill_ns;
+	int64_t rate;  /* the limit in force (0 = none) */
+	double tokens; /* taken from *pool for this wakeup */
 	int64_t accept_retry_at;
 	/* client */
 	conn *cconn; /* the connection, or NULL */
@@ -493,10 +507,11 @@ static void on_connect(sock_rx *s, int res)
 
 /* ------------------------------------------------------------ server accepts */
 
-/* Start reading connection fd on this io thread. */
-static void adopt(sock_rx *s, int fd)
+/* Start reading connection fd on this io thread (closed instead once stopping, unless
+ * `stopping_too`: a connection dealt to it before it stopped, see finish). */
+static void adopt(sock_rx *s, int fd, bool stopping_too)
 {
-	if (s->stopping) {
+	if (s->stopping && !stopping_too) {
 		close(fd);
 		return;
 	}
@@ -517,7 +532,7 @@ static void adopt(sock_rx *s, int fd)
 	/* relaxed: a statistic */
 	atomic_fetch_add_explicit(&s->base.connections, 1, memory_order_relaxed);
 	sl_log(s->base.env, SL_LOG_DEBUG, "%s: accepted %s", s->name, c->peer);
-	if (may_read(s))
+	if (may_read(s) || s->stopping)
 		arm_recv(s, c);
 	else
 		s->need_rearm = true;
@@ -525,9 +540,8 @@ static void adopt(sock_rx *s, int fd)
 
 /*
  * Hand accepted connection fd to io thread t (not the caller's): into t's list under its
- * mutex, then t's eventfd wakes it and its service() adopts the fd. Only the accepting io
- * thread deals; t's eventfd stays open until the accepting thread is joined (the source
- * stops the first io thread first: sl_socket_server_io_threads).
+ * mutex, then t's eventfd (open from t's constructor to its free) wakes it and its
+ * service() adopts the fd, or its stop does (finish). Only the accepting io thread deals.
  */
 static void deal(sock_rx *s, sock_rx *t, int fd)
 {
@@ -537,7 +551,7 @@ static void deal(sock_rx *s, sock_rx *t, int fd)
 		int *p = realloc(t->hfd, n * sizeof(*p));
 		if (!p) {
 			pthread_mutex_unlock(&t->hmu);
-			adopt(s, fd); /* read it here rather than lose it */
+			adopt(s, fd, false); /* read it here rather than lose it */
 			return;
 		}
 		t->hfd = p;
@@ -555,17 +569,20 @@ static void deal(sock_rx *s, sock_rx *t, int fd)
 static void on_accept(sock_rx *s, int fd)
 {
 	sock_rx *t = s->nio > 1 ? s->io[s->next_io++ % s->nio] : s;
-	if (t == s || s->stopping)
-		adopt(s, fd);
+	/* acquire: pairs with t's release store of done; an io thread that ended on its own
+	 * (an io_uring failure) would never take the connection, so read it here */
+	if (t == s || s->stopping || atomic_load_explicit(&t->base.done, memory_order_acquire))
+		adopt(s, fd, false);
 	else
 		deal(s, t, fd);
 }
 
-/* Adopt the connections the accepting io thread dealt to this one. */
-static void take_dealt(sock_rx *s)
+/* Adopt the connections the accepting io thread dealt to this one (all of them when
+ * `stopping_too`, whatever hpending says: see finish). */
+static void take_dealt(sock_rx *s, bool stopping_too)
 {
 	/* acq_rel: pairs with deal's release store (the list holds the fds it announced) */
-	if (!atomic_exchange_explicit(&s->hpending, 0, memory_order_acq_rel))
+	if (!atomic_exchange_explicit(&s->hpending, 0, memory_order_acq_rel) && !stopping_too)
 		return;
 	for (;;) {
 		int fd[16];
@@ -577,7 +594,7 @@ static void take_dealt(sock_rx *s)
 		if (!n)
 			return;
 		for (size_t i = 0; i < n; i++)
-			adopt(s, fd[i]);
+			adopt(s, fd[i], stopping_too);
 	}
 }
 
@@ -903,24 +920,49 @@ static unsigned reap(sock_rx *s)
 
 /* ------------------------------------------------------------ control */
 
+/* Refill the stream's bucket for the time since its last refill and take all its tokens
+ * for this wakeup (give_back returns the rest). A new limit starts a full bucket when there
+ * was none, else keeps what is left up to the new burst. */
 static void refill(sock_rx *s, int64_t now)
 {
 	/* relaxed: a setting; any recent value will do */
 	int64_t rate = atomic_load_explicit(&s->base.rate_limit, memory_order_relaxed);
+	tokpool *p = s->pool;
 	if (rate <= 0) {
+		if (s->rate) { /* the limit was lifted: the next one starts full */
+			pthread_mutex_lock(&p->mu);
+			p->rate = 0;
+			pthread_mutex_unlock(&p->mu);
+		}
 		s->rate = 0;
 		return;
 	}
 	double burst = rate / 10 > 1 ? (double)(rate / 10) : 1.0;
-	if (rate != s->rate) {
-		s->tokens = s->rate == 0 ? burst : (s->tokens < burst ? s->tokens : burst);
-		s->rate = rate;
+	pthread_mutex_lock(&p->mu);
+	if (rate != p->rate) {
+		p->tokens = p->rate == 0 ? burst : (p->tokens < burst ? p->tokens : burst);
+		p->rate = rate;
 	} else {
-		s->tokens += (double)rate * (double)(now - s->refill_ns) / 1e9;
-		if (s->tokens > burst)
-			s->tokens = burst;
+		p->tokens += (double)rate * (double)(now - p->refill_ns) / 1e9;
+		if (p->tokens > burst)
+			p->tokens = burst;
 	}
-	s->refill_ns = now;
+	p->refill_ns = now;
+	s->tokens = p->tokens;
+	p->tokens = 0;
+	pthread_mutex_unlock(&p->mu);
+	s->rate = rate;
+}
+
+/* Put the tokens this wakeup did not use back into the stream's bucket. */
+static void give_back(sock_rx *s)
+{
+	if (s->rate <= 0 || s->tokens <= 0)
+		return;
+	pthread_mutex_lock(&s->pool->mu);
+	s->pool->tokens += s->tokens;
+	pthread_mutex_unlock(&s->pool->mu);
+	s->tokens = 0;
 }
 
 static void rearm_all(sock_rx *s)
@@ -942,7 +984,7 @@ static void service(sock_rx *s)
 		return;
 	}
 	int64_t now = now_ns();
-	take_dealt(s);
+	take_dealt(s, false);
 	/* acquire: pairs with the driver's release increment after it sealed a block */
 	uint64_t f = atomic_load_explicit(&s->base.flush_seq, memory_order_acquire);
 	if (f != s->seen_flush) {
@@ -956,6 +998,7 @@ static void service(sock_rx *s)
 	pump(s, false);
 	if (s->need_rearm && may_read(s))
 		rearm_all(s);
+	give_back(s);
 	if (s->stopping)
 		return;
 	if (s->server && s->lfd >= 0 && !s->accept_armed && now >= s->accept_retry_at)
@@ -972,6 +1015,9 @@ static void service(sock_rx *s)
 static void finish(sock_rx *s)
 {
 	sl_env *env = s->base.env;
+	/* 0. connections dealt to this io thread before it stopped (the source stops the dealing
+	 * io thread first, so none come later): read like the others until the cancel lands */
+	take_dealt(s, true);
 	/* 1. cancel every request and collect their final CQEs (data still arriving before
 	 * the cancel lands is queued like any other) */
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&s->u.ring);
@@ -1107,12 +1153,6 @@ static int rx_start(sl_receiver *r, sluice_error *err)
 				  sizeof(sl_buf), s->name, err);
 	if (e < 0)
 		return e;
-	s->efd = eventfd(0, EFD_CLOEXEC);
-	if (s->efd < 0) {
-		e = -errno;
-		sl_uring_fini(&s->u, false);
-		return sl_error_set(err, e, "%s: eventfd: %s", s->name, strerror(-e));
-	}
 	int64_t p = r->env->block_ms > 0 ? r->env->block_ms * 1000000LL / 4 : PERIOD_MAX_NS;
 	p = p > PERIOD_MAX_NS ? PERIOD_MAX_NS : p < PERIOD_MIN_NS ? PERIOD_MIN_NS : p;
 	s->period.tv_sec = p / 1000000000LL;
@@ -1121,8 +1161,6 @@ static int rx_start(sl_receiver *r, sluice_error *err)
 	s->seen_flush = atomic_load_explicit(&r->flush_seq, memory_order_acquire);
 	e = pthread_create(&s->thr, NULL, io_main, s);
 	if (e) {
-		close(s->efd);
-		s->efd = -1;
 		sl_uring_fini(&s->u, false);
 		return sl_error_set(err, -e, "%s: cannot start the io thread: %s", s->name,
 				    strerror(e));
@@ -1147,8 +1185,6 @@ static void rx_stop(sl_receiver *r)
 		while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR)
 			;
 		pthread_join(s->thr, NULL);
-		close(s->efd);
-		s->efd = -1;
 	} else {
 		/* release: never started, nothing will ever be pushed */
 		atomic_store_explicit(&r->done, 1, memory_order_release);
@@ -1163,10 +1199,9 @@ static void rx_room(sl_receiver *r)
 {
 	sock_rx *s = (sock_rx *)r;
 	uint64_t one = 1;
-	/* efd is closed (-1) only by rx_stop, on this same (driver) thread */
-	if (s->efd >= 0)
-		while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
+	/* efd lives from the constructor to free */
+	while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
 }
 
 static void rx_free(sl_receiver *r)
@@ -1187,7 +1222,9 @@ static void rx_free(sl_receiver *r)
 	for (size_t i = 0; i < s->nh; i++)
 		close(s->hfd[i]);
 	free(s->hfd);
+	close(s->efd);
 	pthread_mutex_destroy(&s->hmu);
+	pthread_mutex_destroy(&s->own.mu);
 	if (s->io)
 		sl_dealloc(m, s->io, s->nio * sizeof(*s->io));
 	if (s->host)
@@ -1230,8 +1267,20 @@ static sock_rx *rx_new(sl_env *env, size_t max_record, sluice_error *err)
 		sl_error_set(err, -ENOMEM, "out of memory for a socket receiver");
 		return NULL;
 	}
-	s->lfd = s->efd = s->cfd = -1;
+	s->lfd = s->cfd = -1;
+	/* from here to free (not start to stop): another io thread may deal to this one
+	 * before it starts or after it stopped, and always writes a valid eventfd */
+	s->efd = eventfd(0, EFD_CLOEXEC);
+	if (s->efd < 0) {
+		int e = errno;
+		sl_receiver_fini(&s->base);
+		sl_dealloc(env->mem, s, sizeof(*s));
+		sl_error_set(err, -e, "socket receiver: eventfd: %s", strerror(e));
+		return NULL;
+	}
 	pthread_mutex_init(&s->hmu, NULL);
+	pthread_mutex_init(&s->own.mu, NULL);
+	s->pool = &s->own;
 	atomic_init(&s->hpending, 0);
 	size_t cap = s->base.ring.mask + 1;
 	s->max_inflight = SL_RECEIVER_INFLIGHT < cap ? SL_RECEIVER_INFLIGHT : cap;
@@ -1418,10 +1467,14 @@ int sl_socket_server_port(sl_receiver *r)
 int sl_socket_server_io_threads(sl_receiver *r, int n, sl_receiver **out, sluice_error *err)
 {
 	sock_rx *s = of(r);
-	if (!s || !s->server || s->lfd < 0 || s->io || n < 1 || n > SL_SOCKET_IO_THREADS_MAX)
+	if (!s || !s->server || s->lfd < 0)
+		return sl_error_set(err, -EINVAL, "not a listening socketServerStream receiver");
+	if (n < 1 || n > SL_SOCKET_IO_THREADS_MAX)
 		return sl_error_set(err, -EINVAL,
 				    "socketServerStream: ioThreads must be in 1..%d (got %d)",
 				    SL_SOCKET_IO_THREADS_MAX, n);
+	if (s->io)
+		return sl_error_set(err, -EINVAL, "%s: already spread over io threads", s->name);
 	if (s->started || s->stopped)
 		return sl_error_set(err, -EBUSY, "%s: already started", s->name);
 	out[0] = r;
@@ -1443,6 +1496,7 @@ int sl_socket_server_io_threads(sl_receiver *r, int n, sl_receiver **out, sluice
 		}
 		t->base.ops = &server_ops;
 		t->server = true;
+		t->pool = &s->own;
 		t->bound_port = s->bound_port;
 		t->max_inflight = s->max_inflight;
 		t->base.wake_at = s->base.wake_at;

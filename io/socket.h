@@ -32,9 +32,10 @@
  *     views.
  *   - Rate limit (r->rate_limit records/s, 0 = unlimited, read at every wakeup): a token
  *     bucket of burst max(rate / 10, 1) records, full when the limit is first seen,
- *     refilled continuously; each framed record takes a token and framing stops (the
- *     rest of the buffer is kept, mid-buffer) when none is left, with the same effect
- *     on the sender as backpressure. Skipped records take no token.
+ *     refilled continuously, one per stream (the io threads of a spread server share
+ *     it); each framed record takes a token and framing stops (the rest of the buffer
+ *     is kept, mid-buffer) when none is left, with the same effect on the sender as
+ *     backpressure. Skipped records take no token.
  *   - Stop (stop_req set, or ops->stop): every request is cancelled; data already
  *     received is framed (ignoring the rate limit); a connection the peer closed before
  *     that contributes its partial last line; a partial line of a connection that is
@@ -44,11 +45,17 @@
  *     during a graceful stop; stop_req == 2 means nobody pops and no waiting is done);
  *     records that still do not fit are dropped, added to r->skipped and logged at
  *     ERROR. Then `done` is set and the thread exits; ops->stop joins it.
+ *   - With several io threads, a connection dealt to one that stops before taking it is
+ *     taken by its stop (before the cancel) and drained like the others, provided the
+ *     dealing io thread stopped first (core/receiver.c's source does so); an io thread that
+ *     has ended gets no more connections (the dealer reads them itself).
  *   - ops->free stops the receiver (stop_req = 2 if it still runs) and frees it.
  *
  * Threads: constructors, start, stop, free and the setters on the driver thread; the io
  * thread touches only its own state, the ring (producer side) and the atomics of
- * sl_receiver.
+ * sl_receiver, and with several io threads (sl_socket_server_io_threads) also: the first
+ * one's deals (another io thread's list of dealt connections, under its mutex, its
+ * hpending flag and its eventfd) and the stream's token bucket (a mutex).
  */
 #ifndef SL_SOCKET_H
 #define SL_SOCKET_H
@@ -95,8 +102,9 @@ sl_receiver *sl_socket_server_stream_new(sl_env *env, const char *bind_addr, siz
  * io thread alone accepts, and deals accepted connections round robin to the n of them
  * (itself included): connection k is read by out[k % n] from start to end, so a producer's
  * lines stay in order. The caller owns out[1..n) (ops->free each) and must start them
- * before r and stop r before them (r's io thread writes to their eventfds when it deals);
- * core/receiver.c's source over several receivers does so. Setters applied to r later
+ * before r, stop r before them (what r dealt to one is drained by that one's stop), and
+ * stop all of them before freeing any (r deals into the others; they share r's token
+ * bucket); core/receiver.c's source over several receivers does so. Setters applied to r later
  * (sl_socket_set_max_inflight) apply to all. Returns 0, or -EINVAL (not a listening
  * socketServerStream, already spread, n out of range), -EBUSY (started), -ENOMEM, with err.
  */

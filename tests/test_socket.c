@@ -645,6 +645,22 @@ static size_t drain_n(sl_receiver **rs, int n, recs *out, size_t want, int64_t t
 	}
 }
 
+/* Free a server spread over io threads rs[0..n): all stopped (the dealer first, nobody
+ * popping) before any is freed, since they share the first one's token bucket. */
+static void free_spread(sl_receiver **rs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int zero = 0;
+		/* release: as ops->free does; 2 = nobody pops */
+		atomic_compare_exchange_strong_explicit(&rs[i]->stop_req, &zero, 2,
+							memory_order_release, memory_order_relaxed);
+	}
+	for (int i = 0; i < n; i++)
+		rs[i]->ops->stop(rs[i]);
+	for (int i = 0; i < n; i++)
+		rs[i]->ops->free(rs[i]);
+}
+
 /* 64 producers at once into the started receivers rs[0..n) (rs[0] listens): every line
  * exactly once, in order per producer. */
 static void run_64_producers(sl_receiver **rs, int n)
@@ -726,8 +742,7 @@ Test(socket, server_io_threads_share_64_producers)
 	for (int i = N - 1; i >= 0; i--)
 		cr_assert_eq(rs[i]->ops->start(rs[i], &err), 0, "%s", err.msg);
 	run_64_producers(rs, N);
-	for (int i = 0; i < N; i++)
-		rs[i]->ops->free(rs[i]);
+	free_spread(rs, N);
 }
 
 /* One producer connection per string, sent and closed in turn; the records. */
@@ -1145,6 +1160,128 @@ Test(socket, rate_limit_paces_records)
 	r->ops->free(r);
 	recs_free(&got);
 	free(text);
+}
+
+/* An io thread that has stopped gets no more connections: the dealer reads them itself. */
+Test(socket, server_io_threads_skip_a_stopped_one)
+{
+	sluice_error err = {0};
+	sl_receiver *rs[2];
+	sl_receiver *r = sl_socket_server_stream_new(&env, "127.0.0.1:0", 0, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	cr_assert_eq(sl_socket_server_io_threads(r, 2, rs, &err), 0, "%s", err.msg);
+	for (int i = 1; i >= 0; i--)
+		cr_assert_eq(rs[i]->ops->start(rs[i], &err), 0, "%s", err.msg);
+	recs none = {0};
+	stop_like_driver(rs[1], &none); /* no connection is being made meanwhile */
+	cr_assert_eq(none.n, 0);
+	/* connection 0 is the dealer's turn, connection 1 the stopped thread's */
+	size_t len;
+	char *text = lines("conn %d line %04d\n", 0, 100, &len);
+	for (int k = 0; k < 2; k++) {
+		int fd = connect_to(AF_INET, sl_socket_server_port(r));
+		cr_assert(fd >= 0);
+		cr_assert(send_all(fd, text, len));
+		close(fd);
+		cr_assert_eq(wait_ctr(&rs[0]->records, 100 * (uint64_t)(k + 1), 5000),
+			     100 * (uint64_t)(k + 1), "connection %d", k);
+	}
+	recs got = {0};
+	cr_assert_eq(drain(rs[0], &got, 200, 5000), 200);
+	cr_assert_eq(ctr(&rs[0]->connections), 2);
+	cr_assert_eq(ctr(&rs[1]->connections), 0);
+	free_spread(rs, 2);
+	recs_free(&got);
+	free(text);
+}
+
+/* A connection dealt to an io thread that stops before taking it is still read when that
+ * thread drains at its stop (finish takes it with the cancel). Made deterministic by
+ * starting the dealer alone, dealing, and starting the other one already asked to stop
+ * (the real order, others first, only makes the window small). */
+Test(socket, server_io_threads_drain_a_connection_dealt_at_stop)
+{
+	sluice_error err = {0};
+	sl_receiver *rs[2];
+	sl_receiver *r = sl_socket_server_stream_new(&env, "127.0.0.1:0", 0, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	cr_assert_eq(sl_socket_server_io_threads(r, 2, rs, &err), 0, "%s", err.msg);
+	cr_assert_eq(rs[0]->ops->start(rs[0], &err), 0, "%s", err.msg);
+	size_t len[2];
+	char *text[2];
+	for (int k = 0; k < 2; k++) {
+		text[k] = lines("conn %d line %04d\n", k, 100, &len[k]);
+		int fd = connect_to(AF_INET, sl_socket_server_port(r));
+		cr_assert(fd >= 0);
+		cr_assert(send_all(fd, text[k], len[k]));
+		close(fd);
+	}
+	/* connection 0 is read by the dealer; connection 1 waits in io thread 2's list */
+	cr_assert_eq(wait_ctr(&rs[0]->records, 100, 5000), 100);
+	cr_assert_eq(wait_ctr(&rs[0]->connections, 1, 5000), 1);
+	nap();
+	/* release: before its io thread exists */
+	atomic_store_explicit(&rs[1]->stop_req, 1, memory_order_release);
+	cr_assert_eq(rs[1]->ops->start(rs[1], &err), 0, "%s", err.msg);
+	recs got = {0};
+	stop_like_driver(rs[1], &got);
+	cr_assert_eq(ctr(&rs[1]->connections), 1);
+	cr_assert_eq(got.n, 100, "the dealt connection's lines, read at the stop");
+	for (int i = 0; i < 100; i++) {
+		char w[32];
+		snprintf(w, sizeof(w), "conn 1 line %04d", i);
+		cr_assert(rec_is(&got, (size_t)i, w));
+	}
+	free_spread(rs, 2);
+	recs_free(&got);
+	free(text[0]);
+	free(text[1]);
+}
+
+/* The io threads of one socketServerStream draw from one token bucket: the limit (set on
+ * each, as the stream source does) is the stream's, whichever threads have the data. */
+Test(socket, rate_limit_is_the_streams_over_io_threads, .timeout = 60)
+{
+	for (int producers = 2; producers >= 1; producers--) {
+		sluice_error err = {0};
+		sl_receiver *rs[2];
+		sl_receiver *r = sl_socket_server_stream_new(&env, "127.0.0.1:0", 0, &err);
+		cr_assert_not_null(r, "%s", err.msg);
+		cr_assert_eq(sl_socket_server_io_threads(r, 2, rs, &err), 0, "%s", err.msg);
+		for (int i = 1; i >= 0; i--) {
+			atomic_store_explicit(&rs[i]->rate_limit, 500, memory_order_relaxed);
+			cr_assert_eq(rs[i]->ops->start(rs[i], &err), 0, "%s", err.msg);
+		}
+		/* 1000 records: one producer per io thread, or both halves on the first */
+		int fd[2];
+		char *text[2];
+		size_t len[2];
+		int64_t t0 = now_ms();
+		for (int k = 0; k < 2; k++) {
+			text[k] = lines("rate %d line %04d\n", k, 500, &len[k]);
+			if (k < producers)
+				fd[k] = connect_to(AF_INET, sl_socket_server_port(r));
+			else
+				fd[k] = fd[0];
+			cr_assert(fd[k] >= 0);
+			cr_assert(send_all(fd[k], text[k], len[k]));
+		}
+		recs got = {0};
+		cr_assert_eq(drain_n(rs, 2, &got, 1000, 20000), 1000);
+		int64_t took = now_ms() - t0;
+		/* 50 records of burst, then 950 at 500/s: about 1.9 s. Two buckets would take
+		 * half that with two producers, twice that (250/s each) with one. */
+		cr_assert_geq(took, 1500, "%d producers: 1000 records at 500/s took %lld ms",
+			      producers, (long long)took);
+		cr_assert_lt(took, 3300, "%d producers: 1000 records at 500/s took %lld ms",
+			     producers, (long long)took);
+		for (int k = 0; k < producers; k++)
+			close(fd[k]);
+		free_spread(rs, 2);
+		recs_free(&got);
+		free(text[0]);
+		free(text[1]);
+	}
 }
 
 Test(socket, stop_with_data_in_flight_keeps_every_framed_line)
