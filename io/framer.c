@@ -57,12 +57,19 @@
  *                        that no record can be too long and that the limit cannot be
  *                        reached in those blocks.
  */
+/* Received bytes are out of cache when framed (one io_uring wait copies up to 32 buffers
+ * of 256 KiB before the io thread frames the first), so the framer's loads missed: its
+ * first compare took 72 % of its samples in a steady-state profile. A software prefetch 2 KiB ahead
+ * cut the io thread's CPU per 64-byte line from 18-20 to 15-17 ns in bench_ingest (1 KiB and 4 KiB:
+ * about the same). Past the end of the buffer it is harmless: prefetches do not fault. */
+#define FRAME_AHEAD 2048
 #define LINES_BODY(BLOCK)                                                                          \
 	{                                                                                          \
 		const char *ps = *psp;                                                             \
 		sl_str *w = *wp;                                                                   \
 		size_t q = 0;                                                                      \
 		for (; q < nblk; q++, pb += 64) {                                                  \
+			__builtin_prefetch(pb + FRAME_AHEAD);                                      \
 			uint64_t c, m = BLOCK(pb, &c);                                             \
 			if (c || wend - w < 64)                                                    \
 				break;                                                             \
