@@ -441,6 +441,7 @@ static void bench_keyed(const char *size, bench_data *d, double base, int reps,
 						j = (j & 3) == 3 ? (j + 5) & (2 * bdict.d.mask + 1)
 								 : j + 1;
 					bdict.d.hash[i] = hk[0];
+					bdict.d.tab[j] = hk[0];
 					bdict.d.tab[j + 4] =
 					    (uint64_t)sl_kdict_tag(hk[0]) << 32 | (i + 1);
 				}

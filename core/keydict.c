@@ -102,7 +102,7 @@ int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_
 }
 
 /* Double the slots. The first empty slot from each key's home bucket, in id order: the
- * same placement the kernels' inserts make (Long keys go inline beside their slot). */
+ * same placement the kernels' inserts make (and the inline keys: Long keys, else hashes). */
 static int grow(sl_keydict *d)
 {
 	size_t ns = (d->mask + 1) * 2, nmask = ns - 1;
@@ -115,8 +115,7 @@ static int grow(sl_keydict *d)
 		while (t[j + 4])
 			j = (j & 3) == 3 ? (j + 5) & (2 * nmask + 1) : j + 1;
 		t[j + 4] = (uint64_t)sl_keydict_tag(d->hash[id]) << 32 | (uint64_t)(id + 1);
-		if (k)
-			t[j] = (uint64_t)k[id];
+		t[j] = k ? (uint64_t)k[id] : d->hash[id];
 	}
 	sl_dealloc(d->mem, d->tab, (d->mask + 1) * 16);
 	d->tab = t;
@@ -145,8 +144,7 @@ int64_t sl_keydict_add_id(sl_keydict *d, size_t j, uint64_t h)
 	}
 	size_t id = d->n++;
 	d->hash[id] = h;
-	if (d->keys->type->kind == SL_I64)
-		d->tab[j] = (uint64_t)d->keys->v.i64[id];
+	d->tab[j] = d->keys->type->kind == SL_I64 ? (uint64_t)d->keys->v.i64[id] : h;
 	d->tab[j + 4] = (uint64_t)sl_keydict_tag(h) << 32 | (uint64_t)(id + 1);
 	if (d->n > sl_kdict_cap(d->mask + 1) && grow(d))
 		return -ENOMEM;

@@ -8,8 +8,8 @@
  *
  *   tab[] (open addressing, power-of-two slots,      keys: col, row = id
  *     buckets of 4 slots, one 64-byte line each)     hash: uint64[id]
- *     line b = tab[8b .. 8b + 8): 4 inline keys (Long keys: the key of the slot's id, 0 when
- *     empty; other keys: 0), then 4 slots (uint64: tag << 32 | (id + 1), 0 = empty)
+ *     line b = tab[8b .. 8b + 8): 4 inline keys (Long keys: the key of the slot's id; other
+ *     keys: its hash; 0 when empty), then 4 slots (uint64: tag << 32 | (id + 1), 0 = empty)
  *     tag = (uint32)(hash >> 32) | 1; home bucket at sl_kdict_home(hash, mask); linear
  *     probing from the first lane of the home bucket, bucket by bucket (the layout is
  *     kernels.h's sl_kdict: the kernels probe it a whole bucket at a time, and insert Long
@@ -93,7 +93,7 @@ static inline uint32_t sl_keydict_tag(uint64_t h)
 /*
  * Typed fast paths, inline because they run once per record: the dictionary's key type
  * must be Long / String. The Long probe compares the inline key of each full slot; the
- * String probe compares a 32-bit tag before touching the key.
+ * String probe compares the inline hash before touching the key.
  */
 static inline int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h)
 {
@@ -114,16 +114,14 @@ static inline int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h)
 static inline int64_t sl_keydict_put_str(sl_keydict *d, const char *p, size_t n, uint64_t h)
 {
 	size_t j = sl_kdict_home(h, d->mask);
-	uint32_t tag = sl_keydict_tag(h);
 	for (;;) {
 		uint64_t s = d->tab[j + 4];
 		if (!s)
 			break;
-		if ((uint32_t)(s >> 32) == tag) {
-			size_t id = (uint32_t)s - 1;
-			const sl_str *k = &d->keys->v.s[id];
-			if (d->hash[id] == h && k->len == n && sl_kbytes_eq(k->p, p, n))
-				return (int64_t)id;
+		if (d->tab[j] == h) {
+			const sl_str *k = &d->keys->v.s[(uint32_t)s - 1];
+			if (k->len == n && sl_kbytes_eq(k->p, p, n))
+				return (int64_t)((uint32_t)s - 1);
 		}
 		j = (j & 3) == 3 ? (j + 5) & (2 * d->mask + 1) : j + 1;
 	}

@@ -47,8 +47,8 @@ typedef struct sl_kstr {
  *
  *   tab[0 .. 2 * (mask + 1))  uint64, 64-byte aligned; bucket b is the line tab[8b .. 8b + 8):
  *                      tab[8b + l]      the inline key of lane l (l < 4): the Long key of the
- *                                       slot's id, 0 when the slot is empty; 0 (unused) in
- *                                       dictionaries of other keys
+ *                                       slot's id in Long dictionaries, its hash in the
+ *                                       others; 0 when the slot is empty
  *                      tab[8b + 4 + l]  the slot: tag << 32 | (id + 1), 0 = empty
  *                      A slot is named by the index of its inline key (its word is 4 further).
  *   keys[id], hash[id] the Long key (keys; NULL for other key types) and hash of every id;
@@ -64,6 +64,8 @@ typedef struct sl_kstr {
  * Long probes compare the key with the 4 inline keys of a bucket at once (no tag, no keys[id]
  * load); the first equal lane that is not empty holds its id (keys are unique among the full
  * slots; an empty slot's 0 can equal only the key 0, and then it is the first empty lane).
+ * String probes compare the hash with the inline hashes the same way, then the key of the
+ * first full match (no hash[id] load; a miss there takes the tag probe).
  *
  * Load: at most sl_kdict_cap(mask + 1) keys (core/keydict.c grows the table beyond): a
  * quarter of the slots while the table is at most SL_KDICT_SMALL slots (1 MiB), half beyond.

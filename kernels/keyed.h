@@ -183,15 +183,6 @@ static inline void sl_probe_prefetch(const sl_kdict *d, const uint64_t *h, size_
 	(d->hash[id] == hh && d->skeys[id].len == s[i].len &&                                      \
 	 sl_kbytes_eq(d->skeys[id].p, s[i].p, (size_t)s[i].len))
 
-/* The id held by the first slot of hh's home bucket whose tag matches, or UINT32_MAX: the
- * candidate dict_find_str checks inline (hmask = (2 * mask + 1) & ~7). */
-static inline uint32_t sl_home_candidate(const uint64_t *tab, size_t hmask, uint64_t hh)
-{
-	const uint64_t *b = tab + (hh & hmask);
-	unsigned hit = sl_bucket_hits(b, sl_kdict_tag(hh));
-	return hit ? (uint32_t)b[4 + (__builtin_ctz(hit) >> SL_HIT_SHIFT)] - 1 : UINT32_MAX;
-}
-
 /* dict_put_i64's whole probe of one row, out of line: find or insert. Returns 0 and *id, or
  * 1 when the key is new and the table is at its limit (nothing inserted). */
 static __attribute__((noinline)) int dict_put_i64_slow(sl_kdict *d, int64_t key, uint64_t hh,
@@ -314,17 +305,17 @@ found_:
 	return found;
 }
 
-/* As dict_put_i64: the first tag match of the home bucket inline, the rest out of line. */
+/* As dict_put_i64: the first slot of the home bucket whose inline hash is the row's (sl_home_key
+ * on the hashes) inline, its key compared; the rest out of line, with tags. */
 static size_t dict_find_str(const sl_kdict *d, const sl_kstr *s, const uint64_t *h, size_t n,
 			    uint32_t *ids, uint32_t *miss)
 {
-	const uint64_t *tab = d->tab, *hash = d->hash;
+	const uint64_t *tab = d->tab;
 	const sl_kstr *skeys = d->skeys;
 	size_t hmask = (2 * d->mask + 1) & ~(size_t)7, nmiss = 0;
 	SL_ROWS(d, h, n, sl_probe_prefetch, {
-		uint32_t id = sl_home_candidate(tab, hmask, h[i]);
-		if (__builtin_expect(id != UINT32_MAX && hash[id] == h[i] &&
-					 skeys[id].len == s[i].len &&
+		uint32_t id = sl_home_key(tab, hmask, h[i], (int64_t)h[i]);
+		if (__builtin_expect(id != UINT32_MAX && skeys[id].len == s[i].len &&
 					 sl_kbytes_eq(skeys[id].p, s[i].p, (size_t)s[i].len),
 				     1)) {
 			ids[i] = id;

@@ -189,6 +189,26 @@ Test(col, keydict_grows_and_survives_colliding_tags)
 
 /* A column at a time (kernels: hash, probe, insert, growth between blocks) gives the ids,
  * keys and hashes one row at a time gives, for Long, String and tuple keys. */
+/* Every full slot holds its id's key inline (Long dictionaries) or its hash (the others);
+ * empty slots hold 0; the full slots of each bucket are its first lanes; the load is within
+ * sl_kdict_cap. */
+static void assert_skey(const sl_keydict *d)
+{
+	int i64 = d->keys->type->kind == SL_I64;
+	cr_assert_leq(d->n, sl_kdict_cap(d->mask + 1));
+	for (size_t p = 0; p < 2 * (d->mask + 1); p += 8)
+		for (size_t l = 0; l < 4; l++) {
+			uint64_t s = d->tab[p + 4 + l];
+			uint32_t id = (uint32_t)s - 1;
+			cr_assert_eq(d->tab[p + l],
+				     !s    ? 0
+				     : i64 ? (uint64_t)d->keys->v.i64[id]
+					   : d->hash[id],
+				     "slot %zu", p + l);
+			cr_assert(s || l == 3 || !d->tab[p + 5 + l], "bucket %zu: a gap", p);
+		}
+}
+
 Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
 {
 	const sl_kernels *k = env.kern ? env.kern : sl_kernels_select(NULL, NULL);
@@ -256,6 +276,12 @@ Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
 			cr_assert_eq(ids[i], i);
 		for (size_t i = 0; i < b.n; i++)
 			cr_assert(sl_col_row_eq(g.keys, i, b.keys, sel[i]));
+		assert_skey(&a);
+		assert_skey(&b);
+		assert_skey(&g);
+		if (a.mask == b.mask)
+			cr_assert(!memcmp(a.tab, b.tab, (a.mask + 1) * 16), "kind %d: same table",
+				  t);
 		sl_keydict_fini(&a);
 		sl_keydict_fini(&b);
 		sl_keydict_fini(&g);
@@ -264,21 +290,6 @@ Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
 	free(h);
 	free(ids);
 	free(sel);
-}
-
-/* Every full slot of a Long dictionary holds its id's key inline; empty slots hold 0; the
- * full slots of each bucket are its first lanes; the load is within sl_kdict_cap. */
-static void assert_skey(const sl_keydict *d)
-{
-	cr_assert_leq(d->n, sl_kdict_cap(d->mask + 1));
-	for (size_t p = 0; p < 2 * (d->mask + 1); p += 8)
-		for (size_t l = 0; l < 4; l++) {
-			uint64_t s = d->tab[p + 4 + l];
-			cr_assert_eq(d->tab[p + l],
-				     s ? (uint64_t)d->keys->v.i64[(uint32_t)s - 1] : 0, "slot %zu",
-				     p + l);
-			cr_assert(s || l == 3 || !d->tab[p + 5 + l], "bucket %zu: a gap", p);
-		}
 }
 
 /* Long keys spread too wide for a direct map take the fused hash-and-probe kernel

@@ -926,6 +926,7 @@ Test(kernels, dict_find_str_matches_oracle)
 			size_t j = sl_kdict_home(t.hash[id], t.d.mask);
 			while (t.tab[j + 4])
 				j = (j & 3) == 3 ? (j + 5) & (2 * t.d.mask + 1) : j + 1;
+			t.tab[j] = t.hash[id];
 			t.tab[j + 4] = (uint64_t)sl_kdict_tag(t.hash[id]) << 32 | (id + 1);
 		}
 		for (size_t li = 0; li < nlengths; li++) {
