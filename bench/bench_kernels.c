@@ -228,31 +228,28 @@ typedef struct bench_dict {
 static void dict_new(bench_dict *b, size_t keys)
 {
 	b->slots = 16;
-	while (b->slots < keys * 2)
+	while (sl_kdict_cap(b->slots) < keys)
 		b->slots *= 2;
-	b->d.slot = aligned_alloc(64, b->slots * 8);
-	b->d.skey = aligned_alloc(64, b->slots * 8);
-	b->d.keys = aligned_alloc(64, b->slots / 2 * 8);
-	b->d.hash = aligned_alloc(64, b->slots / 2 * 8);
-	if (!b->d.slot || !b->d.skey || !b->d.keys || !b->d.hash) {
+	b->d.tab = aligned_alloc(64, b->slots * 16);
+	b->d.keys = aligned_alloc(64, sl_kdict_cap(b->slots) * 8);
+	b->d.hash = aligned_alloc(64, sl_kdict_cap(b->slots) * 8);
+	if (!b->d.tab || !b->d.keys || !b->d.hash) {
 		fprintf(stderr, "bench_kernels: out of memory for a dictionary\n");
 		exit(1);
 	}
 	b->d.mask = b->slots - 1;
-	b->d.limit = b->slots / 2;
+	b->d.limit = sl_kdict_cap(b->slots);
 }
 
 static void dict_reset(bench_dict *b)
 {
-	memset(b->d.slot, 0, b->slots * 8);
-	memset(b->d.skey, 0, b->slots * 8);
+	memset(b->d.tab, 0, b->slots * 16);
 	b->d.n = 0;
 }
 
 static void dict_free(bench_dict *b)
 {
-	free(b->d.slot);
-	free(b->d.skey);
+	free(b->d.tab);
 	free(b->d.keys);
 	free(b->d.hash);
 }
@@ -439,11 +436,13 @@ static void bench_keyed(const char *size, bench_data *d, double base, int reps,
 				uint64_t hk[1];
 				for (size_t i = 0; i < K; i++) {
 					isas[0]->hash_str(&set[i], 1, hk);
-					size_t j = hk[0] & bdict.d.mask & ~(size_t)7;
-					while (bdict.d.slot[j])
-						j = (j + 1) & bdict.d.mask;
+					size_t j = sl_kdict_home(hk[0], bdict.d.mask);
+					while (bdict.d.tab[j + 4])
+						j = (j & 3) == 3 ? (j + 5) & (2 * bdict.d.mask + 1)
+								 : j + 1;
 					bdict.d.hash[i] = hk[0];
-					bdict.d.slot[j] =
+					bdict.d.tab[j] = hk[0];
+					bdict.d.tab[j + 4] =
 					    (uint64_t)sl_kdict_tag(hk[0]) << 32 | (i + 1);
 				}
 				bdict.d.n = K;

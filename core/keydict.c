@@ -16,26 +16,30 @@ static_assert(offsetof(sl_kstr, len) == offsetof(sl_str, len), "sl_kstr layout")
 /* Rows per kernel call: the hashes, ids and gathered keys of a block stay in L1. */
 #define CHUNK 1024
 
+/* The table of `slots` slots: 2 words per slot, 64-byte aligned (a bucket is one line). */
+static uint64_t *tab_new(sl_mem *m, size_t slots)
+{
+	uint64_t *t = sl_alloc_aligned(m, -1, 64, slots * 16);
+	if (t)
+		memset(t, 0, slots * 16);
+	return t;
+}
+
 int sl_keydict_init(sl_keydict *d, sl_mem *m, const sl_type *key_type, size_t expect)
 {
 	memset(d, 0, sizeof(*d));
 	d->mem = m;
 	size_t slots = 16;
-	while (slots < expect * 2)
+	while (sl_kdict_cap(slots) < expect)
 		slots *= 2;
 	d->keys = sl_col_new(m, key_type, expect ? expect : 8);
-	d->slot = sl_calloc(m, -1, slots * sizeof(uint64_t));
-	if (key_type->kind == SL_I64)
-		d->skey = sl_calloc(m, -1, slots * sizeof(int64_t));
+	d->tab = tab_new(m, slots);
 	d->hcap = expect ? expect : 8;
 	d->hash = sl_alloc(m, -1, d->hcap * sizeof(uint64_t));
-	if (!d->keys || !d->slot || !d->hash || (key_type->kind == SL_I64 && !d->skey)) {
-		if (d->slot)
-			sl_dealloc(m, d->slot, slots * sizeof(uint64_t));
-		if (d->skey)
-			sl_dealloc(m, d->skey, slots * sizeof(int64_t));
-		d->slot = NULL;
-		d->skey = NULL;
+	if (!d->keys || !d->tab || !d->hash) {
+		if (d->tab)
+			sl_dealloc(m, d->tab, slots * 16);
+		d->tab = NULL;
 		sl_keydict_fini(d);
 		return -ENOMEM;
 	}
@@ -48,10 +52,8 @@ void sl_keydict_fini(sl_keydict *d)
 	if (d->dm)
 		sl_dealloc(d->mem, d->dm, (d->dm_len + 1) * sizeof(uint32_t));
 	sl_col_unref(d->keys);
-	if (d->slot)
-		sl_dealloc(d->mem, d->slot, (d->mask + 1) * sizeof(uint64_t));
-	if (d->skey)
-		sl_dealloc(d->mem, d->skey, (d->mask + 1) * sizeof(int64_t));
+	if (d->tab)
+		sl_dealloc(d->mem, d->tab, (d->mask + 1) * 16);
 	if (d->hash)
 		sl_dealloc(d->mem, d->hash, d->hcap * sizeof(uint64_t));
 	memset(d, 0, sizeof(*d));
@@ -59,9 +61,7 @@ void sl_keydict_fini(sl_keydict *d)
 
 void sl_keydict_clear(sl_keydict *d)
 {
-	memset(d->slot, 0, (d->mask + 1) * sizeof(uint64_t));
-	if (d->skey)
-		memset(d->skey, 0, (d->mask + 1) * sizeof(int64_t));
+	memset(d->tab, 0, (d->mask + 1) * 16);
 	if (d->dm)
 		memset(d->dm, 0, (d->dm_len + 1) * sizeof(uint32_t));
 	sl_col *k = sl_col_new(d->mem, d->keys->type, d->n);
@@ -77,21 +77,22 @@ void sl_keydict_clear(sl_keydict *d)
 /* The id of row i of src, or -1 with *slot = the empty slot where it would go. */
 static int64_t probe(const sl_keydict *d, const sl_col *src, size_t i, uint64_t h, size_t *slot)
 {
-	size_t j = h & d->mask & ~(size_t)7;
+	size_t p = sl_kdict_home(h, d->mask), tmask = 2 * d->mask + 1;
 	uint32_t tag = sl_keydict_tag(h);
-	for (;;) {
-		uint64_t s = d->slot[j];
-		if (!s)
-			break;
-		if ((uint32_t)(s >> 32) == tag) {
-			size_t id = (uint32_t)s - 1;
-			if (d->hash[id] == h && sl_col_row_eq(d->keys, id, src, i))
-				return (int64_t)id;
+	for (;; p = (p + 8) & tmask) {
+		for (size_t l = 0; l < 4; l++) {
+			uint64_t s = d->tab[p + 4 + l];
+			if (!s) {
+				*slot = p + l;
+				return -1;
+			}
+			if ((uint32_t)(s >> 32) == tag) {
+				size_t id = (uint32_t)s - 1;
+				if (d->hash[id] == h && sl_col_row_eq(d->keys, id, src, i))
+					return (int64_t)id;
+			}
 		}
-		j = (j + 1) & d->mask;
 	}
-	*slot = j;
-	return -1;
 }
 
 int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
@@ -101,32 +102,24 @@ int64_t sl_keydict_get(const sl_keydict *d, const sl_col *src, size_t i, uint64_
 }
 
 /* Double the slots. The first empty slot from each key's home bucket, in id order: the
- * same placement the kernels' inserts make (Long keys follow their slot into skey). */
+ * same placement the kernels' inserts make (and the inline keys: Long keys, else hashes). */
 static int grow(sl_keydict *d)
 {
-	size_t ns = (d->mask + 1) * 2;
-	uint64_t *s = sl_calloc(d->mem, -1, ns * sizeof(uint64_t));
-	int64_t *sk = d->skey ? sl_calloc(d->mem, -1, ns * sizeof(int64_t)) : NULL;
-	if (!s || (d->skey && !sk)) {
-		if (s)
-			sl_dealloc(d->mem, s, ns * sizeof(uint64_t));
+	size_t ns = (d->mask + 1) * 2, nmask = ns - 1;
+	uint64_t *t = tab_new(d->mem, ns);
+	if (!t)
 		return -ENOMEM;
-	}
+	const int64_t *k = d->keys->type->kind == SL_I64 ? d->keys->v.i64 : NULL;
 	for (size_t id = 0; id < d->n; id++) {
-		size_t j = d->hash[id] & (ns - 1) & ~(size_t)7;
-		while (s[j])
-			j = (j + 1) & (ns - 1);
-		s[j] = (uint64_t)sl_keydict_tag(d->hash[id]) << 32 | (uint64_t)(id + 1);
-		if (sk)
-			sk[j] = d->keys->v.i64[id];
+		size_t j = sl_kdict_home(d->hash[id], nmask);
+		while (t[j + 4])
+			j = (j & 3) == 3 ? (j + 5) & (2 * nmask + 1) : j + 1;
+		t[j + 4] = (uint64_t)sl_keydict_tag(d->hash[id]) << 32 | (uint64_t)(id + 1);
+		t[j] = k ? (uint64_t)k[id] : d->hash[id];
 	}
-	sl_dealloc(d->mem, d->slot, (d->mask + 1) * sizeof(uint64_t));
-	if (sk) {
-		sl_dealloc(d->mem, d->skey, (d->mask + 1) * sizeof(int64_t));
-		d->skey = sk;
-	}
-	d->slot = s;
-	d->mask = ns - 1;
+	sl_dealloc(d->mem, d->tab, (d->mask + 1) * 16);
+	d->tab = t;
+	d->mask = nmask;
 	return 0;
 }
 
@@ -151,10 +144,9 @@ int64_t sl_keydict_add_id(sl_keydict *d, size_t j, uint64_t h)
 	}
 	size_t id = d->n++;
 	d->hash[id] = h;
-	if (d->skey)
-		d->skey[j] = d->keys->v.i64[id];
-	d->slot[j] = (uint64_t)sl_keydict_tag(h) << 32 | (uint64_t)(id + 1);
-	if (d->n * 2 > d->mask + 1 && grow(d))
+	d->tab[j] = d->keys->type->kind == SL_I64 ? (uint64_t)d->keys->v.i64[id] : h;
+	d->tab[j + 4] = (uint64_t)sl_keydict_tag(h) << 32 | (uint64_t)(id + 1);
+	if (d->n > sl_kdict_cap(d->mask + 1) && grow(d))
 		return -ENOMEM;
 	return (int64_t)id;
 }
@@ -173,14 +165,13 @@ int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
 /* The kernels' view of the table. */
 static void kview(sl_keydict *d, sl_kdict *v)
 {
-	v->slot = d->slot;
+	v->tab = d->tab;
 	v->mask = d->mask;
-	v->skey = d->skey;
 	v->keys = d->keys->type->kind == SL_I64 ? d->keys->v.i64 : NULL;
 	v->hash = d->hash;
 	v->skeys = d->keys->type->kind == SL_STR ? (const sl_kstr *)d->keys->v.s : NULL;
 	v->n = d->n;
-	v->limit = (d->mask + 1) / 2;
+	v->limit = sl_kdict_cap(d->mask + 1);
 }
 
 /* Long keys: the kernel inserts until the table must grow; grow, go on. With hash set, the
@@ -190,9 +181,9 @@ static int put_i64_kernel(sl_keydict *d, const sl_kernels *k, const int64_t *key
 {
 	size_t done = 0;
 	while (done < n) {
-		if (d->n >= (d->mask + 1) / 2 && grow(d))
+		if (d->n >= sl_kdict_cap(d->mask + 1) && grow(d))
 			return -ENOMEM;
-		size_t lim = (d->mask + 1) / 2;
+		size_t lim = sl_kdict_cap(d->mask + 1);
 		if (hash_room(d, lim) ||
 		    (d->keys->cap < lim && sl_col_reserve(d->keys, lim - d->n)))
 			return -ENOMEM;

@@ -6,13 +6,14 @@
  * the only hashed structure on their path. It owns a column holding each distinct key
  * once (row id == key id), which is also the key column of the operator's output.
  *
- *   slot[] (open addressing, power-of-two slots, buckets of 8)     keys: col, row = id
- *     uint64: tag << 32 | (id + 1), 0 = empty                      hash: uint64[id]
- *     tag = (uint32)(hash >> 32) | 1; home bucket = hash & mask & ~7; linear probing from the
- *     start of the home bucket (the layout is kernels.h's sl_kdict: the kernels probe it a
- *     whole bucket at a time, and insert Long keys)
- *   skey[] (Long keys only; else NULL), parallel to slot[]: int64, the key of the slot's id
- *     inline (0 when the slot is empty), so a Long probe compares keys without keys[id]
+ *   tab[] (open addressing, power-of-two slots,      keys: col, row = id
+ *     buckets of 4 slots, one 64-byte line each)     hash: uint64[id]
+ *     line b = tab[8b .. 8b + 8): 4 inline keys (Long keys: the key of the slot's id; other
+ *     keys: its hash; 0 when empty), then 4 slots (uint64: tag << 32 | (id + 1), 0 = empty)
+ *     tag = (uint32)(hash >> 32) | 1; home bucket at sl_kdict_home(hash, mask); linear
+ *     probing from the first lane of the home bucket, bucket by bucket (the layout is
+ *     kernels.h's sl_kdict: the kernels probe it a whole bucket at a time, and insert Long
+ *     keys); a slot is named by the index of its inline key, its slot word is 4 further
  *
  * Long keys within a small range also get a direct map (DuckDB's perfect hash aggregate):
  *
@@ -22,8 +23,9 @@
  * a cache in front of the table: an entry is set only for a key the table holds, keys outside
  * the range or not yet cached take the hash path, so ids are the same with or without it.
  *
- * Invariants: n <= slots / 2 (so every probe ends at an empty slot); ids are never reused
- * while the dictionary lives; hashes are XXH3 (sl_col_hash_row), so ids and partitions do not
+ * Invariants: n <= sl_kdict_cap(slots) (a quarter of the slots for tables up to 1 MiB, half
+ * beyond; so every probe ends at an empty slot); ids are never reused while the dictionary
+ * lives; hashes are XXH3 (sl_col_hash_row), so ids and partitions do not
  * depend on the kernel ISA. Not thread-safe: one dictionary per (operator, partition).
  *
  * Two ways in: one row at a time (sl_keydict_put, _get, the inline _put_i64/_put_str), or
@@ -44,11 +46,10 @@ typedef struct sl_keydict {
 	sl_col *keys;   /* distinct keys, row = id */
 	uint64_t *hash; /* hash of key id */
 	size_t hcap;
-	uint64_t *slot; /* tag << 32 | (id + 1), 0 = empty */
-	int64_t *skey;  /* Long keys: the key of each full slot, inline (else NULL) */
-	size_t mask;
-	size_t n;     /* number of ids */
-	uint32_t *dm; /* direct map (Long keys), dm_len + 1 entries, or NULL */
+	uint64_t *tab; /* 2 * (mask + 1) words: buckets of 4 inline keys and 4 slots */
+	size_t mask;   /* slots - 1 */
+	size_t n;      /* number of ids */
+	uint32_t *dm;  /* direct map (Long keys), dm_len + 1 entries, or NULL */
 	int64_t dm_base;
 	size_t dm_len;
 	int dm_tried; /* the first block was looked at */
@@ -62,8 +63,9 @@ void sl_keydict_fini(sl_keydict *d);
 void sl_keydict_clear(sl_keydict *d); /* forget all keys, keep memory */
 /* Id of row i of src (hash h), inserting it if new. Returns the id, or -ENOMEM. */
 int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h);
-/* Give the key just appended to d->keys the next id, in empty slot j. Returns the id or
- * -ENOMEM (the key row is then dropped again). For the inline fast paths below. */
+/* Give the key just appended to d->keys the next id, in empty slot j (the index of its inline
+ * key in tab). Returns the id or -ENOMEM (the key row is then dropped again). For the inline
+ * fast paths below. */
 int64_t sl_keydict_add_id(sl_keydict *d, size_t j, uint64_t h);
 
 /*
@@ -91,18 +93,18 @@ static inline uint32_t sl_keydict_tag(uint64_t h)
 /*
  * Typed fast paths, inline because they run once per record: the dictionary's key type
  * must be Long / String. The Long probe compares the inline key of each full slot; the
- * String probe compares a 32-bit tag before touching the key.
+ * String probe compares the inline hash before touching the key.
  */
 static inline int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h)
 {
-	size_t j = h & d->mask & ~(size_t)7;
+	size_t j = sl_kdict_home(h, d->mask);
 	for (;;) {
-		uint64_t s = d->slot[j];
+		uint64_t s = d->tab[j + 4];
 		if (!s)
 			break;
-		if (d->skey[j] == key)
+		if (d->tab[j] == (uint64_t)key)
 			return (int64_t)((uint32_t)s - 1);
-		j = (j + 1) & d->mask;
+		j = (j & 3) == 3 ? (j + 5) & (2 * d->mask + 1) : j + 1;
 	}
 	if (sl_col_push_i64(d->keys, key))
 		return -ENOMEM;
@@ -111,19 +113,17 @@ static inline int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h)
 
 static inline int64_t sl_keydict_put_str(sl_keydict *d, const char *p, size_t n, uint64_t h)
 {
-	size_t j = h & d->mask & ~(size_t)7;
-	uint32_t tag = sl_keydict_tag(h);
+	size_t j = sl_kdict_home(h, d->mask);
 	for (;;) {
-		uint64_t s = d->slot[j];
+		uint64_t s = d->tab[j + 4];
 		if (!s)
 			break;
-		if ((uint32_t)(s >> 32) == tag) {
-			size_t id = (uint32_t)s - 1;
-			const sl_str *k = &d->keys->v.s[id];
-			if (d->hash[id] == h && k->len == n && sl_kbytes_eq(k->p, p, n))
-				return (int64_t)id;
+		if (d->tab[j] == h) {
+			const sl_str *k = &d->keys->v.s[(uint32_t)s - 1];
+			if (k->len == n && sl_kbytes_eq(k->p, p, n))
+				return (int64_t)((uint32_t)s - 1);
 		}
-		j = (j + 1) & d->mask;
+		j = (j & 3) == 3 ? (j + 5) & (2 * d->mask + 1) : j + 1;
 	}
 	if (sl_col_push_str(d->keys, p, n))
 		return -ENOMEM;

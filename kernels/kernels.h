@@ -42,35 +42,63 @@ typedef struct sl_kstr {
 
 /*
  * The hash table of a key dictionary (core/keydict.h owns it; the kernels only probe and, for
- * Long keys, insert without allocating):
+ * Long keys, insert without allocating). mask + 1 slots (a power of two >= 4) in buckets of
+ * 4, one 64-byte line per bucket, so a probe of its home bucket touches one cache line:
  *
- *   slot[0 .. mask]    uint64 per slot: tag << 32 | (id + 1), 0 = empty; mask + 1 is a power of
- *                      two >= 8. Buckets are the 8 slots starting at a multiple of 8.
- *   skey[0 .. mask]    Long dictionaries only (else NULL): the key of the id in slot j, inline,
- *                      0 in an empty slot (a bucket's 8 keys are 64 bytes, one line when the
- *                      array is 64-byte aligned)
+ *   tab[0 .. 2 * (mask + 1))  uint64, 64-byte aligned; bucket b is the line tab[8b .. 8b + 8):
+ *                      tab[8b + l]      the inline key of lane l (l < 4): the Long key of the
+ *                                       slot's id in Long dictionaries, its hash in the
+ *                                       others; 0 when the slot is empty
+ *                      tab[8b + 4 + l]  the slot: tag << 32 | (id + 1), 0 = empty
+ *                      A slot is named by the index of its inline key (its word is 4 further).
  *   keys[id], hash[id] the Long key (keys; NULL for other key types) and hash of every id;
  *   skeys[id]          the String key of every id (string dictionaries; else NULL)
  *
- * A key with hash h has tag (uint32)(h >> 32) | 1 (never 0) and home bucket h & mask & ~7; it
- * sits in the first slot that was empty, scanning from the start of its home bucket on
- * (wrapping). Lookups compare the tags of a whole bucket at once, then the key of each tag
- * match; a bucket with an empty slot ends the search. No deletions. The table layout after
- * a sequence of inserts is the same in every ISA; ids are dense, in insertion order.
- * Long probes first compare the key with the 8 inline keys of its home bucket at once (no
- * tag, no keys[id] load); the first equal slot that is not empty holds its id (keys are
- * unique among the full slots; an empty slot's 0 can equal only the key 0).
+ * A key with hash h has tag (uint32)(h >> 32) | 1 (never 0) and home bucket at
+ * sl_kdict_home(h, mask) = h & (2 * mask + 1) & ~7 (the hash's bits 3 and up); it sits in the
+ * first slot that was empty, scanning the lanes of its home bucket and then the following
+ * buckets (wrapping). So the full slots of a bucket are its first lanes. Lookups compare the
+ * tags of a whole bucket at once, then the key of each tag match; a bucket with an empty slot
+ * ends the search. No deletions. The table layout after a sequence of inserts is the same in
+ * every ISA; ids are dense, in insertion order.
+ * Long probes compare the key with the 4 inline keys of a bucket at once (no tag, no keys[id]
+ * load); the first equal lane that is not empty holds its id (keys are unique among the full
+ * slots; an empty slot's 0 can equal only the key 0, and then it is the first empty lane).
+ * String probes compare the hash with the inline hashes the same way, then the key of the
+ * first full match (no hash[id] load; a miss there takes the tag probe).
+ *
+ * Load: at most sl_kdict_cap(mask + 1) keys (core/keydict.c grows the table beyond): a
+ * quarter of the slots while the table is at most SL_KDICT_SMALL slots (1 MiB), half beyond.
+ * Buckets of 4 overflow more often than wider ones (at half load about 4 % of the keys sit
+ * past their home bucket, against 1 % with buckets of 8), and each such row is a mispredicted
+ * branch: for tables in cache that cost 15-20 % of keyed_sum_i64 (bench_kernels, 1 K and 4 K
+ * keys), so they are kept sparser; larger tables are bound by their cache misses, one line per
+ * row (two with the keys and slots in separate arrays: 100 K keys went from ~133 to ~167 M
+ * rows/s on AVX-512).
  */
 typedef struct sl_kdict {
-	uint64_t *slot;
+	uint64_t *tab;
 	size_t mask;
-	int64_t *skey;
 	int64_t *keys;
 	uint64_t *hash;
 	const sl_kstr *skeys;
 	size_t n;     /* ids in use */
 	size_t limit; /* dict_put_i64 stops before n would exceed it (room in keys, hash; load) */
 } sl_kdict;
+
+#define SL_KDICT_SMALL ((size_t)1 << 16)
+
+/* The most keys a table of `slots` slots holds (see above). */
+static inline size_t sl_kdict_cap(size_t slots)
+{
+	return slots <= SL_KDICT_SMALL ? slots / 4 : slots / 2;
+}
+
+/* The index in tab of the home bucket's line of hash h. */
+static inline size_t sl_kdict_home(uint64_t h, size_t mask)
+{
+	return (size_t)h & ((2 * mask + 1) & ~(size_t)7);
+}
 
 static inline uint32_t sl_kdict_tag(uint64_t h)
 {
@@ -196,11 +224,12 @@ typedef struct sl_kernels {
 
 	/* Key dictionary probes (layout at sl_kdict), rows in order.
 	 * dict_put_i64: ids[i] = the id of k[i] (hash h[i]), inserting new keys with the next
-	 *   id (keys[id], hash[id], a slot and its skey; d->n grows). Stops before an insert that
-	 * would make d->n exceed d->limit; returns the rows done (n when all are), so the caller
-	 * grows the table and goes on from there. The table must have an empty slot. dict_find_i64
-	 * / dict_find_str: ids[i] = the id of the key, or miss[nmiss++] = i when it is absent
-	 * (ids[i] is then unspecified); return nmiss. The table is not changed. */
+	 *   id (keys[id], hash[id], a slot and its inline key; d->n grows). Stops before an
+	 *   insert that would make d->n exceed d->limit; returns the rows done (n when all are),
+	 *   so the caller grows the table and goes on from there. The table must have an empty
+	 *   slot. dict_find_i64 / dict_find_str: ids[i] = the id of the key, or miss[nmiss++] = i
+	 *   when it is absent (ids[i] is then unspecified); return nmiss. The table is not
+	 *   changed. */
 	size_t (*dict_put_i64)(sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
 			       uint32_t *ids);
 	/* dict_put_hash_i64: the same as hash_i64 then dict_put_i64, in one pass: h[i] = the

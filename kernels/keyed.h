@@ -10,8 +10,9 @@
  *   XXH3 on each string. Tests compare both with libxxhash.
  * - The dictionary layout is in kernels.h (sl_kdict). The only ISA primitives are the bucket
  *   scans (SL_HAVE_BUCKET_SCAN): tag matches, empty slots and (Long keys) inline key matches
- *   of 8 slots as bit masks; the scalar ones below are the reference. Everything else is the same
- * code in every ISA, so ids and table contents are identical everywhere.
+ *   of the 4 lanes of a bucket as bit masks; the scalar ones below are the reference.
+ *   Everything else is the same code in every ISA, so ids and table contents are identical
+ *   everywhere.
  * - Nothing allocates; dict_put_i64 stops at d->limit and the caller grows the table.
  */
 #ifndef SL_KEYED_H
@@ -55,40 +56,42 @@ static void hash_str(const sl_kstr *restrict s, size_t n, uint64_t *restrict h)
 }
 
 /*
- * Probing: a whole bucket at a time. The ISA's primitives (SL_HAVE_BUCKET_SCAN) are
- * sl_bucket_hits(b, tag), a bit mask with bit j << SL_HIT_SHIFT set for each slot b[j]
- * (j < 8) whose tag is `tag`, sl_bucket_empty(b), bit j set for each empty slot, and
- * sl_bucket_keys(kb, key), bit j set for each inline key kb[j] (j < 8) equal to key; the
- * scalar reference below computes the same masks slot by slot, without branches. The first
- * empty slot of a probe path is where a new key goes, and no key sits after it on that path
- * (slots are only ever filled, at the first empty one), so candidates are complete.
+ * Probing: a whole bucket (one line of tab, layout at sl_kdict) at a time. The ISA's
+ * primitives (SL_HAVE_BUCKET_SCAN) take the line b: sl_bucket_hits(b, tag), a bit mask with
+ * bit l << SL_HIT_SHIFT set for each lane l (l < 4) whose slot b[4 + l] has tag `tag`,
+ * sl_bucket_empty(b), bit l set for each empty slot, and sl_bucket_keys(b, key), bit l set for
+ * each inline key b[l] equal to key; the scalar reference below computes the same masks lane
+ * by lane, without branches. The first empty slot of a probe path is where a new key goes, and
+ * no key sits after it on that path (slots are only ever filled, at the first empty one), so
+ * candidates are complete.
  *
  * SL_PROBE(d, hh, EQ, FOUND, EMPTY): EQ(id) tests the key of a tag match; FOUND(id) and
- * EMPTY(slot) are statements that must leave the loop (goto, return).
+ * EMPTY(at) (at: the slot, the index of its inline key) are statements that must leave the
+ * loop (goto, return).
  */
 #ifndef SL_HAVE_BUCKET_SCAN
 #define SL_HIT_SHIFT 0
 static inline unsigned sl_bucket_hits(const uint64_t *b, uint32_t tag)
 {
 	unsigned hit = 0;
-	for (unsigned j = 0; j < 8; j++)
-		hit |= (unsigned)((uint32_t)(b[j] >> 32) == tag) << j;
+	for (unsigned l = 0; l < 4; l++)
+		hit |= (unsigned)((uint32_t)(b[4 + l] >> 32) == tag) << l;
 	return hit;
 }
 
 static inline unsigned sl_bucket_empty(const uint64_t *b)
 {
 	unsigned e = 0;
-	for (unsigned j = 0; j < 8; j++)
-		e |= (unsigned)(b[j] == 0) << j;
+	for (unsigned l = 0; l < 4; l++)
+		e |= (unsigned)(b[4 + l] == 0) << l;
 	return e;
 }
 
-static inline unsigned sl_bucket_keys(const int64_t *kb, int64_t key)
+static inline unsigned sl_bucket_keys(const uint64_t *b, int64_t key)
 {
 	unsigned m = 0;
-	for (unsigned j = 0; j < 8; j++)
-		m |= (unsigned)(kb[j] == key) << j;
+	for (unsigned l = 0; l < 4; l++)
+		m |= (unsigned)(b[l] == (uint64_t)key) << l;
 	return m;
 }
 #endif
@@ -96,23 +99,50 @@ static inline unsigned sl_bucket_keys(const int64_t *kb, int64_t key)
 #define SL_PROBE(d, hh, EQ, FOUND, EMPTY)                                                          \
 	do {                                                                                       \
 		uint32_t tag_ = sl_kdict_tag(hh);                                                  \
-		size_t j_ = (hh) & (d)->mask & ~(size_t)7;                                         \
+		size_t tmask_ = 2 * (d)->mask + 1, p_ = sl_kdict_home(hh, (d)->mask);              \
 		for (;;) {                                                                         \
-			const uint64_t *b_ = (d)->slot + j_;                                       \
+			const uint64_t *b_ = (d)->tab + p_;                                        \
 			for (unsigned hit_ = sl_bucket_hits(b_, tag_); hit_; hit_ &= hit_ - 1) {   \
 				uint32_t id_ =                                                     \
-				    (uint32_t)b_[__builtin_ctz(hit_) >> SL_HIT_SHIFT] - 1;         \
+				    (uint32_t)b_[4 + (__builtin_ctz(hit_) >> SL_HIT_SHIFT)] - 1;   \
 				if (EQ(id_))                                                       \
 					FOUND(id_);                                                \
 			}                                                                          \
 			unsigned e_ = sl_bucket_empty(b_);                                         \
 			if (e_)                                                                    \
-				EMPTY(j_ + (unsigned)__builtin_ctz(e_));                           \
-			j_ = (j_ + 8) & (d)->mask;                                                 \
+				EMPTY(p_ + (unsigned)__builtin_ctz(e_));                           \
+			p_ = (p_ + 8) & tmask_;                                                    \
 		}                                                                                  \
 	} while (0)
 
-/* Tables past this many slots (1 MiB) miss the L2: probes prefetch their home bucket
+/* The id of Long key `key` (hash hh), or UINT32_MAX with *at = the first empty slot of its
+ * path: per bucket, the first inline key equal to key is its slot unless that slot is empty
+ * (then key is 0 and absent, and that is the first empty slot); no match and an empty slot:
+ * absent. No tags, no keys[id]. */
+static inline uint32_t sl_probe_i64(const uint64_t *tab, size_t mask, uint64_t hh, int64_t key,
+				    size_t *at)
+{
+	size_t tmask = 2 * mask + 1, p = sl_kdict_home(hh, mask);
+	for (;;) {
+		const uint64_t *b = tab + p;
+		unsigned m = sl_bucket_keys(b, key);
+		if (m) {
+			unsigned l = (unsigned)__builtin_ctz(m);
+			if (b[4 + l])
+				return (uint32_t)b[4 + l] - 1;
+			*at = p + l;
+			return UINT32_MAX;
+		}
+		unsigned e = sl_bucket_empty(b);
+		if (e) {
+			*at = p + (unsigned)__builtin_ctz(e);
+			return UINT32_MAX;
+		}
+		p = (p + 8) & tmask;
+	}
+}
+
+/* Tables past this many slots (2 MiB) miss the L2: probes prefetch their home bucket
  * SL_PROBE_AHEAD rows ahead (the hashes of the whole block are known). Smaller tables do
  * without, which saves the instructions. */
 #define SL_PROBE_AHEAD    16
@@ -121,21 +151,10 @@ static inline unsigned sl_bucket_keys(const int64_t *kb, int64_t key)
 static inline void sl_probe_prefetch(const sl_kdict *d, const uint64_t *h, size_t i, size_t n)
 {
 	if (i + SL_PROBE_AHEAD < n)
-		__builtin_prefetch(&d->slot[h[i + SL_PROBE_AHEAD] & d->mask & ~(size_t)7]);
+		__builtin_prefetch(&d->tab[sl_kdict_home(h[i + SL_PROBE_AHEAD], d->mask)]);
 }
 
-/* Long puts read the bucket's inline keys and then one slot (not the tags, not keys[id]). */
-static inline void sl_probe_prefetch_i64(const sl_kdict *d, const uint64_t *h, size_t i, size_t n)
-{
-	if (i + SL_PROBE_AHEAD < n) {
-		size_t b = h[i + SL_PROBE_AHEAD] & d->mask & ~(size_t)7;
-		__builtin_prefetch(&d->skey[b]);
-		__builtin_prefetch(&d->slot[b]);
-	}
-}
-
-/* The rows loop of a probe kernel, twice: with and without prefetching (PF, one of the
- * above). */
+/* The rows loop of a probe kernel, twice: with and without prefetching (PF, as above). */
 #define SL_ROWS(d, h, n, PF, ...)                                                                  \
 	do {                                                                                       \
 		if ((d)->mask + 1 > SL_PREFETCH_SLOTS) {                                           \
@@ -160,66 +179,52 @@ static inline void sl_probe_prefetch_i64(const sl_kdict *d, const uint64_t *h, s
 		at = (j);                                                                          \
 		goto empty_;                                                                       \
 	} while (0)
-#define SL_EQ_I64(id) (d->keys[id] == key)
 #define SL_EQ_STR(id)                                                                              \
 	(d->hash[id] == hh && d->skeys[id].len == s[i].len &&                                      \
 	 sl_kbytes_eq(d->skeys[id].p, s[i].p, (size_t)s[i].len))
-
-/* The id held by the first slot of hh's home bucket whose tag matches, or UINT32_MAX: the
- * candidate dict_find_str checks inline (bmask = mask & ~7). */
-static inline uint32_t sl_home_candidate(const uint64_t *slot, size_t bmask, uint64_t hh)
-{
-	const uint64_t *b = slot + (hh & bmask);
-	unsigned hit = sl_bucket_hits(b, sl_kdict_tag(hh));
-	return hit ? (uint32_t)b[__builtin_ctz(hit) >> SL_HIT_SHIFT] - 1 : UINT32_MAX;
-}
 
 /* dict_put_i64's whole probe of one row, out of line: find or insert. Returns 0 and *id, or
  * 1 when the key is new and the table is at its limit (nothing inserted). */
 static __attribute__((noinline)) int dict_put_i64_slow(sl_kdict *d, int64_t key, uint64_t hh,
 						       uint32_t *id)
 {
-	uint32_t found;
-	size_t at;
-	SL_PROBE(d, hh, SL_EQ_I64, SL_GOTO_FOUND, SL_GOTO_EMPTY);
-empty_:
-	if (d->n >= d->limit)
-		return 1;
-	found = (uint32_t)d->n++;
-	d->keys[found] = key;
-	d->hash[found] = hh;
-	d->skey[at] = key;
-	d->slot[at] = (uint64_t)sl_kdict_tag(hh) << 32 | (uint64_t)(found + 1);
-found_:
+	size_t at = 0;
+	uint32_t found = sl_probe_i64(d->tab, d->mask, hh, key, &at);
+	if (found == UINT32_MAX) {
+		if (d->n >= d->limit)
+			return 1;
+		found = (uint32_t)d->n++;
+		d->keys[found] = key;
+		d->hash[found] = hh;
+		d->tab[at] = (uint64_t)key;
+		d->tab[at + 4] = (uint64_t)sl_kdict_tag(hh) << 32 | (uint64_t)(found + 1);
+	}
 	*id = found;
 	return 0;
 }
 
-/* The id of a Long key found among the inline keys of its home bucket, or UINT32_MAX: the
- * first equal inline key is the key's slot unless it is an empty slot (whose inline 0 can
- * only equal the key 0; it then reads slot 0, and 0 - 1 is UINT32_MAX). No tag, no keys[id]:
- * two loads from the table, one of them a vector compare. */
-static inline uint32_t sl_home_key(const uint64_t *slot, const int64_t *skey, size_t bmask,
-				   uint64_t hh, int64_t key)
+/* The id of a Long key found in its home bucket, or UINT32_MAX: sl_probe_i64's first step
+ * (an empty slot matching the key 0 gives slot 0, and 0 - 1 is UINT32_MAX). One line of the
+ * table, one vector compare (hmask = (2 * mask + 1) & ~7). */
+static inline uint32_t sl_home_key(const uint64_t *tab, size_t hmask, uint64_t hh, int64_t key)
 {
-	size_t b = hh & bmask;
-	unsigned m = sl_bucket_keys(skey + b, key);
-	return m ? (uint32_t)slot[b + (unsigned)__builtin_ctz(m)] - 1 : UINT32_MAX;
+	const uint64_t *b = tab + (hh & hmask);
+	unsigned m = sl_bucket_keys(b, key);
+	return m ? (uint32_t)b[4 + (unsigned)__builtin_ctz(m)] - 1 : UINT32_MAX;
 }
 
 /* The common case inline: the key is known and sits in its home bucket. Everything else (a
  * later bucket, a new key) takes the out-of-line probe, which keeps this loop small enough
  * for the compiler to hold it in registers. (A vertical probe, 8 rows at a time with gathers
  * of the inline keys and slots, was measured on Zen 4 at about half this loop's rate: one
- * 8-lane gather costs about twice 8 scalar loads there, and a probe needs two.) */
+ * 8-lane gather costs about twice 8 scalar loads there.) */
 static size_t dict_put_i64(sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
 			   uint32_t *ids)
 {
-	const uint64_t *slot = d->slot;
-	const int64_t *skey = d->skey;
-	size_t bmask = d->mask & ~(size_t)7;
-	SL_ROWS(d, h, n, sl_probe_prefetch_i64, {
-		uint32_t id = sl_home_key(slot, skey, bmask, h[i], k[i]);
+	const uint64_t *tab = d->tab;
+	size_t hmask = (2 * d->mask + 1) & ~(size_t)7;
+	SL_ROWS(d, h, n, sl_probe_prefetch, {
+		uint32_t id = sl_home_key(tab, hmask, h[i], k[i]);
 		if (__builtin_expect(id != UINT32_MAX, 1)) {
 			ids[i] = id;
 			continue;
@@ -242,14 +247,13 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
 		hash_i64(k, n, h);
 		return dict_put_i64(d, k, h, n, ids);
 	}
-	const uint64_t *slot = d->slot;
-	const int64_t *skey = d->skey;
-	size_t bmask = d->mask & ~(size_t)7;
+	const uint64_t *tab = d->tab;
+	size_t hmask = (2 * d->mask + 1) & ~(size_t)7;
 	for (size_t i = 0; i < n; i += SL_HASH_CHUNK) {
 		size_t end = n - i < SL_HASH_CHUNK ? n : i + SL_HASH_CHUNK;
 		hash_i64(k + i, end - i, h + i);
 		for (size_t r = i; r < end; r++) {
-			uint32_t id = sl_home_key(slot, skey, bmask, h[r], k[r]);
+			uint32_t id = sl_home_key(tab, hmask, h[r], k[r]);
 			if (__builtin_expect(id != UINT32_MAX, 1)) {
 				ids[r] = id;
 				continue;
@@ -261,23 +265,27 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
 	return n;
 }
 
+/* dict_find_i64's probe beyond the home bucket, out of line. */
+static __attribute__((noinline)) uint32_t dict_find_i64_slow(const sl_kdict *d, int64_t key,
+							     uint64_t hh)
+{
+	size_t at = 0;
+	return sl_probe_i64(d->tab, d->mask, hh, key, &at);
+}
+
 static size_t dict_find_i64(const sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
 			    uint32_t *ids, uint32_t *miss)
 {
-	size_t nmiss = 0;
+	const uint64_t *tab = d->tab;
+	size_t hmask = (2 * d->mask + 1) & ~(size_t)7, nmiss = 0;
 	SL_ROWS(d, h, n, sl_probe_prefetch, {
-		__label__ empty_, found_;
-		int64_t key = k[i];
-		uint64_t hh = h[i];
-		uint32_t found;
-		size_t at;
-		SL_PROBE(d, hh, SL_EQ_I64, SL_GOTO_FOUND, SL_GOTO_EMPTY);
-	empty_:
-		(void)at;
-		miss[nmiss++] = (uint32_t)i;
-		continue;
-	found_:
-		ids[i] = found;
+		uint32_t id = sl_home_key(tab, hmask, h[i], k[i]);
+		if (__builtin_expect(id == UINT32_MAX, 0))
+			id = dict_find_i64_slow(d, k[i], h[i]);
+		if (id == UINT32_MAX)
+			miss[nmiss++] = (uint32_t)i;
+		else
+			ids[i] = id;
 	});
 	return nmiss;
 }
@@ -297,17 +305,17 @@ found_:
 	return found;
 }
 
-/* As dict_put_i64: the first tag match of the home bucket inline, the rest out of line. */
+/* As dict_put_i64: the first slot of the home bucket whose inline hash is the row's (sl_home_key
+ * on the hashes) inline, its key compared; the rest out of line, with tags. */
 static size_t dict_find_str(const sl_kdict *d, const sl_kstr *s, const uint64_t *h, size_t n,
 			    uint32_t *ids, uint32_t *miss)
 {
-	const uint64_t *slot = d->slot, *hash = d->hash;
+	const uint64_t *tab = d->tab;
 	const sl_kstr *skeys = d->skeys;
-	size_t bmask = d->mask & ~(size_t)7, nmiss = 0;
+	size_t hmask = (2 * d->mask + 1) & ~(size_t)7, nmiss = 0;
 	SL_ROWS(d, h, n, sl_probe_prefetch, {
-		uint32_t id = sl_home_candidate(slot, bmask, h[i]);
-		if (__builtin_expect(id != UINT32_MAX && hash[id] == h[i] &&
-					 skeys[id].len == s[i].len &&
+		uint32_t id = sl_home_key(tab, hmask, h[i], (int64_t)h[i]);
+		if (__builtin_expect(id != UINT32_MAX && skeys[id].len == s[i].len &&
 					 sl_kbytes_eq(skeys[id].p, s[i].p, (size_t)s[i].len),
 				     1)) {
 			ids[i] = id;

@@ -60,31 +60,27 @@ static inline void sl_emit(uint32_t *out, size_t base, unsigned m)
 }
 #define SL_EMIT(out, base, m) sl_emit(out, base, m)
 
-/* Bucket scan (keyed.h): a bucket is two ymm; the tags are the high halves. */
+/* Bucket scan (keyed.h): a bucket is one line, its 4 inline keys then its 4 slots, one ymm
+ * each; the tags are the odd dwords of the slots (bit 2l + 1 of the mask is lane l). */
 #define SL_HAVE_BUCKET_SCAN
-#define SL_HIT_SHIFT 0
+#define SL_HIT_SHIFT 1
 static inline unsigned sl_bucket_hits(const uint64_t *b, uint32_t tag)
 {
-	__m256i t = _mm256_set1_epi64x((int64_t)tag);
-	__m256i v0 = _mm256_srli_epi64(_mm256_loadu_si256((const __m256i *)b), 32);
-	__m256i v1 = _mm256_srli_epi64(_mm256_loadu_si256((const __m256i *)(b + 4)), 32);
-	return sl_movemask(_mm256_cmpeq_epi64(v0, t)) | sl_movemask(_mm256_cmpeq_epi64(v1, t)) << 4;
+	__m256i v = _mm256_loadu_si256((const __m256i *)(b + 4));
+	__m256i eq = _mm256_cmpeq_epi32(v, _mm256_set1_epi32((int)tag));
+	return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(eq)) & 0xaau;
 }
 
 static inline unsigned sl_bucket_empty(const uint64_t *b)
 {
-	__m256i z = _mm256_setzero_si256();
-	__m256i v0 = _mm256_loadu_si256((const __m256i *)b);
-	__m256i v1 = _mm256_loadu_si256((const __m256i *)(b + 4));
-	return sl_movemask(_mm256_cmpeq_epi64(v0, z)) | sl_movemask(_mm256_cmpeq_epi64(v1, z)) << 4;
+	__m256i v = _mm256_loadu_si256((const __m256i *)(b + 4));
+	return sl_movemask(_mm256_cmpeq_epi64(v, _mm256_setzero_si256()));
 }
 
-static inline unsigned sl_bucket_keys(const int64_t *kb, int64_t key)
+static inline unsigned sl_bucket_keys(const uint64_t *b, int64_t key)
 {
-	__m256i k = _mm256_set1_epi64x(key);
-	__m256i v0 = _mm256_loadu_si256((const __m256i *)kb);
-	__m256i v1 = _mm256_loadu_si256((const __m256i *)(kb + 4));
-	return sl_movemask(_mm256_cmpeq_epi64(v0, k)) | sl_movemask(_mm256_cmpeq_epi64(v1, k)) << 4;
+	__m256i v = _mm256_loadu_si256((const __m256i *)b);
+	return sl_movemask(_mm256_cmpeq_epi64(v, _mm256_set1_epi64x(key)));
 }
 
 #include "reduce.h"

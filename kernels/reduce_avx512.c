@@ -51,27 +51,27 @@ static inline void sl_emit(uint32_t *out, size_t base, unsigned m)
 }
 #define SL_EMIT(out, base, m) sl_emit(out, base, m)
 
-/* Bucket scan (keyed.h): a bucket is one zmm; the tags are its odd dwords, compared in place
- * (bit 2j + 1 of the mask is slot j). The inline keys of a bucket are one zmm too. */
+/* Bucket scan (keyed.h): a bucket is one line, its 4 inline keys then its 4 slots, one ymm
+ * each (AVX-512VL compares into a mask register); the tags are the odd dwords of the slots,
+ * compared in place (bit 2l + 1 of the mask is lane l). */
 #define SL_HAVE_BUCKET_SCAN
 #define SL_HIT_SHIFT 1
 static inline unsigned sl_bucket_hits(const uint64_t *b, uint32_t tag)
 {
-	__m512i v = _mm512_loadu_si512((const void *)b);
-	return _mm512_mask_cmpeq_epi32_mask(0xaaaa, v, _mm512_set1_epi32((int)tag));
+	__m256i v = _mm256_loadu_si256((const __m256i *)(b + 4));
+	return _mm256_mask_cmpeq_epi32_mask(0xaa, v, _mm256_set1_epi32((int)tag));
 }
 
 static inline unsigned sl_bucket_empty(const uint64_t *b)
 {
-	__m512i v = _mm512_loadu_si512((const void *)b);
-	return (unsigned)_mm512_testn_epi64_mask(v, v);
+	__m256i v = _mm256_loadu_si256((const __m256i *)(b + 4));
+	return (unsigned)_mm256_testn_epi64_mask(v, v);
 }
 
-/* The 8 inline keys of a bucket: one zmm, one compare. */
-static inline unsigned sl_bucket_keys(const int64_t *kb, int64_t key)
+static inline unsigned sl_bucket_keys(const uint64_t *b, int64_t key)
 {
-	return _mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)kb),
-				       _mm512_set1_epi64(key));
+	return _mm256_cmpeq_epi64_mask(_mm256_loadu_si256((const __m256i *)b),
+				       _mm256_set1_epi64x(key));
 }
 
 /* Direct map step (keyed.h): 8 keys, one masked gather of their map entries (out-of-range lanes

@@ -189,6 +189,26 @@ Test(col, keydict_grows_and_survives_colliding_tags)
 
 /* A column at a time (kernels: hash, probe, insert, growth between blocks) gives the ids,
  * keys and hashes one row at a time gives, for Long, String and tuple keys. */
+/* Every full slot holds its id's key inline (Long dictionaries) or its hash (the others);
+ * empty slots hold 0; the full slots of each bucket are its first lanes; the load is within
+ * sl_kdict_cap. */
+static void assert_skey(const sl_keydict *d)
+{
+	int i64 = d->keys->type->kind == SL_I64;
+	cr_assert_leq(d->n, sl_kdict_cap(d->mask + 1));
+	for (size_t p = 0; p < 2 * (d->mask + 1); p += 8)
+		for (size_t l = 0; l < 4; l++) {
+			uint64_t s = d->tab[p + 4 + l];
+			uint32_t id = (uint32_t)s - 1;
+			cr_assert_eq(d->tab[p + l],
+				     !s    ? 0
+				     : i64 ? (uint64_t)d->keys->v.i64[id]
+					   : d->hash[id],
+				     "slot %zu", p + l);
+			cr_assert(s || l == 3 || !d->tab[p + 5 + l], "bucket %zu: a gap", p);
+		}
+}
+
 Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
 {
 	const sl_kernels *k = env.kern ? env.kern : sl_kernels_select(NULL, NULL);
@@ -256,6 +276,12 @@ Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
 			cr_assert_eq(ids[i], i);
 		for (size_t i = 0; i < b.n; i++)
 			cr_assert(sl_col_row_eq(g.keys, i, b.keys, sel[i]));
+		assert_skey(&a);
+		assert_skey(&b);
+		assert_skey(&g);
+		if (a.mask == b.mask)
+			cr_assert(!memcmp(a.tab, b.tab, (a.mask + 1) * 16), "kind %d: same table",
+				  t);
 		sl_keydict_fini(&a);
 		sl_keydict_fini(&b);
 		sl_keydict_fini(&g);
@@ -266,22 +292,15 @@ Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
 	free(sel);
 }
 
-/* Every full slot of a Long dictionary holds its id's key inline; empty slots hold 0. */
-static void assert_skey(const sl_keydict *d)
-{
-	cr_assert_not_null(d->skey);
-	for (size_t j = 0; j <= d->mask; j++)
-		cr_assert_eq(d->skey[j], d->slot[j] ? d->keys->v.i64[(uint32_t)d->slot[j] - 1] : 0,
-			     "slot %zu", j);
-}
-
 /* Long keys spread too wide for a direct map take the fused hash-and-probe kernel
- * (dict_put_hash_i64), growing inside and between calls: the same ids, keys, hashes and
- * inline keys as one row at a time, in every ISA; the edges INT64_MIN, 0, -1 among them. */
+ * (dict_put_hash_i64), growing inside and between calls (past SL_KDICT_SMALL, where the load
+ * goes from a quarter to a half, and into the prefetching tables): the same ids, keys, hashes,
+ * inline keys and table as one row at a time, in every ISA; the edges INT64_MIN, 0, -1 among
+ * them. */
 Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 {
 	const char *isa[] = {"scalar", "avx2", "avx512"};
-	size_t n = 20000;
+	size_t n = 200000;
 	uint64_t *h = malloc(n * 8);
 	uint32_t *ids = malloc(n * 4);
 	cr_assert(h && ids);
@@ -289,7 +308,7 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 	uint64_t r = 11;
 	for (size_t i = 0; i < n; i++) {
 		r = r * 6364136223846793005u + 1442695040888963407u;
-		int64_t v = (int64_t)((r >> 33) % 7000) * INT64_C(0x9e3779b97f4a7c1);
+		int64_t v = (int64_t)((r >> 33) % 70000) * INT64_C(0x9e3779b97f4a7c1);
 		if (i % 97 == 0)
 			v = (int64_t[]){INT64_MIN, 0, -1}[(i / 97) % 3];
 		sl_col_push_i64(c, v);
@@ -321,6 +340,9 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 			cr_assert_eq(a.hash[id], b.hash[id]);
 		}
 		assert_skey(&b);
+		if (b.mask == a.mask)
+			cr_assert(!memcmp(a.tab, b.tab, (a.mask + 1) * 16), "%s: same table",
+				  isa[t]);
 		sl_keydict_clear(&b);
 		cr_assert_eq(sl_keydict_put_rows(&b, k, c, 0, n, h, ids), 0);
 		cr_assert_eq(b.n, a.n);

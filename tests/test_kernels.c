@@ -638,11 +638,10 @@ Test(kernels, hashes_are_xxh3)
 	}
 }
 
-/* A dictionary table with room for `cap` keys (limit = slots / 2 unless capped). */
+/* A dictionary table of up to 1 << 13 slots (tab: 2 words a slot, lines 64-byte aligned). */
 typedef struct tdict {
 	sl_kdict d;
-	uint64_t slot[1 << 13];
-	int64_t skey[1 << 13];
+	_Alignas(64) uint64_t tab[1 << 14];
 	int64_t keys[1 << 12];
 	uint64_t hash[1 << 12];
 	sl_kstr skeys[1 << 12];
@@ -651,8 +650,7 @@ typedef struct tdict {
 static void tdict_init(tdict *t, size_t slots, size_t limit)
 {
 	memset(t, 0, sizeof(*t));
-	t->d.slot = t->slot;
-	t->d.skey = t->skey;
+	t->d.tab = t->tab;
 	t->d.mask = slots - 1;
 	t->d.keys = t->keys;
 	t->d.hash = t->hash;
@@ -725,8 +723,7 @@ Test(kernels, dict_put_find_i64_match_scalar_and_oracle)
 					cr_assert(t->keys[want[i]] == bi[i] &&
 						  t->hash[want[i]] == h[i]);
 				if (ik > 0)
-					cr_assert(!memcmp(ref.slot, got.slot, sizeof(ref.slot)) &&
-						      !memcmp(ref.skey, got.skey, sizeof(ref.skey)),
+					cr_assert(!memcmp(ref.tab, got.tab, sizeof(ref.tab)),
 						  "%s: same table as scalar, n=%zu hm=%d", k->isa,
 						  n, hm);
 				/* find: every key present; then keys that are not */
@@ -791,13 +788,17 @@ Test(kernels, dict_put_i64_stops_at_limit)
 	}
 }
 
-/* Every slot of t holds its id's key inline, and the empty slots hold 0. */
+/* Every slot of t holds its id's key inline, and the empty slots hold 0; the full slots of a
+ * bucket are its first lanes. */
 static void assert_skey(const tdict *t, const char *isa)
 {
-	for (size_t j = 0; j <= t->d.mask; j++) {
-		uint64_t s = t->slot[j];
-		cr_assert_eq(t->skey[j], s ? t->keys[(uint32_t)s - 1] : 0, "%s slot %zu", isa, j);
-	}
+	for (size_t p = 0; p < 2 * (t->d.mask + 1); p += 8)
+		for (size_t l = 0; l < 4; l++) {
+			uint64_t s = t->tab[p + 4 + l];
+			cr_assert_eq(t->tab[p + l], s ? (uint64_t)t->keys[(uint32_t)s - 1] : 0,
+				     "%s slot %zu", isa, p + l);
+			cr_assert(s || l == 3 || !t->tab[p + 5 + l], "%s bucket %zu", isa, p);
+		}
 }
 
 /* dict_put_hash_i64 is hash_i64 then dict_put_i64: the same hashes, ids and table in every
@@ -857,8 +858,7 @@ Test(kernels, dict_put_hash_i64_is_hash_then_put)
 					/* the same table as the scalar two-call path */
 					tdict_init(&ref, 1 << 13, 1 << 12);
 					cr_assert_eq(S->dict_put_i64(&ref.d, bi, h, n, ids), n);
-					cr_assert(!memcmp(ref.slot, got.slot, sizeof(ref.slot)) &&
-						      !memcmp(ref.skey, got.skey, sizeof(ref.skey)),
+					cr_assert(!memcmp(ref.tab, got.tab, sizeof(ref.tab)),
 						  "%s: same table, n=%zu km=%d", k->isa, n, km);
 				}
 			}
@@ -923,10 +923,11 @@ Test(kernels, dict_find_str_matches_oracle)
 			S->hash_str(&t.skeys[id], 1, &t.hash[id]);
 			if (hm) /* every key collides: same bucket, same tag */
 				t.hash[id] = 0xabc0000000000000u;
-			size_t j = t.hash[id] & t.d.mask & ~(size_t)7;
-			while (t.slot[j])
-				j = (j + 1) & t.d.mask;
-			t.slot[j] = (uint64_t)sl_kdict_tag(t.hash[id]) << 32 | (id + 1);
+			size_t j = sl_kdict_home(t.hash[id], t.d.mask);
+			while (t.tab[j + 4])
+				j = (j & 3) == 3 ? (j + 5) & (2 * t.d.mask + 1) : j + 1;
+			t.tab[j] = t.hash[id];
+			t.tab[j + 4] = (uint64_t)sl_kdict_tag(t.hash[id]) << 32 | (id + 1);
 		}
 		for (size_t li = 0; li < nlengths; li++) {
 			size_t n = lengths[li];
