@@ -308,7 +308,8 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 	uint64_t r = 11;
 	for (size_t i = 0; i < n; i++) {
 		r = r * 6364136223846793005u + 1442695040888963407u;
-		int64_t v = (int64_t)((r >> 33) % 70000) * INT64_C(0x9e3779b97f4a7c1);
+		/* (unsigned: the product wraps, as intended) */
+		int64_t v = (int64_t)((r >> 33) % 70000 * UINT64_C(0x9e3779b97f4a7c1));
 		if (i % 97 == 0)
 			v = (int64_t[]){INT64_MIN, 0, -1}[(i / 97) % 3];
 		sl_col_push_i64(c, v);
