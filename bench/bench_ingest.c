@@ -32,8 +32,9 @@
  * (page faults) are part of the time.
  *
  * usage: build/bench/bench_ingest [total_MiB] [connections] [runs]
- *                                 [both|engine|baseline|retain|all] [warm]
- * (engine or baseline alone: for profiling one side; the ratio column is then 0)
+ *                                 [both|engine|baseline|retain|all] [warm] [io=N]
+ * (engine or baseline alone: for profiling one side; the ratio column is then 0; io=N: the
+ * engine's socketServerStream reads with ioThreads = N)
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <arpa/inet.h>
