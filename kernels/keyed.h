@@ -9,8 +9,9 @@
  *   multiplies are vpmullq on AVX-512, three pmuludq on AVX2), hash_str calls the inlined
  *   XXH3 on each string. Tests compare both with libxxhash.
  * - The dictionary layout is in kernels.h (sl_kdict). The only ISA primitives are the bucket
- *   scans (SL_HAVE_BUCKET_SCAN): tag matches, empty slots and (Long keys) inline key matches
- *   of the 4 lanes of a bucket as bit masks; the scalar ones below are the reference.
+ *   scans (SL_HAVE_BUCKET_SCAN): tag matches, empty slots and inline word matches (the Long
+ *   key, or for other keys the hash) of the 4 lanes of a bucket as bit masks; the scalar
+ *   ones below are the reference.
  *   Everything else is the same code in every ISA, so ids and table contents are identical
  *   everywhere.
  * - Nothing allocates; dict_put_i64 stops at d->limit and the caller grows the table.
@@ -204,7 +205,8 @@ static __attribute__((noinline)) int dict_put_i64_slow(sl_kdict *d, int64_t key,
 }
 
 /* The id of a Long key found in its home bucket, or UINT32_MAX: sl_probe_i64's first step
- * (an empty slot matching the key 0 gives slot 0, and 0 - 1 is UINT32_MAX). One line of the
+ * (an empty slot matching the key 0 gives slot 0, and 0 - 1 is UINT32_MAX). dict_find_str
+ * calls it with the hash as the key: a candidate only, whose key it then compares. One line of the
  * table, one vector compare (hmask = (2 * mask + 1) & ~7). */
 static inline uint32_t sl_home_key(const uint64_t *tab, size_t hmask, uint64_t hh, int64_t key)
 {

@@ -187,8 +187,6 @@ Test(col, keydict_grows_and_survives_colliding_tags)
 	sl_keydict_fini(&d);
 }
 
-/* A column at a time (kernels: hash, probe, insert, growth between blocks) gives the ids,
- * keys and hashes one row at a time gives, for Long, String and tuple keys. */
 /* Every full slot holds its id's key inline (Long dictionaries) or its hash (the others);
  * empty slots hold 0; the full slots of each bucket are its first lanes; the load is within
  * sl_kdict_cap. */
@@ -209,6 +207,8 @@ static void assert_skey(const sl_keydict *d)
 		}
 }
 
+/* A column at a time (kernels: hash, probe, insert, growth between blocks) gives the ids,
+ * keys and hashes one row at a time gives, for Long, String and tuple keys. */
 Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
 {
 	const sl_kernels *k = env.kern ? env.kern : sl_kernels_select(NULL, NULL);
