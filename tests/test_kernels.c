@@ -660,7 +660,8 @@ static void tdict_init(tdict *t, size_t slots, size_t limit)
 
 /* Hash modes: 0 the real XXH3; 1 every key hashes alike (all tags and buckets collide);
  * 2 a few distinct hashes with equal tags (tag collisions across buckets); 3 equal low bits
- * (every key in one bucket, overflowing into the next). */
+ * (every key in one bucket, overflowing into the next); 4 all low bits set (every key homes
+ * in the last bucket of a table up to 1 << 15 slots: probes wrap around to the first). */
 static void key_hashes(const sl_kernels *k, const int64_t *v, size_t n, int mode, uint64_t *h)
 {
 	k->hash_i64(v, n, h);
@@ -672,6 +673,8 @@ static void key_hashes(const sl_kernels *k, const int64_t *v, size_t n, int mode
 			h[i] = 0x0000000100000000u | (x % 5) << 3;
 		else if (mode == 3)
 			h[i] = h[i] & ~(uint64_t)0xffff;
+		else if (mode == 4)
+			h[i] = h[i] | 0xffff;
 	}
 }
 
@@ -699,7 +702,7 @@ Test(kernels, dict_put_find_i64_match_scalar_and_oracle)
 	int na = 1;
 	for (int i = 0; i < nisas; i++)
 		all[na++] = isas[i];
-	for (int hm = 0; hm < 4; hm++) {
+	for (int hm = 0; hm < 5; hm++) {
 		for (size_t li = 0; li < nlengths; li++) {
 			size_t n = lengths[li];
 			size_t range = hm == 1 ? 40 : 1 + rng() % 2000;
@@ -722,6 +725,13 @@ Test(kernels, dict_put_find_i64_match_scalar_and_oracle)
 				for (size_t i = n; i-- > 0;)
 					cr_assert(t->keys[want[i]] == bi[i] &&
 						  t->hash[want[i]] == h[i]);
+				/* every id in a slot of the table (a probe that ran off its
+				 * end instead of wrapping would leave some outside) */
+				size_t full = 0;
+				for (size_t w = 0; w < 2 * (t->d.mask + 1); w += 8)
+					for (size_t l = 4; l < 8; l++)
+						full += t->tab[w + l] != 0;
+				cr_assert_eq(full, nk, "%s n=%zu hm=%d", k->isa, n, hm);
 				if (ik > 0)
 					cr_assert(!memcmp(ref.tab, got.tab, sizeof(ref.tab)),
 						  "%s: same table as scalar, n=%zu hm=%d", k->isa,
@@ -730,8 +740,11 @@ Test(kernels, dict_put_find_i64_match_scalar_and_oracle)
 				cr_assert_eq(k->dict_find_i64(&t->d, bi, h, n, ids, miss), 0);
 				for (size_t i = 0; i < n; i++)
 					cr_assert_eq(ids[i], want[i]);
+				/* absent keys, the key 0 among them (an empty slot's
+				 * inline word is 0 too) */
 				for (size_t i = 0; i < n; i++)
-					bi2[i] = i % 3 ? (int64_t)(range + i) : bi[i];
+					bi2[i] =
+					    i % 3 ? (i % 7 == 1 ? 0 : (int64_t)(range + i)) : bi[i];
 				uint64_t *h2 = (uint64_t *)ri2;
 				key_hashes(S, bi2, n, hm, h2);
 				size_t nm = k->dict_find_i64(&t->d, bi2, h2, n, ids, miss);
