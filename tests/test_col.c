@@ -348,6 +348,26 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 		cr_assert_eq(sl_keydict_put_rows(&b, k, c, 0, n, h, ids), 0);
 		cr_assert_eq(b.n, a.n);
 		assert_skey(&b);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(ids[i], sl_keydict_get(&a, c, i, sl_col_hash_row(c, i)),
+				     "%s again, row %zu", isa[t], i);
+		/* lookups in a table big enough for the prefetching loops */
+		cr_assert_gt(b.mask + 1, (size_t)1 << 17);
+		sl_kdict v = {.tab = b.tab,
+			      .mask = b.mask,
+			      .keys = b.keys->v.i64,
+			      .hash = b.hash,
+			      .n = b.n,
+			      .limit = sl_kdict_cap(b.mask + 1)};
+		k->hash_i64(c->v.i64, n, h);
+		memset(ids, 0xff, n * 4);
+		uint32_t *miss = malloc(n * 4);
+		cr_assert_not_null(miss);
+		cr_assert_eq(k->dict_find_i64(&v, c->v.i64, h, n, ids, miss), 0, "%s", isa[t]);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(ids[i], sl_keydict_get(&a, c, i, sl_col_hash_row(c, i)),
+				     "%s find, row %zu", isa[t], i);
+		free(miss);
 		sl_keydict_fini(&b);
 	}
 	sl_keydict_fini(&a);
