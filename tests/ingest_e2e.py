@@ -52,6 +52,16 @@ def wait_port(port, deadline):
     return False
 
 
+def interrupt(eng):
+    """SIGINT (a graceful stop), then its output; killed if it does not end in 30 s."""
+    eng.send_signal(signal.SIGINT)
+    try:
+        return eng.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        eng.kill()
+        return eng.communicate()
+
+
 def read_counts(prefix_dir):
     got = collections.Counter()
     for d in sorted(os.listdir(prefix_dir)):
@@ -87,12 +97,7 @@ def loadgen_to_counts(io_threads):
                         capture_output=True, text=True, timeout=120)
     check("loadgen sent everything " + tag, lg.returncode == 0, lg.stderr)
     time.sleep(0.5)  # let the last bytes arrive before asking for the stop (drain covers the rest)
-    eng.send_signal(signal.SIGINT)
-    try:
-        so, se = eng.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        eng.kill()
-        so, se = eng.communicate()
+    so, se = interrupt(eng)
     check("sluice stops gracefully on SIGINT " + tag, eng.returncode == 0, se)
     sent = collections.Counter()
     if os.path.exists(counts_file):
@@ -130,12 +135,7 @@ except OSError:
     accepted = False
 check("socketTextStream reconnects to a server that starts late", accepted)
 time.sleep(0.5)
-eng.send_signal(signal.SIGINT)
-try:
-    so, se = eng.communicate(timeout=30)
-except subprocess.TimeoutExpired:
-    eng.kill()
-    so, se = eng.communicate()
+so, se = interrupt(eng)
 srv.close()
 total = 0
 lines = so.split("\n")

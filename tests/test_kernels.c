@@ -124,6 +124,8 @@ static void init_lengths(void)
 
 static const sl_kernels *isas[3];
 static int nisas;
+static const sl_kernels *every[4]; /* scalar, then isas */
+static int nevery;
 
 static void setup(void)
 {
@@ -139,6 +141,10 @@ static void setup(void)
 		else
 			cr_assert_eq(err, -ENOTSUP);
 	}
+	every[0] = &sl_kernels_scalar;
+	nevery = 1;
+	for (int i = 0; i < nisas; i++)
+		every[nevery++] = isas[i];
 }
 
 TestSuite(kernels, .init = setup);
@@ -450,10 +456,8 @@ Test(kernels, scalar_reference_semantics)
 
 Test(kernels, edge_values)
 {
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	for (int i = 0; i < na; i++) {
 		const sl_kernels *k = all[i];
 		int64_t wrap[] = {INT64_MAX, 1, INT64_MAX, INT64_MIN, INT64_MIN};
@@ -545,10 +549,8 @@ Test(kernels, select)
  * n values for panes; canaries after the end must survive every ISA, every op. */
 Test(kernels, outputs_stay_in_bounds)
 {
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	const uint32_t canary = 0xdeadbeef;
 	for (int ik = 0; ik < na; ik++) {
 		const sl_kernels *k = all[ik];
@@ -596,10 +598,8 @@ Test(kernels, hashes_are_xxh3)
 	static uint64_t h[MAXN + 16];
 	static sl_kstr sv[MAXN];
 	static char text[MAXN + 600];
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	for (size_t i = 0; i < sizeof(text); i++)
 		text[i] = (char)rng();
 	for (int ik = 0; ik < na; ik++) {
@@ -698,10 +698,8 @@ Test(kernels, dict_put_find_i64_match_scalar_and_oracle)
 	static uint64_t h[MAXN];
 	static uint32_t want[MAXN], ids[MAXN], miss[MAXN], miss2[MAXN];
 	static int64_t seen[MAXN];
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	for (int hm = 0; hm < 5; hm++) {
 		for (size_t li = 0; li < nlengths; li++) {
 			size_t n = lengths[li];
@@ -772,10 +770,8 @@ Test(kernels, dict_put_i64_stops_at_limit)
 	static uint64_t h[MAXN];
 	static uint32_t want[MAXN], ids[MAXN];
 	static int64_t seen[MAXN];
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	size_t n = 3000;
 	for (size_t i = 0; i < n; i++)
 		bi[i] = (int64_t)(rng() % 1500);
@@ -825,10 +821,8 @@ Test(kernels, dict_put_hash_i64_is_hash_then_put)
 	static uint64_t h[MAXN], hg[MAXN];
 	static uint32_t want[MAXN], ids[MAXN];
 	static int64_t seen[MAXN];
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	for (int km = 0; km < 3; km++) {
 		for (size_t li = 0; li < nlengths; li++) {
 			size_t n = lengths[li];
@@ -887,10 +881,8 @@ Test(kernels, dict_put_i64_inline_keys_with_colliding_hashes)
 	static uint64_t h[MAXN];
 	static uint32_t want[MAXN], ids[MAXN];
 	static int64_t seen[MAXN];
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	size_t n = 600;
 	for (size_t i = 0; i < n; i++)
 		bi[i] = i % 5 == 0 ? 0 : (int64_t)(rng() % 30) - 15;
@@ -919,10 +911,8 @@ Test(kernels, dict_find_str_matches_oracle)
 	static uint32_t ids[MAXN], miss[MAXN];
 	static sl_kstr sv[MAXN];
 	static char words[64][24];
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	/* 64 distinct words: "" and letters then digits, 2 to 19 bytes (every inline compare
 	 * width; same lengths differing in one byte; prefixes of one another); the dictionary
 	 * holds the even ones */
@@ -976,10 +966,8 @@ Test(kernels, partition_is_a_stable_counting_sort)
 	static uint64_t h[MAXN];
 	static uint32_t order[MAXN], start[1025], want[MAXN];
 	static const uint32_t nouts[] = {1, 2, 3, 7, 64, 1000};
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	for (size_t li = 0; li < nlengths; li++) {
 		size_t n = lengths[li];
 		for (size_t i = 0; i < n; i++)
@@ -1016,10 +1004,8 @@ Test(kernels, partition_is_a_stable_counting_sort)
 Test(kernels, dict_direct_i64_matches_definition)
 {
 	static uint32_t dm[4097], ids[MAXN + 16], miss[MAXN + 16];
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	static const int64_t bases[] = {0, -100, INT64_MAX - 1000, INT64_MIN + 5};
 	for (size_t bi_ = 0; bi_ < sizeof(bases) / sizeof(bases[0]); bi_++) {
 		int64_t base = bases[bi_];
@@ -1076,10 +1062,8 @@ Test(kernels, dict_direct_i64_matches_definition)
  * and payload may differ (kernels.h). */
 Test(kernels, arithmetic_maps_match_scalar)
 {
-	const sl_kernels *all[4] = {S};
-	int na = 1;
-	for (int i = 0; i < nisas; i++)
-		all[na++] = isas[i];
+	const sl_kernels *const *all = every;
+	int na = nevery;
 	for (int ik = 0; ik < na; ik++) {
 		const sl_kernels *k = all[ik];
 		for (size_t li = 0; li < nlengths; li++) {
