@@ -220,18 +220,24 @@ static inline uint32_t sl_home_key(const uint64_t *tab, size_t hmask, uint64_t h
  * for the compiler to hold it in registers. (A vertical probe, 8 rows at a time with gathers
  * of the inline keys and slots, was measured on Zen 4 at about half this loop's rate: one
  * 8-lane gather costs about twice 8 scalar loads there.) */
+static inline __attribute__((always_inline)) int
+put_i64_row(sl_kdict *d, const uint64_t *tab, size_t hmask, int64_t key, uint64_t hh, uint32_t *id)
+{
+	uint32_t x = sl_home_key(tab, hmask, hh, key);
+	if (__builtin_expect(x != UINT32_MAX, 1)) {
+		*id = x;
+		return 0;
+	}
+	return dict_put_i64_slow(d, key, hh, id);
+}
+
 static size_t dict_put_i64(sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
 			   uint32_t *ids)
 {
 	const uint64_t *tab = d->tab;
 	size_t hmask = (2 * d->mask + 1) & ~(size_t)7;
 	SL_ROWS(d, h, n, sl_probe_prefetch, {
-		uint32_t id = sl_home_key(tab, hmask, h[i], k[i]);
-		if (__builtin_expect(id != UINT32_MAX, 1)) {
-			ids[i] = id;
-			continue;
-		}
-		if (dict_put_i64_slow(d, k[i], h[i], &ids[i]))
+		if (put_i64_row(d, tab, hmask, k[i], h[i], &ids[i]))
 			return i;
 	});
 	return n;
@@ -254,15 +260,9 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
 	for (size_t i = 0; i < n; i += SL_HASH_CHUNK) {
 		size_t end = n - i < SL_HASH_CHUNK ? n : i + SL_HASH_CHUNK;
 		hash_i64(k + i, end - i, h + i);
-		for (size_t r = i; r < end; r++) {
-			uint32_t id = sl_home_key(tab, hmask, h[r], k[r]);
-			if (__builtin_expect(id != UINT32_MAX, 1)) {
-				ids[r] = id;
-				continue;
-			}
-			if (dict_put_i64_slow(d, k[r], h[r], &ids[r]))
+		for (size_t r = i; r < end; r++)
+			if (put_i64_row(d, tab, hmask, k[r], h[r], &ids[r]))
 				return r;
-		}
 	}
 	return n;
 }
