@@ -217,6 +217,21 @@ static bool all_done(const struct rsrc *s)
 	return done_upto(s, s->nr);
 }
 
+/* Ask receivers [from, to) to stop, sealing what they push until 0..to have all pushed
+ * their last chunk, or until *waited reaches 5000 ms (shared by the calls of one stop). */
+static void ask_stop(struct rsrc *s, int from, int to, int *waited)
+{
+	struct timespec pause = {0, 1000000};
+	for (int i = from; i < to; i++)
+		/* release: pairs with the io thread's acquire load of stop_req */
+		atomic_store_explicit(&s->rs[i]->stop_req, 1, memory_order_release);
+	for (; *waited < 5000 && !done_upto(s, to) && s->started; ++*waited) {
+		if (seal(s, INT64_MAX))
+			break;
+		nanosleep(&pause, NULL);
+	}
+}
+
 /* Stop the receivers, the first (the one that deals connections) first. */
 static void stop_all(struct rsrc *s)
 {
@@ -288,20 +303,10 @@ static void r_stop(sl_source *src)
 	 * stop_req at its next wakeup (a few ms) and pushes at most a ring's worth. */
 	/* The first receiver first: with several io threads it deals connections to the
 	 * others, which must still take (and drain) what it dealt before it stopped; its done
-	 * (acquire, in all_done) orders every deal before their stop_req. */
-	struct timespec pause = {0, 1000000};
+	 * (acquire, in done_upto) orders every deal before their stop_req. */
 	int waited = 0;
-	for (int k = 0; k < (s->nr > 1 ? 2 : 1); k++) {
-		int from = k ? 1 : 0, to = k || s->nr == 1 ? s->nr : 1;
-		for (int i = from; i < to; i++)
-			/* release: pairs with the io thread's acquire load of stop_req */
-			atomic_store_explicit(&s->rs[i]->stop_req, 1, memory_order_release);
-		for (; waited < 5000 && !done_upto(s, to) && s->started; waited++) {
-			if (seal(s, INT64_MAX))
-				break;
-			nanosleep(&pause, NULL);
-		}
-	}
+	ask_stop(s, 0, 1, &waited);
+	ask_stop(s, 1, s->nr, &waited);
 	stop_all(s);
 	s->stopped = 1;
 }
