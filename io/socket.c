@@ -1487,12 +1487,12 @@ int sl_socket_server_io_threads(sl_receiver *r, int n, sl_receiver **out, sluice
 	s->io[0] = s;
 	for (int i = 1; i < n; i++) {
 		sock_rx *t = rx_new(r->env, r->max_record, err);
-		if (!t) {
+		if (!t) { /* err says why: ENOMEM, or the eventfd */
 			for (int k = 1; k < i; k++)
 				rx_free(&s->io[k]->base);
 			sl_dealloc(m, s->io, (size_t)n * sizeof(*s->io));
 			s->io = NULL;
-			return -ENOMEM;
+			return err && err->code ? err->code : -ENOMEM;
 		}
 		t->base.ops = &server_ops;
 		t->server = true;
