@@ -113,7 +113,7 @@ static int grow(sl_keydict *d)
 	for (size_t id = 0; id < d->n; id++) {
 		size_t j = sl_kdict_home(d->hash[id], nmask);
 		while (t[j + 4])
-			j = (j & 3) == 3 ? (j + 5) & (2 * nmask + 1) : j + 1;
+			j = sl_kdict_next(j, nmask);
 		t[j + 4] = (uint64_t)sl_keydict_tag(d->hash[id]) << 32 | (uint64_t)(id + 1);
 		t[j] = k ? (uint64_t)k[id] : d->hash[id];
 	}

@@ -104,7 +104,7 @@ static inline int64_t sl_keydict_put_i64(sl_keydict *d, int64_t key, uint64_t h)
 			break;
 		if (d->tab[j] == (uint64_t)key)
 			return (int64_t)((uint32_t)s - 1);
-		j = (j & 3) == 3 ? (j + 5) & (2 * d->mask + 1) : j + 1;
+		j = sl_kdict_next(j, d->mask);
 	}
 	if (sl_col_push_i64(d->keys, key))
 		return -ENOMEM;
@@ -123,7 +123,7 @@ static inline int64_t sl_keydict_put_str(sl_keydict *d, const char *p, size_t n,
 			if (k->len == n && sl_kbytes_eq(k->p, p, n))
 				return (int64_t)((uint32_t)s - 1);
 		}
-		j = (j & 3) == 3 ? (j + 5) & (2 * d->mask + 1) : j + 1;
+		j = sl_kdict_next(j, d->mask);
 	}
 	if (sl_col_push_str(d->keys, p, n))
 		return -ENOMEM;

@@ -100,6 +100,13 @@ static inline size_t sl_kdict_home(uint64_t h, size_t mask)
 	return (size_t)h & ((2 * mask + 1) & ~(size_t)7);
 }
 
+/* The inline-key index after j along a probe path: the next lane, or the first lane of the
+ * next bucket (its line is 8 words on), wrapping at the end of the table. */
+static inline size_t sl_kdict_next(size_t j, size_t mask)
+{
+	return (j & 3) == 3 ? (j + 5) & (2 * mask + 1) : j + 1;
+}
+
 static inline uint32_t sl_kdict_tag(uint64_t h)
 {
 	return (uint32_t)(h >> 32) | 1u;
