@@ -163,7 +163,7 @@ int64_t sl_keydict_put(sl_keydict *d, const sl_col *src, size_t i, uint64_t h)
 }
 
 /* The kernels' view of the table. */
-static void kview(sl_keydict *d, sl_kdict *v)
+static void kview(const sl_keydict *d, sl_kdict *v)
 {
 	v->tab = d->tab;
 	v->mask = d->mask;
@@ -310,6 +310,23 @@ int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, s
 	}
 }
 
+/* A block of keys gathered from src by row numbers (Long or String columns). */
+union keyblock {
+	int64_t i64[CHUNK];
+	sl_str s[CHUNK];
+};
+
+static void gather_keys(const sl_kernels *k, const sl_col *src, const uint32_t *sel, size_t m,
+			union keyblock *g)
+{
+	if (src->type->kind == SL_I64) {
+		k->gather_i64(src->v.i64, sel, m, g->i64);
+		return;
+	}
+	for (size_t i = 0; i < m; i++)
+		g->s[i] = src->v.s[sel[i]];
+}
+
 int sl_keydict_put_gather(sl_keydict *d, const sl_kernels *k, const sl_col *src,
 			  const uint32_t *sel, size_t n, const uint64_t *h, uint32_t *ids)
 {
@@ -323,23 +340,41 @@ int sl_keydict_put_gather(sl_keydict *d, const sl_kernels *k, const sl_col *src,
 		}
 		return 0;
 	}
-	union {
-		int64_t i64[CHUNK];
-		sl_str s[CHUNK];
-	} g;
+	union keyblock g;
 	for (size_t from = 0; from < n; from += CHUNK) {
 		size_t m = n - from < CHUNK ? n - from : CHUNK;
-		int rc;
-		if (kind == SL_I64) {
-			k->gather_i64(src->v.i64, sel + from, m, g.i64);
-			rc = put_i64(d, k, g.i64, h + from, m, ids + from);
-		} else {
-			for (size_t i = 0; i < m; i++)
-				g.s[i] = src->v.s[sel[from + i]];
-			rc = put_str(d, k, g.s, h + from, m, ids + from);
-		}
+		gather_keys(k, src, sel + from, m, &g);
+		int rc = kind == SL_I64 ? put_i64(d, k, g.i64, h + from, m, ids + from)
+					: put_str(d, k, g.s, h + from, m, ids + from);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+void sl_keydict_find_gather(const sl_keydict *d, const sl_kernels *k, const sl_col *src,
+			    const uint32_t *sel, size_t n, const uint64_t *h, uint32_t *ids)
+{
+	int kind = src->type->kind;
+	if (kind != SL_I64 && kind != SL_STR) {
+		for (size_t i = 0; i < n; i++) {
+			int64_t id = sl_keydict_get(d, src, sel[i], h[i]);
+			ids[i] = id < 0 ? UINT32_MAX : (uint32_t)id;
+		}
+		return;
+	}
+	sl_kdict v;
+	kview(d, &v);
+	union keyblock g;
+	uint32_t miss[CHUNK];
+	for (size_t from = 0; from < n; from += CHUNK) {
+		size_t m = n - from < CHUNK ? n - from : CHUNK;
+		gather_keys(k, src, sel + from, m, &g);
+		size_t nm =
+		    kind == SL_I64
+			? k->dict_find_i64(&v, g.i64, h + from, m, ids + from, miss)
+			: k->dict_find_str(&v, (const sl_kstr *)g.s, h + from, m, ids + from, miss);
+		for (size_t q = 0; q < nm; q++)
+			ids[from + miss[q]] = UINT32_MAX;
+	}
 }

@@ -85,6 +85,15 @@ int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, s
 int sl_keydict_put_gather(sl_keydict *d, const sl_kernels *k, const sl_col *src,
 			  const uint32_t *sel, size_t n, const uint64_t *h, uint32_t *ids);
 
+/*
+ * sl_keydict_find_gather - look rows sel[0..n) of src up without inserting (h[i] is the hash
+ *   of row sel[i]): ids[i] = the id of row sel[i], or UINT32_MAX when the dictionary does not
+ *   hold it. Long and String keys run in the kernels (dict_find_i64 / dict_find_str); other
+ *   key types probe a row at a time. Never fails. For the probe side of a join.
+ */
+void sl_keydict_find_gather(const sl_keydict *d, const sl_kernels *k, const sl_col *src,
+			    const uint32_t *sel, size_t n, const uint64_t *h, uint32_t *ids);
+
 static inline uint32_t sl_keydict_tag(uint64_t h)
 {
 	return sl_kdict_tag(h);

@@ -649,6 +649,9 @@ static void join_task(void *arg, size_t p, int worker)
 	uint8_t *matched = NULL;
 	size_t nids = 0;
 	sl_col *o = NULL;
+	const sl_kernels *kern = kern_of(j->env);
+	uint64_t h[CHUNK];
+	uint32_t ids[CHUNK];
 	if (sl_keydict_init(&d, m, kt, 64)) {
 		set_fail(j, -ENOMEM, "out of memory");
 		return;
@@ -664,18 +667,23 @@ static void join_task(void *arg, size_t p, int worker)
 			struct bucketed *b = &j->side[s].b[i];
 			if (!b->n)
 				continue;
-			for (uint32_t q = b->start[p]; q < b->start[p + 1]; q++) {
-				uint32_t rr = b->order[q];
-				int64_t id = (j->mode == SL_JOIN_COGROUP || s == 1)
-						 ? sl_keydict_put(&d, b->key, rr, b->hash[rr])
-						 : sl_keydict_get(&d, b->key, rr, b->hash[rr]);
-				if (id == -ENOMEM && (j->mode == SL_JOIN_COGROUP || s == 1))
+			/* a block at a time (kernels): gather the rows' hashes, then intern
+			 * their keys, or look them up (UINT32_MAX: a left key with no right
+			 * match) */
+			for (uint32_t q = b->start[p]; q < b->start[p + 1]; q += CHUNK) {
+				size_t cnt =
+				    b->start[p + 1] - q < CHUNK ? b->start[p + 1] - q : CHUNK;
+				const uint32_t *sel = b->order + q;
+				kern->gather_i64((const int64_t *)b->hash, sel, cnt, (int64_t *)h);
+				if (j->mode != SL_JOIN_COGROUP && s == 0)
+					sl_keydict_find_gather(&d, kern, b->key, sel, cnt, h, ids);
+				else if (sl_keydict_put_gather(&d, kern, b->key, sel, cnt, h, ids))
 					goto oom;
-				if (id < 0)
-					id = UINT32_MAX; /* left key with no right match */
-				if (u32_push(m, &gid[s], (uint32_t)id) ||
-				    u32_push(m, &src[s], (uint32_t)i) || u32_push(m, &row[s], rr))
-					goto oom;
+				for (size_t t = 0; t < cnt; t++)
+					if (u32_push(m, &gid[s], ids[t]) ||
+					    u32_push(m, &src[s], (uint32_t)i) ||
+					    u32_push(m, &row[s], sel[t]))
+						goto oom;
 			}
 		}
 	}
