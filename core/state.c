@@ -771,22 +771,19 @@ static int grow_ids(sl_mem *m, struct spart *sp, size_t n)
 	return 0;
 }
 
-/* Ids of the keys of a (K, ...) column, new keys added with no state. */
-static int intern(sl_mem *m, struct spart *sp, const sl_col *keys, uint32_t *ids)
+/* Ids of the keys of a (K, ...) column, new keys added with no state (a column at a time
+ * through the kernels). */
+static int intern(const struct st *s, sl_mem *m, struct spart *sp, const sl_col *keys,
+		  uint32_t *ids)
 {
 	size_t n = keys->len;
 	uint64_t *h = sl_alloc(m, -1, (n ? n : 1) * 8);
 	if (!h)
 		return -ENOMEM;
-	sl_col_hash(keys, h);
-	int rc = 0;
-	for (size_t i = 0; i < n && !rc; i++) {
-		int64_t id = sl_keydict_put(&sp->dict, keys, i, h[i]);
-		if (id < 0 || grow_ids(m, sp, (size_t)id + 1))
-			rc = -ENOMEM;
-		else
-			ids[i] = (uint32_t)id;
-	}
+	int rc = sl_keydict_put_rows(&sp->dict, s->d->g->env->kern, keys, 0, n, h, ids) ||
+			 grow_ids(m, sp, sp->dict.n)
+		     ? -ENOMEM
+		     : 0;
 	sl_dealloc(m, h, (n ? n : 1) * 8);
 	return rc;
 }
@@ -865,7 +862,7 @@ static int usk_part(struct st *s, sl_mem *m, struct spart *sp, const sl_col *gp,
 	       *keys = NULL, *tcol = NULL, *res = NULL, *nv = NULL;
 	int rc = -ENOMEM;
 	size_t nid = 0;
-	if (!gid || (gp && intern(m, sp, gp->kid[0], gid)))
+	if (!gid || (gp && intern(s, m, sp, gp->kid[0], gid)))
 		goto out;
 	nid = sp->dict.n;
 	rows = sl_alloc(m, -1, (nid ? nid : 1) * 4);
@@ -1088,7 +1085,7 @@ static int mws_part(struct st *s, sl_mem *m, struct spart *sp, const sl_col *gp,
 	sl_col *base = NULL;
 	size_t nid = 0;
 	int rc = -ENOMEM;
-	if (!gid || (gp && intern(m, sp, gp->kid[0], gid)))
+	if (!gid || (gp && intern(s, m, sp, gp->kid[0], gid)))
 		goto out;
 	nid = sp->dict.n;
 	loc = sl_alloc(m, -1, (nid ? nid : 1) * 4);
@@ -1200,7 +1197,7 @@ static void state_task(void *arg, size_t i, int worker)
 		const sl_col *ip = s->initg->part[i];
 		uint32_t *ids = sl_alloc(m, -1, (ip->len ? ip->len : 1) * 4);
 		uint32_t *first = sl_alloc(m, -1, (ip->len ? ip->len : 1) * 4);
-		if (!ids || !first || intern(m, sp, ip->kid[0], ids)) {
+		if (!ids || !first || intern(s, m, sp, ip->kid[0], ids)) {
 			rc = -ENOMEM;
 		} else {
 			/* each key's first initial value; the dictionary was empty */

@@ -479,7 +479,6 @@ static int radix_sort(sl_mem *m, uint64_t *v, size_t n, uint64_t max_id)
 /* The pane of one per-batch partition: keys interned, sorted by id. */
 static int make_pane(struct win *w, struct wpart *wp, sl_mem *m, const sl_col *pc, struct agg *a)
 {
-	(void)w;
 	memset(a, 0, sizeof(*a));
 	size_t n = pc ? pc->len : 0;
 	if (!n)
@@ -490,13 +489,13 @@ static int make_pane(struct win *w, struct wpart *wp, sl_mem *m, const sl_col *p
 	int rc = -ENOMEM;
 	if (!h || !ord || !perm)
 		goto out;
-	sl_col_hash(keys, h);
+	/* the ids through the kernels, a column at a time (perm holds them for a moment) */
+	if (sl_keydict_put_rows(&wp->dict, w->d->g->env->kern, keys, 0, n, h, perm))
+		goto out;
 	int sorted = 1;
 	int64_t last = -1;
 	for (size_t i = 0; i < n; i++) {
-		int64_t id = sl_keydict_put(&wp->dict, keys, i, h[i]);
-		if (id < 0)
-			goto out;
+		int64_t id = perm[i];
 		sorted &= id > last;
 		last = id;
 		ord[i] = (uint64_t)id << 32 | i;
