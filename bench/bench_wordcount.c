@@ -8,7 +8,12 @@
  * from the memory limit the whole pipeline is. Generation is included in the time; a
  * generator-only row shows its share.
  *
- * usage: bench_wordcount [rows_per_batch] [batches]
+ * The join rows: each generated (key, 1) joined with its key's count in the batch,
+ *   val c = g.map((_, 1)); c.join(c.reduceByKey(_ + _))
+ * one output row per generated row (checked), so rows/s is that of the whole join: both
+ * sides shuffled, the counts interned, every row looked up and its pair written.
+ *
+ * usage: bench_wordcount [rows_per_batch] [batches] [wordcount|join|all (default)]
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,14 +49,19 @@ static int count_only(void *arg, int64_t t, const sluice_batch *b)
 	return 0;
 }
 
-static double run(const char *kind, int64_t keys, int64_t rows, int batches, int workers,
-		  int gen_only, struct tally *ta)
+enum { GEN, WORDCOUNT, JOIN };
+
+static double run(const char *kind, int64_t keys, int64_t rows, int batches, int workers, int op,
+		  struct tally *ta)
 {
 	char p[512];
 	snprintf(p, sizeof(p),
 		 "val g = generator(\"%s\", rate = %" PRId64 ", keys = %" PRId64 ")\n"
-		 "val out = g.map((_, 1)).reduceByKey(_ + _)",
-		 kind, rows, keys);
+		 "val c = g.map((_, 1))\n"
+		 "val out = %s",
+		 kind, rows, keys,
+		 op == JOIN ? "c.join(c.reduceByKey(_ + _))" : "c.reduceByKey(_ + _)");
+	int gen_only = op == GEN;
 	sluice_config cfg;
 	sluice_config_init(&cfg);
 	cfg.clock = SLUICE_CLOCK_MANUAL;
@@ -60,7 +70,7 @@ static double run(const char *kind, int64_t keys, int64_t rows, int batches, int
 	sluice_context *ctx = sluice_context_new(&cfg, &err);
 	if (!ctx || sluice_context_pipeline(ctx, p, strlen(p), &err) ||
 	    sluice_stream_foreach_batch(sluice_context_stream(ctx, gen_only ? "g" : "out"),
-					gen_only ? count_only : check, ta, &err) ||
+					op == WORDCOUNT ? check : count_only, ta, &err) ||
 	    sluice_context_start(ctx, &err)) {
 		fprintf(stderr, "bench_wordcount: %s\n", err.msg);
 		exit(1);
@@ -76,24 +86,34 @@ int main(int argc, char **argv)
 {
 	int64_t rows = argc > 1 ? atoll(argv[1]) : 10000000;
 	int batches = argc > 2 ? atoi(argv[2]) : 5;
+	const char *which = argc > 3 ? argv[3] : "all";
+	if (strcmp(which, "all") && strcmp(which, "wordcount") && strcmp(which, "join")) {
+		fprintf(stderr, "bench_wordcount: unknown benchmark '%s' (wordcount, join, all)\n",
+			which);
+		return 2;
+	}
 	double mem = bench_mem_read((size_t)512 << 20, 5);
 	printf("benchmark\tkind\tkeys\tworkers\trows\tMrows_per_s\tGBps_at_16B_per_row\tmem_read_"
 	       "GBps\tratio\n");
 	const char *kinds[] = {"numbers", "words"};
 	int64_t keyset[] = {1000, 100000};
-	for (int gen = 1; gen >= 0; gen--)
+	static const char *const opname[] = {"generator_only", "wordcount", "join"};
+	for (int op = GEN; op <= JOIN; op++)
 		for (int k = 0; k < 2; k++)
 			for (int ks = 0; ks < 2; ks++)
 				for (int w = 1; w <= 2; w++) {
-					if (gen && (ks || w == 2))
+					if ((op == GEN && (ks || w == 2)) ||
+					    (op != GEN && strcmp(which, "all") &&
+					     strcmp(which, opname[op])))
 						continue;
 					double t[3];
 					for (int r = 0; r < 3; r++) {
 						struct tally ta = {0};
 						t[r] = run(kinds[k], keyset[ks], rows, batches, w,
-							   gen, &ta);
+							   op, &ta);
 						if (ta.sum != rows * batches ||
-						    (!gen && ta.keys > keyset[ks] * batches)) {
+						    (op == WORDCOUNT &&
+						     ta.keys > keyset[ks] * batches)) {
 							fprintf(stderr,
 								"bench_wordcount: wrong answer: "
 								"%" PRId64 " rows, %" PRId64
@@ -105,9 +125,9 @@ int main(int argc, char **argv)
 					double rps = (double)(rows * batches) / bench_median(t, 3);
 					printf("%s\t%s\t%" PRId64 "\t%d\t%" PRId64
 					       "\t%.1f\t%.2f\t%.1f\t%.3f\n",
-					       gen ? "generator_only" : "wordcount", kinds[k],
-					       keyset[ks], w, rows * batches, rps / 1e6,
-					       rps * 16 / 1e9, mem / 1e9, rps * 16 / mem);
+					       opname[op], kinds[k], keyset[ks], w, rows * batches,
+					       rps / 1e6, rps * 16 / 1e9, mem / 1e9,
+					       rps * 16 / mem);
 				}
 	return 0;
 }
