@@ -376,6 +376,97 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 	free(ids);
 }
 
+/* String keys in a table big enough for the prefetching loops (more than SL_KDICT_SMALL / 4
+ * keys): sl_keydict_put_rows (dict_find_str, then the misses inserted) gives the ids of one row
+ * at a time; then sl_keydict_find_gather (the probe side of a join) looks up a mix of known
+ * and absent keys, the empty string among them, in a scattered order, without inserting: ids
+ * or UINT32_MAX, as sl_keydict_get says. Tuple keys take its row-at-a-time path. Every ISA. */
+Test(col, keydict_find_gather_matches_get_for_big_string_tables)
+{
+	const char *isa[] = {"scalar", "avx2", "avx512"};
+	size_t n = 120000, nq = 50000;
+	uint64_t *h = malloc(n * 8);
+	uint32_t *ids = malloc(n * 4), *sel = malloc(nq * 4);
+	cr_assert(h && ids && sel);
+	sl_col *c = sl_col_new(mem, &sl_type_str, n), *q = sl_col_new(mem, &sl_type_str, nq);
+	char w[32];
+	uint64_t r = 5;
+	for (size_t i = 0; i < n; i++) {
+		r = r * 6364136223846793005u + 1442695040888963407u;
+		int len = i % 1000 ? snprintf(w, sizeof(w), "w%u", (unsigned)(r >> 40) % 90000) : 0;
+		cr_assert_eq(sl_col_push_str(c, w, (size_t)len), 0);
+	}
+	for (size_t i = 0; i < nq; i++) { /* known, absent ("x..."), and the empty string */
+		r = r * 6364136223846793005u + 1442695040888963407u;
+		int len = i % 777 == 0 ? 0
+				       : snprintf(w, sizeof(w), "%c%u", i % 2 ? 'w' : 'x',
+						  (unsigned)(r >> 40) % 90000);
+		cr_assert_eq(sl_col_push_str(q, w, (size_t)len), 0);
+		sel[i] = (uint32_t)((i * 7919) % nq); /* scattered, each row once */
+	}
+	sl_keydict a;
+	cr_assert_eq(sl_keydict_init(&a, mem, &sl_type_str, 0), 0);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_geq(sl_keydict_put(&a, c, i, sl_col_hash_row(c, i)), 0);
+	cr_assert_gt(a.mask + 1, (size_t)1 << 17);
+	for (int t = 0; t < 3; t++) {
+		int err;
+		const sl_kernels *k = sl_kernels_select(isa[t], &err);
+		if (!k)
+			continue;
+		sl_keydict b;
+		cr_assert_eq(sl_keydict_init(&b, mem, &sl_type_str, 4), 0);
+		for (size_t from = 0, step = 700; from < n; from += step, step = step * 2 + 1) {
+			size_t m = n - from < step ? n - from : step;
+			cr_assert_eq(sl_keydict_put_rows(&b, k, c, from, m, h + from, ids + from),
+				     0);
+		}
+		cr_assert_eq(b.n, a.n, "%s", isa[t]);
+		assert_skey(&b);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(ids[i], sl_keydict_get(&a, c, i, sl_col_hash_row(c, i)),
+				     "%s row %zu", isa[t], i);
+		for (size_t i = 0; i < nq; i++)
+			h[i] = sl_col_hash_row(q, sel[i]);
+		memset(ids, 0xee, nq * 4);
+		sl_keydict_find_gather(&b, k, q, sel, nq, h, ids);
+		size_t found = 0;
+		for (size_t i = 0; i < nq; i++) {
+			int64_t want = sl_keydict_get(&a, q, sel[i], h[i]);
+			cr_assert_eq(ids[i], want < 0 ? UINT32_MAX : (uint32_t)want,
+				     "%s find row %u", isa[t], sel[i]);
+			found += want >= 0;
+		}
+		cr_assert(found > nq / 4 && found < nq * 3 / 4, "%s: %zu found", isa[t], found);
+		cr_assert_eq(b.n, a.n, "%s: find inserted nothing", isa[t]);
+		sl_keydict_fini(&b);
+	}
+	/* tuple keys: row at a time */
+	const sl_type *pt = sl_type_pair(types, &sl_type_str, &sl_type_i64);
+	sl_col *tc = sl_col_new(mem, pt, 8);
+	for (int i = 0; i < 6; i++)
+		cr_assert(!sl_col_push_str(tc->kid[0], "k", 1) && !sl_col_push_i64(tc->kid[1], i) &&
+			  !sl_col_commit(tc));
+	sl_keydict d;
+	cr_assert_eq(sl_keydict_init(&d, mem, pt, 4), 0);
+	for (size_t i = 0; i < 6; i += 2) /* rows 0, 2, 4 known */
+		cr_assert_geq(sl_keydict_put(&d, tc, i, sl_col_hash_row(tc, i)), 0);
+	uint32_t tsel[6] = {5, 4, 3, 2, 1, 0}, tids[6];
+	for (size_t i = 0; i < 6; i++)
+		h[i] = sl_col_hash_row(tc, tsel[i]);
+	sl_keydict_find_gather(&d, sl_kernels_select(NULL, NULL), tc, tsel, 6, h, tids);
+	uint32_t twant[6] = {UINT32_MAX, 2, UINT32_MAX, 1, UINT32_MAX, 0};
+	cr_assert(!memcmp(tids, twant, sizeof(twant)));
+	sl_keydict_fini(&d);
+	sl_col_unref(tc);
+	sl_keydict_fini(&a);
+	sl_col_unref(c);
+	sl_col_unref(q);
+	free(h);
+	free(ids);
+	free(sel);
+}
+
 Test(col, allocation_failures_are_reported_not_crashed)
 {
 	for (long k = 0; k < 40; k++) {

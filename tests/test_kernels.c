@@ -878,6 +878,7 @@ Test(kernels, dict_put_hash_i64_is_hash_then_put)
 Test(kernels, dict_put_i64_inline_keys_with_colliding_hashes)
 {
 	static tdict t;
+	static uint64_t reftab[2 << 6];
 	static uint64_t h[MAXN];
 	static uint32_t want[MAXN], ids[MAXN];
 	static int64_t seen[MAXN];
@@ -896,6 +897,12 @@ Test(kernels, dict_put_i64_inline_keys_with_colliding_hashes)
 			cr_assert_eq(t.d.n, nk);
 			cr_assert(!memcmp(ids, want, n * 4), "%s hm=%d", k->isa, hm);
 			assert_skey(&t, k->isa);
+			/* the same table in every ISA (every[0] is the scalar one) */
+			if (ik == 0)
+				memcpy(reftab, t.tab, sizeof(reftab));
+			else
+				cr_assert(!memcmp(reftab, t.tab, sizeof(reftab)), "%s hm=%d table",
+					  k->isa, hm);
 			/* again, every key known now */
 			cr_assert_eq(k->dict_put_i64(&t.d, bi, h, n, ids), n);
 			cr_assert_eq(t.d.n, nk);
@@ -918,14 +925,17 @@ Test(kernels, dict_find_str_matches_oracle)
 	 * holds the even ones */
 	for (int w = 1; w < 64; w++)
 		snprintf(words[w], sizeof(words[w]), "%.*s%d", w % 18, "abcdefghijklmnopqr", w);
-	for (int hm = 0; hm < 2; hm++) {
+	/* hm 1: every key collides (same bucket, same tag); hm 2: every hash is 0, which is
+	 * also what an empty slot's inline word holds */
+	const uint64_t same[3] = {0, 0xabc0000000000000u, 0};
+	for (int hm = 0; hm < 3; hm++) {
 		tdict_init(&t, 1 << 7, 64);
 		for (uint32_t w = 0; w < 64; w += 2) {
 			uint32_t id = (uint32_t)t.d.n++;
 			t.skeys[id] = (sl_kstr){words[w], strlen(words[w])};
 			S->hash_str(&t.skeys[id], 1, &t.hash[id]);
-			if (hm) /* every key collides: same bucket, same tag */
-				t.hash[id] = 0xabc0000000000000u;
+			if (hm)
+				t.hash[id] = same[hm];
 			size_t j = sl_kdict_home(t.hash[id], t.d.mask);
 			while (t.tab[j + 4])
 				j = (j & 3) == 3 ? (j + 5) & (2 * t.d.mask + 1) : j + 1;
@@ -941,7 +951,7 @@ Test(kernels, dict_find_str_matches_oracle)
 			S->hash_str(sv, n, h);
 			if (hm)
 				for (size_t i = 0; i < n; i++)
-					h[i] = 0xabc0000000000000u;
+					h[i] = same[hm];
 			for (int ik = 0; ik < na; ik++) {
 				const sl_kernels *k = all[ik];
 				size_t nm = k->dict_find_str(&t.d, sv, h, n, ids, miss);
