@@ -343,6 +343,49 @@ int sl_col_push_row(sl_col *dst, const sl_col *src, size_t i)
 	return e ? e : push_row_raw(dst, src, i);
 }
 
+/* dst->v.F[dst->len + i] = the rows, or Z for UINT32_MAX */
+#define GATHER_FROM(F, Z)                                                                          \
+	for (size_t i = 0; i < n; i++)                                                             \
+	dst->v.F[dst->len + i] =                                                                   \
+	    rows[i] == UINT32_MAX ? (Z) : srcs[which ? which[i] : 0]->v.F[rows[i]]
+
+int sl_col_gather_from(sl_col *dst, const sl_col *const *srcs, size_t nsrcs, const uint32_t *which,
+		       const uint32_t *rows, size_t n)
+{
+	if (sl_col_reserve(dst, n))
+		return -ENOMEM;
+	switch (dst->type->kind) {
+	case SL_I64: GATHER_FROM(i64, 0); break;
+	case SL_F64: GATHER_FROM(f64, 0); break;
+	case SL_BOOL: GATHER_FROM(b, 0); break;
+	case SL_STR: GATHER_FROM(s, ((sl_str){"", 0})); break;
+	case SL_TUPLE: {
+		const sl_col **kid = sl_alloc(dst->mem, -1, (nsrcs ? nsrcs : 1) * sizeof(*kid));
+		if (!kid)
+			return -ENOMEM;
+		int rc = 0;
+		for (int k = 0; k < dst->type->n && !rc; k++) {
+			for (size_t q = 0; q < nsrcs; q++)
+				kid[q] = srcs[q] ? srcs[q]->kid[k] : NULL;
+			rc = sl_col_gather_from(dst->kid[k], kid, nsrcs, which, rows, n);
+		}
+		sl_dealloc(dst->mem, kid, (nsrcs ? nsrcs : 1) * sizeof(*kid));
+		if (rc)
+			return rc;
+		break;
+	}
+	default:
+		for (size_t i = 0; i < n; i++)
+			if (rows[i] == UINT32_MAX
+				? sl_col_push_zero(dst)
+				: push_row(dst, srcs[which ? which[i] : 0], rows[i], 0))
+				return -ENOMEM;
+		return 0;
+	}
+	dst->len += n;
+	return 0;
+}
+
 int sl_col_push_zero(sl_col *c)
 {
 	switch (c->type->kind) {

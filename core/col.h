@@ -114,6 +114,14 @@ char *sl_col_str_space(sl_col *c, size_t n);
 
 /* Rows idx[0..n) of src as a new column (strings shared). NULL on ENOMEM. */
 sl_col *sl_col_gather(const sl_col *src, const uint32_t *idx, size_t n);
+/* Append n rows to dst, a block at a time: row rows[i] of srcs[which[i]] (which[i] < nsrcs;
+ * the sources have dst's type; which NULL: srcs[0] for every row), or a zero row
+ * (sl_col_push_zero) where rows[i] is UINT32_MAX.
+ * String views are shared: the caller has shared the sources' buffers (sl_col_share_bufs).
+ * Fixed-width, String and tuple columns are copied column by column, Seqs and Options a row
+ * at a time. 0 or -ENOMEM. */
+int sl_col_gather_from(sl_col *dst, const sl_col *const *srcs, size_t nsrcs, const uint32_t *which,
+		       const uint32_t *rows, size_t n);
 /* Rows [from, from+n) of src. */
 sl_col *sl_col_slice(const sl_col *src, size_t from, size_t n);
 /* Concatenation of cols[0..n) (all of type t; n may be 0). */

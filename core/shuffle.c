@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "shuffle.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -123,17 +124,19 @@ struct u32v {
 	size_t n, cap;
 };
 
-static int u32_push(sl_mem *m, struct u32v *v, uint32_t x)
+/* Room for `extra` more entries. */
+static int u32_room(sl_mem *m, struct u32v *v, size_t extra)
 {
-	if (v->n == v->cap) {
-		size_t nc = v->cap ? v->cap * 2 : 256;
-		uint32_t *p = sl_realloc(m, -1, v->p, v->cap * 4, nc * 4);
-		if (!p)
-			return -ENOMEM;
-		v->p = p;
-		v->cap = nc;
-	}
-	v->p[v->n++] = x;
+	if (v->n + extra <= v->cap)
+		return 0;
+	size_t nc = v->cap ? v->cap * 2 : 256;
+	while (nc < v->n + extra)
+		nc *= 2;
+	uint32_t *p = sl_realloc(m, -1, v->p, v->cap * 4, nc * 4);
+	if (!p)
+		return -ENOMEM;
+	v->p = p;
+	v->cap = nc;
 	return 0;
 }
 
@@ -305,10 +308,11 @@ static void keyed_task(void *arg, size_t p, int worker)
 			k->gather_i64((const int64_t *)b->hash, sel, cnt, (int64_t *)h);
 			if (sl_keydict_put_gather(&d, k, b->key, sel, cnt, h, ids))
 				goto oom;
-			for (size_t t = 0; t < cnt; t++)
-				if (u32_push(m, &gid, ids[t]) ||
-				    sl_col_push_row_shared(vals, b->val, sel[t]))
-					goto oom;
+			if (u32_room(m, &gid, cnt) ||
+			    sl_col_gather_from(vals, &b->val, 1, NULL, sel, cnt))
+				goto oom;
+			memcpy(gid.p + gid.n, ids, cnt * 4);
+			gid.n += cnt;
 		}
 	}
 	uint32_t *goff, *perm;
@@ -611,30 +615,110 @@ int sl_shuffle_keyed(sl_env *env, const sl_rdd *in, int mode, const sl_lambda *f
 	return finish(&j, out, err);
 }
 
-/* Push (k, (l, r)) with l/r optional per the output type; lrow/rrow < 0 means None. */
-static int push_joined(sl_col *o, const sl_col *key, size_t krow, const sl_col *lv, int64_t lrow,
-		       const sl_col *rv, int64_t rrow)
+/* Whether side s (0 left, 1 right) of a join's output is an Option (the other side is kept
+ * when s has no match). */
+static int join_wraps(int mode, int s)
 {
-	if (sl_col_push_row_shared(o->kid[0], key, krow))
+	return mode == SL_JOIN_FULL || mode == (s ? SL_JOIN_LEFT : SL_JOIN_RIGHT);
+}
+
+/* The output of a (non-cogroup) join, built a column at a time: first, per output row, where
+ * its key, left and right value come from (partition and row; UINT32_MAX: None), in Spark's
+ * order (left rows in order, each with its right matches; then unmatched right rows); then
+ * each column gathered from those (sl_col_gather_from; buffers already shared). gid/src/row:
+ * per side, the rows' key ids, partitions and rows; goff/perm: the right rows by id. */
+static int join_rows(struct job *j, sl_mem *m, sl_col *o, const struct u32v *gid,
+		     const struct u32v *src, const struct u32v *row, const uint32_t *goff,
+		     const uint32_t *perm, size_t nids)
+{
+	int keep_left = join_wraps(j->mode, 1), keep_right = join_wraps(j->mode, 0);
+	uint8_t *matched = NULL;
+	if (keep_right && !(matched = sl_calloc(m, -1, nids ? nids : 1)))
 		return -ENOMEM;
-	sl_col *pair = o->kid[1];
-	const sl_col *src[2] = {lv, rv};
-	int64_t row[2] = {lrow, rrow};
-	for (int s = 0; s < 2; s++) {
-		sl_col *dst = pair->kid[s];
-		if (dst->type->kind == SL_OPT) {
-			if (row[s] < 0) {
-				if (sl_col_push_none(dst))
-					return -ENOMEM;
-			} else if (sl_col_push_row_shared(dst->kid[0], src[s], (size_t)row[s]) ||
-				   sl_col_commit(dst)) {
-				return -ENOMEM;
-			}
-		} else if (sl_col_push_row_shared(dst, src[s], (size_t)row[s])) {
-			return -ENOMEM;
+	size_t n = 0;
+	for (size_t k = 0; k < gid[0].n; k++) {
+		uint32_t id = gid[0].p[k];
+		if (id == UINT32_MAX) {
+			n += (size_t)keep_left;
+			continue;
+		}
+		n += goff[id + 1] - goff[id];
+		if (matched)
+			matched[id] = 1;
+	}
+	for (size_t id = 0; keep_right && id < nids; id++)
+		n += matched[id] ? 0 : goff[id + 1] - goff[id];
+	/* where[0..2]: partition of the key (right partitions numbered after the left ones),
+	 * of the left value, of the right value; at[0..2]: their rows */
+	uint32_t *buf = sl_alloc(m, -1, (n ? n : 1) * 6 * 4), *where[3], *at[3];
+	int rc = -ENOMEM;
+	if (!buf)
+		goto out;
+	for (int c = 0; c < 3; c++)
+		where[c] = buf + (size_t)(2 * c) * n, at[c] = buf + (size_t)(2 * c + 1) * n;
+	uint32_t nl = (uint32_t)j->side[0].rdd->nparts;
+	size_t w = 0;
+#define PUT(kp, kr, lp, lr, rp, rr)                                                                \
+	(where[0][w] = (kp), at[0][w] = (kr), where[1][w] = (lp), at[1][w] = (lr),                 \
+	 where[2][w] = (rp), at[2][w] = (rr), w++)
+	for (size_t k = 0; k < gid[0].n; k++) {
+		uint32_t id = gid[0].p[k], lp = src[0].p[k], lr = row[0].p[k];
+		if (id == UINT32_MAX) {
+			if (keep_left)
+				PUT(lp, lr, lp, lr, 0, UINT32_MAX);
+			continue;
+		}
+		for (uint32_t q = goff[id]; q < goff[id + 1]; q++)
+			PUT(lp, lr, lp, lr, src[1].p[perm[q]], row[1].p[perm[q]]);
+	}
+	for (size_t id = 0; keep_right && id < nids; id++) {
+		if (matched[id])
+			continue;
+		for (uint32_t q = goff[id]; q < goff[id + 1]; q++) {
+			uint32_t rp = src[1].p[perm[q]], rr = row[1].p[perm[q]];
+			PUT(nl + rp, rr, 0, UINT32_MAX, rp, rr);
 		}
 	}
-	return sl_col_commit(pair) || sl_col_commit(o) ? -ENOMEM : 0;
+#undef PUT
+	assert(w == n);
+	/* the sources: keys from both sides, values from one */
+	size_t nr = j->side[1].rdd->nparts;
+	const sl_col **cols = sl_alloc(m, -1, (nl + nr + 1) * sizeof(*cols));
+	if (!cols)
+		goto out;
+	for (int c = 0; c < 3; c++) {
+		size_t ns = c == 0 ? nl + nr : c == 1 ? nl : nr;
+		for (size_t q = 0; q < ns; q++) {
+			const sl_rdd *r = j->side[c == 2 || (c == 0 && q >= nl)].rdd;
+			const sl_col *pc = r->part[c == 2 || q < nl ? q : q - nl];
+			cols[q] = pc && pc->len ? pc->kid[c ? 1 : 0] : NULL;
+		}
+		sl_col *dst = c == 0 ? o->kid[0] : o->kid[1]->kid[c - 1];
+		if (c && join_wraps(j->mode, c - 1)) {
+			/* Option: the value (a zero row for None) and its flag */
+			if (sl_col_reserve(dst, n) ||
+			    sl_col_gather_from(dst->kid[0], cols, ns, where[c], at[c], n))
+				break;
+			for (size_t i = 0; i < n; i++)
+				dst->valid[dst->len + i] = at[c][i] != UINT32_MAX;
+			dst->len += n;
+		} else if (sl_col_gather_from(dst, cols, ns, where[c], at[c], n)) {
+			break;
+		}
+		if (c == 2)
+			rc = 0;
+	}
+	sl_dealloc(m, cols, (nl + nr + 1) * sizeof(*cols));
+	if (!rc && (sl_col_reserve(o->kid[1], n) || sl_col_reserve(o, n)))
+		rc = -ENOMEM;
+	if (!rc)
+		o->kid[1]->len += n, o->len += n;
+out:
+	if (buf)
+		sl_dealloc(m, buf, (n ? n : 1) * 6 * 4);
+	if (matched)
+		sl_dealloc(m, matched, nids ? nids : 1);
+	return rc;
 }
 
 static void join_task(void *arg, size_t p, int worker)
@@ -646,7 +730,6 @@ static void join_task(void *arg, size_t p, int worker)
 	sl_keydict d;
 	struct u32v gid[2] = {{0}}, src[2] = {{0}}, row[2] = {{0}};
 	uint32_t *goff[2] = {0}, *perm[2] = {0};
-	uint8_t *matched = NULL;
 	size_t nids = 0;
 	sl_col *o = NULL;
 	const sl_kernels *kern = kern_of(j->env);
@@ -679,11 +762,14 @@ static void join_task(void *arg, size_t p, int worker)
 					sl_keydict_find_gather(&d, kern, b->key, sel, cnt, h, ids);
 				else if (sl_keydict_put_gather(&d, kern, b->key, sel, cnt, h, ids))
 					goto oom;
+				if (u32_room(m, &gid[s], cnt) || u32_room(m, &src[s], cnt) ||
+				    u32_room(m, &row[s], cnt))
+					goto oom;
+				memcpy(gid[s].p + gid[s].n, ids, cnt * 4);
+				memcpy(row[s].p + row[s].n, sel, cnt * 4);
 				for (size_t t = 0; t < cnt; t++)
-					if (u32_push(m, &gid[s], ids[t]) ||
-					    u32_push(m, &src[s], (uint32_t)i) ||
-					    u32_push(m, &row[s], sel[t]))
-						goto oom;
+					src[s].p[src[s].n + t] = (uint32_t)i;
+				gid[s].n += cnt, src[s].n += cnt, row[s].n += cnt;
 			}
 		}
 	}
@@ -703,9 +789,7 @@ static void join_task(void *arg, size_t p, int worker)
 			const sl_col *c = j->side[s].rdd->part[i];
 			if (c && c->len &&
 			    (sl_col_share_bufs(o->kid[0], c->kid[0]) ||
-			     sl_col_share_bufs(j->mode == SL_JOIN_COGROUP
-						   ? o->kid[1]->kid[s]->kid[0]
-					       : o->kid[1]->kid[s]->type->kind == SL_OPT
+			     sl_col_share_bufs(j->mode == SL_JOIN_COGROUP || join_wraps(j->mode, s)
 						   ? o->kid[1]->kid[s]->kid[0]
 						   : o->kid[1]->kid[s],
 					       c->kid[1])))
@@ -733,40 +817,8 @@ static void join_task(void *arg, size_t p, int worker)
 		/* the keys came from the dictionary's own copies */
 		if (sl_col_share_bufs(o->kid[0], d.keys))
 			goto oom;
-	} else {
-		int keep_left = j->mode == SL_JOIN_LEFT || j->mode == SL_JOIN_FULL;
-		int keep_right = j->mode == SL_JOIN_RIGHT || j->mode == SL_JOIN_FULL;
-		if (keep_right && !(matched = sl_calloc(m, -1, nids ? nids : 1)))
-			goto oom;
-		for (size_t k = 0; k < gid[0].n; k++) {
-			const sl_col *lc = PART(0, k);
-			uint32_t id = gid[0].p[k];
-			if (id == UINT32_MAX) {
-				if (keep_left && push_joined(o, lc->kid[0], row[0].p[k], lc->kid[1],
-							     row[0].p[k], NULL, -1))
-					goto oom;
-				continue;
-			}
-			if (matched)
-				matched[id] = 1;
-			for (uint32_t q = goff[1][id]; q < goff[1][id + 1]; q++) {
-				uint32_t rk = perm[1][q];
-				if (push_joined(o, lc->kid[0], row[0].p[k], lc->kid[1], row[0].p[k],
-						PART(1, rk)->kid[1], row[1].p[rk]))
-					goto oom;
-			}
-		}
-		for (size_t id = 0; keep_right && id < nids; id++) {
-			if (matched[id])
-				continue;
-			for (uint32_t q = goff[1][id]; q < goff[1][id + 1]; q++) {
-				uint32_t rk = perm[1][q];
-				const sl_col *rc = PART(1, rk);
-				if (push_joined(o, rc->kid[0], row[1].p[rk], NULL, -1, rc->kid[1],
-						row[1].p[rk]))
-					goto oom;
-			}
-		}
+	} else if (join_rows(j, m, o, gid, src, row, goff[1], perm[1], nids)) {
+		goto oom;
 	}
 #undef PART
 	j->out->part[p] = o;
@@ -776,8 +828,6 @@ oom:
 	set_fail(j, -ENOMEM, "out of memory in join");
 done:
 	sl_col_unref(o);
-	if (matched)
-		sl_dealloc(m, matched, nids ? nids : 1);
 	for (int s = 0; s < 2; s++) {
 		if (goff[s])
 			sl_dealloc(m, goff[s], (nids + 1) * 4);

@@ -467,6 +467,66 @@ Test(col, keydict_find_gather_matches_get_for_big_string_tables)
 	free(sel);
 }
 
+/* sl_col_gather_from against one row at a time: rows of (String, (Long, Seq[Long])) from three
+ * sources (one never used, NULL), zero rows for UINT32_MAX; the Seq takes the row-at-a-time
+ * path. Then which = NULL: every row from the first source. */
+Test(col, gather_from_several_sources_matches_push_row)
+{
+	const sl_type *lt = sl_type_list(types, &sl_type_i64, SL_LIST_SEQ);
+	const sl_type *t = sl_type_pair(types, &sl_type_str, sl_type_pair(types, &sl_type_i64, lt));
+	sl_col *src[2];
+	for (int q = 0; q < 2; q++) {
+		src[q] = sl_col_new(mem, t, 4);
+		for (int i = 0; i < 50; i++) {
+			char w[16];
+			int n = snprintf(w, sizeof(w), "s%d-%d", q, i);
+			sl_col *inner = src[q]->kid[1];
+			cr_assert(!sl_col_push_str(src[q]->kid[0], w, (size_t)n) &&
+				  !sl_col_push_i64(inner->kid[0], q * 1000 + i));
+			for (int e = 0; e < i % 4; e++)
+				cr_assert(!sl_col_push_i64(inner->kid[1]->kid[0], e));
+			cr_assert(!sl_col_commit(inner->kid[1]) && !sl_col_commit(inner) &&
+				  !sl_col_commit(src[q]));
+		}
+	}
+	const sl_col *srcs[3] = {src[0], NULL, src[1]};
+	enum { N = 300 };
+	uint32_t which[N], rows[N];
+	for (size_t i = 0; i < N; i++) {
+		which[i] = i % 3 == 1 ? 0 : (uint32_t)(i % 3);
+		rows[i] = i % 7 == 0 ? UINT32_MAX : (uint32_t)((i * 13) % 50);
+	}
+	sl_col *got = sl_col_new(mem, t, 1), *want = sl_col_new(mem, t, 1);
+	cr_assert(!sl_col_share_bufs(got->kid[0], src[0]->kid[0]) &&
+		  !sl_col_share_bufs(got->kid[0], src[1]->kid[0]));
+	cr_assert(!sl_col_push_i64(got->kid[1]->kid[0], 7) && !sl_col_commit(got->kid[1]->kid[1]) &&
+		  !sl_col_commit(got->kid[1]) && !sl_col_push_str(got->kid[0], "first", 5) &&
+		  !sl_col_commit(got));
+	cr_assert(!sl_col_push_row(want, got, 0));
+	cr_assert_eq(sl_col_gather_from(got, srcs, 3, which, rows, N), 0);
+	for (size_t i = 0; i < N; i++)
+		cr_assert(!(rows[i] == UINT32_MAX
+				? sl_col_push_zero(want)
+				: sl_col_push_row(want, srcs[which[i]], rows[i])));
+	cr_assert_eq(got->len, N + 1);
+	cr_assert_eq(got->kid[1]->len, N + 1);
+	for (size_t i = 0; i < N + 1; i++)
+		cr_assert(sl_col_row_eq(got, i, want, i), "row %zu", i);
+	/* which NULL */
+	sl_col *g2 = sl_col_new(mem, t, 1);
+	cr_assert(!sl_col_share_bufs(g2->kid[0], src[0]->kid[0]));
+	cr_assert_eq(sl_col_gather_from(g2, srcs, 1, NULL, rows, N), 0);
+	for (size_t i = 0; i < N; i++)
+		cr_assert(rows[i] == UINT32_MAX ? g2->kid[0]->v.s[i].len == 0
+						: sl_col_row_eq(g2, i, src[0], rows[i]),
+			  "row %zu", i);
+	sl_col_unref(g2);
+	sl_col_unref(got);
+	sl_col_unref(want);
+	sl_col_unref(src[0]);
+	sl_col_unref(src[1]);
+}
+
 Test(col, allocation_failures_are_reported_not_crashed)
 {
 	for (long k = 0; k < 40; k++) {

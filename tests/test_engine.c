@@ -802,18 +802,24 @@ Test(engine, joins_of_many_rows_agree_with_a_reference)
 	n += (size_t)snprintf(text + n, sizeof(text) - n, "]\n");
 	cr_assert_lt(n, sizeof(text));
 	const char *fb = qfile("jlb.jsonl", text);
-	/* pairs, sum over pairs of (l * 7 + r * 13), left outer rows */
-	int64_t pairs = 0, check = 0, louter = 0;
+	/* pairs, sum over pairs of (l * 7 + r * 13); left, right and full outer rows, and the
+	 * full outer join's checksum with None as 0 */
+	int64_t pairs = 0, check = 0, louter = 0, router = 0, fouter = 0, fcheck = 0;
 	for (int k = 0; k < KR; k++) {
 		pairs += (int64_t)cl[k] * cr[k];
 		check += 7 * sl[k] * cr[k] + 13 * sr[k] * cl[k];
 		louter += cl[k] * (cr[k] ? cr[k] : 1);
+		router += cr[k] * (cl[k] ? cl[k] : 1);
+		fouter += cl[k] && cr[k] ? cl[k] * cr[k] : cl[k] + cr[k];
+		fcheck += cl[k] && cr[k] ? 7 * sl[k] * cr[k] + 13 * sr[k] * cl[k]
+					 : 7 * sl[k] + 13 * sr[k];
 	}
-	char want[512];
-	snprintf(want, sizeof(want),
-		 HDR("1000") "%" PRId64 "\n\n" HDR("1000") "%" PRId64 "\n\n" HDR("1000") "%" PRId64
-											 "\n\n",
-		 pairs, check, louter);
+	char want[1024];
+	int64_t ans[6] = {pairs, check, louter, router, fouter, fcheck};
+	size_t wn = 0;
+	for (int i = 0; i < 6; i++)
+		wn += (size_t)snprintf(want + wn, sizeof(want) - wn, HDR("1000") "%" PRId64 "\n\n",
+				       ans[i]);
 	const char *keyed[] = {"", ".map(x => (\"k\" + x._1, x._2))",
 			       ".map(x => ((x._1 % 7, x._1), x._2))"};
 	for (size_t t = 0; t < 3; t++) {
@@ -823,7 +829,11 @@ Test(engine, joins_of_many_rows_agree_with_a_reference)
 			 "val b = queueStream(\"%s\", partitions = 3)%s\n"
 			 "val j = a.join(b, 2)\nj.count().print()\n"
 			 "j.map(x => x._2._1 * 7 + x._2._2 * 13).reduce(_ + _).print()\n"
-			 "a.leftOuterJoin(b, 3).count().print()\n",
+			 "a.leftOuterJoin(b, 3).count().print()\n"
+			 "a.rightOuterJoin(b).count().print()\n"
+			 "val f = a.fullOuterJoin(b, 2)\nf.count().print()\n"
+			 "f.map(x => x._2._1.getOrElse(0) * 7 + x._2._2.getOrElse(0) * 13)"
+			 ".reduce(_ + _).print()\n",
 			 fa, keyed[t], fb, keyed[t]);
 		char *out = run_text(p, 2, 1, 0);
 		cr_assert_str_eq(out, want, "keys%s", keyed[t]);
