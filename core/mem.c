@@ -149,6 +149,16 @@ static void *cache_get(sl_mem *m, int c, size_t n)
 	return p;
 }
 
+/* Give back the block p of class c that cache_get just popped, unused (it is still held). */
+static void cache_unget(sl_mem *m, int c, void *p, size_t n)
+{
+	pthread_mutex_lock(&m->cache_mu);
+	*(void **)p = m->cache[c];
+	m->cache[c] = p;
+	m->cache_bytes += n;
+	pthread_mutex_unlock(&m->cache_mu);
+}
+
 /* An allocation counted by cache_get failed: it is not held. */
 static void held_undo(sl_mem *m, size_t n)
 {
@@ -638,9 +648,18 @@ void *sl_alloc_aligned(sl_mem *m, int node, size_t align, size_t n)
 		align = sizeof(void *);
 	if (!mem_attempt(m))
 		return NULL;
-	if (size_class(n) >= 0) /* freed through mem_put: counted as held like the rest */
-		(void)cache_get(m, -1, n);
-	void *p = be_aligned(m, node, align, n);
+	/* A recyclable size: counted as held like the rest (it is freed through mem_put), and
+	 * a cached block when one is aligned enough (always under jemalloc, whose blocks of
+	 * these sizes are page-aligned; libc's malloc promises 16 bytes), so that key tables,
+	 * allocated and zeroed afresh every batch, reuse memory already faulted in. */
+	int c = size_class(n) >= 0 ? mem_class(m, node, n) : -1;
+	void *p = size_class(n) >= 0 ? cache_get(m, c, n) : NULL;
+	if (p && ((uintptr_t)p & (align - 1))) {
+		cache_unget(m, c, p, n);
+		p = NULL;
+	}
+	if (!p)
+		p = be_aligned(m, node, align, n);
 	if (!p && size_class(n) >= 0)
 		held_undo(m, n);
 	if (p) {
