@@ -675,7 +675,7 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 	case SL_DS_REDUCEBYKEY:
 		if (d->fuse_src) {
 			rc = sl_shuffle_keyed(env, in[0], SL_KEYED_COUNT_VALUE, NULL, nout_of(d),
-					      d->type, out, err);
+					      d->type, &d->keys_hint, out, err);
 			if (!rc && d->fuse_scale != 1) /* our own fresh columns: scale in place */
 				for (size_t p = 0; p < (*out)->nparts; p++) {
 					sl_col *v = (*out)->part[p]->kid[1];
@@ -685,16 +685,16 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 				}
 			break;
 		}
-		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_REDUCE, &d->fn, nout_of(d), d->type, out,
-				      err);
+		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_REDUCE, &d->fn, nout_of(d), d->type,
+				      &d->keys_hint, out, err);
 		break;
 	case SL_DS_GROUPBYKEY:
-		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_GROUP, NULL, nout_of(d), d->type, out,
-				      err);
+		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_GROUP, NULL, nout_of(d), d->type,
+				      &d->keys_hint, out, err);
 		break;
 	case SL_DS_COUNTBYVALUE:
 		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_COUNT_VALUE, NULL, nout_of(d), d->type,
-				      out, err);
+				      &d->keys_hint, out, err);
 		break;
 	case SL_DS_JOIN:
 		rc = sl_shuffle_join(env, in[0], in[1], d->sub, nout_of(d), d->type, out, err);

@@ -71,7 +71,8 @@ struct sl_dstream {
 	 * the map's (x, c) column is never built (the map still runs for its other consumers) */
 	sl_dstream *fuse_src;
 	int64_t fuse_scale;
-	int nparts; /* output partitions of shuffles; 0 = one per worker */
+	int nparts;       /* output partitions of shuffles; 0 = one per worker */
+	size_t keys_hint; /* keyed shuffles: their last batch's keys per partition (shuffle.h) */
 	sl_source *src;
 	sl_transform_fn tfn;
 	void *targ;

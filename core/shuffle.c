@@ -49,6 +49,7 @@ struct job {
 	sl_rdd *out;
 	atomic_int failed; /* first failure wins; relaxed is enough, read after the join */
 	sluice_error err;
+	size_t keys_hint; /* combine: expected distinct keys per input partition (0: none) */
 };
 
 /* Rows per block of the keyed paths: hashes, ids and gathered values stay in L1. */
@@ -482,14 +483,16 @@ static void combine_task(void *arg, size_t i, int worker)
 	const sl_col *keys = c && c->len ? (cv ? c : c->kid[0]) : NULL;
 	const sl_col *vals = c && c->len && !cv ? c->kid[1] : NULL;
 	const sl_type *kt = j->out_type->kid[0], *vt = j->out_type->kid[1];
-	if (sl_keydict_init(&pa->d, m, kt, 1024))
+	size_t rows = keys ? keys->len : 0;
+	size_t expect = j->keys_hint < rows ? j->keys_hint : rows;
+	if (sl_keydict_init(&pa->d, m, kt, expect > 1024 ? expect : 1024))
 		goto oom;
 	pa->init = 1;
 	pa->acc = sl_col_new(m, vt, 1024);
 	pa->start = sl_alloc(m, -1, ((size_t)j->nout + 1) * 4);
 	if (!pa->acc || !pa->start)
 		goto oom;
-	size_t n = keys ? keys->len : 0;
+	size_t n = rows;
 	uint64_t h[CHUNK];
 	uint32_t ids[CHUNK];
 	for (size_t r = 0; r < n; r += CHUNK) {
@@ -587,10 +590,15 @@ static void partials_free(struct job *j, size_t n)
 }
 
 int sl_shuffle_keyed(sl_env *env, const sl_rdd *in, int mode, const sl_lambda *fn, int nout,
-		     const sl_type *out_type, sl_rdd **out, sluice_error *err)
+		     const sl_type *out_type, size_t *keys_hint, sl_rdd **out, sluice_error *err)
 {
-	struct job j = {
-	    .env = env, .mode = mode, .nout = nout, .fn = fn, .out_type = out_type, .nsides = 1};
+	struct job j = {.env = env,
+			.mode = mode,
+			.nout = nout,
+			.fn = fn,
+			.out_type = out_type,
+			.nsides = 1,
+			.keys_hint = keys_hint ? *keys_hint : 0};
 	j.side[0].rdd = in;
 	j.out = sl_rdd_new(env->mem, out_type, in->time, (size_t)nout);
 	if (!j.out)
@@ -604,6 +612,12 @@ int sl_shuffle_keyed(sl_env *env, const sl_rdd *in, int mode, const sl_lambda *f
 			return -ENOMEM;
 		}
 		sl_workers_run(env->workers, in->nparts, combine_task, &j);
+		if (keys_hint) {
+			*keys_hint = 0;
+			for (size_t i = 0; i < in->nparts; i++)
+				if (j.pa[i].init && j.pa[i].d.n > *keys_hint)
+					*keys_hint = j.pa[i].d.n;
+		}
 		if (!atomic_load_explicit(&j.failed, memory_order_relaxed))
 			sl_workers_run(env->workers, (size_t)nout, merge_task, &j);
 		partials_free(&j, in->nparts);

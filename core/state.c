@@ -1253,8 +1253,8 @@ static int state_start(struct st *s, sluice_error *err)
 /* Group an rdd of (K, V) pairs by key into the operator's partitions. */
 static int group(struct st *s, sl_rdd *in, sl_rdd **out, sluice_error *err)
 {
-	return sl_shuffle_keyed(s->d->g->env, in, SL_KEYED_GROUP, NULL, s->nout, s->grp_t, out,
-				err);
+	return sl_shuffle_keyed(s->d->g->env, in, SL_KEYED_GROUP, NULL, s->nout, s->grp_t, NULL,
+				out, err);
 }
 
 static int state_batch(struct st *s, int64_t t, sl_rdd **out, sluice_error *err)
@@ -1280,7 +1280,8 @@ static int state_batch(struct st *s, int64_t t, sl_rdd **out, sluice_error *err)
 		sl_types *ts = env->types;
 		const sl_type *gt =
 		    sl_type_pair(ts, s->kt, sl_type_list(ts, s->stt, SL_LIST_BUFFER));
-		rc = sl_shuffle_keyed(env, ir, SL_KEYED_GROUP, NULL, s->nout, gt, &s->initg, err);
+		rc = sl_shuffle_keyed(env, ir, SL_KEYED_GROUP, NULL, s->nout, gt, NULL, &s->initg,
+				      err);
 		sl_rdd_unref(ir);
 		if (rc) {
 			sl_rdd_unref(in);

@@ -52,6 +52,7 @@ struct win {
 	sl_win_spec spec;
 	sl_lambda f, inv, filt;
 	int has_f, has_inv, has_filt;
+	size_t keys_hint;         /* the per-batch shuffle's (shuffle.h) */
 	int comb, icomb;          /* C_* for f and inv */
 	const sl_type *kt, *vt;   /* key and value type of the panes */
 	const sl_type *pair_type; /* (K, V) */
@@ -819,14 +820,14 @@ static int reduce_batch(struct win *w, sl_rdd *in, sl_rdd **out, sluice_error *e
 	sl_dstream *d = w->d;
 	switch (w->spec.mode) {
 	case SL_WIN_PAIRS:
-		return sl_shuffle_keyed(env, in, SL_KEYED_REDUCE, &w->f, w->nout, w->pair_type, out,
-					err);
+		return sl_shuffle_keyed(env, in, SL_KEYED_REDUCE, &w->f, w->nout, w->pair_type,
+					&w->keys_hint, out, err);
 	case SL_WIN_VALUE:
 		return sl_shuffle_keyed(env, in, SL_KEYED_COUNT_VALUE, NULL, w->nout, w->pair_type,
-					out, err);
+					&w->keys_hint, out, err);
 	case SL_WIN_GROUP:
-		return sl_shuffle_keyed(env, in, SL_KEYED_GROUP, NULL, w->nout, w->pair_type, out,
-					err);
+		return sl_shuffle_keyed(env, in, SL_KEYED_GROUP, NULL, w->nout, w->pair_type, NULL,
+					out, err);
 	default: break;
 	}
 	/* CONST: one key (0) with the batch's count or reduce, if the batch has rows */
