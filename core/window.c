@@ -607,8 +607,7 @@ static int compact_dict(struct win *w, sl_mem *m, struct wpart *wp)
 		    sl_keydict_put(&nd2, wp->dict.keys, i, wp->dict.hash[i]) < 0)
 			rc = -ENOMEM;
 	if (rc) {
-		if (!rc)
-			sl_keydict_fini(&nd2);
+		sl_keydict_fini(&nd2); /* a failed init left it empty: fini is harmless then */
 		sl_dealloc(m, map, (nd ? nd : 1) * 4);
 		return rc;
 	}
