@@ -612,12 +612,13 @@ int sl_shuffle_keyed(sl_env *env, const sl_rdd *in, int mode, const sl_lambda *f
 			return -ENOMEM;
 		}
 		sl_workers_run(env->workers, in->nparts, combine_task, &j);
-		if (keys_hint) {
-			*keys_hint = 0;
-			for (size_t i = 0; i < in->nparts; i++)
-				if (j.pa[i].init && j.pa[i].d.n > *keys_hint)
-					*keys_hint = j.pa[i].d.n;
-		}
+		/* an empty batch (an idle stream) keeps the last hint */
+		size_t most = 0;
+		for (size_t i = 0; i < in->nparts; i++)
+			if (j.pa[i].init && j.pa[i].d.n > most)
+				most = j.pa[i].d.n;
+		if (keys_hint && most)
+			*keys_hint = most;
 		if (!atomic_load_explicit(&j.failed, memory_order_relaxed))
 			sl_workers_run(env->workers, (size_t)nout, merge_task, &j);
 		partials_free(&j, in->nparts);

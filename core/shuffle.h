@@ -26,10 +26,11 @@ enum sl_join { SL_JOIN_INNER, SL_JOIN_LEFT, SL_JOIN_RIGHT, SL_JOIN_FULL, SL_JOIN
 
 /* reduceByKey(fn) / groupByKey / countByValue over `in`; out has nout partitions of
  * out_type. 0, -ENOMEM, or -EINVAL with err set (a reduce function that failed).
- * keys_hint (NULL: none) is the operator's memory of its last batch: the most distinct keys
- * one input partition had, read to size the map-side combine's key tables (up to the
- * partition's rows) so a steady stream does not grow them from scratch every batch, and
- * written back. */
+ * keys_hint (NULL: none) is the operator's memory of its last batch with rows: the most
+ * distinct keys one input partition had, read to size the map-side combine's key tables (up
+ * to the partition's rows) so a steady stream does not grow them from scratch every batch,
+ * and written back. Only the combining path (built-in numeric reducers, countByValue) uses
+ * it. */
 int sl_shuffle_keyed(sl_env *env, const sl_rdd *in, int mode, const sl_lambda *fn, int nout,
 		     const sl_type *out_type, size_t *keys_hint, sl_rdd **out, sluice_error *err);
 /* Joins and cogroup of two pair rdds with equal key types. */
