@@ -225,6 +225,32 @@ Test(engine, joins_use_options_for_missing_sides)
 	free(out);
 }
 
+/* Values that are Options themselves: only the side an outer join may leave empty is wrapped
+ * (Some(None) is a present None); the other side's Options are printed as they are. (A join
+ * that decided the wrapping by the value type crashed here.) */
+Test(engine, joins_of_option_values_wrap_only_the_outer_side)
+{
+	char p[2048];
+	const char *a = qfile("joa.jsonl", "[[\"a\", 1], [\"b\", 2], [\"a\", 3]]\n");
+	const char *b = qfile("job.jsonl", "[[\"a\", \"x\"], [\"c\", \"y\"]]\n");
+	snprintf(p, sizeof(p),
+		 "val a = queueStream(\"%s\"); val b = queueStream(\"%s\")\n"
+		 "val o = a.map(x => (x._1, if (x._2 > 1) Some(x._2) else None))\n"
+		 "o.join(b, 1).print()\no.leftOuterJoin(b, 1).print()\n"
+		 "b.rightOuterJoin(o, 1).print()\no.fullOuterJoin(b, 1).print()",
+		 a, b);
+	char *out = run_text(p, 2, 1, 0);
+	/* clang-format off */
+	cr_assert_str_eq(out,
+		HDR("1000") "(a,(None,x))\n(a,(Some(3),x))\n\n"
+		HDR("1000") "(a,(None,Some(x)))\n(b,(Some(2),None))\n(a,(Some(3),Some(x)))\n\n"
+		HDR("1000") "(a,(Some(x),None))\n(a,(Some(x),Some(3)))\n(b,(None,Some(2)))\n\n"
+		HDR("1000") "(a,(Some(None),Some(x)))\n(b,(Some(Some(2)),None))\n"
+			    "(a,(Some(Some(3)),Some(x)))\n(c,(None,Some(y)))\n\n");
+	/* clang-format on */
+	free(out);
+}
+
 Test(engine, general_reduce_functions_and_builtins_agree)
 {
 	char p[2048];
