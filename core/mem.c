@@ -649,9 +649,10 @@ void *sl_alloc_aligned(sl_mem *m, int node, size_t align, size_t n)
 	if (!mem_attempt(m))
 		return NULL;
 	/* A recyclable size: counted as held like the rest (it is freed through mem_put), and
-	 * a cached block when one is aligned enough (always under jemalloc, whose blocks of
-	 * these sizes are page-aligned; libc's malloc promises 16 bytes), so that key tables,
-	 * allocated and zeroed afresh every batch, reuse memory already faulted in. */
+	 * a cached block when one is aligned enough, so that key tables, allocated and zeroed
+	 * afresh every batch, reuse memory already faulted in. jemalloc's blocks of these sizes
+	 * start at a random cache line of a page: always good for 64 bytes; libc's malloc
+	 * promises 16. */
 	int c = size_class(n) >= 0 ? mem_class(m, node, n) : -1;
 	void *p = size_class(n) >= 0 ? cache_get(m, c, n) : NULL;
 	if (p && ((uintptr_t)p & (align - 1))) {

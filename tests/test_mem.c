@@ -219,14 +219,14 @@ Test(mem, aligned_blocks_reuse_cached_memory)
 	void *p = sl_alloc(m, -1, n);
 	cr_assert_not_null(p);
 	sl_dealloc(m, p, n);
-	/* 2 MiB alignment: a page-aligned cached block will not do unless it happens to be */
+	/* 2 MiB alignment: a cached block will not do unless it happens to be */
 	void *big = sl_alloc_aligned(m, -1, 2 * MiB, n);
 	cr_assert_not_null(big);
 	cr_expect_eq((uintptr_t)big % (2 * MiB), 0);
 	if ((uintptr_t)p % (2 * MiB))
 		cr_expect_neq(big, p);
 	sl_dealloc(m, big, n); /* cached on top of p */
-	/* 64 bytes: any block of the cache (page-aligned under jemalloc) */
+	/* 64 bytes: any block of the cache (at least 64-byte aligned under jemalloc) */
 	void *q = sl_alloc_aligned(m, -1, 64, n);
 	cr_assert_not_null(q);
 	cr_expect_eq((uintptr_t)q % 64, 0);
@@ -236,6 +236,11 @@ Test(mem, aligned_blocks_reuse_cached_memory)
 	cr_expect(check(q, n, 9));
 	sl_dealloc(m, q, n);
 	cr_expect_eq(sl_mem_in_use(m), 0);
+	/* both blocks are cached: the misaligned one went back when the 2 MiB request passed
+	 * it over */
+	size_t cached = 0;
+	sl_mem_cache_cap(m, &cached);
+	cr_expect_eq(cached, (uintptr_t)p % (2 * MiB) ? 2 * n : n);
 	sl_mem_free(m);
 }
 
