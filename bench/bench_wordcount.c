@@ -14,6 +14,7 @@
  * sides shuffled, the counts interned, every row looked up and its pair written.
  *
  * usage: bench_wordcount [rows_per_batch] [batches] [wordcount|join|all (default)]
+ * (the generator-only rows, the baseline of generation, always run)
  */
 #include <inttypes.h>
 #include <stdio.h>
