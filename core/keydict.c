@@ -231,15 +231,16 @@ static int put_str(sl_keydict *d, const sl_kernels *k, const sl_str *s, const ui
 }
 
 /*
- * Whether to direct-map Long keys, decided once, on the first block of an empty dictionary:
+ * Whether to direct-map Long keys, decided once, on the first non-empty block of an empty
+ * dictionary:
  * when its keys span at most half of the largest map, the map gets twice their span (a power
  * of two, at least 4096 entries), centred on it, so later keys a little outside still fit.
  */
 static void direct_decide(sl_keydict *d, const sl_kernels *k, const int64_t *v, size_t n)
 {
-	d->dm_tried = 1;
 	if (!n)
-		return;
+		return; /* decide on the first block with keys */
+	d->dm_tried = 1;
 	int64_t lo = k->min_i64(v, n), hi = k->max_i64(v, n);
 	uint64_t span = (uint64_t)hi - (uint64_t)lo + 1;
 	if (span == 0 || span > SL_KEYDICT_DIRECT_MAX / 2)

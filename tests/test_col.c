@@ -247,7 +247,9 @@ Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
 		cr_assert_eq(sl_keydict_init(&g, mem, kinds[t], 4), 0);
 		for (size_t i = 0; i < n; i++)
 			cr_assert_geq(sl_keydict_put(&a, c, i, sl_col_hash_row(c, i)), 0);
-		/* blocks of odd sizes, so growth happens inside and between kernel calls */
+		/* an empty block first (decides nothing), then blocks of odd sizes, so growth
+		 * happens inside and between kernel calls */
+		cr_assert_eq(sl_keydict_put_rows(&b, k, c, 0, 0, h, ids), 0);
 		for (size_t from = 0, step = t == 3 ? 5000 : 1; from < n;
 		     from += step, step = step * 3 + 1) {
 			size_t m = n - from < step ? n - from : step;
