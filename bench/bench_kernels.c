@@ -227,7 +227,7 @@ typedef struct bench_dict {
 
 static void dict_new(bench_dict *b, size_t keys)
 {
-	b->slots = 16;
+	b->slots = SL_KDICT_MIN_SLOTS; /* as core/keydict.c sizes its tables */
 	while (sl_kdict_cap(b->slots) < keys)
 		b->slots *= 2;
 	b->d.tab = aligned_alloc(64, b->slots * 16);
@@ -373,7 +373,7 @@ static uint64_t key_of(uint64_t i)
 static void bench_keyed(const char *size, bench_data *d, double base, int reps,
 			const sl_kernels **isas, int nisas)
 {
-	static const size_t keys[] = {1024, 4096, 100000, 1000000};
+	static const size_t keys[] = {16, 1024, 4096, 100000, 1000000};
 	size_t n = d->n;
 	for (size_t g = 0; g < sizeof(keys) / sizeof(keys[0]); g++) {
 		size_t K = keys[g];

@@ -29,7 +29,7 @@ int sl_keydict_init(sl_keydict *d, sl_mem *m, const sl_type *key_type, size_t ex
 {
 	memset(d, 0, sizeof(*d));
 	d->mem = m;
-	size_t slots = 16;
+	size_t slots = SL_KDICT_MIN_SLOTS;
 	while (sl_kdict_cap(slots) < expect)
 		slots *= 2;
 	d->keys = sl_col_new(m, key_type, expect ? expect : 8);
