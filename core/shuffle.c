@@ -666,9 +666,15 @@ static int join_rows(struct job *j, sl_mem *m, sl_col *o, const struct u32v *gid
 	/* where[0..2]: partition of the key (right partitions numbered after the left ones),
 	 * of the left value, of the right value; at[0..2]: their rows */
 	uint32_t *buf = sl_alloc(m, -1, (n ? n : 1) * 6 * 4), *where[3], *at[3];
+	/* the right rows in id order, partition and row side by side: one random read per
+	 * match instead of three dependent ones (perm, then its partition and row) */
+	size_t nr1 = gid[1].n;
+	uint32_t *rq = sl_alloc(m, -1, (nr1 ? nr1 : 1) * 8);
 	int rc = -ENOMEM;
-	if (!buf)
+	if (!buf || !rq)
 		goto out;
+	for (size_t q = 0; q < nr1; q++)
+		rq[2 * q] = src[1].p[perm[q]], rq[2 * q + 1] = row[1].p[perm[q]];
 	for (int c = 0; c < 3; c++)
 		where[c] = buf + (size_t)(2 * c) * n, at[c] = buf + (size_t)(2 * c + 1) * n;
 	uint32_t nl = (uint32_t)j->side[0].rdd->nparts;
@@ -684,13 +690,13 @@ static int join_rows(struct job *j, sl_mem *m, sl_col *o, const struct u32v *gid
 			continue;
 		}
 		for (uint32_t q = goff[id]; q < goff[id + 1]; q++)
-			PUT(lp, lr, lp, lr, src[1].p[perm[q]], row[1].p[perm[q]]);
+			PUT(lp, lr, lp, lr, rq[2 * q], rq[2 * q + 1]);
 	}
 	for (size_t id = 0; keep_right && id < nids; id++) {
 		if (matched[id])
 			continue;
 		for (uint32_t q = goff[id]; q < goff[id + 1]; q++) {
-			uint32_t rp = src[1].p[perm[q]], rr = row[1].p[perm[q]];
+			uint32_t rp = rq[2 * q], rr = rq[2 * q + 1];
 			PUT(nl + rp, rr, 0, UINT32_MAX, rp, rr);
 		}
 	}
@@ -731,6 +737,8 @@ static int join_rows(struct job *j, sl_mem *m, sl_col *o, const struct u32v *gid
 out:
 	if (buf)
 		sl_dealloc(m, buf, (n ? n : 1) * 6 * 4);
+	if (rq)
+		sl_dealloc(m, rq, (nr1 ? nr1 : 1) * 8);
 	if (matched)
 		sl_dealloc(m, matched, nids ? nids : 1);
 	return rc;
