@@ -14,6 +14,9 @@
 #include "fmt.h"
 #include "testutil.h"
 #include "keydict.h"
+#include "pool.h"
+#include "rdd.h"
+#include "shuffle.h"
 
 static sl_env env;
 #define mem   (env.mem)
@@ -559,4 +562,83 @@ Test(col, columns_on_a_numa_node_keep_it_for_every_allocation)
 	cr_assert_eq(any->node, -1);
 	sl_col_unref(any);
 	sl_col_unref(c);
+}
+
+/* A (String, Option[Long]) rdd of nparts partitions, partition 1 NULL (none of its rows):
+ * 1500 rows each, keys "k<i * mul % span>", every fifth value None. */
+static sl_rdd *join_side(const sl_type *t, size_t nparts, int mul, int span)
+{
+	sl_rdd *r = sl_rdd_new(mem, t, 1000, nparts);
+	cr_assert_not_null(r);
+	for (size_t q = 0; q < nparts; q++) {
+		if (q == 1)
+			continue;
+		sl_col *c = sl_col_new(mem, t, 8);
+		for (int i = 0; i < 1500; i++) {
+			char w[16];
+			int n = snprintf(w, sizeof(w), "k%d", i * mul % span);
+			cr_assert(!sl_col_push_str(c->kid[0], w, (size_t)n));
+			if (i % 5)
+				cr_assert(!sl_col_push_i64(c->kid[1]->kid[0], i) &&
+					  !sl_col_commit(c->kid[1]));
+			else
+				cr_assert(!sl_col_push_none(c->kid[1]));
+			cr_assert(!sl_col_commit(c));
+		}
+		r->part[q] = c;
+	}
+	return r;
+}
+
+/* Every join mode with allocation k failing, for each k until the join succeeds: a failure
+ * is -ENOMEM (the operator layer names the operator in its message), never a crash, a partial
+ * result or a leak; the success has the rows of the run without failures. Option values, a
+ * NULL partition on each side. */
+Test(col, joins_survive_allocation_failures)
+{
+	cr_assert_eq(sl_workers_new(&env.workers, 1, 0, mem), 0);
+	const sl_type *vt = sl_type_opt(types, &sl_type_i64);
+	const sl_type *pt = sl_type_pair(types, &sl_type_str, vt);
+	sl_rdd *a = join_side(pt, 2, 3, 700), *b = join_side(pt, 3, 4, 1000);
+	size_t base = sl_mem_in_use(mem);
+	for (int mode = SL_JOIN_INNER; mode <= SL_JOIN_COGROUP; mode++) {
+		const sl_type *l = vt, *r = vt;
+		if (mode == SL_JOIN_COGROUP)
+			l = r = sl_type_list(types, vt, SL_LIST_BUFFER);
+		if (mode == SL_JOIN_RIGHT || mode == SL_JOIN_FULL)
+			l = sl_type_opt(types, l);
+		if (mode == SL_JOIN_LEFT || mode == SL_JOIN_FULL)
+			r = sl_type_opt(types, r);
+		const sl_type *ot = sl_type_pair(types, &sl_type_str, sl_type_pair(types, l, r));
+		sl_rdd *out = NULL;
+		sluice_error e = {0};
+		cr_assert_eq(sl_shuffle_join(&env, a, b, mode, 3, ot, &out, &e), 0);
+		size_t want = sl_rdd_rows(out);
+		cr_assert_gt(want, 0);
+		sl_rdd_unref(out);
+		int failed = 0;
+		for (long k = 0;; k++) {
+			sl_mem_fail_after(mem, k);
+			out = NULL;
+			memset(&e, 0, sizeof(e));
+			int rc = sl_shuffle_join(&env, a, b, mode, 3, ot, &out, &e);
+			sl_mem_fail_after(mem, -1);
+			if (!rc) {
+				cr_assert_eq(sl_rdd_rows(out), want, "mode %d, allocation %ld",
+					     mode, k);
+				sl_rdd_unref(out);
+				break;
+			}
+			cr_assert_eq(rc, -ENOMEM, "mode %d, allocation %ld", mode, k);
+			cr_assert_null(out);
+			cr_assert_eq(sl_mem_in_use(mem), base, "mode %d, allocation %ld: leak",
+				     mode, k);
+			failed++;
+		}
+		cr_assert_gt(failed, 10, "mode %d", mode);
+	}
+	sl_rdd_unref(a);
+	sl_rdd_unref(b);
+	sl_workers_free(env.workers); /* before teardown's leak check */
+	env.workers = NULL;
 }
