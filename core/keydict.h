@@ -19,7 +19,8 @@
  *
  *   dm[0 .. dm_len]  uint32: dm[key - dm_base] = id + 1, 0 = not known (dm[dm_len] = 0 always)
  *
- * decided by the first block sl_keydict_put_rows sees (range <= SL_KEYDICT_DIRECT_MAX). It is
+ * decided by the first non-empty block sl_keydict_put_rows sees (range <=
+ * SL_KEYDICT_DIRECT_MAX). It is
  * a cache in front of the table: an entry is set only for a key the table holds, keys outside
  * the range or not yet cached take the hash path, so ids are the same with or without it.
  *
@@ -52,7 +53,7 @@ typedef struct sl_keydict {
 	uint32_t *dm;  /* direct map (Long keys), dm_len + 1 entries, or NULL */
 	int64_t dm_base;
 	size_t dm_len;
-	int dm_tried; /* the first block was looked at */
+	int dm_tried; /* the first non-empty block was looked at */
 } sl_keydict;
 
 /* Largest direct map (entries; 4 MiB). */

@@ -690,13 +690,13 @@ static int join_rows(struct job *j, sl_mem *m, sl_col *o, const struct u32v *gid
 			continue;
 		}
 		for (uint32_t q = goff[id]; q < goff[id + 1]; q++)
-			PUT(lp, lr, lp, lr, rq[2 * q], rq[2 * q + 1]);
+			PUT(lp, lr, lp, lr, rq[2 * (size_t)q], rq[2 * (size_t)q + 1]);
 	}
 	for (size_t id = 0; keep_right && id < nids; id++) {
 		if (matched[id])
 			continue;
 		for (uint32_t q = goff[id]; q < goff[id + 1]; q++) {
-			uint32_t rp = rq[2 * q], rr = rq[2 * q + 1];
+			uint32_t rp = rq[2 * (size_t)q], rr = rq[2 * (size_t)q + 1];
 			PUT(nl + rp, rr, 0, UINT32_MAX, rp, rr);
 		}
 	}

@@ -90,9 +90,9 @@ typedef struct sl_kdict {
 
 /* The fewest slots a dictionary starts with: 64 buckets, 4 KiB. Fewer keys than its quarter
  * are spread sparser, so a small key set rarely fills a bucket: 16 random keys in 16 buckets
- * put 5 in one for 6 % of key sets, and then 1/16 of the rows take the out-of-line probe with
- * a mispredicted branch (bench_kernels' 16-key set did: dict_put_i64 612 M rows/s in cache
- * against 1007 with this floor, keyed_sum_i64 from memory 222 against 343 at 1 K keys). */
+ * put 5 or more in one for about 4 % of key sets, and then 1/16 of the rows take the
+ * out-of-line probe with a mispredicted branch (bench_kernels' 16-key set did: dict_put_i64
+ * in cache 612 -> 1007 M rows/s with this floor, keyed_sum_i64 from memory 222 -> 307). */
 #define SL_KDICT_MIN_SLOTS ((size_t)256)
 
 /* The most keys a table of `slots` slots holds (see above). */
