@@ -297,6 +297,27 @@ Test(col, keydict_put_rows_and_gather_match_row_at_a_time)
 	free(sel);
 }
 
+/* The reference: every row of c interned one at a time, in a new dictionary a. */
+static void dict_row_at_a_time(sl_keydict *a, const sl_col *c)
+{
+	cr_assert_eq(sl_keydict_init(a, mem, c->type, 0), 0);
+	for (size_t i = 0; i < c->len; i++)
+		cr_assert_geq(sl_keydict_put(a, c, i, sl_col_hash_row(c, i)), 0);
+}
+
+/* The rows of c interned through the kernels k into a new dictionary b, in blocks of growing
+ * odd sizes (step, then step * mul + 1, ...) so the table grows inside and between calls; ids
+ * (and the scratch h) hold c->len entries. */
+static void dict_in_blocks(sl_keydict *b, const sl_kernels *k, const sl_col *c, size_t step,
+			   size_t mul, uint64_t *h, uint32_t *ids)
+{
+	cr_assert_eq(sl_keydict_init(b, mem, c->type, 4), 0);
+	for (size_t from = 0, n = c->len; from < n; from += step, step = step * mul + 1) {
+		size_t m = n - from < step ? n - from : step;
+		cr_assert_eq(sl_keydict_put_rows(b, k, c, from, m, h + from, ids + from), 0);
+	}
+}
+
 /* Long keys spread too wide for a direct map take the fused hash-and-probe kernel
  * (dict_put_hash_i64), growing inside and between calls (past SL_KDICT_SMALL, where the load
  * goes from a quarter to a half, and into the prefetching tables): the same ids, keys, hashes,
@@ -320,9 +341,7 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 		sl_col_push_i64(c, v);
 	}
 	sl_keydict a;
-	cr_assert_eq(sl_keydict_init(&a, mem, &sl_type_i64, 0), 0);
-	for (size_t i = 0; i < n; i++)
-		cr_assert_geq(sl_keydict_put(&a, c, i, sl_col_hash_row(c, i)), 0);
+	dict_row_at_a_time(&a, c);
 	assert_skey(&a);
 	for (int t = 0; t < 3; t++) {
 		int err;
@@ -330,12 +349,7 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 		if (!k)
 			continue;
 		sl_keydict b;
-		cr_assert_eq(sl_keydict_init(&b, mem, &sl_type_i64, 4), 0);
-		for (size_t from = 0, step = 1000; from < n; from += step, step = step * 3 + 1) {
-			size_t m = n - from < step ? n - from : step;
-			cr_assert_eq(sl_keydict_put_rows(&b, k, c, from, m, h + from, ids + from),
-				     0);
-		}
+		dict_in_blocks(&b, k, c, 1000, 3, h, ids);
 		cr_assert_null(b.dm, "%s: keys too wide for a direct map", isa[t]);
 		cr_assert_eq(b.n, a.n, "%s", isa[t]);
 		for (size_t i = 0; i < n; i++)
@@ -410,9 +424,7 @@ Test(col, keydict_find_gather_matches_get_for_big_string_tables)
 		sel[i] = (uint32_t)((i * 7919) % nq); /* scattered, each row once */
 	}
 	sl_keydict a;
-	cr_assert_eq(sl_keydict_init(&a, mem, &sl_type_str, 0), 0);
-	for (size_t i = 0; i < n; i++)
-		cr_assert_geq(sl_keydict_put(&a, c, i, sl_col_hash_row(c, i)), 0);
+	dict_row_at_a_time(&a, c);
 	cr_assert_gt(a.mask + 1, (size_t)1 << 17);
 	for (int t = 0; t < 3; t++) {
 		int err;
@@ -420,12 +432,7 @@ Test(col, keydict_find_gather_matches_get_for_big_string_tables)
 		if (!k)
 			continue;
 		sl_keydict b;
-		cr_assert_eq(sl_keydict_init(&b, mem, &sl_type_str, 4), 0);
-		for (size_t from = 0, step = 700; from < n; from += step, step = step * 2 + 1) {
-			size_t m = n - from < step ? n - from : step;
-			cr_assert_eq(sl_keydict_put_rows(&b, k, c, from, m, h + from, ids + from),
-				     0);
-		}
+		dict_in_blocks(&b, k, c, 700, 2, h, ids);
 		cr_assert_eq(b.n, a.n, "%s", isa[t]);
 		assert_skey(&b);
 		for (size_t i = 0; i < n; i++)
