@@ -702,38 +702,42 @@ static int join_rows(struct job *j, sl_mem *m, sl_col *o, const struct u32v *gid
 	}
 #undef PUT
 	assert(w == n);
-	/* the sources: keys from both sides, values from one */
+	/* each column from its sources: the keys of the left partitions, then of the right ones
+	 * (numbered after them, as where[0] has it); the values of one side */
 	size_t nr = j->side[1].rdd->nparts;
 	const sl_col **cols = sl_alloc(m, -1, (nl + nr + 1) * sizeof(*cols));
 	if (!cols)
 		goto out;
-	for (int c = 0; c < 3; c++) {
-		size_t ns = c == 0 ? nl + nr : c == 1 ? nl : nr;
-		for (size_t q = 0; q < ns; q++) {
-			const sl_rdd *r = j->side[c == 2 || (c == 0 && q >= nl)].rdd;
-			const sl_col *pc = r->part[c == 2 || q < nl ? q : q - nl];
-			cols[q] = pc && pc->len ? pc->kid[c ? 1 : 0] : NULL;
+	int bad = 0;
+	for (int c = 0; c < 3 && !bad; c++) {
+		size_t ns = 0;
+		for (int s = 0; s < 2; s++) {
+			if (c && s != c - 1)
+				continue;
+			const sl_rdd *r = j->side[s].rdd;
+			for (size_t q = 0; q < r->nparts; q++) {
+				const sl_col *pc = r->part[q];
+				cols[ns++] = pc && pc->len ? pc->kid[c ? 1 : 0] : NULL;
+			}
 		}
 		sl_col *dst = c == 0 ? o->kid[0] : o->kid[1]->kid[c - 1];
 		if (c && join_wraps(j->mode, c - 1)) {
 			/* Option: the value (a zero row for None) and its flag */
-			if (sl_col_reserve(dst, n) ||
-			    sl_col_gather_from(dst->kid[0], cols, ns, where[c], at[c], n))
-				break;
-			for (size_t i = 0; i < n; i++)
+			bad = sl_col_reserve(dst, n) ||
+			      sl_col_gather_from(dst->kid[0], cols, ns, where[c], at[c], n);
+			for (size_t i = 0; !bad && i < n; i++)
 				dst->valid[dst->len + i] = at[c][i] != UINT32_MAX;
-			dst->len += n;
-		} else if (sl_col_gather_from(dst, cols, ns, where[c], at[c], n)) {
-			break;
+			if (!bad)
+				dst->len += n;
+		} else {
+			bad = sl_col_gather_from(dst, cols, ns, where[c], at[c], n) != 0;
 		}
-		if (c == 2)
-			rc = 0;
 	}
 	sl_dealloc(m, cols, (nl + nr + 1) * sizeof(*cols));
-	if (!rc && (sl_col_reserve(o->kid[1], n) || sl_col_reserve(o, n)))
-		rc = -ENOMEM;
-	if (!rc)
+	if (!bad && !sl_col_reserve(o->kid[1], n) && !sl_col_reserve(o, n)) {
 		o->kid[1]->len += n, o->len += n;
+		rc = 0;
+	}
 out:
 	if (buf)
 		sl_dealloc(m, buf, (n ? n : 1) * 6 * 4);
