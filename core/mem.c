@@ -653,15 +653,15 @@ void *sl_alloc_aligned(sl_mem *m, int node, size_t align, size_t n)
 	 * afresh every batch, reuse memory already faulted in. jemalloc's blocks of these sizes
 	 * start at a random cache line of a page: always good for 64 bytes; libc's malloc
 	 * promises 16. */
-	int c = size_class(n) >= 0 ? mem_class(m, node, n) : -1;
-	void *p = size_class(n) >= 0 ? cache_get(m, c, n) : NULL;
+	int recyclable = size_class(n) >= 0, c = recyclable ? mem_class(m, node, n) : -1;
+	void *p = recyclable ? cache_get(m, c, n) : NULL;
 	if (p && ((uintptr_t)p & (align - 1))) {
 		cache_unget(m, c, p, n);
 		p = NULL;
 	}
 	if (!p)
 		p = be_aligned(m, node, align, n);
-	if (!p && size_class(n) >= 0)
+	if (!p && recyclable)
 		held_undo(m, n);
 	if (p) {
 		mem_count_add(m, n);
