@@ -689,8 +689,8 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 				      &d->keys_hint, out, err);
 		break;
 	case SL_DS_GROUPBYKEY:
-		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_GROUP, NULL, nout_of(d), d->type,
-				      &d->keys_hint, out, err);
+		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_GROUP, NULL, nout_of(d), d->type, NULL,
+				      out, err);
 		break;
 	case SL_DS_COUNTBYVALUE:
 		rc = sl_shuffle_keyed(env, in[0], SL_KEYED_COUNT_VALUE, NULL, nout_of(d), d->type,
