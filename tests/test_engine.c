@@ -199,11 +199,14 @@ Test(engine, union_with_missing_parent_fails_that_batch_only)
 	free(out);
 }
 
+/* The two small join inputs: keys a, b on the left, a, c on the right. */
+#define JOIN_LEFT  "[[\"a\", 1], [\"b\", 2], [\"a\", 3]]\n"
+#define JOIN_RIGHT "[[\"a\", \"x\"], [\"c\", \"y\"]]\n"
+
 Test(engine, joins_use_options_for_missing_sides)
 {
 	char p[2048];
-	const char *a = qfile("ja.jsonl", "[[\"a\", 1], [\"b\", 2], [\"a\", 3]]\n");
-	const char *b = qfile("jb.jsonl", "[[\"a\", \"x\"], [\"c\", \"y\"]]\n");
+	const char *a = qfile("ja.jsonl", JOIN_LEFT), *b = qfile("jb.jsonl", JOIN_RIGHT);
 	snprintf(p, sizeof(p),
 		 "val a = queueStream(\"%s\"); val b = queueStream(\"%s\")\n"
 		 "a.join(b, 1).print()\na.leftOuterJoin(b, 1).print()\n"
@@ -231,8 +234,7 @@ Test(engine, joins_use_options_for_missing_sides)
 Test(engine, joins_of_option_values_wrap_only_the_outer_side)
 {
 	char p[2048];
-	const char *a = qfile("joa.jsonl", "[[\"a\", 1], [\"b\", 2], [\"a\", 3]]\n");
-	const char *b = qfile("job.jsonl", "[[\"a\", \"x\"], [\"c\", \"y\"]]\n");
+	const char *a = qfile("ja.jsonl", JOIN_LEFT), *b = qfile("jb.jsonl", JOIN_RIGHT);
 	snprintf(p, sizeof(p),
 		 "val a = queueStream(\"%s\"); val b = queueStream(\"%s\")\n"
 		 "val o = a.map(x => (x._1, if (x._2 > 1) Some(x._2) else None))\n"
