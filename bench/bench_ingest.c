@@ -31,8 +31,13 @@
  * every run starts a fresh context, whose first touches of the memory it keeps for a batch
  * (page faults) are part of the time.
  *
+ * "sink=MS" makes the engine's foreachBatch block for MS ms after counting each batch with
+ * records, like an output that writes to a slow external system: receiving must go on while
+ * a batch's outputs run (the block builder keeps taking what the io threads push), so with
+ * MS well under the 100 ms batch interval the engine's throughput should barely move.
+ *
  * usage: build/bench/bench_ingest [total_MiB] [connections] [runs]
- *                                 [both|engine|baseline|retain|all] [warm] [io=N]
+ *                                 [both|engine|baseline|retain|all] [warm] [io=N] [sink=MS]
  * (engine or baseline alone: for profiling one side; the ratio column is then 0; io=N: the
  * engine's socketServerStream reads with ioThreads = N)
  */
@@ -332,6 +337,8 @@ struct counted {
 	pthread_cond_t cv;
 };
 
+static int sink_ms; /* the output blocks this long per batch with records (sink=MS) */
+
 static int count(void *arg, int64_t t, const sluice_batch *b)
 {
 	(void)t;
@@ -355,6 +362,10 @@ static int count(void *arg, int64_t t, const sluice_batch *b)
 		c->done = now;
 		pthread_cond_signal(&c->cv);
 		pthread_mutex_unlock(&c->mu);
+	}
+	if (n && sink_ms) {
+		struct timespec ts = {sink_ms / 1000, (long)(sink_ms % 1000) * 1000000};
+		nanosleep(&ts, NULL);
 	}
 	return 0;
 }
@@ -486,13 +497,16 @@ int main(int argc, char **argv)
 			warm = true;
 		else if (!strncmp(argv[i], "io=", 3))
 			io_threads = atoi(argv[i] + 3);
+		else if (!strncmp(argv[i], "sink=", 5))
+			sink_ms = atoi(argv[i] + 5);
 		else
 			bad = true;
 	}
 	if (conns < 1 || conns > 64 || runs < 1 || runs > 15 || !mib ||
-	    (!do_base && !do_eng && !do_ret) || bad || io_threads < 1 || io_threads > 64) {
+	    (!do_base && !do_eng && !do_ret) || bad || io_threads < 1 || io_threads > 64 ||
+	    sink_ms < 0 || sink_ms > 10000) {
 		fprintf(stderr, "usage: bench_ingest [total_MiB] [connections 1..64] [runs 1..15] "
-				"[both|engine|baseline|retain|all] [warm] [io=N]\n");
+				"[both|engine|baseline|retain|all] [warm] [io=N] [sink=MS]\n");
 		return 2;
 	}
 	struct sender s = {.conns = conns};
