@@ -29,7 +29,7 @@
 #include "receiver.h"
 #include "parse.h"
 
-static void wake_driver(void *arg);
+static void wake_ticker(void *arg);
 
 void sluice_config_init(sluice_config *cfg)
 {
@@ -99,6 +99,7 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 	ctx->cfg = c;
 	pthread_mutex_init(&ctx->mu, NULL);
 	pthread_cond_init(&ctx->cv, NULL);
+	pthread_cond_init(&ctx->bcv, NULL);
 	sl_env *env = &ctx->env;
 	env->batch_ms = c.batch_interval_ms;
 	env->block_ms = c.block_interval_ms;
@@ -121,7 +122,7 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 		free(ctx);
 		return NULL;
 	}
-	env->wake = c.clock == SLUICE_CLOCK_REAL ? wake_driver : NULL;
+	env->wake = c.clock == SLUICE_CLOCK_REAL ? wake_ticker : NULL;
 	env->wake_arg = ctx;
 	env->max_rate = c.receiver_max_rate;
 	env->backpressure = c.backpressure != 0;
@@ -167,6 +168,7 @@ void sluice_context_free(sluice_context *ctx)
 	sl_mem_free(ctx->env.mem);
 	pthread_mutex_destroy(&ctx->mu);
 	pthread_cond_destroy(&ctx->cv);
+	pthread_cond_destroy(&ctx->bcv);
 	free(ctx);
 }
 
@@ -303,34 +305,46 @@ static void terminate(sluice_context *ctx)
 			ctx->g.ds[i]->src->ops->stop(ctx->g.ds[i]->src);
 }
 
-/* Sleep on the context's condition until wall time `when` (ms), a stop request or a
- * receiver's wake. Returns 0 at `when`, 1 if a stop was requested, 2 to poll receivers. */
+static struct timespec abs_ms(int64_t when)
+{
+	return (struct timespec){.tv_sec = when / 1000, .tv_nsec = (when % 1000) * 1000000};
+}
+
+/* Sleep on the context's condition until wall time `when` (ms) and, with a block builder,
+ * until it has sealed the tick at `when`; or a stop request, or a receiver's wake (without
+ * a builder). Returns 0 at `when`, 1 if a stop was requested, 2 to poll receivers. */
 static int wait_until(sluice_context *ctx, int64_t when)
 {
 	int r = 0;
 	pthread_mutex_lock(&ctx->mu);
 	/* acquire: pairs with the release store in stop/request_stop */
 	while (!atomic_load_explicit(&ctx->stop_req, memory_order_acquire)) {
-		if (ctx->io_wake) {
+		if (!ctx->has_builder && ctx->io_wake) {
 			ctx->io_wake = 0;
 			r = 2;
 			break;
 		}
-		if (now_ms() >= when)
+		if (now_ms() < when) {
+			struct timespec ts = abs_ms(when);
+			pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
+		} else if (ctx->has_builder && ctx->sealed < when) {
+			pthread_cond_wait(&ctx->cv, &ctx->mu); /* the builder's tick is due now */
+		} else {
 			break;
-		struct timespec ts = {.tv_sec = when / 1000, .tv_nsec = (when % 1000) * 1000000};
-		pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
+		}
 	}
 	pthread_mutex_unlock(&ctx->mu);
 	return atomic_load_explicit(&ctx->stop_req, memory_order_acquire) ? 1 : r;
 }
 
-/* env->wake: a receiver's ring is half full; the driver polls before the next tick. */
-static void wake_driver(void *arg)
+/* env->wake: a receiver's ring is half full; whoever ticks (the block builder, else the
+ * driver) polls before the next tick. */
+static void wake_ticker(void *arg)
 {
 	sluice_context *ctx = arg;
 	pthread_mutex_lock(&ctx->mu);
 	ctx->io_wake = 1;
+	pthread_cond_broadcast(&ctx->bcv);
 	pthread_cond_broadcast(&ctx->cv);
 	pthread_mutex_unlock(&ctx->mu);
 }
@@ -355,14 +369,75 @@ static void tick(sluice_context *ctx, int64_t now)
 }
 
 /*
- * The next event at or before `limit`: a block tick or a batch (a batch time is also a
- * tick; the tick runs first so the batch sees the block sealed at its time). Returns 0
- * if nothing is due, 1 after a tick, 2 after a batch that asks to keep going, 3 after a
- * batch that ended the run.
+ * The block builder (real clock, receivers, no bounded source): a thread that runs the
+ * block ticks on time and polls the receivers' rings when they ask (env->wake), so the io
+ * threads keep receiving while the driver computes a batch and runs its outputs (Spark's
+ * BlockGenerator runs beside the job scheduler the same way). It runs at most one batch
+ * ahead of the driver: it seals the ticks up to the next batch time the driver has not
+ * started (next_time), then waits without taking from the rings until the driver starts
+ * that batch. So at most one batch interval of sealed blocks waits for the driver, plus
+ * what the rings hold; a pipeline slower than its input fills the rings and the io threads
+ * stop reading (backpressure through TCP). The driver waits for the tick at a batch time
+ * (sealed) before it takes the batch's blocks. Both sleep under ctx->mu: the builder on
+ * bcv (woken by a new next_time, a receiver's wake, a stop), the driver on cv (woken by
+ * each tick). The sources order their own blocks against the driver (core/receiver.c).
+ */
+static void *builder(void *arg)
+{
+	sluice_context *ctx = arg;
+	pthread_mutex_lock(&ctx->mu);
+	while (!ctx->builder_stop) {
+		int64_t tt = ctx->next_tick;
+		if (tt > ctx->next_time) { /* a batch ahead: wait for the driver to start it */
+			pthread_cond_wait(&ctx->bcv, &ctx->mu);
+			continue;
+		}
+		if (ctx->io_wake) {
+			ctx->io_wake = 0;
+			pthread_mutex_unlock(&ctx->mu);
+			poll_receivers(ctx);
+			pthread_mutex_lock(&ctx->mu);
+			continue;
+		}
+		if (now_ms() < tt) {
+			struct timespec ts = abs_ms(tt);
+			pthread_cond_timedwait(&ctx->bcv, &ctx->mu, &ts);
+			continue;
+		}
+		ctx->next_tick = tt + ctx->env.block_ms;
+		pthread_mutex_unlock(&ctx->mu);
+		tick(ctx, tt);
+		pthread_mutex_lock(&ctx->mu);
+		ctx->sealed = tt;
+		pthread_cond_broadcast(&ctx->cv);
+	}
+	pthread_mutex_unlock(&ctx->mu);
+	return NULL;
+}
+
+/* Stop and join the block builder (driver thread); afterwards the driver ticks, if at
+ * all (graceful stop seals what the receivers drain itself). */
+static void stop_builder(sluice_context *ctx)
+{
+	if (!ctx->has_builder)
+		return;
+	pthread_mutex_lock(&ctx->mu);
+	ctx->builder_stop = 1;
+	pthread_cond_broadcast(&ctx->bcv);
+	pthread_mutex_unlock(&ctx->mu);
+	pthread_join(ctx->builder, NULL);
+	ctx->has_builder = 0;
+}
+
+/*
+ * The next event at or before `limit`: a block tick (unless a block builder ticks) or a
+ * batch (a batch time is also a tick; the tick runs first so the batch sees the block
+ * sealed at its time). Returns 0 if nothing is due, 1 after a tick, 2 after a batch that
+ * asks to keep going, 3 after a batch that ended the run.
  */
 static int step(sluice_context *ctx, int64_t limit)
 {
-	if (ctx->ticking && ctx->next_tick <= ctx->next_time) {
+	if (ctx->ticking && !ctx->has_builder && ctx->next_tick <= ctx->next_time) {
 		if (ctx->next_tick > limit)
 			return 0;
 		int64_t tt = ctx->next_tick;
@@ -374,7 +449,14 @@ static int step(sluice_context *ctx, int64_t limit)
 	if (ctx->next_time > limit)
 		return 0;
 	int64_t t = ctx->next_time;
-	ctx->next_time = t + ctx->env.batch_ms;
+	if (ctx->has_builder) { /* the builder may now seal the next batch's ticks */
+		pthread_mutex_lock(&ctx->mu);
+		ctx->next_time = t + ctx->env.batch_ms;
+		pthread_cond_broadcast(&ctx->bcv);
+		pthread_mutex_unlock(&ctx->mu);
+	} else {
+		ctx->next_time = t + ctx->env.batch_ms;
+	}
 	return run_batch(ctx, t) ? 3 : 2;
 }
 
@@ -406,8 +488,9 @@ static void *driver(void *arg)
 		/* acquire: pairs with the release store in stop/request_stop */
 		if (atomic_load_explicit(&ctx->stop_req, memory_order_acquire))
 			break;
-		int64_t when = ctx->ticking && ctx->next_tick < ctx->next_time ? ctx->next_tick
-									       : ctx->next_time;
+		int64_t when = ctx->ticking && !ctx->has_builder && ctx->next_tick < ctx->next_time
+				   ? ctx->next_tick
+				   : ctx->next_time;
 		int w = ctx->bounded ? 0 : wait_until(ctx, when);
 		if (w == 1)
 			break;
@@ -417,6 +500,7 @@ static void *driver(void *arg)
 		}
 		ended = step(ctx, when) == 3;
 	}
+	stop_builder(ctx);
 	if (!ended && ctx->graceful)
 		drain(ctx);
 	terminate(ctx);
@@ -481,10 +565,19 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 	ctx->next_tick = ctx->g.zero_time + ctx->env.block_ms;
 	ctx->state = 1;
 	if (ctx->cfg.clock == SLUICE_CLOCK_REAL) {
-		int rc = pthread_create(&ctx->driver, NULL, driver, ctx);
+		int rc = 0;
+		if (ctx->ticking && !ctx->bounded) {
+			rc = pthread_create(&ctx->builder, NULL, builder, ctx);
+			ctx->has_builder = !rc;
+		}
+		if (!rc)
+			rc = pthread_create(&ctx->driver, NULL, driver, ctx);
 		if (rc) {
+			stop_builder(ctx);
 			ctx->state = 0;
-			sl_error_set(err, -rc, "cannot start the driver thread: %s", strerror(rc));
+			sl_error_set(err, -rc,
+				     "cannot start the driver or block builder thread: %s",
+				     strerror(rc));
 			return -rc;
 		}
 		ctx->has_driver = 1;

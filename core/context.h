@@ -23,18 +23,23 @@ struct sluice_context {
 	int state; /* 0 initialized, 1 active, 2 stopped */
 	pthread_t driver;
 	int has_driver;
+	pthread_t builder; /* the block builder (real clock with receivers: see context.c) */
+	int has_builder;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;   /* the driver and await() sleep on it */
+	pthread_cond_t bcv;  /* the block builder sleeps on it */
 	atomic_int stop_req; /* set by stop/request_stop; read by the driver (acquire/release) */
 	int terminated;      /* under mu */
 	int64_t max_batches, batches, failed, last_batch;
 	int64_t clock_ms;  /* manual clock */
-	int64_t next_time; /* next batch time */
+	int64_t next_time; /* next batch time (written under mu while a builder runs) */
 	int bounded;       /* the graph has a bounded source: run as fast as possible */
 	int ticking;       /* a source wants block ticks (receivers) */
-	int64_t next_tick; /* next block tick time */
-	int graceful;      /* stop drains receivers into a last batch; written before stop_req */
-	int io_wake;       /* under mu: a receiver asked the driver to poll */
+	int64_t next_tick; /* next block tick time (under mu while a builder runs) */
+	int64_t sealed;   /* under mu: the builder's last tick time (every block up to it sealed) */
+	int builder_stop; /* under mu: the builder returns */
+	int graceful;     /* stop drains receivers into a last batch; written before stop_req */
+	int io_wake;      /* under mu: a receiver asked for a poll before the next tick */
 	sluice_error first_err;
 	/* transform callbacks registered through the API */
 	struct sl_tf **tfs;

@@ -32,8 +32,9 @@ typedef struct sl_env {
 	int64_t max_rate;     /* per receiver, records/s, 0 = unlimited */
 	int backpressure;     /* PID rate estimator on */
 	int64_t initial_rate; /* backpressure.initialRate, 0 = none */
-	/* Any thread may call wake(wake_arg) to have the driver poll the receivers before the
-	 * next block tick (an io thread whose ring is half full). NULL: nobody to wake. */
+	/* Any thread may call wake(wake_arg) to have the receivers polled before the next
+	 * block tick (an io thread whose ring is half full), by the block builder or, without
+	 * one, the driver. NULL: nobody to wake. */
 	void (*wake)(void *arg);
 	void *wake_arg;
 	/* the kernel table chosen once for this context (kernels/kernels.h) */

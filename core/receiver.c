@@ -8,6 +8,7 @@
 #include "rate.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -58,7 +59,9 @@ struct rsrc {
 	size_t npend, cappend;
 	sl_ratelimit limit; /* maxRate and the current estimate (Spark's RateLimiter) */
 	sl_pid pid;         /* backpressure: Spark's PIDRateEstimator */
-	struct block *blk;  /* sealed, not yet in a batch; oldest first */
+	/* blk, nblk, capblk: the block builder appends, the driver takes (a batch) */
+	pthread_mutex_t mu;
+	struct block *blk; /* sealed, not yet in a batch; oldest first */
 	size_t nblk, capblk;
 	atomic_uint_fast64_t blocks; /* sealed so far (metrics; read by other threads) */
 	int started, stopped;
@@ -148,13 +151,37 @@ static sl_col *concat(struct rsrc *s)
 	return b;
 }
 
-/* Seal pend plus every chunk in the ring into one block stamped `now`. Driver only. */
+/* Room for one more sealed block. 0 or -ENOMEM. Under s->mu. */
+static int blk_room(struct rsrc *s)
+{
+	if (s->nblk < s->capblk)
+		return 0;
+	size_t nc = s->capblk ? s->capblk * 2 : 16;
+	struct block *p =
+	    sl_realloc(s->base.env->mem, -1, s->blk, s->capblk * sizeof(*p), nc * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	s->blk = p;
+	s->capblk = nc;
+	return 0;
+}
+
+/*
+ * Seal pend plus every chunk in the ring into one block stamped `now`: the block builder's
+ * thread (or the driver's, when there is none or it has stopped). 0 or -ENOMEM; on failure
+ * nothing is lost, the chunks wait in pend for the next tick.
+ */
 static int seal(struct rsrc *s, int64_t now)
 {
 	if (take(s) && !s->npend)
 		return -ENOMEM;
 	if (!s->npend)
 		return 0;
+	pthread_mutex_lock(&s->mu);
+	int rc = blk_room(s); /* first: past this point nothing can fail but the concat */
+	pthread_mutex_unlock(&s->mu);
+	if (rc)
+		return rc;
 	sl_col *block;
 	if (s->npend == 1) {
 		block = s->pend[0];
@@ -166,18 +193,9 @@ static int seal(struct rsrc *s, int64_t now)
 			sl_col_unref(s->pend[i]);
 	}
 	s->npend = 0;
-	if (s->nblk == s->capblk) {
-		size_t nc = s->capblk ? s->capblk * 2 : 16;
-		struct block *p = sl_realloc(s->base.env->mem, -1, s->blk, s->capblk * sizeof(*p),
-					     nc * sizeof(*p));
-		if (!p) {
-			sl_col_unref(block);
-			return -ENOMEM;
-		}
-		s->blk = p;
-		s->capblk = nc;
-	}
+	pthread_mutex_lock(&s->mu); /* only the driver takes blocks, so the room is still there */
 	s->blk[s->nblk++] = (struct block){now, block};
+	pthread_mutex_unlock(&s->mu);
 	/* relaxed: a statistic */
 	atomic_fetch_add_explicit(&s->blocks, 1, memory_order_relaxed);
 	return 0;
@@ -267,25 +285,30 @@ static int r_next(sl_source *src, int64_t time, sl_rdd **out, sluice_error *err)
 	if (s->stopped && seal(s, time))
 		return sl_error_set(err, -ENOMEM, "%s: out of memory", s->r->ops->name);
 	/* every block sealed up to this batch time: (t - B, t] for a running receiver, plus
-	 * what a stopped receiver drained */
+	 * what a stopped receiver drained; the block builder may be sealing later ones */
+	pthread_mutex_lock(&s->mu);
 	size_t k = 0;
 	while (k < s->nblk && (s->stopped || s->blk[k].time <= time))
 		k++;
 	sl_rdd *r = sl_rdd_new(env->mem, &sl_type_str, time, k ? k : 1);
+	if (r) {
+		for (size_t i = 0; i < k; i++)
+			r->part[i] = s->blk[i].col;
+		if (k) /* (memmove of a NULL block list, even of 0 bytes, is undefined) */
+			memmove(s->blk, s->blk + k, (s->nblk - k) * sizeof(*s->blk));
+		s->nblk -= k;
+	}
+	size_t left = s->nblk;
+	pthread_mutex_unlock(&s->mu);
 	if (!r)
 		return sl_error_set(err, -ENOMEM, "%s: out of memory", s->r->ops->name);
-	for (size_t i = 0; i < k; i++)
-		r->part[i] = s->blk[i].col;
 	if (!k && !(r->part[0] = sl_col_new(env->mem, &sl_type_str, 0))) {
 		sl_rdd_unref(r);
 		return sl_error_set(err, -ENOMEM, "%s: out of memory", s->r->ops->name);
 	}
-	if (k) /* (memmove of a NULL block list, even of 0 bytes, is undefined) */
-		memmove(s->blk, s->blk + k, (s->nblk - k) * sizeof(*s->blk));
-	s->nblk -= k;
 	*out = r;
 	/* a stopped receiver with nothing left has ended */
-	if (!s->stopped || s->nblk || !all_done(s))
+	if (!s->stopped || left || !all_done(s))
 		return 0;
 	for (int i = 0; i < s->nr; i++)
 		if (sl_spsc_size(&s->rs[i]->ring))
@@ -336,6 +359,7 @@ static void r_free(sl_source *src)
 		sl_dealloc(src->env->mem, s->pend, s->cappend * sizeof(*s->pend));
 	if (s->blk)
 		sl_dealloc(src->env->mem, s->blk, s->capblk * sizeof(*s->blk));
+	pthread_mutex_destroy(&s->mu);
 	sl_dealloc(src->env->mem, s, sizeof(*s));
 }
 
@@ -406,6 +430,7 @@ sl_source *sl_receivers_source_new(sl_env *env, sl_receiver *const *rs, int n, s
 	s->r = r;
 	s->rs = a;
 	s->nr = n;
+	pthread_mutex_init(&s->mu, NULL);
 	/* a per-source maxRate (pipeline argument, set on the first receiver) wins over the
 	 * context's */
 	int64_t max = atomic_load_explicit(&r->rate_limit, memory_order_relaxed);

@@ -3,19 +3,22 @@
  * receiver.h - receivers: long-running inputs with their own io thread (Spark's
  * Receiver), and how their data becomes blocks and batches.
  *
- *   io thread (io/)                 driver (core/receiver.c)
- *   ───────────────                 ────────────────────────
+ *   io thread (io/)                 block builder (core/receiver.c, a thread of the
+ *   ───────────────                 context; the driver itself with the manual clock)
  *   recv bytes, frame records  ──>  every block interval: pop every chunk in the ring,
  *   into a chunk (a String           seal them as one block (a String column, zero copy),
- *   column); push full chunks        stamped with the tick time
- *   onto the SPSC ring; push the     at batch time t: every block sealed in (t - B, t]
- *   partial chunk when asked         becomes a partition of batch t
- *   (flush_seq) or when stopping
+ *   column); push full chunks        stamped with the tick time; between ticks, pop when
+ *   onto the SPSC ring; push the     the io thread asks (env->wake)
+ *   partial chunk when asked         driver: at batch time t, every block sealed in
+ *   (flush_seq) or when stopping     (t - B, t] becomes a partition of batch t
  *
  * Ownership: a chunk column belongs to the io thread until it is pushed, then to the
- * driver. The ring is the only channel for data; control goes the other way through the
- * atomics below. Memory is bounded: the io thread stops reading (backpressure to the
- * sender through TCP) while the ring is full or while the rate limit says to wait.
+ * block builder, and a sealed block to the driver once it takes it into a batch (the
+ * source's mutex orders the two: the builder seals batch t + B's blocks while the driver
+ * runs batch t). The ring is the only channel for data; control goes the other way
+ * through the atomics below. Memory is bounded: the builder runs at most one batch ahead
+ * of the driver, and the io thread stops reading (backpressure to the sender through TCP)
+ * while the ring is full or while the rate limit says to wait.
  *
  * io/ implements sl_receiver_ops; core/receiver.c turns any receiver into an sl_source.
  */
@@ -45,15 +48,15 @@ typedef struct sl_receiver_ops {
 	 * thread. After it returns nothing more is pushed. Idempotent. */
 	void (*stop)(sl_receiver *r);
 	void (*free)(sl_receiver *r);
-	/* Optional: the driver popped chunks while want_room was set; wake the io thread
-	 * (which waits for room in the ring) at once. Driver thread; must not block. */
+	/* Optional: the block builder popped chunks while want_room was set; wake the io
+	 * thread (which waits for room in the ring) at once. Must not block. */
 	void (*room)(sl_receiver *r);
 } sl_receiver_ops;
 
 struct sl_receiver {
 	const sl_receiver_ops *ops;
 	sl_env *env;
-	sl_spsc ring;      /* io thread -> driver: sl_col * (String) chunks */
+	sl_spsc ring;      /* io thread -> block builder: sl_col * (String) chunks */
 	int node;          /* NUMA node for chunk memory (of the worker that processes it) */
 	size_t max_record; /* longer records are skipped and counted (default 1 MiB) */
 	size_t wake_at;    /* chunks in the ring at which a push wakes the driver (>= 1) */

@@ -28,11 +28,14 @@ typedef struct sl_source_ops {
 	/* Stop receiving (may be NULL). After it returns, what was received is still served
 	 * by later next() calls (graceful stop drains it into a last batch). */
 	void (*stop)(sl_source *s);
-	/* Every block interval, from the driver (may be NULL): receivers seal what arrived
-	 * since the last tick into a block. now is the tick's time on the context clock. */
+	/* Every block interval (may be NULL): receivers seal what arrived since the last tick
+	 * into a block. now is the tick's time on the context clock. With the real clock it
+	 * runs on the block builder's thread, at the same time as next() on the driver's (for
+	 * another batch time, later than next()'s); the source orders the two itself. With the
+	 * manual clock the driver calls it. */
 	void (*tick)(sl_source *s, int64_t now);
-	/* Between ticks, when a receiver asked (env->wake), from the driver (may be NULL):
-	 * take what arrived off the ring, to be sealed into the block at the next tick. */
+	/* Between ticks, when a receiver asked (env->wake), from the thread that ticks (may be
+	 * NULL): take what arrived off the ring, to be sealed into the block at the next tick. */
 	void (*poll)(sl_source *s);
 	/* After each batch, from the driver (may be NULL): this source's records in the batch
 	 * and the batch's delays, for rate control (Spark's RateController.onBatchCompleted). */

@@ -138,7 +138,9 @@ static void *stopper(void *arg)
 }
 
 /* A real-clock context with a socketServerStream and a sender thread: the io thread,
- * the SPSC ring, block ticks and batches all run at once (the point under TSan). */
+ * the SPSC ring, the block builder's ticks and batches all run at once (the point under
+ * TSan); with slow_ms, each batch's output blocks that long, so the builder seals blocks
+ * while the driver takes a batch and then waits for the driver, a batch ahead. */
 struct feed {
 	int port;
 	int lines;
@@ -169,8 +171,18 @@ static void *feed_lines(void *arg)
 	return NULL;
 }
 
-static void receiver_under_threads(void)
+static int slow_ms;
+
+static int count_rows_slowly(void *arg, int64_t t, const sluice_batch *b)
 {
+	count_rows(arg, t, b);
+	usleep((useconds_t)slow_ms * 1000);
+	return 0;
+}
+
+static void receiver_under_threads(int ms)
+{
+	slow_ms = ms;
 	int lfd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -192,8 +204,8 @@ static void receiver_under_threads(void)
 		 f.port);
 	struct sums s = {0};
 	CHECK(ctx && !sluice_context_pipeline(ctx, p, strlen(p), &err) &&
-		  !sluice_stream_foreach_batch(sluice_context_stream(ctx, "s"), count_rows, &s,
-					       &err) &&
+		  !sluice_stream_foreach_batch(sluice_context_stream(ctx, "s"), count_rows_slowly,
+					       &s, &err) &&
 		  !sluice_context_start(ctx, &err),
 	      "%s", err.msg);
 	pthread_t th;
@@ -252,7 +264,8 @@ int main(void)
 	CHECK(st.batches >= 1 && st.failed_batches == 0, "batches %lld failed %lld",
 	      (long long)st.batches, (long long)st.failed_batches);
 	sluice_context_free(ctx);
-	receiver_under_threads();
+	receiver_under_threads(0);
+	receiver_under_threads(30); /* longer than the batch interval */
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
