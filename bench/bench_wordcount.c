@@ -13,7 +13,13 @@
  * one output row per generated row (checked), so rows/s is that of the whole join: both
  * sides shuffled, the counts interned, every row looked up and its pair written.
  *
- * usage: bench_wordcount [rows_per_batch] [batches] [wordcount|join|all (default)]
+ * The filter rows: generated Long keys, the half above keys / 2 counted or summed,
+ *   g.filter(_ > K / 2).count()    g.filter(_ > K / 2).reduce(_ + _)
+ * (count() and reduce() right after a filter(x OP c) run over the filter's selection, no
+ * kept row gathered; checked: the count is at most the rows and the sum positive). Most
+ * of their time is generation: compare with the generator-only row.
+ *
+ * usage: bench_wordcount [rows_per_batch] [batches] [wordcount|join|filter|all (default)]
  * (the generator-only rows, the baseline of generation, always run)
  */
 #include <inttypes.h>
@@ -43,6 +49,20 @@ static int check(void *arg, int64_t t, const sluice_batch *b)
 	return 0;
 }
 
+/* The one Long of a count() or reduce() result, summed over the batches. */
+static int sum_values(void *arg, int64_t t, const sluice_batch *b)
+{
+	(void)t;
+	struct tally *ta = arg;
+	for (size_t p = 0; p < sluice_batch_partitions(b); p++) {
+		const sluice_column *c = sluice_batch_partition(b, p);
+		for (size_t i = 0; i < sluice_column_length(c); i++)
+			ta->sum += sluice_column_i64(c)[i];
+		ta->keys += (int64_t)sluice_column_length(c);
+	}
+	return 0;
+}
+
 static int count_only(void *arg, int64_t t, const sluice_batch *b)
 {
 	(void)t;
@@ -50,18 +70,22 @@ static int count_only(void *arg, int64_t t, const sluice_batch *b)
 	return 0;
 }
 
-enum { GEN, WORDCOUNT, JOIN };
+enum { GEN, WORDCOUNT, JOIN, FILTER_COUNT, FILTER_SUM };
 
 static double run(const char *kind, int64_t keys, int64_t rows, int batches, int workers, int op,
 		  struct tally *ta)
 {
-	char p[512];
+	char p[512], f[64];
+	snprintf(f, sizeof(f), "g.filter(_ > %" PRId64 ").%s", keys / 2,
+		 op == FILTER_COUNT ? "count()" : "reduce(_ + _)");
 	snprintf(p, sizeof(p),
 		 "val g = generator(\"%s\", rate = %" PRId64 ", keys = %" PRId64 ")\n"
 		 "val c = g.map((_, 1))\n"
 		 "val out = %s",
 		 kind, rows, keys,
-		 op == JOIN ? "c.join(c.reduceByKey(_ + _))" : "c.reduceByKey(_ + _)");
+		 op == JOIN           ? "c.join(c.reduceByKey(_ + _))"
+		 : op >= FILTER_COUNT ? f
+				      : "c.reduceByKey(_ + _)");
 	int gen_only = op == GEN;
 	sluice_config cfg;
 	sluice_config_init(&cfg);
@@ -71,7 +95,10 @@ static double run(const char *kind, int64_t keys, int64_t rows, int batches, int
 	sluice_context *ctx = sluice_context_new(&cfg, &err);
 	if (!ctx || sluice_context_pipeline(ctx, p, strlen(p), &err) ||
 	    sluice_stream_foreach_batch(sluice_context_stream(ctx, gen_only ? "g" : "out"),
-					op == WORDCOUNT ? check : count_only, ta, &err) ||
+					op == WORDCOUNT      ? check
+					: op >= FILTER_COUNT ? sum_values
+							     : count_only,
+					ta, &err) ||
 	    sluice_context_start(ctx, &err)) {
 		fprintf(stderr, "bench_wordcount: %s\n", err.msg);
 		exit(1);
@@ -88,8 +115,10 @@ int main(int argc, char **argv)
 	int64_t rows = argc > 1 ? atoll(argv[1]) : 10000000;
 	int batches = argc > 2 ? atoi(argv[2]) : 5;
 	const char *which = argc > 3 ? argv[3] : "all";
-	if (strcmp(which, "all") && strcmp(which, "wordcount") && strcmp(which, "join")) {
-		fprintf(stderr, "bench_wordcount: unknown benchmark '%s' (wordcount, join, all)\n",
+	if (strcmp(which, "all") && strcmp(which, "wordcount") && strcmp(which, "join") &&
+	    strcmp(which, "filter")) {
+		fprintf(stderr,
+			"bench_wordcount: unknown benchmark '%s' (wordcount, join, filter, all)\n",
 			which);
 		return 2;
 	}
@@ -98,23 +127,34 @@ int main(int argc, char **argv)
 	       "GBps\tratio\n");
 	const char *kinds[] = {"numbers", "words"};
 	int64_t keyset[] = {1000, 100000};
-	static const char *const opname[] = {"generator_only", "wordcount", "join"};
-	for (int op = GEN; op <= JOIN; op++)
+	static const char *const opname[] = {"generator_only", "wordcount", "join", "filter_count",
+					     "filter_sum"};
+	for (int op = GEN; op <= FILTER_SUM; op++)
 		for (int k = 0; k < 2; k++)
 			for (int ks = 0; ks < 2; ks++)
 				for (int w = 1; w <= 2; w++) {
+					const char *group =
+					    op >= FILTER_COUNT ? "filter" : opname[op];
 					if ((op == GEN && (ks || w == 2)) ||
+					    (op >= FILTER_COUNT && k) ||
 					    (op != GEN && strcmp(which, "all") &&
-					     strcmp(which, opname[op])))
+					     strcmp(which, group)))
 						continue;
 					double t[3];
 					for (int r = 0; r < 3; r++) {
 						struct tally ta = {0};
 						t[r] = run(kinds[k], keyset[ks], rows, batches, w,
 							   op, &ta);
-						if (ta.sum != rows * batches ||
-						    (op == WORDCOUNT &&
-						     ta.keys > keyset[ks] * batches)) {
+						int bad =
+						    op == FILTER_COUNT
+							? ta.sum <= 0 || ta.sum > rows * batches ||
+							      ta.keys != batches
+						    : op == FILTER_SUM
+							? ta.sum <= 0 || ta.keys != batches
+							: ta.sum != rows * batches ||
+							      (op == WORDCOUNT &&
+							       ta.keys > keyset[ks] * batches);
+						if (bad) {
 							fprintf(stderr,
 								"bench_wordcount: wrong answer: "
 								"%" PRId64 " rows, %" PRId64

@@ -186,6 +186,12 @@ sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts
 	d->has_fn = 1;
 	if (kind == SL_DS_FILTER)
 		d->has_cmp = sl_lambda_cmp_const(&d->fn, &d->cmp);
+	/* reduce(_ + _ / max / min) of the Longs or Doubles a filter(x OP c) keeps: each
+	 * partition reduces over the filter's selection (the *_sel kernels), so the kept rows
+	 * are never gathered (the filter still runs for its other consumers) */
+	if (kind == SL_DS_REDUCE && d->fn.reducer && sl_type_is_num(t) && p->kind == SL_DS_FILTER &&
+	    p->has_cmp && g->env->kern)
+		d->fuse_src = p->parent[0];
 	int64_t c;
 	if (kind == SL_DS_REDUCEBYKEY && d->fn.reducer == SL_RED_SUM && t->kid[1]->kind == SL_I64 &&
 	    p->kind == SL_DS_MAP && p->has_fn && sl_lambda_pair_const(&p->fn, &c) &&
@@ -226,6 +232,10 @@ sl_dstream *sl_ds_unary(sl_dstream *p, int kind, int nparts, sluice_error *err)
 	d->nparent = 1;
 	d->slide = p->slide; /* per-batch operators run at their parent's times */
 	d->nparts = nparts;
+	/* count() of what a filter(x OP c) keeps: counted in the filter's input with the
+	 * filter kernels, no row gathered (the filter still runs for its other consumers) */
+	if (kind == SL_DS_COUNT && p->kind == SL_DS_FILTER && p->has_cmp && g->env->kern)
+		d->fuse_src = p->parent[0];
 	return d;
 }
 
@@ -437,21 +447,11 @@ static sl_col *flatten(sl_col *lst, const sl_xeval *ev, size_t n, uint32_t **row
  * straight from the column, no Boolean column in between. */
 static sl_col *filter_kernel(sl_dstream *d, sl_col *c, size_t n)
 {
-	static const sl_cmp ops[] = {
-	    [SL_OP_EQ] = SL_CMP_EQ, [SL_OP_NE] = SL_CMP_NE, [SL_OP_LT] = SL_CMP_LT,
-	    [SL_OP_LE] = SL_CMP_LE, [SL_OP_GT] = SL_CMP_GT, [SL_OP_GE] = SL_CMP_GE};
-	const sl_kernels *k = d->g->env->kern;
 	sl_mem *m = d->g->env->mem;
-	const sl_col *v = d->cmp.field < 0 ? c : c->kid[d->cmp.field];
 	uint32_t *idx = sl_alloc(m, -1, n * 4);
 	if (!idx)
 		return NULL;
-	const sl_col *w = d->cmp.rfield < 0 ? NULL : c->kid[d->cmp.rfield];
-	sl_cmp op = ops[d->cmp.op];
-	size_t kept = d->cmp.kind == SL_I64 ? (w ? k->filter_i64_col(v->v.i64, w->v.i64, n, op, idx)
-						 : k->filter_i64(v->v.i64, n, op, d->cmp.ci, idx))
-					    : (w ? k->filter_f64_col(v->v.f64, w->v.f64, n, op, idx)
-						 : k->filter_f64(v->v.f64, n, op, d->cmp.cf, idx));
+	size_t kept = sl_cmp_select(d->g->env->kern, &d->cmp, c, n, idx);
 	sl_col *out = kept == n ? sl_col_ref(c) : sl_col_gather(c, idx, kept);
 	sl_dealloc(m, idx, n * 4);
 	return out;
@@ -661,9 +661,14 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 	case SL_DS_MAPVALUES:
 	case SL_DS_FLATMAPVALUES: rc = run_parts(d, in[0], out, err); break;
 	case SL_DS_COUNT: {
+		int64_t rows = (int64_t)sl_rdd_rows(in[0]);
+		if (d->fuse_src && (rows = sl_filter_count(env, in[0], &d->parent[0]->cmp)) < 0) {
+			rc = (int)rows;
+			break;
+		}
 		sl_rdd *r = sl_rdd_new(env->mem, d->type, t, 1);
 		if (!r || !(r->part[0] = sl_col_new(env->mem, d->type, 1)) ||
-		    sl_col_push_i64(r->part[0], (int64_t)sl_rdd_rows(in[0]))) {
+		    sl_col_push_i64(r->part[0], rows)) {
 			sl_rdd_unref(r);
 			rc = -ENOMEM;
 			break;
@@ -671,7 +676,10 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 		*out = r;
 		break;
 	}
-	case SL_DS_REDUCE: rc = sl_reduce_all(env, in[0], &d->fn, out, err); break;
+	case SL_DS_REDUCE:
+		rc = sl_reduce_all(env, in[0], d->fuse_src ? &d->parent[0]->cmp : NULL, &d->fn, out,
+				   err);
+		break;
 	case SL_DS_REDUCEBYKEY:
 		if (d->fuse_src) {
 			rc = sl_shuffle_keyed(env, in[0], SL_KEYED_COUNT_VALUE, NULL, nout_of(d),

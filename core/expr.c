@@ -805,6 +805,30 @@ int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out)
 	return 1;
 }
 
+static const sl_cmp cmp_ops[] = {
+    [SL_OP_EQ] = SL_CMP_EQ, [SL_OP_NE] = SL_CMP_NE, [SL_OP_LT] = SL_CMP_LT,
+    [SL_OP_LE] = SL_CMP_LE, [SL_OP_GT] = SL_CMP_GT, [SL_OP_GE] = SL_CMP_GE};
+
+size_t sl_cmp_count(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_col *c, size_t n)
+{
+	const sl_col *v = s->field < 0 ? c : c->kid[s->field];
+	return s->kind == SL_I64 ? k->count_i64(v->v.i64, n, cmp_ops[s->op], s->ci)
+				 : k->count_f64(v->v.f64, n, cmp_ops[s->op], s->cf);
+}
+
+size_t sl_cmp_select(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_col *c, size_t n,
+		     uint32_t *idx)
+{
+	const sl_col *v = s->field < 0 ? c : c->kid[s->field];
+	const sl_col *w = s->rfield < 0 ? NULL : c->kid[s->rfield];
+	sl_cmp op = cmp_ops[s->op];
+	if (s->kind == SL_I64)
+		return w ? k->filter_i64_col(v->v.i64, w->v.i64, n, op, idx)
+			 : k->filter_i64(v->v.i64, n, op, s->ci, idx);
+	return w ? k->filter_f64_col(v->v.f64, w->v.f64, n, op, idx)
+		 : k->filter_f64(v->v.f64, n, op, s->cf, idx);
+}
+
 int sl_lambda_pair_const(const sl_lambda *l, int64_t *c)
 {
 	const sl_expr *e = l->body;

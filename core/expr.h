@@ -85,6 +85,14 @@ typedef struct sl_cmp_shape {
  * type); else 0. */
 int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out);
 
+/* Run a comparison of that shape over rows [0, n) of c (the argument's column) with k's
+ * filter kernels: idx[0..return) = the rows where it holds, in order. */
+size_t sl_cmp_select(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_col *c, size_t n,
+		     uint32_t *idx);
+/* How many rows of [0, n) that comparison holds for, with k's count kernels; only for a
+ * constant right side (s->rfield < 0). */
+size_t sl_cmp_count(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_col *c, size_t n);
+
 /* 1 and *c set if l (one parameter) is `x => (x, c)` with c a Long constant; else 0. */
 int sl_lambda_pair_const(const sl_lambda *l, int64_t *c);
 

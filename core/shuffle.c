@@ -881,28 +881,129 @@ int sl_shuffle_join(sl_env *env, const sl_rdd *a, const sl_rdd *b, int mode, int
 	return finish(&j, out, err);
 }
 
-/* reduce(_ + _ / max / min) over Longs or Doubles: the ISA's reduction kernel on each
- * partition, then the partials combined in partition order. r is the (empty) result. */
-static int reduce_kernel(sl_env *env, const sl_rdd *in, int red, sl_rdd *r, sl_rdd **out)
+/*
+ * The partitions' part of a kernel reduction (reduce(_ + _ / max / min) over Longs or
+ * Doubles) or of a fused filter-count, one task per partition: with a fused filter(x OP c)
+ * (where), the filter kernel's selection, then the *_sel reduction over it (a count with a
+ * constant needs no selection: the count kernel).
+ */
+struct red_job {
+	sl_env *env;
+	const sl_rdd *in;
+	const sl_cmp_shape *where; /* NULL: every row */
+	int red;                   /* SL_RED_*, or 0: count the rows `where` keeps */
+	int64_t *vi;               /* [nparts] partials (Long, or the count) */
+	double *vf;                /* [nparts] partials (Double) */
+	size_t *rows;              /* [nparts] rows each partial covers */
+	atomic_int failed;
+};
+
+static void red_task(void *arg, size_t p, int worker)
+{
+	(void)worker;
+	struct red_job *j = arg;
+	const sl_kernels *k = j->env->kern;
+	const sl_col *c = j->in->part[p];
+	size_t n = c ? c->len : 0, len = n;
+	j->rows[p] = 0;
+	if (!n)
+		return;
+	if (!j->red && j->where->rfield < 0) {
+		j->rows[p] = sl_cmp_count(k, j->where, c, n);
+		return;
+	}
+	uint32_t *sel = NULL;
+	if (j->where) {
+		sel = sl_alloc(j->env->mem, -1, len * 4);
+		if (!sel) {
+			/* relaxed: read after sl_workers_run returns */
+			atomic_store_explicit(&j->failed, 1, memory_order_relaxed);
+			return;
+		}
+		n = sl_cmp_select(k, j->where, c, len, sel);
+	}
+	j->rows[p] = n;
+	int red = j->red;
+	if (n && c->type->kind == SL_F64)
+		j->vf[p] = red == SL_RED_SUM ? (sel ? k->sum_f64_sel(c->v.f64, sel, n)
+						    : k->sum_f64(c->v.f64, n))
+			   : red == SL_RED_MAX ? (sel ? k->max_f64_sel(c->v.f64, sel, n)
+						      : k->max_f64(c->v.f64, n))
+			   : red == SL_RED_MIN ? (sel ? k->min_f64_sel(c->v.f64, sel, n)
+						      : k->min_f64(c->v.f64, n))
+					       : 0;
+	else if (n && red)
+		j->vi[p] = red == SL_RED_SUM ? (sel ? k->sum_i64_sel(c->v.i64, sel, n)
+						    : k->sum_i64(c->v.i64, n))
+			   : red == SL_RED_MAX ? (sel ? k->max_i64_sel(c->v.i64, sel, n)
+						      : k->max_i64(c->v.i64, n))
+					       : (sel ? k->min_i64_sel(c->v.i64, sel, n)
+						      : k->min_i64(c->v.i64, n));
+	if (sel)
+		sl_dealloc(j->env->mem, sel, len * 4);
+}
+
+/* Run red_task over in's partitions. 0 or -ENOMEM (everything freed). */
+static int red_run(struct red_job *j)
+{
+	size_t np = j->in->nparts ? j->in->nparts : 1;
+	sl_mem *m = j->env->mem;
+	j->vi = sl_alloc(m, -1, np * sizeof(*j->vi));
+	j->vf = sl_alloc(m, -1, np * sizeof(*j->vf));
+	j->rows = sl_alloc(m, -1, np * sizeof(*j->rows));
+	atomic_init(&j->failed, 0);
+	if (j->vi && j->vf && j->rows)
+		sl_workers_run(j->env->workers, j->in->nparts, red_task, j);
+	if (j->vi && j->vf && j->rows && !atomic_load_explicit(&j->failed, memory_order_relaxed))
+		return 0;
+	if (j->vi)
+		sl_dealloc(m, j->vi, np * sizeof(*j->vi));
+	if (j->vf)
+		sl_dealloc(m, j->vf, np * sizeof(*j->vf));
+	if (j->rows)
+		sl_dealloc(m, j->rows, np * sizeof(*j->rows));
+	return -ENOMEM;
+}
+
+static void red_free(struct red_job *j)
+{
+	size_t np = j->in->nparts ? j->in->nparts : 1;
+	sl_dealloc(j->env->mem, j->vi, np * sizeof(*j->vi));
+	sl_dealloc(j->env->mem, j->vf, np * sizeof(*j->vf));
+	sl_dealloc(j->env->mem, j->rows, np * sizeof(*j->rows));
+}
+
+int64_t sl_filter_count(sl_env *env, const sl_rdd *in, const sl_cmp_shape *where)
+{
+	struct red_job j = {.env = env, .in = in, .where = where};
+	if (red_run(&j))
+		return -ENOMEM;
+	int64_t n = 0;
+	for (size_t p = 0; p < in->nparts; p++)
+		n += (int64_t)j.rows[p];
+	red_free(&j);
+	return n;
+}
+
+/* reduce(_ + _ / max / min) over Longs or Doubles (of the rows `where` keeps): the partials
+ * of red_task combined in partition order. r is the (empty) result. */
+static int reduce_kernel(sl_env *env, const sl_rdd *in, const sl_cmp_shape *where, int red,
+			 sl_rdd *r, sl_rdd **out)
 {
 	const sl_kernels *k = env->kern;
+	struct red_job j = {.env = env, .in = in, .where = where, .red = red};
+	if (red_run(&j)) {
+		sl_rdd_unref(r);
+		return -ENOMEM;
+	}
 	int f = in->type->kind == SL_F64, any = 0;
 	int64_t ai = 0;
 	double af = 0;
 	for (size_t p = 0; p < in->nparts; p++) {
-		const sl_col *c = in->part[p];
-		if (!c || !c->len)
+		if (!j.rows[p])
 			continue;
-		int64_t vi = 0;
-		double vf = 0;
-		if (f)
-			vf = red == SL_RED_SUM   ? k->sum_f64(c->v.f64, c->len)
-			     : red == SL_RED_MAX ? k->max_f64(c->v.f64, c->len)
-						 : k->min_f64(c->v.f64, c->len);
-		else
-			vi = red == SL_RED_SUM   ? k->sum_i64(c->v.i64, c->len)
-			     : red == SL_RED_MAX ? k->max_i64(c->v.i64, c->len)
-						 : k->min_i64(c->v.i64, c->len);
+		int64_t vi = j.vi[p];
+		double vf = j.vf[p];
 		if (!any) {
 			ai = vi, af = vf, any = 1;
 		} else if (red == SL_RED_SUM) {
@@ -919,6 +1020,7 @@ static int reduce_kernel(sl_env *env, const sl_rdd *in, int red, sl_rdd *r, sl_r
 				ai = red == SL_RED_MAX ? k->max_i64(pi, 2) : k->min_i64(pi, 2);
 		}
 	}
+	red_free(&j);
 	r->part[0] = sl_col_new(env->mem, in->type, 1);
 	if (!r->part[0] ||
 	    (any && (f ? sl_col_push_f64(r->part[0], af) : sl_col_push_i64(r->part[0], ai)))) {
@@ -929,15 +1031,16 @@ static int reduce_kernel(sl_env *env, const sl_rdd *in, int red, sl_rdd *r, sl_r
 	return 0;
 }
 
-int sl_reduce_all(sl_env *env, const sl_rdd *in, const sl_lambda *fn, sl_rdd **out,
-		  sluice_error *err)
+int sl_reduce_all(sl_env *env, const sl_rdd *in, const sl_cmp_shape *where, const sl_lambda *fn,
+		  sl_rdd **out, sluice_error *err)
 {
 	sl_mem *m = env->mem;
 	sl_rdd *r = sl_rdd_new(m, in->type, in->time, 1);
 	if (!r)
 		return -ENOMEM;
 	if (fn->reducer && env->kern && sl_type_is_num(in->type))
-		return reduce_kernel(env, in, fn->reducer, r, out);
+		return reduce_kernel(env, in, where, fn->reducer, r, out);
+	assert(!where); /* only fused with a built-in reducer (dstream.c) */
 	sl_col *all = sl_col_concat(m, in->type, in->part, in->nparts);
 	if (!all) {
 		sl_rdd_unref(r);

@@ -36,9 +36,13 @@ int sl_shuffle_keyed(sl_env *env, const sl_rdd *in, int mode, const sl_lambda *f
 /* Joins and cogroup of two pair rdds with equal key types. */
 int sl_shuffle_join(sl_env *env, const sl_rdd *a, const sl_rdd *b, int mode, int nout,
 		    const sl_type *out_type, sl_rdd **out, sluice_error *err);
-/* Reduce all rows of `in` with fn into one row (reduce()); *out holds 1 or 0 rows. */
-int sl_reduce_all(sl_env *env, const sl_rdd *in, const sl_lambda *fn, sl_rdd **out,
-		  sluice_error *err);
+/* Reduce all rows of `in` with fn into one row (reduce()); *out holds 1 or 0 rows. With
+ * where (a filter(x OP c) fused into the reduction: dstream.c sets it only for the built-in
+ * numeric reducers), only the rows it keeps. */
+int sl_reduce_all(sl_env *env, const sl_rdd *in, const sl_cmp_shape *where, const sl_lambda *fn,
+		  sl_rdd **out, sluice_error *err);
+/* How many rows of `in` a filter(x OP c) keeps (count() fused after it), or -ENOMEM. */
+int64_t sl_filter_count(sl_env *env, const sl_rdd *in, const sl_cmp_shape *where);
 /* Pairwise reduction of each group: vals rows [goff[g], goff[g+1]) reduce to one row g
  * of *out. Groups must be non-empty. Vectorized: log2(max group) evaluations of fn. */
 int sl_reduce_groups(sl_mem *m, const sl_lambda *fn, sl_col *vals, const uint32_t *goff,

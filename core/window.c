@@ -848,7 +848,7 @@ static int reduce_batch(struct win *w, sl_rdd *in, sl_rdd **out, sluice_error *e
 		}
 	} else {
 		sl_rdd *red = NULL;
-		int rc = sl_reduce_all(env, in, &w->f, &red, err);
+		int rc = sl_reduce_all(env, in, NULL, &w->f, &red, err);
 		if (rc) {
 			sl_rdd_unref(r);
 			return rc;

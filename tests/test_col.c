@@ -649,3 +649,61 @@ Test(col, joins_survive_allocation_failures)
 	sl_workers_free(env.workers); /* before teardown's leak check */
 	env.workers = NULL;
 }
+
+/* reduce and count fused after filter(x OP c): every allocation failing in turn gives
+ * -ENOMEM, no result and no leak; then the full result (3 partitions, one of them NULL). */
+Test(col, fused_filter_reductions_survive_allocation_failures)
+{
+	cr_assert_eq(sl_workers_new(&env.workers, 2, 0, mem), 0);
+	env.kern = sl_kernels_select(NULL, NULL);
+	sl_rdd *in = sl_rdd_new(mem, &sl_type_i64, 1000, 3);
+	cr_assert_not_null(in);
+	int64_t want = 0, kept = 0;
+	for (size_t p = 0; p < 3; p += 2) {
+		in->part[p] = sl_col_new(mem, &sl_type_i64, 0);
+		for (int64_t i = 0; i < 3000; i++) {
+			int64_t v = (i * 7919) % 1000 - 300;
+			cr_assert_eq(sl_col_push_i64(in->part[p], v), 0);
+			if (v > 2)
+				want += v, kept++;
+		}
+	}
+	sl_cmp_shape where = {.field = -1, .op = SL_OP_GT, .kind = SL_I64, .rfield = -1, .ci = 2};
+	sl_lambda sum = {.reducer = SL_RED_SUM};
+	size_t base = sl_mem_in_use(mem);
+	int failed = 0;
+	for (long k = 0;; k++) {
+		sl_rdd *out = NULL;
+		sluice_error e = {0};
+		sl_mem_fail_after(mem, k);
+		int rc = sl_reduce_all(&env, in, &where, &sum, &out, &e);
+		sl_mem_fail_after(mem, -1);
+		if (!rc) {
+			cr_assert_eq(out->part[0]->len, 1);
+			cr_assert_eq(out->part[0]->v.i64[0], want);
+			sl_rdd_unref(out);
+			break;
+		}
+		cr_assert_eq(rc, -ENOMEM, "allocation %ld", k);
+		cr_assert_null(out);
+		cr_assert_eq(sl_mem_in_use(mem), base, "allocation %ld: leak", k);
+		failed++;
+	}
+	cr_assert_gt(failed, 3);
+	/* the count (of a constant comparison: the count kernel, no selection) */
+	for (long k = 0;; k++) {
+		sl_mem_fail_after(mem, k);
+		int64_t n = sl_filter_count(&env, in, &where);
+		sl_mem_fail_after(mem, -1);
+		if (n >= 0) {
+			cr_assert_eq(n, kept);
+			break;
+		}
+		cr_assert_eq(n, -ENOMEM, "allocation %ld", k);
+		cr_assert_eq(sl_mem_in_use(mem), base, "allocation %ld: leak", k);
+	}
+	sl_rdd_unref(in);
+	env.kern = NULL;
+	sl_workers_free(env.workers); /* before teardown's leak check */
+	env.workers = NULL;
+}

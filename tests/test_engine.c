@@ -754,6 +754,93 @@ Test(engine, two_column_filter_kernel_agrees_with_the_evaluator)
 	}
 }
 
+/* count() and reduce(_ + _ / max / min) right after filter(x OP c) count or reduce over the
+ * filter's selection (count and *_sel kernels) instead of gathering the kept rows: the same
+ * output as with a map in between (the general path), on every ISA, for Longs, Doubles
+ * (-0.0, overflow to Infinity), tuple fields and two-column filters, a batch the filter
+ * empties, an empty batch; and the filter still runs for its other consumers. */
+Test(engine, filter_count_and_reduce_fusion_agrees_with_the_general_path)
+{
+	char p[4096];
+	const char *fl = qfile("fl.jsonl", "[5, 1, -2, 9, 4, 7, 3, 3]\n[1, 0, -1]\n[]\n");
+	const char *fd =
+	    qfile("fd.jsonl", "[1.5, -0.0, 0.0, -2.5, 1e308, 1e308, 0.25]\n[-1.0]\n[]\n");
+	const char *ft = qfile("ft.jsonl", "[[\"a\", 5, 6], [\"b\", 1, 0], [\"c\", 7, 7], [\"d\", "
+					   "-3, 2]]\n[[\"e\", 0, 1]]\n[]\n");
+	static const char *pairs[][2] = {
+	    {"l.filter(_ > 2).count()", "l.filter(_ > 2).map(x => x).count()"},
+	    {"l.filter(_ > 2).reduce(_ + _)", "l.filter(_ > 2).map(x => x).reduce(_ + _)"},
+	    {"l.filter(_ > 2).reduce(math.max(_, _))",
+	     "l.filter(_ > 2).map(x => x).reduce(math.max(_, _))"},
+	    {"l.filter(2 <= _).reduce(math.min(_, _))",
+	     "l.filter(2 <= _).map(x => x).reduce(math.min(_, _))"},
+	    {"d.filter(_ >= 0.0).count()", "d.filter(_ >= 0.0).map(x => x).count()"},
+	    {"d.filter(_ >= 0.0).reduce(_ + _)", "d.filter(_ >= 0.0).map(x => x).reduce(_ + _)"},
+	    {"d.filter(_ < 1.0).reduce(math.min(_, _))",
+	     "d.filter(_ < 1.0).map(x => x).reduce(math.min(_, _))"},
+	    {"d.filter(_ < 1.0).reduce(math.max(_, _))",
+	     "d.filter(_ < 1.0).map(x => x).reduce(math.max(_, _))"},
+	    {"t.filter(_._2 > 2).count()", "t.filter(_._2 > 2).map(x => x).count()"},
+	    {"t.filter(x => x._2 < x._3).count()", "t.filter(x => x._2 < x._3).map(x => x).count()"},
+	};
+	enum { NP = sizeof(pairs) / sizeof(pairs[0]) };
+	const char *isas[] = {"scalar", "avx2", "avx512"};
+	for (int k = 0; k < 3; k++) {
+		int e = 0;
+		if (!sluice_isa(isas[k], &e))
+			continue; /* this CPU lacks it */
+		int at = snprintf(p, sizeof(p),
+				  "val l = queueStream(\"%s\", partitions = 3)\n"
+				  "val d = queueStream(\"%s\", partitions = 3)\n"
+				  "val t = queueStream(\"%s\", partitions = 2)\n",
+				  fl, fd, ft);
+		for (int q = 0; q < NP; q++)
+			at += snprintf(p + at, sizeof(p) - (size_t)at, "%s.print()\n%s.print()\n",
+				       pairs[q][0], pairs[q][1]);
+		/* the filter has another consumer: it still runs, and keeps its rows */
+		at += snprintf(p + at, sizeof(p) - (size_t)at,
+			       "val f = l.filter(_ > 2)\nf.count().print()\nf.print()\n");
+		cr_assert_lt((size_t)at, sizeof(p));
+		char *buf = run_text_isa(p, isas[k], 2, 3, 0);
+		enum { NB = 2 * NP + 2 }; /* printed blocks per batch */
+		char *blk[3][NB], *pos = strstr(buf, "Time: ");
+		for (int b = 0; b < 3; b++)
+			for (int q = 0; q < NB; q++) { /* each up to the blank line that ends it */
+				char *end = pos ? strstr(pos, "\n\n") : NULL;
+				cr_assert_not_null(end, "%s", buf);
+				blk[b][q] = strndup(pos, (size_t)(end + 2 - pos));
+				pos = strstr(end, "Time: ");
+			}
+		for (int b = 0; b < 3; b++)
+			for (int q = 0; q < NP; q++)
+				cr_assert_str_eq(blk[b][2 * q], blk[b][2 * q + 1], "%s, batch %d: %s",
+						 isas[k], b, pairs[q][0]);
+		/* clang-format off */
+		static const char *want[NP] = {"6", "31", "9", "3", "6", "Infinity", "-2.5", "0.25",
+					       "2", "2"};
+		/* clang-format on */
+		for (int q = 0; q < NP; q++) {
+			char line[64];
+			snprintf(line, sizeof(line), "\n%s\n\n", want[q]);
+			cr_assert(strstr(blk[0][2 * q], line), "%s: %s gave %s", isas[k], pairs[q][0],
+				  blk[0][2 * q]);
+		}
+		/* the batch the filter empties: count 0, reduce prints no row; the empty batch too */
+		for (int b = 1; b < 3; b++) {
+			cr_assert(strstr(blk[b][0], "\n0\n\n"), "%s", blk[b][0]);
+			size_t len = strlen(blk[b][2]); /* the header's dashes, then no row */
+			cr_assert_str_eq(blk[b][2] + len - 3, "-\n\n", "%s", blk[b][2]);
+		}
+		cr_assert(strstr(blk[0][2 * NP], "\n6\n\n"), "%s", blk[0][2 * NP]);
+		cr_assert(strstr(blk[0][2 * NP + 1], "\n5\n9\n4\n7\n3\n3\n\n"), "%s",
+			  blk[0][2 * NP + 1]);
+		for (int b = 0; b < 3; b++)
+			for (int q = 0; q < NB; q++)
+				free(blk[b][q]);
+		free(buf);
+	}
+}
+
 /* reduceByKey(_ + _) over map(x => (x, c)) counts the map's input instead of summing a
  * column of c's: the same output as the general path (order, wrapping, no-RDD batches,
  * empty batches), and the map still runs for its other consumers. */
