@@ -5,8 +5,9 @@
  * Time (spark-semantics.md §1): at start, startTime = (floor(now / B) + 1) * B and
  * zeroTime = startTime - B; batch k runs at zeroTime + k*B. With the real clock a driver
  * thread sleeps until each batch time (or runs back to back when the graph reads a
- * bounded input: a batch job). With the manual clock nothing runs until the embedder
- * (or a test) calls sluice_context_advance, which runs the due batches on its thread:
+ * bounded input: a batch job), and with receivers a block builder thread runs the block
+ * ticks beside it (see builder()). With the manual clock nothing runs until the embedder
+ * (or a test) calls sluice_context_advance, which runs the due ticks and batches on its thread:
  * tests never sleep.
  *
  * A batch runs every output operation in registration order; an output whose stream
@@ -16,6 +17,7 @@
 #define _GNU_SOURCE
 #include "context.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -154,7 +156,8 @@ void sluice_context_free(sluice_context *ctx)
 {
 	if (!ctx)
 		return;
-	if (ctx->state == 1)
+	/* a driver that ended the run itself (batch limit, bounded input) is joined too */
+	if (ctx->has_driver || ctx->state == 1)
 		sluice_context_stop(ctx, 0);
 	sl_graph_fini(&ctx->g);
 	for (int i = 0; i < ctx->nnames; i++)
@@ -312,7 +315,9 @@ static struct timespec abs_ms(int64_t when)
 
 /* Sleep on the context's condition until wall time `when` (ms) and, with a block builder,
  * until it has sealed the tick at `when`; or a stop request, or a receiver's wake (without
- * a builder). Returns 0 at `when`, 1 if a stop was requested, 2 to poll receivers. */
+ * a builder). Returns 0 at `when`, 1 if a stop was requested, 2 to poll receivers. A stop
+ * request only sets a flag (sluice_context_request_stop is async-signal-safe), so the sleep
+ * is at most a block interval, as it was when the driver woke for every block tick. */
 static int wait_until(sluice_context *ctx, int64_t when)
 {
 	int r = 0;
@@ -324,14 +329,14 @@ static int wait_until(sluice_context *ctx, int64_t when)
 			r = 2;
 			break;
 		}
-		if (now_ms() < when) {
-			struct timespec ts = abs_ms(when);
-			pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
-		} else if (ctx->has_builder && ctx->sealed < when) {
-			pthread_cond_wait(&ctx->cv, &ctx->mu); /* the builder's tick is due now */
-		} else {
+		int64_t now = now_ms();
+		if (now >= when && (!ctx->has_builder || ctx->sealed >= when))
 			break;
-		}
+		int64_t until = now < when ? when : now + ctx->env.block_ms; /* tick due now */
+		if (ctx->has_builder && until > now + ctx->env.block_ms)
+			until = now + ctx->env.block_ms;
+		struct timespec ts = abs_ms(until);
+		pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
 	}
 	pthread_mutex_unlock(&ctx->mu);
 	return atomic_load_explicit(&ctx->stop_req, memory_order_acquire) ? 1 : r;
@@ -344,8 +349,7 @@ static void wake_ticker(void *arg)
 	sluice_context *ctx = arg;
 	pthread_mutex_lock(&ctx->mu);
 	ctx->io_wake = 1;
-	pthread_cond_broadcast(&ctx->bcv);
-	pthread_cond_broadcast(&ctx->cv);
+	pthread_cond_broadcast(ctx->has_builder ? &ctx->bcv : &ctx->cv);
 	pthread_mutex_unlock(&ctx->mu);
 }
 
@@ -376,11 +380,16 @@ static void tick(sluice_context *ctx, int64_t now)
  * ahead of the driver: it seals the ticks up to the next batch time the driver has not
  * started (next_time), then waits without taking from the rings until the driver starts
  * that batch. So at most one batch interval of sealed blocks waits for the driver, plus
- * what the rings hold; a pipeline slower than its input fills the rings and the io threads
- * stop reading (backpressure through TCP). The driver waits for the tick at a batch time
+ * what the rings hold. A pipeline slower than its input leaves the builder behind: the
+ * ticks up to the next batch time are already past when the driver starts that batch, and
+ * the builder runs them as one tick at the batch time, one block of what the rings held
+ * (ticking them one by one would let the io threads refill the rings between them). So a
+ * late batch holds what the rings held while the last batch ran, and the io threads stop
+ * reading (backpressure through TCP). The driver waits for the tick at a batch time
  * (sealed) before it takes the batch's blocks. Both sleep under ctx->mu: the builder on
  * bcv (woken by a new next_time, a receiver's wake, a stop), the driver on cv (woken by
- * each tick). The sources order their own blocks against the driver (core/receiver.c).
+ * the tick at a batch time). The sources order their own blocks against the driver
+ * (core/receiver.c).
  */
 static void *builder(void *arg)
 {
@@ -399,17 +408,21 @@ static void *builder(void *arg)
 			pthread_mutex_lock(&ctx->mu);
 			continue;
 		}
-		if (now_ms() < tt) {
+		int64_t now = now_ms();
+		if (now < tt) {
 			struct timespec ts = abs_ms(tt);
 			pthread_cond_timedwait(&ctx->bcv, &ctx->mu, &ts);
 			continue;
 		}
+		if (now >= ctx->next_time)
+			tt = ctx->next_time; /* behind: the past ticks are one, at the batch time */
 		ctx->next_tick = tt + ctx->env.block_ms;
 		pthread_mutex_unlock(&ctx->mu);
 		tick(ctx, tt);
 		pthread_mutex_lock(&ctx->mu);
 		ctx->sealed = tt;
-		pthread_cond_broadcast(&ctx->cv);
+		if (tt == ctx->next_time)
+			pthread_cond_broadcast(&ctx->cv);
 	}
 	pthread_mutex_unlock(&ctx->mu);
 	return NULL;
@@ -426,7 +439,9 @@ static void stop_builder(sluice_context *ctx)
 	pthread_cond_broadcast(&ctx->bcv);
 	pthread_mutex_unlock(&ctx->mu);
 	pthread_join(ctx->builder, NULL);
+	pthread_mutex_lock(&ctx->mu); /* wake_ticker reads it */
 	ctx->has_builder = 0;
+	pthread_mutex_unlock(&ctx->mu);
 }
 
 /*
@@ -451,6 +466,7 @@ static int step(sluice_context *ctx, int64_t limit)
 	int64_t t = ctx->next_time;
 	if (ctx->has_builder) { /* the builder may now seal the next batch's ticks */
 		pthread_mutex_lock(&ctx->mu);
+		assert(ctx->sealed >= t); /* every block up to t is sealed: wait_until */
 		ctx->next_time = t + ctx->env.batch_ms;
 		pthread_cond_broadcast(&ctx->bcv);
 		pthread_mutex_unlock(&ctx->mu);
@@ -567,8 +583,12 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 	if (ctx->cfg.clock == SLUICE_CLOCK_REAL) {
 		int rc = 0;
 		if (ctx->ticking && !ctx->bounded) {
+			ctx->builder_stop = 0;
+			ctx->sealed = INT64_MIN;
 			rc = pthread_create(&ctx->builder, NULL, builder, ctx);
+			pthread_mutex_lock(&ctx->mu); /* the receivers' wake_ticker reads it */
 			ctx->has_builder = !rc;
+			pthread_mutex_unlock(&ctx->mu);
 		}
 		if (!rc)
 			rc = pthread_create(&ctx->driver, NULL, driver, ctx);

@@ -87,8 +87,9 @@ static int take_all(struct rsrc *s, sl_receiver *r)
 	}
 }
 
-/* Move every chunk in the ring to pend, and wake the io thread if it waits for room.
- * Driver thread only. 0 or -ENOMEM (the rest stay in the ring). */
+/* Move every chunk in the ring to pend, and wake the io thread if it waits for room. The
+ * ring's consumer: the block builder (the driver with the manual clock, and after the
+ * builder stopped). 0 or -ENOMEM (the rest stay in the ring). */
 static int take(struct rsrc *s)
 {
 	int rc = 0;

@@ -59,14 +59,14 @@ struct sl_receiver {
 	sl_spsc ring;      /* io thread -> block builder: sl_col * (String) chunks */
 	int node;          /* NUMA node for chunk memory (of the worker that processes it) */
 	size_t max_record; /* longer records are skipped and counted (default 1 MiB) */
-	size_t wake_at;    /* chunks in the ring at which a push wakes the driver (>= 1) */
+	size_t wake_at;    /* chunks in the ring at which a push wakes the builder (>= 1) */
 
-	/* driver -> io thread */
+	/* block builder / driver -> io thread */
 	atomic_int_fast64_t rate_limit; /* records/s, 0 = unlimited; read by the io thread */
 	atomic_uint_fast64_t flush_seq; /* bumped each block tick: push the partial chunk */
 	atomic_int stop_req;
-	/* io thread -> driver: 1 while the io thread waits for room in the ring (see
-	 * sl_receiver_want_room); the driver clears it and calls ops->room after a pop */
+	/* io thread -> consumer: 1 while the io thread waits for room in the ring (see
+	 * sl_receiver_want_room); the consumer clears it and calls ops->room after a pop */
 	atomic_int want_room;
 
 	/* io thread -> anyone (metrics, relaxed: statistics) */
@@ -81,13 +81,13 @@ int sl_receiver_init(sl_receiver *r, sl_env *env);
 void sl_receiver_fini(sl_receiver *r); /* frees chunks left in the ring */
 
 /* The io thread's side, for io/ implementations. */
-/* Hand a chunk (String column, records framed) to the driver; false if the ring is
+/* Hand a chunk (String column, records framed) to the block builder; false if the ring is
  * full (the caller keeps the chunk and stops reading until there is room). */
 static inline bool sl_receiver_push(sl_receiver *r, sl_col *chunk)
 {
 	if (!sl_spsc_push(&r->ring, chunk))
 		return false;
-	/* wake_at (half of what may wait) reached: have the driver pop now rather than at
+	/* wake_at (half of what may wait) reached: have the builder pop now rather than at
 	 * the next block tick, so a fast sender is not held back by the tick rate (fires
 	 * once per crossing) */
 	if (sl_spsc_size(&r->ring) == r->wake_at && r->env->wake)
@@ -96,17 +96,17 @@ static inline bool sl_receiver_push(sl_receiver *r, sl_col *chunk)
 }
 
 /*
- * The io thread could not push (the ring holds all it may): ask the driver to call
- * ops->room after its next pop. Returns true when the ring has room after all (the
- * driver popped in between; push again now). When it returns false, a pop that follows
+ * The io thread could not push (the ring holds all it may): ask the ring's consumer (the
+ * block builder) to call ops->room after its next pop. Returns true when the ring has room
+ * after all (it popped in between; push again now). When it returns false, a pop that follows
  * is certain to see the request, so the io thread may sleep until ops->room wakes it.
  */
 static inline bool sl_receiver_want_room(sl_receiver *r, size_t max_inflight)
 {
-	/* acq_rel RMW: the read-modify-writes of want_room (ours, and the driver's exchange
-	 * after its pops) are totally ordered. If the driver's comes first, ours reads its 0
+	/* acq_rel RMW: the read-modify-writes of want_room (ours, and the consumer's exchange
+	 * after its pops) are totally ordered. If the consumer's comes first, ours reads its 0
 	 * and synchronizes with it, so the size below sees its pops; if ours comes first,
-	 * the driver's reads our 1 and calls ops->room. Either way no wakeup is lost. */
+	 * the consumer's reads our 1 and calls ops->room. Either way no wakeup is lost. */
 	atomic_exchange_explicit(&r->want_room, 1, memory_order_acq_rel);
 	return sl_spsc_size(&r->ring) < max_inflight;
 }

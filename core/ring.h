@@ -3,7 +3,8 @@
  * ring.h - lock-free single-producer single-consumer ring of pointers.
  *
  * Carries received data (chunk columns) from a receiver's io thread (the only producer)
- * to the driver (the only consumer). Capacity is a power of two; head and tail are
+ * to the block builder (the only consumer; the driver with the manual clock, and after the
+ * builder is joined). Capacity is a power of two; head and tail are
  * free-running counters on their own cache lines, so the producer and the consumer never
  * write the same line. Each side caches the other's counter and re-reads it only when the
  * ring looks full (producer) or empty (consumer).

@@ -925,20 +925,19 @@ static void red_task(void *arg, size_t p, int worker)
 	j->rows[p] = n;
 	int red = j->red;
 	if (n && c->type->kind == SL_F64)
-		j->vf[p] = red == SL_RED_SUM ? (sel ? k->sum_f64_sel(c->v.f64, sel, n)
-						    : k->sum_f64(c->v.f64, n))
-			   : red == SL_RED_MAX ? (sel ? k->max_f64_sel(c->v.f64, sel, n)
-						      : k->max_f64(c->v.f64, n))
-			   : red == SL_RED_MIN ? (sel ? k->min_f64_sel(c->v.f64, sel, n)
-						      : k->min_f64(c->v.f64, n))
-					       : 0;
+		j->vf[p] = red == SL_RED_SUM
+			       ? (sel ? k->sum_f64_sel(c->v.f64, sel, n) : k->sum_f64(c->v.f64, n))
+			   : red == SL_RED_MAX
+			       ? (sel ? k->max_f64_sel(c->v.f64, sel, n) : k->max_f64(c->v.f64, n))
+			   : red == SL_RED_MIN
+			       ? (sel ? k->min_f64_sel(c->v.f64, sel, n) : k->min_f64(c->v.f64, n))
+			       : 0;
 	else if (n && red)
-		j->vi[p] = red == SL_RED_SUM ? (sel ? k->sum_i64_sel(c->v.i64, sel, n)
-						    : k->sum_i64(c->v.i64, n))
-			   : red == SL_RED_MAX ? (sel ? k->max_i64_sel(c->v.i64, sel, n)
-						      : k->max_i64(c->v.i64, n))
-					       : (sel ? k->min_i64_sel(c->v.i64, sel, n)
-						      : k->min_i64(c->v.i64, n));
+		j->vi[p] = red == SL_RED_SUM
+			       ? (sel ? k->sum_i64_sel(c->v.i64, sel, n) : k->sum_i64(c->v.i64, n))
+			   : red == SL_RED_MAX
+			       ? (sel ? k->max_i64_sel(c->v.i64, sel, n) : k->max_i64(c->v.i64, n))
+			       : (sel ? k->min_i64_sel(c->v.i64, sel, n) : k->min_i64(c->v.i64, n));
 	if (sel)
 		sl_dealloc(j->env->mem, sel, len * 4);
 }

@@ -154,7 +154,7 @@ typedef struct sock_rx {
 	atomic_int hpending;
 	tokpool own;   /* this stream's token bucket (the first io thread's is used) */
 	tokpool *pool; /* &own, or the first io thread's */
-	/* driver side */
+	/* set before start (sl_socket_set_max_inflight) */
 	size_t max_inflight;
 	pthread_t thr;
 	bool started, stopped;
@@ -618,7 +618,7 @@ static bool push_chunk(sock_rx *s)
 {
 	if (!s->chunk || !s->chunk_recs)
 		return true;
-	/* full: the driver's next pop wakes us through ops->room (the eventfd) */
+	/* full: the block builder's next pop wakes us through ops->room (the eventfd) */
 	if (sl_spsc_size(&s->base.ring) >= s->max_inflight &&
 	    !sl_receiver_want_room(&s->base, s->max_inflight))
 		return false;
@@ -978,14 +978,14 @@ static void rearm_all(sock_rx *s)
 /* After every batch of completions: control, framing, re-arming. */
 static void service(sock_rx *s)
 {
-	/* acquire: pairs with the release store in stop() / the driver */
+	/* acquire: pairs with the release store in stop() / the source's stop */
 	if (atomic_load_explicit(&s->base.stop_req, memory_order_acquire)) {
 		s->stopping = true;
 		return;
 	}
 	int64_t now = now_ns();
 	take_dealt(s, false);
-	/* acquire: pairs with the driver's release increment after it sealed a block */
+	/* acquire: pairs with the block tick's release increment after it sealed a block */
 	uint64_t f = atomic_load_explicit(&s->base.flush_seq, memory_order_acquire);
 	if (f != s->seen_flush) {
 		s->seen_flush = f;
@@ -1194,7 +1194,7 @@ static void rx_stop(sl_receiver *r)
 	s->lfd = -1;
 }
 
-/* ops->room: the driver made room in the ring; wake the io thread waiting for it. */
+/* ops->room: the block builder made room in the ring; wake the io thread waiting for it. */
 static void rx_room(sl_receiver *r)
 {
 	sock_rx *s = (sock_rx *)r;

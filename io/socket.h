@@ -2,7 +2,7 @@
 /*
  * socket.h - TCP receivers on io_uring: socketTextStream (connect, Spark's) and
  * socketServerStream (listen for many producers). Both frame lines with Java's readLine
- * rules (io/framer.h) into chunks for the driver (core/receiver.h).
+ * rules (io/framer.h) into chunks for the block builder (core/receiver.h).
  *
  * Common behaviour
  *   - One io thread per receiver, started by r->ops->start (which first checks every
@@ -23,7 +23,7 @@
  *     its 32 buffers (multishot recv ends with -ENOBUFS; it is re-armed once framing
  *     resumes), the socket buffers fill and TCP flow control stalls the senders. The
  *     receiver then holds at most: max_inflight chunks + one chunk + 32 x 256 KiB.
- *     A stalled io thread asks for room (sl_receiver_want_room) and the driver's next
+ *     A stalled io thread asks for room (sl_receiver_want_room) and the builder's next
  *     pop wakes it through ops->room (the eventfd), so framing resumes at once.
  *   - Chunk arrays: a chunk is created with room for as many records as the last full
  *     chunk had, plus half (a power of two, so that sl_mem recycles the array), so that
@@ -41,7 +41,7 @@
  *     that contributes its partial last line; a partial line of a connection that is
  *     still open is dropped (it is not a record until its terminator or the peer's EOF
  *     arrives; the drop is logged at INFO with its size). Then the partial chunk is
- *     pushed, retrying while the ring is full for up to 5 s (the driver keeps popping
+ *     pushed, retrying while the ring is full for up to 5 s (the source keeps popping
  *     during a graceful stop; stop_req == 2 means nobody pops and no waiting is done);
  *     records that still do not fit are dropped, added to r->skipped and logged at
  *     ERROR. Then `done` is set and the thread exits; ops->stop joins it.
@@ -118,8 +118,9 @@ int sl_socket_server_port(sl_receiver *r);
 /*
  * sl_socket_set_max_inflight - at most `chunks` chunks (>= 1; clamped to the ring's
  * capacity; default SL_RECEIVER_INFLIGHT) may wait in the ring before the receiver
- * applies backpressure. Bounds the memory of a receiver whose driver falls behind to
- * about (chunks + 1) x SL_CHUNK_BYTES + 8 MiB. The driver is woken when half of them
+ * applies backpressure. Bounds the memory a receiver holds beyond its sealed blocks, when
+ * the pipeline falls behind, to about (chunks + 1) x SL_CHUNK_BYTES + 8 MiB. The block
+ * builder is woken when half of them
  * wait. Returns 0, -EINVAL (not a socket receiver, or chunks == 0) or -EBUSY (already
  * started: the io thread reads it).
  */

@@ -781,7 +781,8 @@ Test(engine, filter_count_and_reduce_fusion_agrees_with_the_general_path)
 	    {"d.filter(_ < 1.0).reduce(math.max(_, _))",
 	     "d.filter(_ < 1.0).map(x => x).reduce(math.max(_, _))"},
 	    {"t.filter(_._2 > 2).count()", "t.filter(_._2 > 2).map(x => x).count()"},
-	    {"t.filter(x => x._2 < x._3).count()", "t.filter(x => x._2 < x._3).map(x => x).count()"},
+	    {"t.filter(x => x._2 < x._3).count()",
+	     "t.filter(x => x._2 < x._3).map(x => x).count()"},
 	};
 	enum { NP = sizeof(pairs) / sizeof(pairs[0]) };
 	const char *isas[] = {"scalar", "avx2", "avx512"};
@@ -813,8 +814,8 @@ Test(engine, filter_count_and_reduce_fusion_agrees_with_the_general_path)
 			}
 		for (int b = 0; b < 3; b++)
 			for (int q = 0; q < NP; q++)
-				cr_assert_str_eq(blk[b][2 * q], blk[b][2 * q + 1], "%s, batch %d: %s",
-						 isas[k], b, pairs[q][0]);
+				cr_assert_str_eq(blk[b][2 * q], blk[b][2 * q + 1],
+						 "%s, batch %d: %s", isas[k], b, pairs[q][0]);
 		/* clang-format off */
 		static const char *want[NP] = {"6", "31", "9", "3", "6", "Infinity", "-2.5", "0.25",
 					       "2", "2"};
@@ -822,10 +823,11 @@ Test(engine, filter_count_and_reduce_fusion_agrees_with_the_general_path)
 		for (int q = 0; q < NP; q++) {
 			char line[64];
 			snprintf(line, sizeof(line), "\n%s\n\n", want[q]);
-			cr_assert(strstr(blk[0][2 * q], line), "%s: %s gave %s", isas[k], pairs[q][0],
-				  blk[0][2 * q]);
+			cr_assert(strstr(blk[0][2 * q], line), "%s: %s gave %s", isas[k],
+				  pairs[q][0], blk[0][2 * q]);
 		}
-		/* the batch the filter empties: count 0, reduce prints no row; the empty batch too */
+		/* the batch the filter empties: count 0, reduce prints no row; the empty batch too
+		 */
 		for (int b = 1; b < 3; b++) {
 			cr_assert(strstr(blk[b][0], "\n0\n\n"), "%s", blk[b][0]);
 			size_t len = strlen(blk[b][2]); /* the header's dashes, then no row */
