@@ -661,9 +661,10 @@ static int compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err)
 	case SL_DS_MAPVALUES:
 	case SL_DS_FLATMAPVALUES: rc = run_parts(d, in[0], out, err); break;
 	case SL_DS_COUNT: {
-		int64_t rows = (int64_t)sl_rdd_rows(in[0]);
-		if (d->fuse_src && (rows = sl_filter_count(env, in[0], &d->parent[0]->cmp)) < 0) {
-			rc = (int)rows;
+		int64_t rows = d->fuse_src ? sl_filter_count(env, in[0], &d->parent[0]->cmp)
+					   : (int64_t)sl_rdd_rows(in[0]);
+		if (rows < 0) {
+			rc = sl_error_set(err, (int)rows, "out of memory in count");
 			break;
 		}
 		sl_rdd *r = sl_rdd_new(env->mem, d->type, t, 1);

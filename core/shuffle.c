@@ -906,6 +906,8 @@ static void red_task(void *arg, size_t p, int worker)
 	const sl_col *c = j->in->part[p];
 	size_t n = c ? c->len : 0, len = n;
 	j->rows[p] = 0;
+	j->vi[p] = 0;
+	j->vf[p] = 0;
 	if (!n)
 		return;
 	if (!j->red && j->where->rfield < 0) {
@@ -951,8 +953,11 @@ static int red_run(struct red_job *j)
 	j->vf = sl_alloc(m, -1, np * sizeof(*j->vf));
 	j->rows = sl_alloc(m, -1, np * sizeof(*j->rows));
 	atomic_init(&j->failed, 0);
-	if (j->vi && j->vf && j->rows)
+	if (j->vi && j->vf && j->rows && j->env->workers)
 		sl_workers_run(j->env->workers, j->in->nparts, red_task, j);
+	else if (j->vi && j->vf && j->rows) /* an env without a pool (tests) */
+		for (size_t p = 0; p < j->in->nparts; p++)
+			red_task(j, p, 0);
 	if (j->vi && j->vf && j->rows && !atomic_load_explicit(&j->failed, memory_order_relaxed))
 		return 0;
 	if (j->vi)
@@ -1039,7 +1044,11 @@ int sl_reduce_all(sl_env *env, const sl_rdd *in, const sl_cmp_shape *where, cons
 		return -ENOMEM;
 	if (fn->reducer && env->kern && sl_type_is_num(in->type))
 		return reduce_kernel(env, in, where, fn->reducer, r, out);
-	assert(!where); /* only fused with a built-in reducer (dstream.c) */
+	if (where) { /* dstream.c fuses a filter only with a built-in numeric reducer */
+		sl_rdd_unref(r);
+		return sl_error_set(err, -EINVAL,
+				    "reduce: a fused filter needs a built-in reducer");
+	}
 	sl_col *all = sl_col_concat(m, in->type, in->part, in->nparts);
 	if (!all) {
 		sl_rdd_unref(r);

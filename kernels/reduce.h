@@ -162,9 +162,20 @@ static inline double sl_fold(double *acc)
 	return acc[0];
 }
 
+/* The partial sums start at -0.0, the identity of IEEE addition, so that a sum of -0.0s is
+ * -0.0 as Java's is (0.0 + -0.0 would be 0.0); an empty sum is 0.0. */
+static inline void sl_f64_sum_init(double *acc)
+{
+	for (size_t j = 0; j < SL_F64_ACC; j++)
+		acc[j] = -0.0;
+}
+
 static double sum_f64(const double *v, size_t n)
 {
-	double acc[SL_F64_ACC] = {0};
+	if (!n)
+		return 0.0;
+	double acc[SL_F64_ACC];
+	sl_f64_sum_init(acc);
 	size_t i = 0;
 	for (; i + SL_F64_ACC <= n; i += SL_F64_ACC)
 		for (size_t j = 0; j < SL_F64_ACC; j++)
@@ -176,7 +187,10 @@ static double sum_f64(const double *v, size_t n)
 
 static double sum_f64_sel(const double *v, const uint32_t *sel, size_t nsel)
 {
-	double acc[SL_F64_ACC] = {0};
+	if (!nsel)
+		return 0.0;
+	double acc[SL_F64_ACC];
+	sl_f64_sum_init(acc);
 	size_t i = 0;
 	for (; i + SL_F64_ACC <= nsel; i += SL_F64_ACC)
 		for (size_t j = 0; j < SL_F64_ACC; j++)

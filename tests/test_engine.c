@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dstream.h" /* filter_fusion_...: which streams fuse */
 #include "sluice.h"
 
 struct capture {
@@ -840,6 +841,111 @@ Test(engine, filter_count_and_reduce_fusion_agrees_with_the_general_path)
 			for (int q = 0; q < NB; q++)
 				free(blk[b][q]);
 		free(buf);
+	}
+}
+
+/* Which shapes fuse: count() after any kernel filter, reduce with a built-in reducer after
+ * filter(x OP c) on Longs or Doubles, both reading the filter's parent; not a filter the
+ * evaluator runs, a general reduce function, or a map in between. */
+Test(engine, filter_fusion_reads_the_filters_parent)
+{
+	const char *f = qfile("ff.jsonl", "[[1, 2]]\n");
+	char p[2048];
+	snprintf(p, sizeof(p),
+		 "val t = queueStream(\"%s\")\nval l = t.map(_._1)\nval d = l.map(_.toDouble)\n"
+		 "val c1 = l.filter(_ > 2).count()\nval c2 = t.filter(x => x._1 < x._2).count()\n"
+		 "val c3 = t.filter(_._2 >= 1).count()\nval r1 = l.filter(_ > 2).reduce(_ + _)\n"
+		 "val r2 = d.filter(_ != 0.5).reduce(math.min(_, _))\n"
+		 "val n1 = l.filter(x => x > 2 && true).count()\n"
+		 "val n2 = l.filter(_ > 2).reduce((a, b) => a + b + 0)\n"
+		 "val n3 = l.filter(_ > 2).map(x => x).count()\nval n4 = l.count()\n"
+		 "c1.print()\nc2.print()\nc3.print()\nr1.print()\nr2.print()\nn1.print()\n"
+		 "n2.print()\nn3.print()\nn4.print()",
+		 f);
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.clock = SLUICE_CLOCK_MANUAL;
+	cfg.no_pin = 1;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	cr_assert_not_null(ctx, "%s", err.msg);
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+#define DS(name) ((sl_dstream *)sluice_context_stream(ctx, name))
+	const char *fused[][2] = {{"c1", "l"}, {"c2", "t"}, {"c3", "t"}, {"r1", "l"}, {"r2", "d"}};
+	for (size_t i = 0; i < sizeof(fused) / sizeof(fused[0]); i++) {
+		cr_assert_not_null(DS(fused[i][0]));
+		cr_assert_eq(DS(fused[i][0])->fuse_src, DS(fused[i][1]), "%s", fused[i][0]);
+	}
+	const char *plain[] = {"n1", "n2", "n3", "n4"};
+	for (size_t i = 0; i < 4; i++)
+		cr_assert_null(DS(plain[i])->fuse_src, "%s", plain[i]);
+#undef DS
+	sluice_context_free(ctx);
+}
+
+/* The fused reductions against the lambda evaluator (a reduce function that is not a
+ * built-in, so no kernel at all) on what makes Doubles hard: a sum of -0.0s is -0.0, min
+ * and max of 0.0 and -0.0 across partitions, NaN kept or dropped by the filter; on every
+ * ISA, 1 and 3 partitions. */
+Test(engine, fused_double_reductions_agree_with_the_evaluator)
+{
+	const char *f = qfile("fz.jsonl", "[\"-0.0\"]\n[\"-0.0\", \"-0.0\", \"-0.0\"]\n"
+					  "[\"0.0\", \"-0.0\", \"-0.0\", \"0.0\"]\n"
+					  "[\"1.5\", \"NaN\", \"-2.0\", \"0.0\"]\n");
+	static const char *pairs[][2] = {
+	    {"d.filter(_ < 1.0).reduce(_ + _)", "d.filter(_ < 1.0).reduce((a, b) => b + a)"},
+	    {"d.filter(_ <= 0.0).reduce(math.min(_, _))",
+	     "d.filter(_ <= 0.0).reduce((a, b) => math.min(b, a))"},
+	    {"d.filter(_ <= 0.0).reduce(math.max(_, _))",
+	     "d.filter(_ <= 0.0).reduce((a, b) => math.max(b, a))"},
+	    {"d.filter(_ != 1.5).reduce(math.max(_, _))",
+	     "d.filter(_ != 1.5).reduce((a, b) => math.max(b, a))"},
+	    {"d.filter(_ != 1.5).count()", "d.filter(x => x != 1.5 && true).count()"},
+	    {"d.filter(_ == 0.0).count()", "d.filter(x => x == 0.0 && true).count()"},
+	};
+	enum { NP = sizeof(pairs) / sizeof(pairs[0]), NB = 4 };
+	const char *isas[] = {"scalar", "avx2", "avx512"};
+	for (int k = 0; k < 3; k++) {
+		int e = 0;
+		if (!sluice_isa(isas[k], &e))
+			continue; /* this CPU lacks it */
+		for (int parts = 1; parts <= 3; parts += 2) {
+			char p[2048];
+			int at = snprintf(
+			    p, sizeof(p),
+			    "val d = queueStream(\"%s\", partitions = %d).map(_.toDouble)\n", f,
+			    parts);
+			for (int q = 0; q < NP; q++)
+				at +=
+				    snprintf(p + at, sizeof(p) - (size_t)at,
+					     "%s.print()\n%s.print()\n", pairs[q][0], pairs[q][1]);
+			char *buf = run_text_isa(p, isas[k], 2, NB, 0);
+			char *pos = strstr(buf, "Time: ");
+			char *blk[NB][2 * NP];
+			for (int b = 0; b < NB; b++)
+				for (int q = 0; q < 2 * NP; q++) {
+					char *end = pos ? strstr(pos, "\n\n") : NULL;
+					cr_assert_not_null(end, "%s", buf);
+					blk[b][q] = strndup(pos, (size_t)(end + 2 - pos));
+					pos = strstr(end, "Time: ");
+				}
+			for (int b = 0; b < NB; b++)
+				for (int q = 0; q < NP; q++)
+					cr_assert_str_eq(blk[b][2 * q], blk[b][2 * q + 1],
+							 "%s, %d partitions, batch %d: %s", isas[k],
+							 parts, b, pairs[q][0]);
+			cr_assert(strstr(blk[0][0], "\n-0.0\n\n"), "%s", blk[0][0]); /* one -0.0 */
+			cr_assert(strstr(blk[1][0], "\n-0.0\n\n"), "%s", blk[1][0]); /* -0.0s */
+			cr_assert(strstr(blk[2][0], "\n0.0\n\n"), "%s", blk[2][0]);
+			cr_assert(strstr(blk[2][2], "\n-0.0\n\n"), "%s", blk[2][2]); /* min */
+			cr_assert(strstr(blk[2][4], "\n0.0\n\n"), "%s", blk[2][4]);  /* max */
+			cr_assert(strstr(blk[3][6], "\nNaN\n\n"), "%s", blk[3][6]);  /* NaN wins */
+			cr_assert(strstr(blk[3][8], "\n3\n\n"), "%s", blk[3][8]); /* NaN != 1.5 */
+			for (int b = 0; b < NB; b++)
+				for (int q = 0; q < 2 * NP; q++)
+					free(blk[b][q]);
+			free(buf);
+		}
 	}
 }
 

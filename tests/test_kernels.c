@@ -476,6 +476,21 @@ Test(kernels, edge_values)
 		cr_assert(same_f64(k->min_f64(z, 0), INFINITY));
 		cr_assert(same_f64(k->max_f64(z, 0), -INFINITY));
 		cr_assert(same_f64(k->sum_f64(z, 0), 0.0));
+		/* a sum of -0.0s is -0.0 (Java's), with one +0.0 it is 0.0, over every lane count
+		 */
+		double nz[40];
+		uint32_t nzs[40];
+		for (size_t j = 0; j < 40; j++)
+			nz[j] = -0.0, nzs[j] = (uint32_t)(39 - j);
+		for (size_t n = 1; n <= 40; n++) {
+			cr_assert(same_f64(k->sum_f64(nz, n), -0.0), "%s n=%zu", k->isa, n);
+			cr_assert(same_f64(k->sum_f64_sel(nz, nzs, n), -0.0), "%s n=%zu", k->isa,
+				  n);
+			nz[n - 1] = 0.0;
+			cr_assert(same_f64(k->sum_f64(nz, n), 0.0), "%s n=%zu", k->isa, n);
+			nz[n - 1] = -0.0;
+		}
+		cr_assert(same_f64(k->sum_f64_sel(z, NULL, 0), 0.0));
 		double inf[] = {1, INFINITY, -INFINITY, 2,  3,  4,  5,  6, 7,
 				8, 9,        10,        11, 12, 13, 14, 15};
 		cr_assert(same_f64(k->min_f64(inf, 17), -INFINITY));
