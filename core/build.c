@@ -622,7 +622,7 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 		return sl_graph_add_output(&b->ctx->g, &o, err);
 	}
 	case K_SAVE: {
-		const char *prefix, *suffix = "";
+		const char *prefix = NULL, *suffix = "";
 		if (str_arg(b, args[0], "prefix", &prefix) ||
 		    (nargs == 2 && str_arg(b, args[1], "suffix", &suffix)))
 			return -EINVAL;

@@ -523,6 +523,33 @@ static void *driver(void *arg)
 	return NULL;
 }
 
+/* A batch computes a stream by computing its parents first, recursively, on the driver's
+ * stack: a graph deeper than this (a chain of thousands of vals) is refused at start
+ * instead of overflowing that stack. (An expression nested as deep is refused by the
+ * parser.) */
+#define SL_MAX_GRAPH_DEPTH 1000
+
+static int check_depth(sluice_context *ctx, sluice_error *err)
+{
+	for (int i = 0; i < ctx->g.nds; i++) { /* ds[] is in topological order */
+		sl_dstream *d = ctx->g.ds[i];
+		d->depth = 1;
+		for (int k = 0; k < d->nparent; k++)
+			if (d->parent[k]->depth + 1 > d->depth)
+				d->depth = d->parent[k]->depth + 1;
+		if (d->depth > SL_MAX_GRAPH_DEPTH) {
+			sl_error_set(err, -EINVAL,
+				     "the stream graph is more than %d streams deep here (%s); "
+				     "shorten the chain of vals",
+				     SL_MAX_GRAPH_DEPTH, d->opname);
+			err->line = d->line;
+			err->col = d->col;
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int sluice_context_start(sluice_context *ctx, sluice_error *err)
 {
 	if (ctx->state != 0) {
@@ -536,6 +563,9 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 			     "No output operations registered, so nothing to execute");
 		return -EINVAL;
 	}
+	int drc = check_depth(ctx, err);
+	if (drc)
+		return drc;
 	int64_t now = ctx->cfg.clock == SLUICE_CLOCK_MANUAL ? ctx->clock_ms : now_ms();
 	int64_t B = ctx->env.batch_ms;
 	int64_t start = (now >= 0 ? now / B : (now - B + 1) / B) * B + B;

@@ -62,6 +62,7 @@ struct sl_dstream {
 	int64_t slide;
 	sl_dstream *parent[2];
 	int nparent;
+	int depth; /* 1 + the deepest parent's (set at start: computing recurses that deep) */
 	sl_lambda fn;
 	int has_fn;
 	sl_cmp_shape cmp; /* filter: a shape the filter kernel runs (has_cmp) */

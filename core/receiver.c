@@ -64,6 +64,7 @@ struct rsrc {
 	struct block *blk; /* sealed, not yet in a batch; oldest first */
 	size_t nblk, capblk;
 	atomic_uint_fast64_t blocks; /* sealed so far (metrics; read by other threads) */
+	uint64_t skipped_seen;       /* oversize records already reported (driver) */
 	int started, stopped;
 };
 
@@ -279,6 +280,23 @@ static void r_tick(sl_source *src, int64_t now)
 		atomic_fetch_add_explicit(&s->rs[i]->flush_seq, 1, memory_order_release);
 }
 
+/* Records the io threads skipped (longer than maxRecord) since the last batch: a warning,
+ * as an operator's skipped records get (the count is also in the receiver's statistics). */
+static void report_skipped(struct rsrc *s, int64_t time)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < s->nr; i++)
+		/* relaxed: a statistic */
+		n += atomic_load_explicit(&s->rs[i]->skipped, memory_order_relaxed);
+	if (n > s->skipped_seen)
+		sl_log(
+		    s->base.env, SL_LOG_WARN,
+		    "%s skipped %llu record(s) longer than maxRecord (%zu bytes) by batch %lld ms",
+		    s->r->ops->name, (unsigned long long)(n - s->skipped_seen), s->r->max_record,
+		    (long long)time);
+	s->skipped_seen = n;
+}
+
 static int r_next(sl_source *src, int64_t time, sl_rdd **out, sluice_error *err)
 {
 	struct rsrc *s = (struct rsrc *)src;
@@ -308,6 +326,7 @@ static int r_next(sl_source *src, int64_t time, sl_rdd **out, sluice_error *err)
 		return sl_error_set(err, -ENOMEM, "%s: out of memory", s->r->ops->name);
 	}
 	*out = r;
+	report_skipped(s, time);
 	/* a stopped receiver with nothing left has ended */
 	if (!s->stopped || left || !all_done(s))
 		return 0;
@@ -349,6 +368,25 @@ static void r_free(sl_source *src)
 		}
 		stop_all(s);
 	}
+	/* what was received but never went into a batch: the run ended without a graceful
+	 * stop (a batch limit, sluice_context_stop(ctx, 0)) */
+	size_t lost = 0;
+	for (size_t i = 0; i < s->nblk; i++)
+		lost += s->blk[i].col->len;
+	for (size_t i = 0; i < s->npend; i++)
+		lost += s->pend[i]->len;
+	for (int i = 0; i < s->nr; i++) {
+		sl_col *c;
+		while ((c = sl_spsc_pop(&s->rs[i]->ring))) {
+			lost += c->len;
+			sl_col_unref(c);
+		}
+	}
+	if (lost)
+		sl_log(src->env, SL_LOG_WARN,
+		       "%s: %zu record(s) received after the last batch were not processed (the "
+		       "run ended without a graceful stop)",
+		       s->r->ops->name, lost);
 	for (int i = 0; i < s->nr; i++)
 		s->rs[i]->ops->free(s->rs[i]);
 	sl_dealloc(src->env->mem, s->rs, (size_t)s->nr * sizeof(*s->rs));

@@ -844,6 +844,46 @@ Test(engine, filter_count_and_reduce_fusion_agrees_with_the_general_path)
 	}
 }
 
+/* A chain of vals deeper than the driver may recurse is refused at start with its position
+ * (20000 vals overflowed the stack before); one level less runs. */
+Test(engine, too_deep_stream_graph_is_refused_at_start)
+{
+	const char *f = qfile("deep.jsonl", "[1, 2, 3]\n");
+	for (int n = 998; n <= 20000; n += 20000 - 998) {
+		size_t cap = 64 + (size_t)n * 40 + strlen(f);
+		char *p = malloc(cap);
+		cr_assert_not_null(p);
+		int at = snprintf(p, cap, "val s0 = queueStream(\"%s\")\n", f);
+		for (int i = 0; i < n; i++)
+			at += snprintf(p + at, cap - (size_t)at, "val s%d = s%d.filter(_ > 0)\n",
+				       i + 1, i);
+		snprintf(p + at, cap - (size_t)at, "s%d.count().print()\n", n);
+		sluice_config cfg;
+		sluice_config_init(&cfg);
+		cfg.clock = SLUICE_CLOCK_MANUAL;
+		cfg.no_pin = 1;
+		cfg.output = cap_out;
+		struct capture c = {0};
+		cfg.output_arg = &c;
+		sluice_error err = {0};
+		sluice_context *ctx = sluice_context_new(&cfg, &err);
+		cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+		int rc = sluice_context_start(ctx, &err);
+		if (n == 998) { /* source + 998 filters + count = 1000 */
+			cr_assert_eq(rc, 0, "%s", err.msg);
+			cr_assert_eq(sluice_context_advance(ctx, 1000), 1);
+			cr_assert(c.buf && strstr(c.buf, "\n3\n"), "%s", c.buf ? c.buf : "");
+		} else {
+			cr_assert_eq(rc, -EINVAL);
+			cr_assert(strstr(err.msg, "more than 1000 streams deep"), "%s", err.msg);
+			cr_assert_eq(err.line, 1001, "%d", err.line);
+		}
+		sluice_context_free(ctx);
+		free(c.buf);
+		free(p);
+	}
+}
+
 /* Which shapes fuse: count() after any kernel filter, reduce with a built-in reducer after
  * filter(x OP c) on Longs or Doubles, both reading the filter's parent; not a filter the
  * evaluator runs, a general reduce function, or a map in between. */

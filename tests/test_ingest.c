@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,100 @@ Test(ingest, slow_pipeline_bounds_memory_and_loses_nothing, .timeout = 120)
 	cr_assert_eq(st.bytes, snd.lines * LINE);
 	cr_assert_eq(sluice_context_stop(ctx, 1), 0);
 	sluice_context_free(ctx);
+}
+
+/* The context's log, kept for the test to search. */
+struct logbuf {
+	pthread_mutex_t mu;
+	char text[8192];
+	size_t len;
+};
+
+static void keep_log(void *arg, int level, const char *msg)
+{
+	(void)level;
+	struct logbuf *l = arg;
+	pthread_mutex_lock(&l->mu);
+	int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s\n", msg);
+	if (n > 0)
+		l->len +=
+		    (size_t)n < sizeof(l->text) - l->len ? (size_t)n : sizeof(l->text) - l->len - 1;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static bool log_has(struct logbuf *l, const char *what)
+{
+	pthread_mutex_lock(&l->mu);
+	bool r = strstr(l->text, what) != NULL;
+	pthread_mutex_unlock(&l->mu);
+	return r;
+}
+
+static void discard_output(void *arg, const char *text, size_t len)
+{
+	(void)arg, (void)text, (void)len;
+}
+
+static sluice_context *logged_context(struct logbuf *l, int64_t batch_ms, const char *pipeline)
+{
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.batch_interval_ms = batch_ms;
+	cfg.block_interval_ms = 100;
+	cfg.no_pin = 1;
+	cfg.log = keep_log;
+	cfg.log_arg = l;
+	cfg.output = discard_output;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	cr_assert_not_null(ctx, "%s", err.msg);
+	cr_assert_eq(sluice_context_pipeline(ctx, pipeline, strlen(pipeline), &err), 0, "%s",
+		     err.msg);
+	return ctx;
+}
+
+/* Records a receiver skips (longer than maxRecord) are reported as a warning, as skipped
+ * records of an operator are; records received but never batched because the run ended
+ * without a graceful stop are counted in a warning, not dropped silently. */
+Test(ingest, skipped_and_unbatched_records_are_reported, .timeout = 60)
+{
+	struct logbuf l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	int port = free_port();
+	char p[160];
+	snprintf(p, sizeof(p),
+		 "socketServerStream(\"127.0.0.1:%d\", maxRecord = 50).count().print()", port);
+	sluice_context *ctx = logged_context(&l, 200, p);
+	sluice_error err = {0};
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	struct sender snd = {.port = port, .lines = 3}; /* lines of 100 bytes: all too long */
+	pthread_t th;
+	pthread_create(&th, NULL, send_lines, &snd);
+	pthread_join(th, NULL);
+	for (double t0 = now_s(); !log_has(&l, "skipped 3 record(s)") && now_s() - t0 < 10;)
+		usleep(10000);
+	cr_assert(log_has(&l, "socketServerStream skipped 3 record(s) longer than maxRecord (50 "
+			      "bytes)"),
+		  "%s", l.text);
+	sluice_context_free(ctx);
+
+	port = free_port();
+	snprintf(p, sizeof(p), "socketServerStream(\"127.0.0.1:%d\").count().print()", port);
+	ctx = logged_context(&l, 60000, p); /* no batch runs before the stop */
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	snd = (struct sender){.port = port, .lines = 20000};
+	pthread_create(&th, NULL, send_lines, &snd);
+	pthread_join(th, NULL);
+	sluice_receiver_stats st = {.size = sizeof(st)};
+	for (double t0 = now_s(); st.records < snd.lines && now_s() - t0 < 10;) {
+		sluice_context_receiver_stats(ctx, 0, &st);
+		usleep(5000);
+	}
+	cr_assert_eq(st.records, snd.lines);
+	cr_assert_eq(sluice_context_stop(ctx, 0), 0);
+	sluice_context_free(ctx);
+	cr_assert(log_has(&l, "socketServerStream: 20000 record(s) received after the last batch "
+			      "were not processed"),
+		  "%s", l.text);
 }
 
 /* An output that blocks, like a slow external sink, on the first batch with records. */

@@ -335,7 +335,7 @@ static int cmd_run(int argc, char **argv, int demo)
 	sigaction(SIGTERM, &sa, NULL);
 	rc = sluice_context_start(ctx, &err);
 	if (rc) {
-		print_error("error", &err);
+		print_error(err.line ? (file ? file : "pipeline") : "error", &err);
 		g_ctx = NULL;
 		sluice_context_free(ctx);
 		return rc == -EINVAL ? 2 : 1;
