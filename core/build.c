@@ -259,7 +259,8 @@ static int int_arg(struct bctx *b, const sl_ast *a, const char *what, int64_t lo
 	if (a->kind == SL_AST_NAMED)
 		a = a->kid[0];
 	if (a->kind != SL_AST_INT || a->ival < lo || a->ival > 1 << 20)
-		return at(b->err, a, -EINVAL, "%s must be an integer >= %lld", what, (long long)lo);
+		return at(b->err, a, -EINVAL, "%s must be an integer from %lld to %d", what,
+			  (long long)lo, 1 << 20);
 	*v = a->ival;
 	return 0;
 }
@@ -312,7 +313,11 @@ static int dur_arg(const sl_ast *a, int64_t *ms)
 			       : NULL;
 	for (int i = 0; name && units[i].name; i++)
 		if (!strcmp(name, units[i].name) && v->kind == SL_AST_INT) {
-			*ms = v->ival * units[i].unit;
+			/* out of range (past 10^12 ms, as a duration literal): INT64_MAX, which
+			 * every caller refuses as too long, instead of an overflowed product */
+			*ms = v->ival > (int64_t)1000000000000 / units[i].unit
+				  ? INT64_MAX
+				  : v->ival * units[i].unit;
 			return 1;
 		}
 	return 0;
@@ -361,6 +366,9 @@ static int window_op(struct bctx *b, const char *name, sl_dstream *p, const sl_a
 				return at(err, a, -EINVAL, "%s: too many durations", name);
 			if (ms <= 0)
 				return at(err, a, -EINVAL, "%s: a duration must be positive", name);
+			if (ms > (int64_t)1000000000000)
+				return at(err, a, -EINVAL,
+					  "%s: duration out of range (at most 10^12 ms)", name);
 			dur[ndur++] = ms;
 		} else if (v->kind == SL_AST_INT) {
 			if (ndur == 0 && !is_state && strcmp(name, "checkpoint"))
@@ -457,14 +465,21 @@ static int window_op(struct bctx *b, const char *name, sl_dstream *p, const sl_a
 				break;
 			} else if (!strcmp(mn, "initialState") && c->nkid == 2) {
 				ss.initial = c->kid[1];
-			} else if (!strcmp(mn, "timeout") && c->nkid == 2 &&
-				   dur_arg(c->kid[1], &ms)) {
+			} else if (!strcmp(mn, "timeout")) {
+				if (c->nkid != 2 || !dur_arg(c->kid[1], &ms) || ms <= 0 ||
+				    ms > (int64_t)1000000000000)
+					return at(err, c->nkid == 2 ? c->kid[1] : m, -EINVAL,
+						  "timeout takes one positive duration (2s, "
+						  "Seconds(2)) of at most 10^12 ms");
 				ss.timeout = ms;
 			} else if (!strcmp(mn, "numPartitions") && c->nkid == 2) {
 				if (int_arg(b, c->kid[1], "numPartitions", 1, &nparts))
 					return -EINVAL;
 				ss.nparts = (int)nparts;
-			} else if (!strcmp(mn, "timeoutEveryBatch") && c->nkid == 1) {
+			} else if (!strcmp(mn, "timeoutEveryBatch")) {
+				if (c->nkid != 1)
+					return at(err, m, -EINVAL,
+						  "timeoutEveryBatch takes no argument");
 				ss.every_batch = 1;
 			} else {
 				return at(err, m, -EINVAL,

@@ -85,6 +85,16 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 			     (long long)c.batch_interval_ms, (long long)c.block_interval_ms);
 		return NULL;
 	}
+	if (c.batch_interval_ms / c.block_interval_ms > (1 << 20)) {
+		/* every block interval may make a partition (queueStream's default cut, the
+		 * generator's, a receiver's blocks): millions of them per batch exhaust memory */
+		sl_error_set(err, -EINVAL,
+			     "batch interval (%lld ms) is more than %d block intervals (%lld ms); "
+			     "choose a longer block interval",
+			     (long long)c.batch_interval_ms, 1 << 20,
+			     (long long)c.block_interval_ms);
+		return NULL;
+	}
 	if (c.workers < 0 || c.workers > 1024) {
 		sl_error_set(err, -EINVAL,
 			     "workers must be between 0 (one per core) and 1024, found %d",

@@ -103,6 +103,12 @@ static sl_source *make_queue(sl_env *env, const sl_arg *args, int nargs, sluice_
 	const sl_arg *a[3];
 	if (bind("queueStream", ps, 3, args, nargs, a, err, sl_source_defs[0].usage))
 		return NULL;
+	if (a[1] && (a[1]->i > (1 << 20) || a[1]->i < -(1 << 20))) {
+		sl_error_set(err, -EINVAL,
+			     "queueStream: partitions must be in -1048576..1048576, got %lld",
+			     (long long)a[1]->i);
+		return NULL;
+	}
 	return sl_queue_source_new(env, a[0]->s, (int)I(a[1], 0), (uint64_t)I(a[2], 1), err);
 }
 
@@ -129,6 +135,13 @@ static sl_source *make_generator(sl_env *env, const sl_arg *args, int nargs, slu
 	const sl_arg *a[5];
 	if (bind("generator", ps, 5, args, nargs, a, err, sl_source_defs[2].usage))
 		return NULL;
+	/* 0 means "the default" to sl_generator_source_new: refuse it when written */
+	if ((a[2] && a[2]->i < 1) || (a[3] && a[3]->i < 1)) {
+		sl_error_set(err, -EINVAL, "generator: %s must be >= 1, got %lld",
+			     a[2] && a[2]->i < 1 ? "keys" : "words",
+			     (long long)(a[2] && a[2]->i < 1 ? a[2]->i : a[3]->i));
+		return NULL;
+	}
 	return sl_generator_source_new(env, a[0]->s, I(a[1], 100000), I(a[2], 0), I(a[3], 0),
 				       (uint64_t)I(a[4], 42), err);
 }
@@ -186,8 +199,10 @@ static sl_source *make_socket_text(sl_env *env, const sl_arg *args, int nargs, s
 			     (long long)a[1]->i);
 		return NULL;
 	}
-	if (a[2] && a[2]->i < 0) {
-		sl_error_set(err, -EINVAL, "socketTextStream: restartDelay must be >= 0");
+	if (a[2] && (a[2]->i < 0 || a[2]->i > 86400000)) {
+		sl_error_set(err, -EINVAL,
+			     "socketTextStream: restartDelay must be from 0 to 24h, got %lld ms",
+			     (long long)a[2]->i);
 		return NULL;
 	}
 	sl_receiver *r =

@@ -171,6 +171,28 @@ except subprocess.TimeoutExpired:
     p.kill()
     check("SIGINT stops gracefully with exit 0", False, "did not stop")
 
+# --- values out of range are clear errors, not overflows or silent defaults
+rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "--batch", "1000h", 'queueStream("words.jsonl").count().print()')
+check("a batch of millions of block intervals", rc == 2 and "is more than 1048576 block intervals" in err, err)
+for pipe, want in [
+        ('queueStream("words.jsonl", 4294967298).print()', "partitions must be in -1048576..1048576"),
+        ('generator("numbers", keys = 0, rate = 3).print()', "keys must be >= 1, got 0"),
+        ('generator("lines", words = 0, rate = 3).print()', "words must be >= 1, got 0"),
+        ('socketTextStream("127.0.0.1", 1, restartDelay = 2562047h).print()', "restartDelay must be from 0 to 24h"),
+        ('queueStream("words.jsonl").window(Seconds(2305843009213693955)).count().print()', ":1:35: window: duration out of range"),
+        ('queueStream("words.jsonl").map((_, 1)).reduceByKey(_ + _, 10000000).print()', "numPartitions must be an integer from 1 to 1048576"),
+        ('queueStream("words.jsonl").map((_, 1)).mapWithState(StateSpec.function((k, v, s) => k).timeout(-1s)).print()', "timeout takes one positive duration"),
+        ('queueStream("words.jsonl").map((_, 1)).mapWithState(StateSpec.function((k, v, s) => k).timeoutEveryBatch(1)).print()', "timeoutEveryBatch takes no argument")]:
+    rc, out, err = manual(pipe, 1)
+    check("out of range: " + want, rc == 2 and want in err, err)
+write("deep.sl", 'val s0 = queueStream("words.jsonl")\n' + "".join("val s%d = s%d.filter(_.length > 0)\n" % (i + 1, i) for i in range(1200)) + "s1200.count().print()\n")
+rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "deep.sl")
+check("a chain of 1200 vals is refused with its position", rc == 2 and "deep.sl:1001:" in err and "more than 1000 streams deep" in err, err)
+with open("/dev/full", "w") as full:
+    p = subprocess.run([S, "run", "--clock", "manual", "--batches", "2", 'queueStream("words.jsonl").print()'],
+                       stdout=full, stderr=subprocess.PIPE, text=True, cwd=TMP)
+check("a failed write to standard output exits 1", p.returncode == 1 and "cannot write standard output" in p.stderr, p.stderr)
+
 # --- -f job file
 write("job.sl", '// a job file\nval w = queueStream("words.jsonl")\nw.count().print()\n')
 rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "job.sl")

@@ -167,11 +167,24 @@ static void log_stderr(void *arg, int level, const char *msg)
 		fprintf(stderr, "sluice: %s: %s\n", lv[level & 3], msg);
 }
 
+static int out_failed; /* a write to standard output failed (reported once) */
+
+/* A failed write to standard output (a full disk, a closed pipe) is an error, reported
+ * once when it happens; the run goes on and exits 1 (see main). */
+static void check_stdout(void)
+{
+	if (!out_failed && (fflush(stdout) || ferror(stdout))) {
+		out_failed = 1;
+		fprintf(stderr, "sluice: error: cannot write standard output: %s\n",
+			strerror(errno));
+	}
+}
+
 static void out_stdout(void *arg, const char *text, size_t len)
 {
 	(void)arg;
 	fwrite(text, 1, len, stdout);
-	fflush(stdout);
+	check_stdout();
 }
 
 static void print_error(const char *what, const sluice_error *e)
@@ -380,7 +393,7 @@ static int cmd_run(int argc, char **argv, int demo)
 	return status;
 }
 
-int main(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fputs(usage_main, stderr);
@@ -408,4 +421,11 @@ int main(int argc, char **argv)
 	fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
 	fputs(usage_main, stderr);
 	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	int rc = run_main(argc, argv);
+	check_stdout();
+	return out_failed && !rc ? 1 : rc;
 }
