@@ -193,6 +193,19 @@ with open("/dev/full", "w") as full:
                        stdout=full, stderr=subprocess.PIPE, text=True, cwd=TMP)
 check("a failed write to standard output exits 1", p.returncode == 1 and "cannot write standard output" in p.stderr, p.stderr)
 
+write("ctl.jsonl", '["a\\nb\\u001b[31mred", "12"]\n')
+rc, out, err = manual('queueStream("ctl.jsonl").map(_.toInt).print()', 1)
+check("control bytes of a record are escaped in a warning",
+      rc == 0 and 'malformed number "a\\nb\\x1b[31mred" for toInt' in err and "\x1b" not in err and
+      all(l.startswith("sluice: ") for l in err.splitlines()), repr(err))
+
+for flag, val in [("--batch", "0x10"), ("--batch", "1e3"), ("--batch", " 1s"), ("--batch", "+1s"), ("--batch", ".5s"),
+                  ("--workers", "+2"), ("--workers", " 2")]:
+    rc, out, err = manual('queueStream("words.jsonl").count().print()', 1, flag, val)
+    check("loose number %s %r is a usage error" % (flag, val), rc == 2 and flag in err, err)
+rc, out, err = manual('queueStream("words.jsonl").count().print()', 1, "--batch", "1.5s")
+check("a decimal duration is fine", rc == 0, err)
+
 # --- -f job file
 write("job.sl", '// a job file\nval w = queueStream("words.jsonl")\nw.count().print()\n')
 rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "job.sl")

@@ -939,6 +939,8 @@ Test(helpers, error_set)
 	cr_assert_eq(strlen(err.msg), sizeof(err.msg) - 1);
 	sl_error_set(&err, -EINVAL, "two\nlines");
 	cr_assert_str_eq(err.msg, "two lines");
+	sl_error_set(&err, -EINVAL, "record \"%s\"", "a\x1b[31m\tb");
+	cr_assert_str_eq(err.msg, "record \"a\\x1b[31m\\tb\"");
 }
 
 Test(helpers, nearest_name)

@@ -6,6 +6,7 @@
  * (a batch failed, or the context could not run).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -91,6 +92,12 @@ static int usage_error(const char *fmt, const char *a)
 /* "500ms", "1s", "1.5s", "2min", "1h", or a plain number of milliseconds. */
 static int parse_duration(const char *s, int64_t *ms)
 {
+	/* digits with at most one '.', then the unit: strtod alone would also take " 1s",
+	 * "+1s", "0x10" and "1e3" */
+	size_t digits = strspn(s, "0123456789");
+	if (!digits || (s[digits] == '.' && !isdigit((unsigned char)s[digits + 1])) ||
+	    (s[digits] == '.' && strchr(s + digits + 1, '.')) || strpbrk(s, "eExXpP+- \t") != NULL)
+		return -1;
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
@@ -116,6 +123,8 @@ static int parse_duration(const char *s, int64_t *ms)
 
 static int parse_count(const char *s, int64_t lo, int64_t hi, int64_t *v)
 {
+	if (!isdigit((unsigned char)s[0]) && !(s[0] == '-' && isdigit((unsigned char)s[1])))
+		return -1; /* no " 2" or "+2" */
 	char *end;
 	errno = 0;
 	long long x = strtoll(s, &end, 10);
