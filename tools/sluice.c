@@ -336,7 +336,16 @@ static int cmd_run(int argc, char **argv, int demo)
 	sluice_error err = {0};
 	sluice_context *ctx = sluice_context_new(&cfg, &err);
 	if (!ctx) {
-		print_error("error", &err);
+		/* name the flag or variable behind a bad setting */
+		const char *from = strstr(err.msg, "kernel ISA")       ? "SLUICE_ISA"
+				   : strstr(err.msg, "block interval") ? "--batch/--block"
+				   : strstr(err.msg, "workers")        ? "--workers"
+				   : strstr(err.msg, "rate")           ? "--max-rate/--backpressure"
+								       : NULL;
+		if (from && err.code == -EINVAL)
+			fprintf(stderr, "sluice: %s: %s\n", from, err.msg);
+		else
+			print_error("error", &err);
 		free(text);
 		return err.code == -EINVAL ? 2 : 1;
 	}
