@@ -324,7 +324,9 @@ static int load(queue_src *q, const char *text, size_t len, sluice_error *err)
 	int first_line = 0;
 	const sl_type *t = NULL;
 	char tn[200], rn[200], wb[64];
-	for (size_t pos = 0, ln = 1; pos < len; ln++) {
+	/* a UTF-8 byte-order mark (some editors write one) is not part of line 1 */
+	size_t bom = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
+	for (size_t pos = bom, ln = 1; pos < len; ln++) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - text) : len;
 		if (q->nlines == cap) {

@@ -208,6 +208,13 @@ for flag, val in [("--batch", "0x10"), ("--batch", "1e3"), ("--batch", " 1s"), (
 rc, out, err = manual('queueStream("words.jsonl").count().print()', 1, "--batch", "1.5s")
 check("a decimal duration is fine", rc == 0, err)
 
+with open(os.path.join(TMP, "bom.jsonl"), "wb") as f:
+    f.write(b"\xef\xbb\xbf[1, 2]\n[3]\n")
+with open(os.path.join(TMP, "bom.sl"), "wb") as f:
+    f.write(b'\xef\xbb\xbfqueueStream("bom.jsonl").count().print()\n')
+rc, out, err = sh("run", "--clock", "manual", "--batches", "2", "-f", "bom.sl")
+check("a UTF-8 byte-order mark in a job file and a queue file is skipped", rc == 0 and "\n2\n" in out and "\n1\n" in out, out + err)
+
 # --- -f job file
 write("job.sl", '// a job file\nval w = queueStream("words.jsonl")\nw.count().print()\n')
 rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "job.sl")

@@ -315,6 +315,10 @@ static int cmd_run(int argc, char **argv, int demo)
 				strerror(errno ? errno : EIO));
 			return 2;
 		}
+		if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) { /* a UTF-8 byte-order mark */
+			memmove(text, text + 3, len - 3);
+			len -= 3;
+		}
 	} else {
 		if (optind >= argc)
 			return usage_error("%s", "missing the pipeline text");
