@@ -723,7 +723,9 @@ static sl_expr *cx(struct cctx *c, const sl_ast *a)
 				break;
 			}
 			if (c->nlet == (int)(sizeof(c->let) / sizeof(c->let[0]))) {
-				fail(c, st, "too many vals in scope (at most 32 in a block and the blocks around it)");
+				fail(c, st,
+				     "too many vals in scope (at most 32 in a block and the blocks "
+				     "around it)");
 				break;
 			}
 			sl_expr *v = cx(c, st->kid[0]);
