@@ -547,6 +547,13 @@ static int lex_number(struct parser *p)
 			if (strlen(units[j].name) == i - sfx &&
 			    !memcmp(units[j].name, s + sfx, i - sfx))
 				unit = units[j].ms;
+		if (!unit && sfx == st + 1 && s[st] == '0' && (s[sfx] == 'x' || s[sfx] == 'X'))
+			return lex_fail_at(p, st,
+					   "hexadecimal literals are not supported; write "
+					   "the number in decimal");
+		if (!unit && (s[sfx] == 'e' || s[sfx] == 'E' || s[sfx] == '_'))
+			return lex_fail_at(p, st, "malformed number '%.*s'",
+					   (int)(i - st > 40 ? 40 : i - st), (const char *)s + st);
 		if (!unit)
 			return lex_fail_at(p, sfx, "unknown duration unit '%.*s'",
 					   (int)(i - sfx > 32 ? 32 : i - sfx),

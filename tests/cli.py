@@ -215,6 +215,11 @@ with open(os.path.join(TMP, "bom.sl"), "wb") as f:
 rc, out, err = sh("run", "--clock", "manual", "--batches", "2", "-f", "bom.sl")
 check("a UTF-8 byte-order mark in a job file and a queue file is skipped", rc == 0 and "\n2\n" in out and "\n1\n" in out, out + err)
 
+for lit, want in [("0x10", ":1:43: hexadecimal literals are not supported"), ("1e", ":1:43: malformed number '1e'"),
+                  ("1_000", ":1:43: malformed number '1_000'")]:
+    rc, out, err = manual('queueStream("words.jsonl").map(_.length + %s).print()' % lit, 1)
+    check("number literal %s" % lit, rc == 2 and want in err, err)
+
 # --- -f job file
 write("job.sl", '// a job file\nval w = queueStream("words.jsonl")\nw.count().print()\n')
 rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "job.sl")

@@ -692,7 +692,8 @@ Test(error, numbers)
 	bad("5x", 1, 2, "unknown duration unit 'x'");
 	bad("f(10 + 5secs)", 1, 9, "unknown duration unit 'secs'");
 	bad("1.5L", 1, 4, "unknown duration unit 'L'");
-	bad("0x1f", 1, 2, "unknown duration unit 'x1f'");
+	bad("0x1f", 1, 1, "hexadecimal literals are not supported; write the number in decimal");
+	bad("1e", 1, 1, "malformed number '1e'");
 	bad("1e999", 1, 1, "float literal '1e999' out of range");
 	bad("0.5ms", 1, 1, "duration '0.5ms' is not a whole number of milliseconds");
 	bad("2.5e-3s + 1", 1, 1, "duration '2.5e-3s' is not a whole number of milliseconds");
