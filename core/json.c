@@ -443,6 +443,12 @@ static int parse_num(parser *p, sl_json *j)
 			j->d = (double)j->i;
 			return 0;
 		}
+		/* as an integer literal in pipeline text: silently reading it as a Double
+		 * would turn its whole column into Doubles */
+		return fail_at(p, j->line, j->col,
+			       "integer %s is out of the Long range (for a Double write it with a "
+			       "fraction or an exponent, e.g. 9.3e18)",
+			       p->tmp);
 	}
 	j->d = strtod(p->tmp, NULL);
 	if (isinf(j->d))
