@@ -784,10 +784,10 @@ static int param_field(const sl_expr *x, int *field)
 	return x->op == X_PARAM && x->param == 0;
 }
 
-int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out)
+/* One comparison leaf of sl_lambda_cmp_const. */
+static int cmp_leaf(const sl_expr *e, sl_cmp_leaf *out)
 {
-	const sl_expr *e = l->body;
-	if (!e || l->nparam != 1 || e->op != X_CMP)
+	if (e->op != X_CMP)
 		return 0;
 	int field, rfield = -1;
 	if (!param_field(e->kid[0], &field))
@@ -798,12 +798,44 @@ int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out)
 	int kind = e->kid[0]->type->kind;
 	if ((kind != SL_I64 && kind != SL_F64) || e->kid[1]->type->kind != kind)
 		return 0;
-	*out = (sl_cmp_shape){.field = field,
-			      .op = e->sub,
-			      .kind = kind,
-			      .rfield = rfield,
-			      .ci = e->kid[1]->i,
-			      .cf = e->kid[1]->f};
+	*out = (sl_cmp_leaf){.field = field,
+			     .op = e->sub,
+			     .kind = kind,
+			     .rfield = rfield,
+			     .ci = e->kid[1]->i,
+			     .cf = e->kid[1]->f};
+	return 1;
+}
+
+/* The leaves of a tree of && in s, left to right. 0 if one is not a comparison leaf or
+ * there are too many. (Comparisons cannot fail or have effects, so evaluating every one
+ * of them gives what && short-circuited gives.) */
+static int cmp_and(const sl_expr *e, sl_cmp_shape *s)
+{
+	if (e->op == X_AND)
+		return cmp_and(e->kid[0], s) && cmp_and(e->kid[1], s);
+	return s->n < SL_CMP_MAX && cmp_leaf(e, &s->c[s->n++]);
+}
+
+int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out)
+{
+	const sl_expr *e = l->body;
+	sl_cmp_shape s = {0};
+	if (!e || l->nparam != 1 || !cmp_and(e, &s))
+		return 0;
+	int two = -1; /* the one two-field comparison goes first */
+	for (int i = 0; i < s.n; i++)
+		if (s.c[i].rfield >= 0) {
+			if (two >= 0)
+				return 0;
+			two = i;
+		}
+	if (two > 0) {
+		sl_cmp_leaf t = s.c[0];
+		s.c[0] = s.c[two];
+		s.c[two] = t;
+	}
+	*out = s;
 	return 1;
 }
 
@@ -811,24 +843,55 @@ static const sl_cmp cmp_ops[] = {
     [SL_OP_EQ] = SL_CMP_EQ, [SL_OP_NE] = SL_CMP_NE, [SL_OP_LT] = SL_CMP_LT,
     [SL_OP_LE] = SL_CMP_LE, [SL_OP_GT] = SL_CMP_GT, [SL_OP_GE] = SL_CMP_GE};
 
-size_t sl_cmp_count(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_col *c, size_t n)
+static const sl_col *leaf_col(const sl_cmp_leaf *l, const sl_col *c)
 {
-	const sl_col *v = s->field < 0 ? c : c->kid[s->field];
-	return s->kind == SL_I64 ? k->count_i64(v->v.i64, n, cmp_ops[s->op], s->ci)
-				 : k->count_f64(v->v.f64, n, cmp_ops[s->op], s->cf);
+	return l->field < 0 ? c : c->kid[l->field];
+}
+
+/* Narrow the selection idx[0..n) to the rows where constant comparison l holds. */
+static size_t leaf_select_sel(const struct sl_kernels *k, const sl_cmp_leaf *l, const sl_col *c,
+			      uint32_t *idx, size_t n)
+{
+	const sl_col *v = leaf_col(l, c);
+	return l->kind == SL_I64 ? k->filter_i64_sel(v->v.i64, idx, n, cmp_ops[l->op], l->ci, idx)
+				 : k->filter_f64_sel(v->v.f64, idx, n, cmp_ops[l->op], l->cf, idx);
 }
 
 size_t sl_cmp_select(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_col *c, size_t n,
 		     uint32_t *idx)
 {
-	const sl_col *v = s->field < 0 ? c : c->kid[s->field];
-	const sl_col *w = s->rfield < 0 ? NULL : c->kid[s->rfield];
-	sl_cmp op = cmp_ops[s->op];
-	if (s->kind == SL_I64)
-		return w ? k->filter_i64_col(v->v.i64, w->v.i64, n, op, idx)
-			 : k->filter_i64(v->v.i64, n, op, s->ci, idx);
-	return w ? k->filter_f64_col(v->v.f64, w->v.f64, n, op, idx)
-		 : k->filter_f64(v->v.f64, n, op, s->cf, idx);
+	const sl_cmp_leaf *l = &s->c[0];
+	const sl_col *v = leaf_col(l, c);
+	const sl_col *w = l->rfield < 0 ? NULL : c->kid[l->rfield];
+	sl_cmp op = cmp_ops[l->op];
+	size_t kept = l->kind == SL_I64 ? (w ? k->filter_i64_col(v->v.i64, w->v.i64, n, op, idx)
+					     : k->filter_i64(v->v.i64, n, op, l->ci, idx))
+					: (w ? k->filter_f64_col(v->v.f64, w->v.f64, n, op, idx)
+					     : k->filter_f64(v->v.f64, n, op, l->cf, idx));
+	for (int i = 1; i < s->n && kept; i++)
+		kept = leaf_select_sel(k, &s->c[i], c, idx, kept);
+	return kept;
+}
+
+size_t sl_cmp_count(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_col *c, size_t n,
+		    uint32_t *idx)
+{
+	if (!sl_cmp_count_needs_sel(s)) {
+		const sl_cmp_leaf *l = &s->c[0];
+		const sl_col *v = leaf_col(l, c);
+		return l->kind == SL_I64 ? k->count_i64(v->v.i64, n, cmp_ops[l->op], l->ci)
+					 : k->count_f64(v->v.f64, n, cmp_ops[l->op], l->cf);
+	}
+	if (s->n == 1) /* one two-field comparison */
+		return sl_cmp_select(k, s, c, n, idx);
+	sl_cmp_shape most = *s; /* all but the last comparison select, the last counts */
+	most.n--;
+	size_t kept = sl_cmp_select(k, &most, c, n, idx);
+	const sl_cmp_leaf *l = &s->c[s->n - 1];
+	const sl_col *v = leaf_col(l, c);
+	return !kept               ? 0
+	       : l->kind == SL_I64 ? k->count_i64_sel(v->v.i64, idx, kept, cmp_ops[l->op], l->ci)
+				   : k->count_f64_sel(v->v.f64, idx, kept, cmp_ops[l->op], l->cf);
 }
 
 int sl_lambda_pair_const(const sl_lambda *l, int64_t *c)

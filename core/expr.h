@@ -70,28 +70,44 @@ sl_col *sl_lambda_eval(const sl_lambda *l, sl_col *const *args, size_t n, sl_xev
 void sl_xeval_init(sl_xeval *ev, sl_mem *m);
 void sl_xeval_fini(sl_xeval *ev);
 
-/* A predicate a filter kernel runs directly: element (field < 0) or tuple field `field`
- * of the argument, compared with a constant of the same numeric type. */
-typedef struct sl_cmp_shape {
+/* One comparison a filter kernel runs directly: element (field < 0) or tuple field `field`
+ * of the argument, compared with a constant of the same numeric type or another field. */
+typedef struct sl_cmp_leaf {
 	int field;  /* -1: the argument itself; else its tuple field */
 	int op;     /* SL_OP_EQ .. SL_OP_GE */
 	int kind;   /* SL_I64 or SL_F64 */
 	int rfield; /* -1: the right side is the constant ci / cf; else a tuple field */
 	int64_t ci;
 	double cf;
+} sl_cmp_leaf;
+#define SL_CMP_MAX 4
+/* A predicate the filter kernels run: the conjunction (&&) of n comparisons; only c[0] may
+ * compare two fields (the kernels over a selection take a constant). */
+typedef struct sl_cmp_shape {
+	int n; /* 1..SL_CMP_MAX */
+	sl_cmp_leaf c[SL_CMP_MAX];
 } sl_cmp_shape;
 /* 1 and *out filled if l (one parameter) is `x OP c`, `x._k OP c` or `x._j OP x._k` with x
  * (or x._k) a Long or Double and c a constant of that type (or x._j and x._k of one such
- * type); else 0. */
+ * type), or up to SL_CMP_MAX of those joined by && with at most one of the two-field kind
+ * (a range filter, `x => x > 0 && x < 100`); else 0. */
 int sl_lambda_cmp_const(const sl_lambda *l, sl_cmp_shape *out);
 
-/* Run a comparison of that shape over rows [0, n) of c (the argument's column) with k's
- * filter kernels: idx[0..return) = the rows where it holds, in order. */
+/* Run a predicate of that shape over rows [0, n) of c (the argument's column) with k's
+ * filter kernels (the first comparison over the column, the others over the selection):
+ * idx[0..return) = the rows where it holds, in order. */
 size_t sl_cmp_select(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_col *c, size_t n,
 		     uint32_t *idx);
-/* How many rows of [0, n) that comparison holds for, with k's count kernels; only for a
- * constant right side (s->rfield < 0). */
-size_t sl_cmp_count(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_col *c, size_t n);
+/* How many rows of [0, n) the predicate holds for: the count kernel for one comparison
+ * with a constant (idx unused, may be NULL), else the selection of all but the last
+ * comparison in idx (n entries) and the count over it (count_*_sel). */
+size_t sl_cmp_count(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_col *c, size_t n,
+		    uint32_t *idx);
+/* sl_cmp_count needs idx. */
+static inline int sl_cmp_count_needs_sel(const sl_cmp_shape *s)
+{
+	return s->n > 1 || s->c[0].rfield >= 0;
+}
 
 /* 1 and *c set if l (one parameter) is `x => (x, c)` with c a Long constant; else 0. */
 int sl_lambda_pair_const(const sl_lambda *l, int64_t *c);

@@ -910,8 +910,8 @@ static void red_task(void *arg, size_t p, int worker)
 	j->vf[p] = 0;
 	if (!n)
 		return;
-	if (!j->red && j->where->rfield < 0) {
-		j->rows[p] = sl_cmp_count(k, j->where, c, n);
+	if (!j->red && !sl_cmp_count_needs_sel(j->where)) {
+		j->rows[p] = sl_cmp_count(k, j->where, c, n, NULL);
 		return;
 	}
 	uint32_t *sel = NULL;
@@ -922,7 +922,8 @@ static void red_task(void *arg, size_t p, int worker)
 			atomic_store_explicit(&j->failed, 1, memory_order_relaxed);
 			return;
 		}
-		n = sl_cmp_select(k, j->where, c, len, sel);
+		n = j->red ? sl_cmp_select(k, j->where, c, len, sel)
+			   : sl_cmp_count(k, j->where, c, len, sel);
 	}
 	j->rows[p] = n;
 	int red = j->red;

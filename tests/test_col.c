@@ -668,7 +668,8 @@ Test(col, fused_filter_reductions_survive_allocation_failures)
 				want += v, kept++;
 		}
 	}
-	sl_cmp_shape where = {.field = -1, .op = SL_OP_GT, .kind = SL_I64, .rfield = -1, .ci = 2};
+	sl_cmp_shape where = {
+	    .n = 1, .c = {{.field = -1, .op = SL_OP_GT, .kind = SL_I64, .rfield = -1, .ci = 2}}};
 	sl_lambda sum = {.reducer = SL_RED_SUM};
 	size_t base = sl_mem_in_use(mem);
 	int failed = 0;

@@ -884,6 +884,81 @@ Test(engine, too_deep_stream_graph_is_refused_at_start)
 	}
 }
 
+/* A conjunction of comparisons (a range filter) runs the filter kernels, the first over the
+ * column and the rest over its selection; fused counts end in count_*_sel: the same rows
+ * as the evaluator's (`(...) && true` is not a kernel shape), on every ISA, for Longs,
+ * Doubles with NaN and -0.0, tuple fields and a two-field comparison (run first wherever it
+ * is written). */
+Test(engine, range_filters_agree_with_the_evaluator)
+{
+	const char *fl = qfile("rl.jsonl", "[5, 1, -2, 9, 4, 7, 3, 3]\n[1, 0, -1]\n[]\n");
+	const char *fd =
+	    qfile("rd.jsonl", "[\"0.5\", \"NaN\", \"-0.0\", \"0.0\", \"1.0\", \"-1.0\", "
+			      "\"-0.5\"]\n[\"NaN\"]\n[]\n");
+	const char *ft = qfile("rt.jsonl", "[[\"a\", 5, 6], [\"b\", 1, 0], [\"c\", 7, 7], [\"d\", "
+					   "-3, 2], [\"e\", 2, 9]]\n[[\"f\", 0, 1]]\n[]\n");
+	static const char *preds[][2] = {
+	    {"l.filter(x => x > 2 && x < 9)", "5\n4\n7\n3\n3\n"},
+	    {"l.filter(x => x > 2 && x < 9).count()", "5\n"},
+	    {"l.filter(x => x >= 3 && x != 7 && x <= 9 && x != 4).reduce(_ + _)", "20\n"},
+	    {"l.filter(x => x > 2 && x < 9).reduce(math.max(_, _))", "7\n"},
+	    {"d.filter(x => x > -1.0 && x < 1.0)", "0.5\n-0.0\n0.0\n-0.5\n"},
+	    {"d.filter(x => x >= -0.0 && x <= 0.0).reduce(_ + _)", "0.0\n"},
+	    {"d.filter(x => x != 0.5 && x != 1.0).count()", "5\n"},
+	    {"t.filter(x => x._2 > 0 && x._2 < x._3).map(_._1)", "a\ne\n"},
+	    {"t.filter(x => x._2 > 0 && x._2 < x._3).count()", "2\n"},
+	    {"t.filter(x => x._3 >= 6 && x._2 > 1 && x._2 <= 7).count()", "3\n"},
+	};
+	enum { NP = sizeof(preds) / sizeof(preds[0]), NB = 3 };
+	const char *isas[] = {"scalar", "avx2", "avx512"};
+	for (int k = 0; k < 3; k++) {
+		int e = 0;
+		if (!sluice_isa(isas[k], &e))
+			continue; /* this CPU lacks it */
+		char p[4096];
+		int at = snprintf(p, sizeof(p),
+				  "val l = queueStream(\"%s\", partitions = 3)\n"
+				  "val d = queueStream(\"%s\", partitions = 2).map(_.toDouble)\n"
+				  "val t = queueStream(\"%s\", partitions = 2)\n",
+				  fl, fd, ft);
+		for (int q = 0; q < NP; q++) {
+			/* the evaluator's twin: the same predicate, then `&& true` */
+			const char *f = strstr(preds[q][0], "=> ") + 3;
+			const char *close = strchr(f, ')');
+			at +=
+			    snprintf(p + at, sizeof(p) - (size_t)at,
+				     "%s.print()\n%.*s(x => (%.*s) && true)%s.print()\n",
+				     preds[q][0], (int)(strstr(preds[q][0], "(x =>") - preds[q][0]),
+				     preds[q][0], (int)(close - f), f, close + 1);
+		}
+		cr_assert_lt((size_t)at, sizeof(p));
+		char *buf = run_text_isa(p, isas[k], 2, NB, 0);
+		char *pos = strstr(buf, "Time: ");
+		char *blk[NB][2 * NP];
+		for (int b = 0; b < NB; b++)
+			for (int q = 0; q < 2 * NP; q++) {
+				char *end = pos ? strstr(pos, "\n\n") : NULL;
+				cr_assert_not_null(end, "%s", buf);
+				blk[b][q] = strndup(pos, (size_t)(end + 2 - pos));
+				pos = strstr(end, "Time: ");
+			}
+		for (int b = 0; b < NB; b++)
+			for (int q = 0; q < NP; q++)
+				cr_assert_str_eq(blk[b][2 * q], blk[b][2 * q + 1],
+						 "%s, batch %d: %s", isas[k], b, preds[q][0]);
+		for (int q = 0; q < NP; q++) {
+			char want[128];
+			snprintf(want, sizeof(want), "-\n%s\n", preds[q][1]);
+			cr_assert(strstr(blk[0][2 * q], want), "%s: %s gave %s", isas[k],
+				  preds[q][0], blk[0][2 * q]);
+		}
+		for (int b = 0; b < NB; b++)
+			for (int q = 0; q < 2 * NP; q++)
+				free(blk[b][q]);
+		free(buf);
+	}
+}
+
 /* Which shapes fuse: count() after any kernel filter, reduce with a built-in reducer after
  * filter(x OP c) on Longs or Doubles, both reading the filter's parent; not a filter the
  * evaluator runs, a general reduce function, or a map in between. */
@@ -899,8 +974,13 @@ Test(engine, filter_fusion_reads_the_filters_parent)
 		 "val n1 = l.filter(x => x > 2 && true).count()\n"
 		 "val n2 = l.filter(_ > 2).reduce((a, b) => a + b + 0)\n"
 		 "val n3 = l.filter(_ > 2).map(x => x).count()\nval n4 = l.count()\n"
+		 "val c4 = l.filter(x => x > 2 && x < 9).count()\n"
+		 "val r3 = d.filter(x => x > 0.0 && x < 9.0).reduce(_ + _)\n"
+		 "val n5 = l.filter(x => x > 1 && x > 2 && x > 3 && x > 4 && x > 5).count()\n"
+		 "val n6 = t.filter(x => x._1 < x._2 && x._2 < x._1).count()\n"
 		 "c1.print()\nc2.print()\nc3.print()\nr1.print()\nr2.print()\nn1.print()\n"
-		 "n2.print()\nn3.print()\nn4.print()",
+		 "n2.print()\nn3.print()\nn4.print()\nc4.print()\nr3.print()\nn5.print()\n"
+		 "n6.print()",
 		 f);
 	sluice_config cfg;
 	sluice_config_init(&cfg);
@@ -911,13 +991,14 @@ Test(engine, filter_fusion_reads_the_filters_parent)
 	cr_assert_not_null(ctx, "%s", err.msg);
 	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
 #define DS(name) ((sl_dstream *)sluice_context_stream(ctx, name))
-	const char *fused[][2] = {{"c1", "l"}, {"c2", "t"}, {"c3", "t"}, {"r1", "l"}, {"r2", "d"}};
+	const char *fused[][2] = {{"c1", "l"}, {"c2", "t"}, {"c3", "t"}, {"r1", "l"},
+				  {"r2", "d"}, {"c4", "l"}, {"r3", "d"}};
 	for (size_t i = 0; i < sizeof(fused) / sizeof(fused[0]); i++) {
 		cr_assert_not_null(DS(fused[i][0]));
 		cr_assert_eq(DS(fused[i][0])->fuse_src, DS(fused[i][1]), "%s", fused[i][0]);
 	}
-	const char *plain[] = {"n1", "n2", "n3", "n4"};
-	for (size_t i = 0; i < 4; i++)
+	const char *plain[] = {"n1", "n2", "n3", "n4", "n5", "n6"}; /* 5 comparisons; 2 two-field */
+	for (size_t i = 0; i < 6; i++)
 		cr_assert_null(DS(plain[i])->fuse_src, "%s", plain[i]);
 #undef DS
 	sluice_context_free(ctx);
