@@ -75,6 +75,12 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 		int64_t b = c.batch_interval_ms < 200 ? c.batch_interval_ms : 200;
 		while (c.batch_interval_ms % b)
 			b--;
+		/* a batch of more than 2^20 such blocks (over ~58 h, or no divisor near 200 ms):
+		 * the smallest divisor that keeps it at 2^20 blocks */
+		if (c.batch_interval_ms / b > (1 << 20))
+			for (b = (c.batch_interval_ms + (1 << 20) - 1) >> 20;
+			     c.batch_interval_ms % b; b++)
+				;
 		c.block_interval_ms = b;
 	}
 	if (c.block_interval_ms <= 0 || c.block_interval_ms > c.batch_interval_ms ||
@@ -90,7 +96,7 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 		 * generator's, a receiver's blocks): millions of them per batch exhaust memory */
 		sl_error_set(err, -EINVAL,
 			     "batch interval (%lld ms) is more than %d block intervals (%lld ms); "
-			     "choose a longer block interval",
+			     "choose a longer block interval, or leave it to the default",
 			     (long long)c.batch_interval_ms, 1 << 20,
 			     (long long)c.block_interval_ms);
 		return NULL;
@@ -552,8 +558,10 @@ static int check_depth(sluice_context *ctx, sluice_error *err)
 				     "the stream graph is more than %d streams deep here (%s); "
 				     "shorten the chain of vals",
 				     SL_MAX_GRAPH_DEPTH, d->opname);
-			err->line = d->line;
-			err->col = d->col;
+			if (err) {
+				err->line = d->line;
+				err->col = d->col;
+			}
 			return -EINVAL;
 		}
 	}

@@ -289,11 +289,12 @@ static void report_skipped(struct rsrc *s, int64_t time)
 		/* relaxed: a statistic */
 		n += atomic_load_explicit(&s->rs[i]->skipped, memory_order_relaxed);
 	if (n > s->skipped_seen)
-		sl_log(
-		    s->base.env, SL_LOG_WARN,
-		    "%s skipped %llu record(s) longer than maxRecord (%zu bytes) by batch %lld ms",
-		    s->r->ops->name, (unsigned long long)(n - s->skipped_seen), s->r->max_record,
-		    (long long)time);
+		sl_log(s->base.env, SL_LOG_WARN,
+		       "%s skipped %llu record(s) by batch %lld ms: longer than maxRecord (%zu "
+		       "bytes), "
+		       "or dropped for an error logged above",
+		       s->r->ops->name, (unsigned long long)(n - s->skipped_seen), (long long)time,
+		       s->r->max_record);
 	s->skipped_seen = n;
 }
 

@@ -174,8 +174,10 @@ except subprocess.TimeoutExpired:
     check("SIGINT stops gracefully with exit 0", False, "did not stop")
 
 # --- values out of range are clear errors, not overflows or silent defaults
-rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "--batch", "1000h", 'queueStream("words.jsonl").count().print()')
+rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "--batch", "1000h", "--block", "200ms", 'queueStream("words.jsonl").count().print()')
 check("a batch of millions of block intervals", rc == 2 and "is more than 1048576 block intervals" in err, err)
+rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "--batch", "1000h", 'queueStream("words.jsonl").count().print()')
+check("a long batch gets a default block interval that keeps it at 2^20 blocks", rc == 0 and "\n2\n" in out, out + err)
 for pipe, want in [
         ('queueStream("words.jsonl", 4294967298).print()', "partitions must be in -1048576..1048576"),
         ('generator("numbers", keys = 0, rate = 3).print()', "keys must be >= 1, got 0"),
@@ -205,8 +207,9 @@ for flag, val in [("--batch", "0x10"), ("--batch", "1e3"), ("--batch", " 1s"), (
                   ("--workers", "+2"), ("--workers", " 2")]:
     rc, out, err = manual('queueStream("words.jsonl").count().print()', 1, flag, val)
     check("loose number %s %r is a usage error" % (flag, val), rc == 2 and flag in err, err)
-rc, out, err = manual('queueStream("words.jsonl").count().print()', 1, "--batch", "1.5s")
-check("a decimal duration is fine", rc == 0, err)
+for val in ["1.5s", "2sec", "100ms", "1000", "72h"]:
+    rc, out, err = manual('queueStream("words.jsonl").count().print()', 1, "--batch", val)
+    check("--batch %s is fine" % val, rc == 0, err)
 
 with open(os.path.join(TMP, "bom.jsonl"), "wb") as f:
     f.write(b"\xef\xbb\xbf[1, 2]\n[3]\n")

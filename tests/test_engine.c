@@ -849,7 +849,9 @@ Test(engine, filter_count_and_reduce_fusion_agrees_with_the_general_path)
 Test(engine, too_deep_stream_graph_is_refused_at_start)
 {
 	const char *f = qfile("deep.jsonl", "[1, 2, 3]\n");
-	for (int n = 998; n <= 20000; n += 20000 - 998) {
+	static const int lens[] = {998, 999, 20000};
+	for (int li = 0; li < 3; li++) {
+		int n = lens[li];
 		size_t cap = 64 + (size_t)n * 40 + strlen(f);
 		char *p = malloc(cap);
 		cr_assert_not_null(p);

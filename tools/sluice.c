@@ -95,13 +95,14 @@ static int parse_duration(const char *s, int64_t *ms)
 	/* digits with at most one '.', then the unit: strtod alone would also take " 1s",
 	 * "+1s", "0x10" and "1e3" */
 	size_t digits = strspn(s, "0123456789");
-	if (!digits || (s[digits] == '.' && !isdigit((unsigned char)s[digits + 1])) ||
-	    (s[digits] == '.' && strchr(s + digits + 1, '.')) || strpbrk(s, "eExXpP+- \t") != NULL)
+	if (!digits || (s[digits] == '.' && !isdigit((unsigned char)s[digits + 1])))
 		return -1;
+	/* the number is digits[.digits], and strtod must stop exactly there: the unit follows */
+	size_t num = digits + (s[digits] == '.' ? 1 + strspn(s + digits + 1, "0123456789") : 0);
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (end == s || errno || v <= 0)
+	if (end != s + num || errno || v <= 0)
 		return -1;
 	double mul;
 	if (!*end || !strcmp(end, "ms"))
@@ -346,7 +347,7 @@ static int cmd_run(int argc, char **argv, int demo)
 				   : strstr(err.msg, "workers")        ? "--workers"
 				   : strstr(err.msg, "rate")           ? "--max-rate/--backpressure"
 								       : NULL;
-		if (from && err.code == -EINVAL)
+		if (from && (err.code == -EINVAL || err.code == -ENOTSUP))
 			fprintf(stderr, "sluice: %s: %s\n", from, err.msg);
 		else
 			print_error("error", &err);
