@@ -118,6 +118,25 @@ static int build_error(const char *pipeline, sluice_error *err)
 	"-------------------------------------------\nTime: " t                                    \
 	" ms\n-------------------------------------------\n"
 
+/* The first n printed blocks of buf ("Time: ..." up to the blank line that ends it), each
+ * copied into out[] (free with free_blocks); fails the test if there are fewer. */
+static void split_blocks(const char *buf, size_t n, char **out)
+{
+	const char *pos = strstr(buf, "Time: ");
+	for (size_t q = 0; q < n; q++) {
+		const char *end = pos ? strstr(pos, "\n\n") : NULL;
+		cr_assert_not_null(end, "block %zu of %zu missing in:\n%s", q, n, buf);
+		out[q] = strndup(pos, (size_t)(end + 2 - pos));
+		pos = strstr(end, "Time: ");
+	}
+}
+
+static void free_blocks(char **b, size_t n)
+{
+	for (size_t q = 0; q < n; q++)
+		free(b[q]);
+}
+
 Test(engine, print_format_and_ellipsis)
 {
 	char p[1024];
@@ -732,14 +751,8 @@ Test(engine, two_column_filter_kernel_agrees_with_the_evaluator)
 				 f, ops[o], ops[o], ops[o], ops[o]);
 			char *buf = run_text_isa(p, isas[k], 0, 1, 0);
 			/* four outputs: the kernel's and the evaluator's, twice */
-			char *out[4], *at = strstr(buf, "Time: ");
-			cr_assert_not_null(at);
-			for (int q = 0; q < 4; q++) { /* each up to the blank line that ends it */
-				char *end = at ? strstr(at, "\n\n") : NULL;
-				cr_assert_not_null(end, "%s", buf);
-				out[q] = strndup(at, (size_t)(end + 2 - at));
-				at = strstr(end, "Time: ");
-			}
+			char *out[4];
+			split_blocks(buf, 4, out);
 			cr_assert_str_eq(out[0], out[1], "%s %s", isas[k], ops[o]);
 			cr_assert_str_eq(out[2], out[3], "%s %s", isas[k], ops[o]);
 			if (o == 2) { /* < */
@@ -748,8 +761,7 @@ Test(engine, two_column_filter_kernel_agrees_with_the_evaluator)
 			}
 			if (o == 0) /* -0.0 == 0.0 */
 				cr_assert(strstr(out[2], "\n1\n2\n\n"), "%s", out[2]);
-			for (int q = 0; q < 4; q++)
-				free(out[q]);
+			free_blocks(out, 4);
 			free(buf);
 		}
 	}
@@ -805,14 +817,8 @@ Test(engine, filter_count_and_reduce_fusion_agrees_with_the_general_path)
 		cr_assert_lt((size_t)at, sizeof(p));
 		char *buf = run_text_isa(p, isas[k], 2, 3, 0);
 		enum { NB = 2 * NP + 2 }; /* printed blocks per batch */
-		char *blk[3][NB], *pos = strstr(buf, "Time: ");
-		for (int b = 0; b < 3; b++)
-			for (int q = 0; q < NB; q++) { /* each up to the blank line that ends it */
-				char *end = pos ? strstr(pos, "\n\n") : NULL;
-				cr_assert_not_null(end, "%s", buf);
-				blk[b][q] = strndup(pos, (size_t)(end + 2 - pos));
-				pos = strstr(end, "Time: ");
-			}
+		char *blk[3][NB];
+		split_blocks(buf, 3 * NB, &blk[0][0]);
 		for (int b = 0; b < 3; b++)
 			for (int q = 0; q < NP; q++)
 				cr_assert_str_eq(blk[b][2 * q], blk[b][2 * q + 1],
@@ -837,9 +843,7 @@ Test(engine, filter_count_and_reduce_fusion_agrees_with_the_general_path)
 		cr_assert(strstr(blk[0][2 * NP], "\n6\n\n"), "%s", blk[0][2 * NP]);
 		cr_assert(strstr(blk[0][2 * NP + 1], "\n5\n9\n4\n7\n3\n3\n\n"), "%s",
 			  blk[0][2 * NP + 1]);
-		for (int b = 0; b < 3; b++)
-			for (int q = 0; q < NB; q++)
-				free(blk[b][q]);
+		free_blocks(&blk[0][0], 3 * NB);
 		free(buf);
 	}
 }
@@ -935,15 +939,8 @@ Test(engine, range_filters_agree_with_the_evaluator)
 		}
 		cr_assert_lt((size_t)at, sizeof(p));
 		char *buf = run_text_isa(p, isas[k], 2, NB, 0);
-		char *pos = strstr(buf, "Time: ");
 		char *blk[NB][2 * NP];
-		for (int b = 0; b < NB; b++)
-			for (int q = 0; q < 2 * NP; q++) {
-				char *end = pos ? strstr(pos, "\n\n") : NULL;
-				cr_assert_not_null(end, "%s", buf);
-				blk[b][q] = strndup(pos, (size_t)(end + 2 - pos));
-				pos = strstr(end, "Time: ");
-			}
+		split_blocks(buf, NB * 2 * NP, &blk[0][0]);
 		for (int b = 0; b < NB; b++)
 			for (int q = 0; q < NP; q++)
 				cr_assert_str_eq(blk[b][2 * q], blk[b][2 * q + 1],
@@ -954,9 +951,7 @@ Test(engine, range_filters_agree_with_the_evaluator)
 			cr_assert(strstr(blk[0][2 * q], want), "%s: %s gave %s", isas[k],
 				  preds[q][0], blk[0][2 * q]);
 		}
-		for (int b = 0; b < NB; b++)
-			for (int q = 0; q < 2 * NP; q++)
-				free(blk[b][q]);
+		free_blocks(&blk[0][0], NB * 2 * NP);
 		free(buf);
 	}
 }
@@ -1043,15 +1038,8 @@ Test(engine, fused_double_reductions_agree_with_the_evaluator)
 				    snprintf(p + at, sizeof(p) - (size_t)at,
 					     "%s.print()\n%s.print()\n", pairs[q][0], pairs[q][1]);
 			char *buf = run_text_isa(p, isas[k], 2, NB, 0);
-			char *pos = strstr(buf, "Time: ");
 			char *blk[NB][2 * NP];
-			for (int b = 0; b < NB; b++)
-				for (int q = 0; q < 2 * NP; q++) {
-					char *end = pos ? strstr(pos, "\n\n") : NULL;
-					cr_assert_not_null(end, "%s", buf);
-					blk[b][q] = strndup(pos, (size_t)(end + 2 - pos));
-					pos = strstr(end, "Time: ");
-				}
+			split_blocks(buf, NB * 2 * NP, &blk[0][0]);
 			for (int b = 0; b < NB; b++)
 				for (int q = 0; q < NP; q++)
 					cr_assert_str_eq(blk[b][2 * q], blk[b][2 * q + 1],
@@ -1064,9 +1052,7 @@ Test(engine, fused_double_reductions_agree_with_the_evaluator)
 			cr_assert(strstr(blk[2][4], "\n0.0\n\n"), "%s", blk[2][4]);  /* max */
 			cr_assert(strstr(blk[3][6], "\nNaN\n\n"), "%s", blk[3][6]);  /* NaN wins */
 			cr_assert(strstr(blk[3][8], "\n3\n\n"), "%s", blk[3][8]); /* NaN != 1.5 */
-			for (int b = 0; b < NB; b++)
-				for (int q = 0; q < 2 * NP; q++)
-					free(blk[b][q]);
+			free_blocks(&blk[0][0], NB * 2 * NP);
 			free(buf);
 		}
 	}
