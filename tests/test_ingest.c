@@ -145,23 +145,34 @@ static int slow_count(void *arg, int64_t t, const sluice_batch *b)
 	return 0;
 }
 
-Test(ingest, slow_pipeline_bounds_memory_and_loses_nothing, .timeout = 120)
+/* A context (not started) reading socketServerStream on port as stream "s", each batch
+ * handed to fn(arg). */
+static sluice_context *server_context(int port, int64_t batch_ms, int64_t block_ms,
+				      sluice_foreach_fn fn, void *arg)
 {
-	int port = free_port();
 	sluice_config cfg;
 	sluice_config_init(&cfg);
-	cfg.batch_interval_ms = 100;
-	cfg.block_interval_ms = 20;
+	cfg.batch_interval_ms = batch_ms;
+	cfg.block_interval_ms = block_ms;
 	cfg.no_pin = 1;
 	sluice_error err = {0};
 	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	cr_assert_not_null(ctx, "%s", err.msg);
 	char p[128];
 	snprintf(p, sizeof(p), "val s = socketServerStream(\"127.0.0.1:%d\")", port);
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	cr_assert_eq(sluice_stream_foreach_batch(sluice_context_stream(ctx, "s"), fn, arg, &err), 0,
+		     "%s", err.msg);
+	return ctx;
+}
+
+Test(ingest, slow_pipeline_bounds_memory_and_loses_nothing, .timeout = 120)
+{
+	int port = free_port();
 	struct slow sl = {0};
 	atomic_store(&sl.sleep_ms, 400); /* the pipeline is 4x slower than the batch interval */
-	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
-	cr_assert_eq(
-	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "s"), slow_count, &sl, &err), 0);
+	sluice_context *ctx = server_context(port, 100, 20, slow_count, &sl);
+	sluice_error err = {0};
 	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
 	struct sender snd = {.port = port, .lines = 8000000}; /* 800 MB */
 	pthread_t th;
@@ -335,19 +346,10 @@ static int block_once(void *arg, int64_t t, const sluice_batch *b)
 Test(ingest, receiving_goes_on_while_an_output_blocks, .timeout = 120)
 {
 	int port = free_port();
-	sluice_config cfg;
-	sluice_config_init(&cfg);
-	cfg.batch_interval_ms = 500;
-	cfg.block_interval_ms = 20;
-	cfg.no_pin = 1;
+	struct blocking k = {0};
+	sluice_context *ctx = server_context(port, 500, 20, block_once, &k);
+	k.ctx = ctx; /* before start: the first batch reads it */
 	sluice_error err = {0};
-	sluice_context *ctx = sluice_context_new(&cfg, &err);
-	char p[128];
-	snprintf(p, sizeof(p), "val s = socketServerStream(\"127.0.0.1:%d\")", port);
-	struct blocking k = {.ctx = ctx};
-	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
-	cr_assert_eq(
-	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "s"), block_once, &k, &err), 0);
 	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
 	/* sends until the stop closes the connection */
 	struct sender snd = {.port = port, .lines = (size_t)1 << 40};
@@ -378,19 +380,10 @@ Test(ingest, receiving_goes_on_while_an_output_blocks, .timeout = 120)
 Test(ingest, graceful_stop_drains_received_data_into_a_last_batch, .timeout = 60)
 {
 	int port = free_port();
-	sluice_config cfg;
-	sluice_config_init(&cfg);
-	cfg.batch_interval_ms = 2000; /* long batches: the data is still unbatched at stop */
-	cfg.block_interval_ms = 1000;
-	cfg.no_pin = 1;
-	sluice_error err = {0};
-	sluice_context *ctx = sluice_context_new(&cfg, &err);
-	char p[128];
-	snprintf(p, sizeof(p), "val s = socketServerStream(\"127.0.0.1:%d\")", port);
 	struct slow sl = {0};
-	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
-	cr_assert_eq(
-	    sluice_stream_foreach_batch(sluice_context_stream(ctx, "s"), slow_count, &sl, &err), 0);
+	/* long batches: the data is still unbatched at stop */
+	sluice_context *ctx = server_context(port, 2000, 1000, slow_count, &sl);
+	sluice_error err = {0};
 	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
 	struct sender snd = {.port = port, .lines = 20000};
 	pthread_t th;
