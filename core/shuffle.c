@@ -945,6 +945,18 @@ static void red_task(void *arg, size_t p, int worker)
 		sl_dealloc(j->env->mem, sel, len * 4);
 }
 
+/* Free red_run's arrays (any of them may be NULL). */
+static void red_free(struct red_job *j)
+{
+	size_t np = j->in->nparts ? j->in->nparts : 1;
+	if (j->vi)
+		sl_dealloc(j->env->mem, j->vi, np * sizeof(*j->vi));
+	if (j->vf)
+		sl_dealloc(j->env->mem, j->vf, np * sizeof(*j->vf));
+	if (j->rows)
+		sl_dealloc(j->env->mem, j->rows, np * sizeof(*j->rows));
+}
+
 /* Run red_task over in's partitions. 0 or -ENOMEM (everything freed). */
 static int red_run(struct red_job *j)
 {
@@ -954,28 +966,20 @@ static int red_run(struct red_job *j)
 	j->vf = sl_alloc(m, -1, np * sizeof(*j->vf));
 	j->rows = sl_alloc(m, -1, np * sizeof(*j->rows));
 	atomic_init(&j->failed, 0);
-	if (j->vi && j->vf && j->rows && j->env->workers)
+	if (!j->vi || !j->vf || !j->rows) {
+		red_free(j);
+		return -ENOMEM;
+	}
+	if (j->env->workers)
 		sl_workers_run(j->env->workers, j->in->nparts, red_task, j);
-	else if (j->vi && j->vf && j->rows) /* an env without a pool (tests) */
+	else /* an env without a pool (tests) */
 		for (size_t p = 0; p < j->in->nparts; p++)
 			red_task(j, p, 0);
-	if (j->vi && j->vf && j->rows && !atomic_load_explicit(&j->failed, memory_order_relaxed))
-		return 0;
-	if (j->vi)
-		sl_dealloc(m, j->vi, np * sizeof(*j->vi));
-	if (j->vf)
-		sl_dealloc(m, j->vf, np * sizeof(*j->vf));
-	if (j->rows)
-		sl_dealloc(m, j->rows, np * sizeof(*j->rows));
-	return -ENOMEM;
-}
-
-static void red_free(struct red_job *j)
-{
-	size_t np = j->in->nparts ? j->in->nparts : 1;
-	sl_dealloc(j->env->mem, j->vi, np * sizeof(*j->vi));
-	sl_dealloc(j->env->mem, j->vf, np * sizeof(*j->vf));
-	sl_dealloc(j->env->mem, j->rows, np * sizeof(*j->rows));
+	if (atomic_load_explicit(&j->failed, memory_order_relaxed)) {
+		red_free(j);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int64_t sl_filter_count(sl_env *env, const sl_rdd *in, const sl_cmp_shape *where)
