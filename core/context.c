@@ -348,8 +348,9 @@ static int wait_until(sluice_context *ctx, int64_t when)
 		int64_t now = now_ms();
 		if (now >= when && (!ctx->has_builder || ctx->sealed >= when))
 			break;
-		int64_t until = now < when ? when : now + ctx->env.block_ms; /* tick due now */
-		if (ctx->has_builder && until > now + ctx->env.block_ms)
+		/* with a builder: at most a block interval (its tick, or a stop request) */
+		int64_t until = when;
+		if (ctx->has_builder && (now >= when || when - now > ctx->env.block_ms))
 			until = now + ctx->env.block_ms;
 		struct timespec ts = abs_ms(until);
 		pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
