@@ -12,8 +12,9 @@
  * 1e-9 relative: their summation order differs by ISA). Baseline lines have isa "-".
  * Issue 4 goals: sum/min/max/filter >= 80 % of the baseline; grouped sum >= 500 Mrows/s up to
  * 4 K keys (>= 150 M at 100 K, >= 60 M at 1 M). The keyed rows (hash_i64, dict_put_i64,
- * keyed_sum_i64 = hash + probe/insert (one fused call) + grouped sum of a Long key column into
- * an empty dictionary; keyed_sum_i64_split the same with hashing as its own call; hash_str,
+ * keyed_sum_i64 = hash + probe/insert + add per row (dict_sum_i64, one pass) of a Long key
+ * column into an empty dictionary; keyed_sum_i64_split the same in three calls (hash,
+ * probe/insert into ids, grouped sum); hash_str,
  * dict_find_str) are per key count (_k1024 ...), keys uniform per row;
  * keyed_sum_i64_dense: the same with keys 0..K-1, which take the direct map (dict_direct_i64)
  * as Long keys in a small range do in the engine; those two are the figures to set beside
@@ -290,26 +291,23 @@ static int64_t b_dict_find_str(const sl_kernels *k, bench_data *d, size_t arg)
 }
 
 /* The whole keyed aggregation of (Long key, Long value) rows, sum by key, into an empty
- * dictionary: per block of 1024 rows, hash and probe/insert (one call, dict_put_hash_i64, as
- * core/keydict.c does for Long keys outside the direct map), grouped sum (one call) into
- * dense accumulators. This is what reduceByKey(_ + _) does per partition. */
+ * dictionary, as core/keydict.c does it for Long keys outside the direct map: per block of
+ * 1024 rows, one dict_sum_i64 call (hash, probe/insert and add per row). This is what
+ * reduceByKey(_ + _) does per partition. */
 static int64_t b_keyed_sum_i64(const sl_kernels *k, bench_data *d, size_t arg)
 {
 	enum { B = 1024 };
-	uint64_t h[B];
-	uint32_t ids[B];
+	(void)arg;
 	dict_reset(&bdict);
-	memset(d->acc, 0, arg * sizeof(int64_t));
 	for (size_t r = 0; r < d->n; r += B) {
 		size_t m = d->n - r < B ? d->n - r : B;
-		k->dict_put_hash_i64(&bdict.d, d->vi2 + r, m, h, ids);
-		k->grouped_sum_i64(ids, d->vi + r, m, d->acc);
+		k->dict_sum_i64(&bdict.d, d->vi2 + r, d->vi + r, m, d->acc);
 	}
 	return d->acc[0] ^ d->acc[bdict.d.n / 2] ^ (int64_t)bdict.d.n;
 }
 
-/* The same with hashing as its own call (hash_i64, then dict_put_i64): what the fused
- * kernel saves. */
+/* The same in three calls per block (hash_i64, dict_put_i64, grouped_sum_i64): what the
+ * one pass saves. */
 static int64_t b_keyed_sum_i64_split(const sl_kernels *k, bench_data *d, size_t arg)
 {
 	enum { B = 1024 };

@@ -174,6 +174,19 @@ static void kview(const sl_keydict *d, sl_kdict *v)
 	v->limit = sl_kdict_cap(d->mask + 1);
 }
 
+/* The kernels' view of a Long dictionary with room for what the view allows (v->limit ids):
+ * the table grown if full, the hash array and the key column sized. 0 or -ENOMEM. */
+static int kview_room(sl_keydict *d, sl_kdict *v)
+{
+	if (d->n >= sl_kdict_cap(d->mask + 1) && grow(d))
+		return -ENOMEM;
+	size_t lim = sl_kdict_cap(d->mask + 1);
+	if (hash_room(d, lim) || (d->keys->cap < lim && sl_col_reserve(d->keys, lim - d->n)))
+		return -ENOMEM;
+	kview(d, v);
+	return 0;
+}
+
 /* Long keys: the kernel inserts until the table must grow; grow, go on. With hash set, the
  * hashes h[0..n) are known; without, the kernel computes them into h as it goes. */
 static int put_i64_kernel(sl_keydict *d, const sl_kernels *k, const int64_t *keys, uint64_t *h,
@@ -181,14 +194,9 @@ static int put_i64_kernel(sl_keydict *d, const sl_kernels *k, const int64_t *key
 {
 	size_t done = 0;
 	while (done < n) {
-		if (d->n >= sl_kdict_cap(d->mask + 1) && grow(d))
-			return -ENOMEM;
-		size_t lim = sl_kdict_cap(d->mask + 1);
-		if (hash_room(d, lim) ||
-		    (d->keys->cap < lim && sl_col_reserve(d->keys, lim - d->n)))
-			return -ENOMEM;
 		sl_kdict v;
-		kview(d, &v);
+		if (kview_room(d, &v))
+			return -ENOMEM;
 		if (hash)
 			done += k->dict_put_i64(&v, keys + done, h + done, n - done, ids + done);
 		else
@@ -282,6 +290,28 @@ static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 			if (u < d->dm_len)
 				d->dm[u] = mid[q] + 1;
 		}
+	}
+	return 0;
+}
+
+int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
+		       size_t n, const int64_t *vals, sl_col *acc)
+{
+	const int64_t *keys = src->v.i64 + from;
+	if (!d->dm_tried && !d->n)
+		direct_decide(d, k, keys, n);
+	if (d->dm)
+		return 1;
+	size_t done = 0;
+	while (done < n) {
+		sl_kdict v;
+		if (kview_room(d, &v) ||
+		    (acc->cap < v.limit && sl_col_reserve(acc, v.limit - acc->len)))
+			return -ENOMEM;
+		done += k->dict_sum_i64(&v, keys + done, vals + done, n - done, acc->v.i64);
+		d->n = v.n;
+		d->keys->len = v.n;
+		acc->len = v.n;
 	}
 	return 0;
 }

@@ -79,6 +79,17 @@ int64_t sl_keydict_add_id(sl_keydict *d, size_t j, uint64_t h);
 int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
 			size_t n, uint64_t *h, uint32_t *ids);
 /*
+ * sl_keydict_sum_i64 - reduceByKey(_ + _) in one pass for Long keys and Long values: intern
+ *   rows [from, from + n) of src (Long keys) as sl_keydict_put_rows does and add vals[i] to
+ *   the accumulator of row i's id in acc (a Long column, row = id; it grows with the
+ *   dictionary, a new id's row starting at its first value, and acc->len = d->n after).
+ *   Dictionaries with a direct map take the other path: returns 1 and does nothing (the
+ *   first block decides, as in sl_keydict_put_rows). Else 0, or -ENOMEM (then some rows may
+ *   have been folded).
+ */
+int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
+		       size_t n, const int64_t *vals, sl_col *acc);
+/*
  * sl_keydict_put_gather - intern rows sel[0..n) of src whose hashes are already known
  *   (h[i] is the hash of row sel[i]): ids[i] = the id of row sel[i]. 0 or -ENOMEM.
  *   For merging other dictionaries' keys (src = their keys, h gathered from their hash).

@@ -250,6 +250,12 @@ typedef struct sl_kernels {
 	 *   hash of k[i] for the rows done (the return value), ids as dict_put_i64. */
 	size_t (*dict_put_hash_i64)(sl_kdict *d, const int64_t *k, size_t n, uint64_t *h,
 				    uint32_t *ids);
+	/* dict_sum_i64: reduceByKey(_ + _) of v by k in one pass: the ids dict_put_i64 would
+	 *   give, and acc[id] += v[i] (wrapping) for the rows done (the return value, as
+	 *   dict_put_i64's); a key the call inserts gets acc[id] = its first value, so acc
+	 *   needs room for d->limit ids and nothing of it beyond d->n is read. */
+	size_t (*dict_sum_i64)(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n,
+			       int64_t *acc);
 	size_t (*dict_find_i64)(const sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
 				uint32_t *ids, uint32_t *miss);
 	size_t (*dict_find_str)(const sl_kdict *d, const sl_kstr *s, const uint64_t *h, size_t n,

@@ -267,6 +267,53 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
 	return n;
 }
 
+/* reduceByKey(_ + _) of Long values by Long keys in one pass. Tables in cache: per
+ * SL_HASH_CHUNK rows, hash, then per row probe and acc[id] += v (the hit inline, as
+ * put_i64_row; a miss out of line, and a new key's accumulator set to its value). Larger
+ * tables: per SL_SUM_BLOCK rows, hash the block and probe it with prefetching
+ * (dict_put_i64), zero the accumulators of the keys it added, grouped sum. One pass saves
+ * the ids' store and reload and a second walk over the rows: 10-25 % from memory at 16 to
+ * 4 K keys (bench_kernels keyed_sum_i64 against keyed_sum_i64_split). */
+#define SL_SUM_BLOCK 1024
+static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *acc)
+{
+	if (d->mask + 1 > SL_PREFETCH_SLOTS) {
+		uint64_t h[SL_SUM_BLOCK];
+		uint32_t ids[SL_SUM_BLOCK];
+		for (size_t i = 0; i < n; i += SL_SUM_BLOCK) {
+			size_t m = n - i < SL_SUM_BLOCK ? n - i : SL_SUM_BLOCK, n0 = d->n;
+			hash_i64(k + i, m, h);
+			size_t got = dict_put_i64(d, k + i, h, m, ids);
+			if (d->n > n0)
+				memset(acc + n0, 0, (d->n - n0) * sizeof(*acc));
+			grouped_sum_i64(ids, v + i, got, acc);
+			if (got < m)
+				return i + got;
+		}
+		return n;
+	}
+	uint64_t h[SL_HASH_CHUNK];
+	const uint64_t *tab = d->tab;
+	size_t hmask = (2 * d->mask + 1) & ~(size_t)7;
+	for (size_t i = 0; i < n; i += SL_HASH_CHUNK) {
+		size_t m = n - i < SL_HASH_CHUNK ? n - i : SL_HASH_CHUNK;
+		hash_i64(k + i, m, h);
+		for (size_t r = 0; r < m; r++) {
+			uint32_t x = sl_home_key(tab, hmask, h[r], k[i + r]);
+			if (__builtin_expect(x != UINT32_MAX, 1)) {
+				acc[x] = (int64_t)((uint64_t)acc[x] + (uint64_t)v[i + r]);
+				continue;
+			}
+			size_t n0 = d->n;
+			if (dict_put_i64_slow(d, k[i + r], h[r], &x))
+				return i + r;
+			acc[x] = d->n > n0 ? v[i + r]
+					   : (int64_t)((uint64_t)acc[x] + (uint64_t)v[i + r]);
+		}
+	}
+	return n;
+}
+
 /* dict_find_i64's probe beyond the home bucket, out of line. */
 static __attribute__((noinline)) uint32_t dict_find_i64_slow(const sl_kdict *d, int64_t key,
 							     uint64_t hh)

@@ -395,6 +395,114 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 	free(ids);
 }
 
+/* reduceByKey(_ + _) in one pass (sl_keydict_sum_i64): Long keys too wide for a direct map,
+ * in blocks of growing odd sizes so the table grows inside and between calls, past
+ * SL_KDICT_SMALL and into the prefetching tables: the ids of one row at a time, and each
+ * key's wrapping sum (values with the edges), in every ISA. Keys in a small range take the
+ * direct map instead: 1, nothing done. Then allocation k failing, for each k until the whole
+ * column goes through: -ENOMEM, and the dictionary and sums stay consistent (acc->len is
+ * d.n, every key so far summed over the rows folded). */
+Test(col, keydict_sum_i64_matches_row_at_a_time)
+{
+	const char *isa[] = {"scalar", "avx2", "avx512"};
+	size_t n = 200000;
+	sl_col *c = sl_col_new(mem, &sl_type_i64, n);
+	int64_t *vals = malloc(n * 8), *want = calloc(n, 8);
+	cr_assert(c && vals && want);
+	uint64_t r = 7;
+	for (size_t i = 0; i < n; i++) {
+		r = r * 6364136223846793005u + 1442695040888963407u;
+		int64_t v = (int64_t)((r >> 33) % 70000 * UINT64_C(0x9e3779b97f4a7c1));
+		if (i % 89 == 0)
+			v = (int64_t[]){INT64_MIN, 0, -1}[(i / 89) % 3];
+		sl_col_push_i64(c, v);
+		vals[i] = i % 101 == 0 ? (int64_t[]){INT64_MAX, INT64_MIN}[i % 2]
+				       : (int64_t)(r >> 40) - (1 << 23);
+	}
+	sl_keydict a;
+	dict_row_at_a_time(&a, c);
+	for (size_t i = 0; i < n; i++) {
+		int64_t id = sl_keydict_get(&a, c, i, sl_col_hash_row(c, i));
+		want[id] = (int64_t)((uint64_t)want[id] + (uint64_t)vals[i]);
+	}
+	for (int t = 0; t < 3; t++) {
+		int err;
+		const sl_kernels *k = sl_kernels_select(isa[t], &err);
+		if (!k)
+			continue;
+		sl_keydict b;
+		sl_col *acc = sl_col_new(mem, &sl_type_i64, 4);
+		cr_assert_eq(sl_keydict_init(&b, mem, &sl_type_i64, 4), 0);
+		cr_assert_eq(sl_keydict_sum_i64(&b, k, c, 0, 0, vals, acc), 0);
+		for (size_t from = 0, step = 1000; from < n; from += step, step = step * 3 + 1) {
+			size_t m = n - from < step ? n - from : step;
+			cr_assert_eq(sl_keydict_sum_i64(&b, k, c, from, m, vals + from, acc), 0);
+			cr_assert_eq(acc->len, b.n);
+		}
+		cr_assert_null(b.dm, "%s: keys too wide for a direct map", isa[t]);
+		cr_assert_gt(b.mask + 1, (size_t)1 << 17);
+		cr_assert_eq(b.n, a.n, "%s", isa[t]);
+		for (size_t id = 0; id < a.n; id++) {
+			cr_assert_eq(a.keys->v.i64[id], b.keys->v.i64[id], "%s id %zu", isa[t], id);
+			cr_assert_eq(a.hash[id], b.hash[id]);
+			cr_assert_eq(acc->v.i64[id], want[id], "%s sum of id %zu", isa[t], id);
+		}
+		assert_skey(&b);
+		sl_keydict_fini(&b);
+		sl_col_unref(acc);
+		/* a small range: the direct map's path */
+		sl_col *small = sl_col_new(mem, &sl_type_i64, 4);
+		for (int i = 0; i < 100; i++)
+			sl_col_push_i64(small, i % 10);
+		acc = sl_col_new(mem, &sl_type_i64, 4);
+		cr_assert_eq(sl_keydict_init(&b, mem, &sl_type_i64, 4), 0);
+		cr_assert_eq(sl_keydict_sum_i64(&b, k, small, 0, 100, vals, acc), 1);
+		cr_assert_not_null(b.dm);
+		cr_assert_eq(b.n, 0);
+		cr_assert_eq(acc->len, 0);
+		sl_keydict_fini(&b);
+		sl_col_unref(acc);
+		sl_col_unref(small);
+	}
+	const sl_kernels *k = sl_kernels_select(NULL, &(int){0});
+	size_t part = 30000;
+	for (long f = 0;; f++) {
+		sl_keydict b;
+		sl_col *acc = sl_col_new(mem, &sl_type_i64, 4);
+		cr_assert(acc && !sl_keydict_init(&b, mem, &sl_type_i64, 4));
+		sl_mem_fail_after(mem, f);
+		size_t from = 0;
+		int rc = 0;
+		for (; from < part && !rc; from += 1000)
+			rc = sl_keydict_sum_i64(&b, k, c, from, 1000, vals + from, acc);
+		sl_mem_fail_after(mem, -1);
+		cr_assert(rc == 0 || rc == -ENOMEM, "rc %d", rc);
+		cr_assert_eq(acc->len, b.n);
+		/* every key so far is known; all blocks before the failing one are summed */
+		if (rc)
+			from -= 1000;
+		int64_t *sum = calloc(b.n + 1, 8);
+		cr_assert_not_null(sum);
+		for (size_t i = 0; i < from; i++) {
+			int64_t id = sl_keydict_get(&b, c, i, sl_col_hash_row(c, i));
+			cr_assert_geq(id, 0, "fail at %ld: row %zu", f, i);
+			sum[id] = (int64_t)((uint64_t)sum[id] + (uint64_t)vals[i]);
+		}
+		if (!rc)
+			for (size_t id = 0; id < b.n; id++)
+				cr_assert_eq(acc->v.i64[id], sum[id], "fail at %ld: id %zu", f, id);
+		free(sum);
+		sl_keydict_fini(&b);
+		sl_col_unref(acc);
+		if (!rc)
+			break;
+	}
+	sl_keydict_fini(&a);
+	sl_col_unref(c);
+	free(vals);
+	free(want);
+}
+
 /* String keys in a table big enough for the prefetching loops (more than SL_KDICT_SMALL / 4
  * keys): sl_keydict_put_rows (dict_find_str, then the misses inserted) gives the ids of one row
  * at a time; then sl_keydict_find_gather (the probe side of a join) looks up a mix of known

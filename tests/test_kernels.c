@@ -888,6 +888,82 @@ Test(kernels, dict_put_hash_i64_is_hash_then_put)
 	}
 }
 
+/* dict_sum_i64 is hash_i64, dict_put_i64 and grouped_sum_i64 in one pass: the same table
+ * and ids (as the scalar dict_put_i64) and sums (wrapping; values with the edges) in every
+ * ISA, on a table in cache (per-row path) and on one past SL_PREFETCH_SLOTS (block path),
+ * with and without stops at the limit (the next call goes on from there; up to 1000 keys,
+ * spread over the Long range or in a small one with the edges). The accumulators
+ * past d->n start as garbage: a new key's must be set, not added to. */
+Test(kernels, dict_sum_i64_is_put_then_grouped_sum)
+{
+	static uint64_t h[MAXN];
+	static uint32_t want[MAXN], ids[MAXN];
+	static int64_t seen[MAXN], vals[MAXN], sums[MAXN], acc[MAXN];
+	const size_t slot_sizes[] = {(size_t)1 << 12, (size_t)1 << 18};
+	sl_kdict d, r;
+	for (int ts = 0; ts < 2; ts++) {
+		size_t slots = slot_sizes[ts], words = 2 * slots;
+		uint64_t *tab = aligned_alloc(64, words * 8), *rtab = aligned_alloc(64, words * 8);
+		int64_t *keys = malloc(MAXN * 8), *rkeys = malloc(MAXN * 8);
+		uint64_t *hash = malloc(MAXN * 8), *rhash = malloc(MAXN * 8);
+		cr_assert(tab && rtab && keys && rkeys && hash && rhash);
+		for (int km = 0; km < 3; km++) {
+			for (size_t li = 0; li < nlengths; li += ts + 1) {
+				size_t n = lengths[li];
+				for (size_t i = 0; i < n; i++) {
+					bi[i] = km == 0	  ? i64_edges[rng() % 7]
+						: km == 1 ? (int64_t)(rng() % 1000) * 0x3b9aca07
+							  : (rng() % 3 ? (int64_t)(rng() % 700) - 350
+								       : i64_edges[rng() % 7]);
+				}
+				fill_i64(vals, n, 2);
+				S->hash_i64(bi, n, h);
+				size_t nk = naive_ids(bi, n, seen, 0, want);
+				memset(sums, 0, sizeof(sums));
+				for (size_t i = 0; i < n; i++)
+					sums[want[i]] =
+					    (int64_t)((uint64_t)sums[want[i]] + (uint64_t)vals[i]);
+				memset(rtab, 0, words * 8);
+				r = (sl_kdict){.tab = rtab, .mask = slots - 1, .keys = rkeys,
+					       .hash = rhash, .limit = MAXN};
+				cr_assert_eq(S->dict_put_i64(&r, bi, h, n, ids), n);
+				for (int ik = 0; ik < nevery; ik++) {
+					const sl_kernels *k = every[ik];
+					for (int lim = 0; lim < 2; lim++) {
+						memset(tab, 0, words * 8);
+						memset(acc, 0xa5, sizeof(acc));
+						d = (sl_kdict){.tab = tab, .mask = slots - 1,
+							       .keys = keys, .hash = hash,
+							       .limit = lim ? 0 : slots / 4};
+						size_t done = 0;
+						while (done < n) {
+							if (lim)
+								d.limit += 37;
+							size_t got = k->dict_sum_i64(
+							    &d, bi + done, vals + done, n - done, acc);
+							if (done + got < n)
+								cr_assert_eq(d.n, d.limit, "%s",
+									     k->isa);
+							done += got;
+						}
+						cr_assert_eq(d.n, nk, "%s n=%zu km=%d", k->isa, n,
+							     km);
+						cr_assert(!memcmp(acc, sums, nk * 8),
+							  "%s sums n=%zu km=%d slots=%zu lim=%d",
+							  k->isa, n, km, slots, lim);
+						cr_assert(!memcmp(tab, rtab, words * 8),
+							  "%s: same table, n=%zu km=%d", k->isa, n,
+							  km);
+						cr_assert(!memcmp(keys, rkeys, nk * 8), "%s",
+							  k->isa);
+					}
+				}
+			}
+		}
+		free(tab), free(rtab), free(keys), free(rkeys), free(hash), free(rhash);
+	}
+}
+
 /* Keys whose hashes share a bucket and a tag (and the key 0 among them): inline key matches
  * must not be fooled by empty slots, by equal tags or by a full home bucket. */
 Test(kernels, dict_put_i64_inline_keys_with_colliding_hashes)
