@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "json.h"
 #include "kernels.h"
 #include "parse.h"
 
@@ -1432,10 +1433,28 @@ static void no_field(const sl_expr *e, sl_str r, size_t i, sl_xeval *x)
 {
 	char b[64];
 	show(b, sizeof(b), r);
-	if (e->op == X_CSVFIELD)
+	if (e->op == X_CSVFIELD) {
 		mark_bad(x, i, "no CSV column %lld in \"%s\"", (long long)e->i, b);
+		return;
+	}
+	/* The first failure of the batch is the one reported: say whether the key is absent or
+	 * the record is not a JSON object (the full parser, only on this path, says where). */
+	sl_json_doc *doc = x->nbad ? NULL : sl_json_doc_new();
+	sl_json *root = NULL;
+	sl_json_error je;
+	int rc = doc ? sl_json_parse(doc, r.p, (size_t)r.len, 1, 1, &root, &je) : 0;
+	if (rc == -EINVAL && je.line == 1)
+		mark_bad(x, i, "jsonField(\"%s\"): malformed JSON at column %d of \"%s\": %s", e->s,
+			 je.col, b, je.msg);
+	else if (rc == -EINVAL)
+		mark_bad(x, i, "jsonField(\"%s\"): malformed JSON at line %d, column %d of \"%s\": %s",
+			 e->s, je.line, je.col, b, je.msg);
+	else if (!rc && root && root->kind != SL_JSON_OBJ)
+		mark_bad(x, i, "jsonField(\"%s\"): %s, not an object: \"%s\"", e->s,
+			 sl_json_kind_name(root->kind), b);
 	else
 		mark_bad(x, i, "no JSON field \"%s\" in \"%s\"", e->s, b);
+	sl_json_doc_free(doc);
 }
 
 /* s.csvField(i), s.jsonField("key"): the ISA's field kernels; the field is a view into s's

@@ -102,7 +102,8 @@
  *   equals key[0..keylen-1]. Returns the length of its value and sets *val (into obj): a string
  *   value without its quotes (escapes left as they are), a nested object or array with its
  *   brackets (skipped by depth, honouring strings, not checking that bracket kinds match), or a
- *   number/true/false/null token (the bytes up to whitespace, ',', '}', ']'; not validated).
+ *   number/true/false/null token (the bytes up to whitespace, ',', '}', ']', which must be
+ *   exactly true, false, null or a JSON number, else the object is malformed there).
  *   Returns SIZE_MAX if the key is absent, or if the object is malformed before the member is
  *   found (members after the match are not examined). Backslash escapes in strings are
  *   skipped as two bytes, so \" never ends a string.
@@ -1305,6 +1306,36 @@ static inline size_t sl_tx_json_strend(const char *s, size_t n, size_t i)
 	return n;
 }
 
+/* Whether t[0..n) is a JSON literal (true, false, null) or number: -?(0|[1-9][0-9]*)
+ * (.[0-9]+)?([eE][+-]?[0-9]+)? (RFC 8259). */
+static inline int sl_tx_json_token_ok(const char *t, size_t n)
+{
+	if ((n == 4 && (!memcmp(t, "true", 4) || !memcmp(t, "null", 4))) ||
+	    (n == 5 && !memcmp(t, "false", 5)))
+		return 1;
+	size_t i = n > 0 && t[0] == '-';
+	if (i >= n || t[i] < '0' || t[i] > '9')
+		return 0;
+	if (t[i++] != '0')
+		while (i < n && t[i] >= '0' && t[i] <= '9')
+			i++;
+	if (i < n && t[i] == '.') {
+		if (++i >= n || t[i] < '0' || t[i] > '9')
+			return 0;
+		while (i < n && t[i] >= '0' && t[i] <= '9')
+			i++;
+	}
+	if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+		if (++i < n && (t[i] == '+' || t[i] == '-'))
+			i++;
+		if (i >= n || t[i] < '0' || t[i] > '9')
+			return 0;
+		while (i < n && t[i] >= '0' && t[i] <= '9')
+			i++;
+	}
+	return i == n;
+}
+
 /* The value at s[i]: sets [*vs, *ve) and returns the offset past it, or SIZE_MAX. */
 static inline size_t sl_tx_json_value(const char *s, size_t n, size_t i, size_t *vs, size_t *ve)
 {
@@ -1340,7 +1371,7 @@ static inline size_t sl_tx_json_value(const char *s, size_t n, size_t i, size_t 
 	size_t j = i;
 	while (j < n && !sl_tx_json_ws(s[j]) && s[j] != ',' && s[j] != '}' && s[j] != ']')
 		j++;
-	if (j == i)
+	if (!sl_tx_json_token_ok(s + i, j - i))
 		return SIZE_MAX;
 	*vs = i;
 	*ve = j;

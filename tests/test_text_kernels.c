@@ -254,6 +254,44 @@ static size_t ref_strend(const char *s, size_t n, size_t i)
 	return i;
 }
 
+/* A JSON literal or number, checked as RFC 8259 spells it: strtod would take more ("inf",
+ * "0x1", "+1", "1.", ".5", leading zeros), so each piece is checked by hand. */
+static int ref_token_str_ok(const char *b);
+
+static int ref_token_ok(const char *t, size_t n)
+{
+	char *b = strndup(t, n);
+	cr_assert_not_null(b);
+	int ok = strlen(b) == n && ref_token_str_ok(b);
+	free(b);
+	return ok;
+}
+
+static int ref_token_str_ok(const char *b)
+{
+	if (!strcmp(b, "true") || !strcmp(b, "false") || !strcmp(b, "null"))
+		return 1;
+	const char *p = b + (b[0] == '-');
+	size_t d = strspn(p, "0123456789");
+	if (d == 0 || (p[0] == '0' && d > 1))
+		return 0;
+	p += d;
+	if (*p == '.') {
+		d = strspn(++p, "0123456789");
+		if (!d)
+			return 0;
+		p += d;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p += p[1] == '+' || p[1] == '-' ? 2 : 1;
+		d = strspn(p, "0123456789");
+		if (!d)
+			return 0;
+		p += d;
+	}
+	return *p == 0;
+}
+
 static size_t ref_json(const char *s, size_t n, const char *key, size_t kl, const char **val)
 {
 	size_t i = 0;
@@ -310,7 +348,7 @@ static size_t ref_json(const char *s, size_t n, const char *key, size_t kl, cons
 			size_t j = i;
 			while (j < n && !jws(s[j]) && s[j] != ',' && s[j] != '}' && s[j] != ']')
 				j++;
-			if (j == i)
+			if (!ref_token_ok(s + i, j - i))
 				return SIZE_MAX;
 			vs = i;
 			ve = j;
@@ -1213,6 +1251,22 @@ Test(text_json, edges)
 		JSON_NONE(t, "{\"a\":\"x", "a");
 		JSON_NONE(t, "{\"x\":1 \"a\":2}", "a");
 		JSON_NONE(t, "{\"x\":\"\\\"}", "x");
+		/* bare tokens must be literals or RFC 8259 numbers */
+		JSON_IS(t, "{\"a\":0,\"b\":-0.5E+10}", "b", "-0.5E+10");
+		JSON_IS(t, "{\"a\":null}", "a", "null");
+		JSON_IS(t, "{\"a\":false}", "a", "false");
+		JSON_NONE(t, "{\"a\": tru}", "a");
+		JSON_NONE(t, "{\"a\": nulls}", "a");
+		JSON_NONE(t, "{\"a\": 07}", "a");
+		JSON_NONE(t, "{\"a\": 1.}", "a");
+		JSON_NONE(t, "{\"a\": .5}", "a");
+		JSON_NONE(t, "{\"a\": +1}", "a");
+		JSON_NONE(t, "{\"a\": -}", "a");
+		JSON_NONE(t, "{\"a\": 1e}", "a");
+		JSON_NONE(t, "{\"a\": 1e+}", "a");
+		JSON_NONE(t, "{\"a\": 0x10}", "a");
+		JSON_NONE(t, "{\"a\": inf}", "a");
+		JSON_NONE(t, "{\"a\": abc, \"b\": 1}", "b");
 	}
 }
 
