@@ -182,10 +182,8 @@ static int const_arg(struct bctx *b, const sl_ast *a, sl_arg *out)
 		out->i = neg ? -a->ival : a->ival;
 		return 0;
 	case SL_AST_DURATION:
-		if (neg)
-			break;
 		out->kind = SL_ARG_DURATION;
-		out->i = a->ival;
+		out->i = neg ? -a->ival : a->ival; /* the source's range check names it */
 		return 0;
 	case SL_AST_FLOAT:
 		out->kind = SL_ARG_FLOAT;
@@ -299,6 +297,10 @@ static int dur_arg(const sl_ast *a, int64_t *ms)
 	    {"seconds", 1000},   {"minutes", 60000}, {NULL, 0}};
 	if (a->kind == SL_AST_NAMED)
 		a = a->kid[0];
+	if (a->kind == SL_AST_UNARY && a->op == SL_OP_NEG && dur_arg(a->kid[0], ms)) {
+		*ms = -*ms; /* -2s: a negative duration, for the callers to refuse by name */
+		return 1;
+	}
 	if (a->kind == SL_AST_DURATION) {
 		*ms = a->ival;
 		return 1;
@@ -311,14 +313,17 @@ static int dur_arg(const sl_ast *a, int64_t *ms)
 				   !strcmp(f->kid[0]->name, "Durations")
 			       ? f->name
 			       : NULL;
+	int neg = v->kind == SL_AST_UNARY && v->op == SL_OP_NEG;
+	if (neg)
+		v = v->kid[0]; /* Seconds(-2): negative, for the callers to refuse */
 	for (int i = 0; name && units[i].name; i++)
 		if (!strcmp(name, units[i].name) && v->kind == SL_AST_INT) {
 			/* out of range (past 10^12 ms, as a duration literal): INT64_MAX, which
 			 * every caller refuses as too long, instead of an overflowed product */
-			*ms = v->ival < 0 ? v->ival
-			      : v->ival > (int64_t)1000000000000 / units[i].unit
-				  ? INT64_MAX
-				  : v->ival * units[i].unit;
+			*ms = v->ival > (int64_t)1000000000000 / units[i].unit ? INT64_MAX
+									: v->ival * units[i].unit;
+			if (neg)
+				*ms = -*ms;
 			return 1;
 		}
 	return 0;

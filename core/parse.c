@@ -536,6 +536,17 @@ static int lex_number(struct parser *p)
 		}
 	}
 	nend = i;
+	/* Scala: "Non-zero integral values may not have a leading zero" (07 was octal once) */
+	if (kind == TK_INT && s[st] == '0' && nend - st > 1) {
+		size_t z = st;
+		while (z + 1 < nend && s[z] == '0')
+			z++;
+		return lex_fail_at(p, st,
+				   "integer literal '%.*s' has a leading zero (there are no octal "
+				   "literals); write %.*s",
+				   (int)(nend - st > 40 ? 40 : nend - st), (const char *)s + st,
+				   (int)(nend - z > 40 ? 40 : nend - z), (const char *)s + z);
+	}
 	for (sfx = i; i < n && is_ident_char(s[i]); i++)
 		;
 	if (i - sfx == 1 && (s[sfx] == 'L' || s[sfx] == 'l') && kind == TK_INT) {
