@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "context.h"
 #include "parse.h"
@@ -87,7 +88,11 @@ static const char *later_sources[] = {"kafkaStream", "fileStream", "rawSocketStr
 struct bctx {
 	sluice_context *ctx;
 	sluice_error *err;
+	sl_dstream *self; /* sl_build_apply: the stream named SL_API_SELF, or NULL */
 };
+
+/* The name sl_build_apply binds its stream to: no program can write it. */
+#define SL_API_SELF "__api_self"
 
 struct val {
 	int kind; /* 0 nothing (output op), 1 stream */
@@ -198,6 +203,51 @@ static int const_arg(struct bctx *b, const sl_ast *a, sl_arg *out)
 	default: break;
 	}
 	return at(b->err, a, -EINVAL, "expected a constant (string, number or duration) here");
+}
+
+/* The named streams (val s = ...) are looked up through a hash index, so a program of many
+ * vals builds in linear time. */
+static size_t name_slot(const char *name, size_t mask)
+{
+	return (size_t)XXH3_64bits(name, strlen(name)) & mask;
+}
+
+/* The index of name in ctx->names, or -1. */
+static int name_find(const sluice_context *ctx, const char *name)
+{
+	if (!ctx->name_ixcap)
+		return -1;
+	size_t mask = ctx->name_ixcap - 1;
+	for (size_t j = name_slot(name, mask); ctx->name_ix[j]; j = (j + 1) & mask)
+		if (!strcmp(ctx->names[ctx->name_ix[j] - 1].name, name))
+			return ctx->name_ix[j] - 1;
+	return -1;
+}
+
+/* Index ctx->names[i] (the last one added), growing the index to keep it under half full.
+ * 0 or -ENOMEM (the index then lacks the name: the caller drops it). */
+static int name_index(sluice_context *ctx, int i)
+{
+	if (2 * ((size_t)i + 1) >= ctx->name_ixcap) {
+		size_t cap = ctx->name_ixcap ? ctx->name_ixcap * 2 : 16;
+		int *ix = calloc(cap, sizeof(*ix));
+		if (!ix)
+			return -ENOMEM;
+		free(ctx->name_ix);
+		ctx->name_ix = ix;
+		ctx->name_ixcap = cap;
+		for (int k = 0; k < i; k++) {
+			size_t j = name_slot(ctx->names[k].name, cap - 1);
+			while (ix[j])
+				j = (j + 1) & (cap - 1);
+			ix[j] = k + 1;
+		}
+	}
+	size_t mask = ctx->name_ixcap - 1, j = name_slot(ctx->names[i].name, mask);
+	while (ctx->name_ix[j])
+		j = (j + 1) & mask;
+	ctx->name_ix[j] = i + 1;
+	return 0;
 }
 
 static int source_call(struct bctx *b, const sl_ast *call, const sl_ast *name_node,
@@ -539,10 +589,7 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 	/* ssc.queueStream(...) / streamingContext.textFile(...) */
 	if (obj->kind == SL_AST_IDENT && (!strcmp(obj->name, "ssc") || !strcmp(obj->name, "sc") ||
 					  !strcmp(obj->name, "streamingContext"))) {
-		int isname = 0;
-		for (int i = 0; i < b->ctx->nnames; i++)
-			isname |= !strcmp(b->ctx->names[i].name, obj->name);
-		if (!isname)
+		if (name_find(b->ctx, obj->name) < 0)
 			return source_call(b, call, field, name, out);
 	}
 	const struct opdef *op = NULL;
@@ -672,18 +719,19 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 static int eval(struct bctx *b, const sl_ast *a, struct val *out)
 {
 	switch (a->kind) {
-	case SL_AST_IDENT:
-		for (int i = 0; i < b->ctx->nnames; i++)
-			if (!strcmp(b->ctx->names[i].name, a->name)) {
-				out->kind = 1;
-				out->s = b->ctx->names[i].s;
-				return 0;
-			}
+	case SL_AST_IDENT: {
+		int i = name_find(b->ctx, a->name);
+		if (i >= 0 || (b->self && !strcmp(a->name, SL_API_SELF))) {
+			out->kind = 1;
+			out->s = i >= 0 ? b->ctx->names[i].s : b->self;
+			return 0;
+		}
 		for (const sl_source_def *d = sl_source_defs; d->name; d++)
 			if (!strcmp(d->name, a->name))
 				return at(b->err, a, -EINVAL, "%s needs arguments: %s", a->name,
 					  d->usage);
 		return unknown(b, a, "name", a->name);
+	}
 	case SL_AST_CALL: {
 		const sl_ast *f = a->kid[0];
 		if (f->kind == SL_AST_IDENT)
@@ -703,7 +751,7 @@ int sl_build(sluice_context *ctx, const char *text, size_t len, sluice_error *er
 	sl_program *p = sl_parse(text, len, err);
 	if (!p)
 		return err && err->code ? err->code : -EINVAL;
-	struct bctx b = {ctx, err};
+	struct bctx b = {ctx, err, NULL};
 	int rc = 0;
 	for (int i = 0; i < p->nstmt && !rc; i++) {
 		sl_stmt *st = &p->stmt[i];
@@ -717,14 +765,10 @@ int sl_build(sluice_context *ctx, const char *text, size_t len, sluice_error *er
 				st->name);
 			break;
 		}
-		for (int k = 0; k < ctx->nnames; k++)
-			if (!strcmp(ctx->names[k].name, st->name)) {
-				rc = at(err, st->expr, -EINVAL, "val %s is already defined",
-					st->name);
-				break;
-			}
-		if (rc)
+		if (name_find(ctx, st->name) >= 0) {
+			rc = at(err, st->expr, -EINVAL, "val %s is already defined", st->name);
 			break;
+		}
 		if (ctx->nnames == ctx->capnames) {
 			int n = ctx->capnames ? ctx->capnames * 2 : 8;
 			struct sl_name *nv = realloc(ctx->names, (size_t)n * sizeof(*nv));
@@ -736,7 +780,8 @@ int sl_build(sluice_context *ctx, const char *text, size_t len, sluice_error *er
 			ctx->capnames = n;
 		}
 		ctx->names[ctx->nnames].name = strdup(st->name);
-		if (!ctx->names[ctx->nnames].name) {
+		if (!ctx->names[ctx->nnames].name || name_index(ctx, ctx->nnames)) {
+			free(ctx->names[ctx->nnames].name);
 			rc = at(err, NULL, -ENOMEM, "out of memory");
 			break;
 		}
@@ -767,7 +812,7 @@ int sluice_context_pipeline(sluice_context *ctx, const char *text, size_t len, s
  */
 sl_dstream *sl_build_apply(sluice_context *ctx, sl_dstream *s, const char *call, sluice_error *err)
 {
-	static const char self[] = "__api_self";
+	static const char self[] = SL_API_SELF;
 	if (err)
 		memset(err, 0, sizeof(*err));
 	size_t n = strlen(call) + sizeof(self) + 1;
@@ -782,29 +827,16 @@ sl_dstream *sl_build_apply(sluice_context *ctx, sl_dstream *s, const char *call,
 	if (p && (p->nstmt != 1 || p->stmt[0].name)) {
 		sl_error_set(err, -EINVAL, "expected one operator call, like window(2s, 1s)");
 	} else if (p) {
-		int cap = ctx->nnames < ctx->capnames ? ctx->capnames : ctx->capnames * 2 + 8;
-		struct sl_name *nv = cap == ctx->capnames
-					 ? ctx->names
-					 : realloc(ctx->names, (size_t)cap * sizeof(*nv));
-		if (!nv) {
-			sl_error_set(err, -ENOMEM, "out of memory");
-		} else {
-			ctx->names = nv;
-			ctx->capnames = cap;
-			ctx->names[ctx->nnames].name = (char *)self;
-			ctx->names[ctx->nnames++].s = s;
-			struct bctx b = {ctx, err};
-			struct val v = {0};
-			int rc = eval(&b, p->stmt[0].expr, &v);
-			ctx->nnames--;
-			if (!rc && v.kind != 1)
-				rc = at(err, p->stmt[0].expr, -EINVAL,
-					"an output operation: use sluice_stream_print and friends");
-			if (!rc)
-				d = v.s;
-			else if (err && err->line)
-				sl_error_context(err, text, strlen(text), err->line, err->col);
-		}
+		struct bctx b = {ctx, err, s};
+		struct val v = {0};
+		int rc = eval(&b, p->stmt[0].expr, &v);
+		if (!rc && v.kind != 1)
+			rc = at(err, p->stmt[0].expr, -EINVAL,
+				"an output operation: use sluice_stream_print and friends");
+		if (!rc)
+			d = v.s;
+		else if (err && err->line)
+			sl_error_context(err, text, strlen(text), err->line, err->col);
 	}
 	sl_program_free(p);
 	free(text);
@@ -813,8 +845,6 @@ sl_dstream *sl_build_apply(sluice_context *ctx, sl_dstream *s, const char *call,
 
 sluice_stream *sluice_context_stream(sluice_context *ctx, const char *name)
 {
-	for (int i = 0; i < ctx->nnames; i++)
-		if (!strcmp(ctx->names[i].name, name))
-			return (sluice_stream *)ctx->names[i].s;
-	return NULL;
+	int i = name ? name_find(ctx, name) : -1;
+	return i >= 0 ? (sluice_stream *)ctx->names[i].s : NULL;
 }

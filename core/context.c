@@ -179,6 +179,7 @@ void sluice_context_free(sluice_context *ctx)
 	for (int i = 0; i < ctx->nnames; i++)
 		free(ctx->names[i].name);
 	free(ctx->names);
+	free(ctx->name_ix);
 	for (int i = 0; i < ctx->ntfs; i++)
 		free(ctx->tfs[i]);
 	free(ctx->tfs);

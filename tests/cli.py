@@ -204,6 +204,13 @@ for pipe, want in [
 write("deep.sl", 'val s0 = queueStream("words.jsonl")\n' + "".join("val s%d = s%d.filter(_.length > 0)\n" % (i + 1, i) for i in range(1200)) + "s1200.count().print()\n")
 rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "deep.sl")
 check("a chain of 1200 vals is refused with its position", rc == 2 and "deep.sl:1001:" in err and "more than 1000 streams deep" in err, err)
+wide = 'val s0 = queueStream("words.jsonl")\n' + "".join("val w%d = s0.filter(_.length > %d)\n" % (i, i % 3) for i in range(100000))
+write("wide.sl", wide + "w50001.union(w99999).count().print()\n")
+rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "wide.sl")
+check("a program of 100000 vals builds (names are hashed) and finds them", rc == 0 and "\n4\n" in out, out + err)
+write("wide2.sl", wide + "val w77777 = s0\n")
+rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "wide2.sl")
+check("a name defined twice among 100000 is named with its line", rc == 2 and "wide2.sl:100002:" in err and "val w77777 is already defined" in err, err)
 with open("/dev/full", "w") as full:
     p = subprocess.run([S, "run", "--clock", "manual", "--batches", "2", 'queueStream("words.jsonl").print()'],
                        stdout=full, stderr=subprocess.PIPE, text=True, cwd=TMP)
