@@ -370,8 +370,9 @@ static int dur_arg(const sl_ast *a, int64_t *ms)
 		if (!strcmp(name, units[i].name) && v->kind == SL_AST_INT) {
 			/* out of range (past 10^12 ms, as a duration literal): INT64_MAX, which
 			 * every caller refuses as too long, instead of an overflowed product */
-			*ms = v->ival > (int64_t)1000000000000 / units[i].unit ? INT64_MAX
-									: v->ival * units[i].unit;
+			*ms = v->ival > (int64_t)1000000000000 / units[i].unit
+				  ? INT64_MAX
+				  : v->ival * units[i].unit;
 			if (neg)
 				*ms = -*ms;
 			return 1;

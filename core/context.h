@@ -20,9 +20,9 @@ struct sluice_context {
 	sl_graph g;
 	struct sl_name *names;
 	int nnames, capnames;
-	int *name_ix;       /* hash index of names: slot -> index + 1, 0 empty (build.c) */
-	size_t name_ixcap;  /* slots, a power of two > 2 * nnames, or 0 */
-	int state; /* 0 initialized, 1 active, 2 stopped */
+	int *name_ix;      /* hash index of names: slot -> index + 1, 0 empty (build.c) */
+	size_t name_ixcap; /* slots, a power of two > 2 * nnames, or 0 */
+	int state;         /* 0 initialized, 1 active, 2 stopped */
 	pthread_t driver;
 	int has_driver;
 	pthread_t builder; /* the block builder (real clock with receivers: see context.c) */

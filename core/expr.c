@@ -1447,7 +1447,8 @@ static void no_field(const sl_expr *e, sl_str r, size_t i, sl_xeval *x)
 		mark_bad(x, i, "jsonField(\"%s\"): malformed JSON at column %d of \"%s\": %s", e->s,
 			 je.col, b, je.msg);
 	else if (rc == -EINVAL)
-		mark_bad(x, i, "jsonField(\"%s\"): malformed JSON at line %d, column %d of \"%s\": %s",
+		mark_bad(x, i,
+			 "jsonField(\"%s\"): malformed JSON at line %d, column %d of \"%s\": %s",
 			 e->s, je.line, je.col, b, je.msg);
 	else if (!rc && root && root->kind != SL_JSON_OBJ)
 		mark_bad(x, i, "jsonField(\"%s\"): %s, not an object: \"%s\"", e->s,

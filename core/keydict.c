@@ -294,8 +294,8 @@ static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 	return 0;
 }
 
-int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
-		       size_t n, const int64_t *vals, sl_col *acc)
+int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from, size_t n,
+		       const int64_t *vals, sl_col *acc)
 {
 	const int64_t *keys = src->v.i64 + from;
 	if (!d->dm_tried && !d->n)

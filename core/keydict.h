@@ -87,8 +87,8 @@ int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, s
  *   first block decides, as in sl_keydict_put_rows). Else 0, or -ENOMEM (then some rows may
  *   have been folded).
  */
-int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
-		       size_t n, const int64_t *vals, sl_col *acc);
+int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from, size_t n,
+		       const int64_t *vals, sl_col *acc);
 /*
  * sl_keydict_put_gather - intern rows sel[0..n) of src whose hashes are already known
  *   (h[i] is the hash of row sel[i]): ids[i] = the id of row sel[i]. 0 or -ENOMEM.

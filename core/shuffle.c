@@ -497,12 +497,13 @@ static void combine_task(void *arg, size_t i, int worker)
 	uint64_t h[CHUNK];
 	uint32_t ids[CHUNK];
 	/* Long sums by Long key outside the direct map: one kernel pass per block */
-	int fused = vals && red == SL_RED_SUM && keys->type->kind == SL_I64 &&
-		    vals->type->kind == SL_I64;
+	int fused =
+	    vals && red == SL_RED_SUM && keys->type->kind == SL_I64 && vals->type->kind == SL_I64;
 	for (size_t r = 0; r < n; r += CHUNK) {
 		size_t b = n - r < CHUNK ? n - r : CHUNK;
 		if (fused) {
-			int rc = sl_keydict_sum_i64(&pa->d, k, keys, r, b, vals->v.i64 + r, pa->acc);
+			int rc =
+			    sl_keydict_sum_i64(&pa->d, k, keys, r, b, vals->v.i64 + r, pa->acc);
 			if (rc < 0)
 				goto oom;
 			if (rc == 0)

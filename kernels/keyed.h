@@ -307,8 +307,8 @@ static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size
 			size_t n0 = d->n;
 			if (dict_put_i64_slow(d, k[i + r], h[r], &x))
 				return i + r;
-			acc[x] = d->n > n0 ? v[i + r]
-					   : (int64_t)((uint64_t)acc[x] + (uint64_t)v[i + r]);
+			acc[x] =
+			    d->n > n0 ? v[i + r] : (int64_t)((uint64_t)acc[x] + (uint64_t)v[i + r]);
 		}
 	}
 	return n;

@@ -1125,8 +1125,9 @@ Test(engine, one_pass_long_sums_agree_with_the_general_path)
 			if (i % 53 == 0)
 				k = (int64_t[]){INT64_MIN, 0, -1, INT64_MAX}[(i / 53) % 4];
 			int64_t v = i % 31 == 0 ? INT64_MAX : (int64_t)(r >> 44) - 500000;
-			len += (size_t)snprintf(text + len, cap - len, "%s[%" PRId64 ", %" PRId64 "]",
-						i ? ", " : "", k, v);
+			len +=
+			    (size_t)snprintf(text + len, cap - len, "%s[%" PRId64 ", %" PRId64 "]",
+					     i ? ", " : "", k, v);
 		}
 		len += (size_t)snprintf(text + len, cap - len, "]\n");
 	}

@@ -911,10 +911,11 @@ Test(kernels, dict_sum_i64_is_put_then_grouped_sum)
 			for (size_t li = 0; li < nlengths; li += ts + 1) {
 				size_t n = lengths[li];
 				for (size_t i = 0; i < n; i++) {
-					bi[i] = km == 0	  ? i64_edges[rng() % 7]
-						: km == 1 ? (int64_t)(rng() % 1000) * 0x3b9aca07
-							  : (rng() % 3 ? (int64_t)(rng() % 700) - 350
-								       : i64_edges[rng() % 7]);
+					bi[i] = km == 0 ? i64_edges[rng() % 7]
+						: km == 1
+						    ? (int64_t)(rng() % 1000) * 0x3b9aca07
+						    : (rng() % 3 ? (int64_t)(rng() % 700) - 350
+								 : i64_edges[rng() % 7]);
 				}
 				fill_i64(vals, n, 2);
 				S->hash_i64(bi, n, h);
@@ -924,23 +925,29 @@ Test(kernels, dict_sum_i64_is_put_then_grouped_sum)
 					sums[want[i]] =
 					    (int64_t)((uint64_t)sums[want[i]] + (uint64_t)vals[i]);
 				memset(rtab, 0, words * 8);
-				r = (sl_kdict){.tab = rtab, .mask = slots - 1, .keys = rkeys,
-					       .hash = rhash, .limit = MAXN};
+				r = (sl_kdict){.tab = rtab,
+					       .mask = slots - 1,
+					       .keys = rkeys,
+					       .hash = rhash,
+					       .limit = MAXN};
 				cr_assert_eq(S->dict_put_i64(&r, bi, h, n, ids), n);
 				for (int ik = 0; ik < nevery; ik++) {
 					const sl_kernels *k = every[ik];
 					for (int lim = 0; lim < 2; lim++) {
 						memset(tab, 0, words * 8);
 						memset(acc, 0xa5, sizeof(acc));
-						d = (sl_kdict){.tab = tab, .mask = slots - 1,
-							       .keys = keys, .hash = hash,
+						d = (sl_kdict){.tab = tab,
+							       .mask = slots - 1,
+							       .keys = keys,
+							       .hash = hash,
 							       .limit = lim ? 0 : slots / 4};
 						size_t done = 0;
 						while (done < n) {
 							if (lim)
 								d.limit += 37;
-							size_t got = k->dict_sum_i64(
-							    &d, bi + done, vals + done, n - done, acc);
+							size_t got = k->dict_sum_i64(&d, bi + done,
+										     vals + done,
+										     n - done, acc);
 							if (done + got < n)
 								cr_assert_eq(d.n, d.limit, "%s",
 									     k->isa);

@@ -693,9 +693,12 @@ Test(error, numbers)
 	bad("1.5L", 1, 4, "unknown duration unit 'L'");
 	bad("0x1f", 1, 1, "hexadecimal literals are not supported; write the number in decimal");
 	bad("1e", 1, 1, "malformed number '1e'");
-	bad("x + 07", 1, 5, "integer literal '07' has a leading zero (there are no octal literals); write 7");
-	bad("000", 1, 1, "integer literal '000' has a leading zero (there are no octal literals); write 0");
-	bad("f(02s)", 1, 3, "integer literal '02' has a leading zero (there are no octal literals); write 2");
+	bad("x + 07", 1, 5,
+	    "integer literal '07' has a leading zero (there are no octal literals); write 7");
+	bad("000", 1, 1,
+	    "integer literal '000' has a leading zero (there are no octal literals); write 0");
+	bad("f(02s)", 1, 3,
+	    "integer literal '02' has a leading zero (there are no octal literals); write 2");
 	bad("1e999", 1, 1, "float literal '1e999' out of range");
 	bad("0.5ms", 1, 1, "duration '0.5ms' is not a whole number of milliseconds");
 	bad("2.5e-3s + 1", 1, 1, "duration '2.5e-3s' is not a whole number of milliseconds");
