@@ -1438,11 +1438,14 @@ static void no_field(const sl_expr *e, sl_str r, size_t i, sl_xeval *x)
 		return;
 	}
 	/* The first failure of the batch is the one reported: say whether the key is absent or
-	 * the record is not a JSON object (the full parser, only on this path, says where). */
+	 * the record is not a JSON object (the full parser, only on this path, says where; past
+	 * its limits, a number out of range or nesting too deep, it has no verdict). */
 	sl_json_doc *doc = x->nbad ? NULL : sl_json_doc_new();
 	sl_json *root = NULL;
 	sl_json_error je;
 	int rc = doc ? sl_json_parse(doc, r.p, (size_t)r.len, 1, 1, &root, &je) : 0;
+	if (rc == -EINVAL && je.limit) /* valid JSON past the parser's limits: no verdict */
+		rc = 0, root = NULL;
 	if (rc == -EINVAL && je.line == 1)
 		mark_bad(x, i, "jsonField(\"%s\"): malformed JSON at column %d of \"%s\": %s", e->s,
 			 je.col, b, je.msg);

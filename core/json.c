@@ -128,6 +128,7 @@ __attribute__((format(printf, 4, 5))) static int fail_at(parser *p, int line, in
 	if (p->e) {
 		p->e->line = line;
 		p->e->col = col;
+		p->e->limit = 0;
 		va_list ap;
 		va_start(ap, fmt);
 		vsnprintf(p->e->msg, sizeof p->e->msg, fmt, ap);
@@ -135,6 +136,10 @@ __attribute__((format(printf, 4, 5))) static int fail_at(parser *p, int line, in
 	}
 	return -EINVAL;
 }
+
+/* fail_at for text that is well-formed so far but past one of the parser's limits. */
+#define fail_limit(p, line, col, ...)                                                              \
+	(fail_at(p, line, col, __VA_ARGS__), (p)->e ? (void)((p)->e->limit = 1) : (void)0, -EINVAL)
 
 /* Describe the next byte for a message: "'x'", "end of input", "byte 0x01". */
 static const char *found(const parser *p, char buf[16])
@@ -445,14 +450,15 @@ static int parse_num(parser *p, sl_json *j)
 		}
 		/* as an integer literal in pipeline text: silently reading it as a Double
 		 * would turn its whole column into Doubles */
-		return fail_at(p, j->line, j->col,
-			       "integer %s is out of the Long range (for a Double write it with a "
-			       "fraction or an exponent, e.g. 9.3e18)",
-			       p->tmp);
+		return fail_limit(p, j->line, j->col,
+				  "integer %s is out of the Long range (for a Double write it with "
+				  "a fraction or an exponent, e.g. 9.3e18)",
+				  p->tmp);
 	}
 	j->d = strtod(p->tmp, NULL);
 	if (isinf(j->d))
-		return fail_at(p, j->line, j->col, "number %s is out of range of a Double", p->tmp);
+		return fail_limit(p, j->line, j->col, "number %s is out of range of a Double",
+				  p->tmp);
 	return 0;
 }
 
@@ -472,8 +478,8 @@ static int parse_container(parser *p, sl_json *j)
 	bool obj = j->kind == SL_JSON_OBJ;
 	char close = obj ? '}' : ']';
 	if (++p->depth > SL_JSON_MAX_DEPTH)
-		return fail_at(p, j->line, j->col, "nesting deeper than %d arrays/objects",
-			       SL_JSON_MAX_DEPTH);
+		return fail_limit(p, j->line, j->col, "nesting deeper than %d arrays/objects",
+				  SL_JSON_MAX_DEPTH);
 	adv(p);
 	size_t base = p->nstk;
 	skip_ws(p);

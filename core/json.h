@@ -51,6 +51,7 @@ typedef struct sl_json_doc sl_json_doc;
 /* Where and why a parse failed: msg says what was expected and what was found. */
 typedef struct sl_json_error {
 	int line, col;
+	int limit; /* 1: well-formed so far, but past a limit (Long or Double range, depth) */
 	char msg[256];
 } sl_json_error;
 

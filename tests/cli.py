@@ -129,12 +129,16 @@ rc, out, err = sh("run", "--no-pin", 'textFile("nums.txt").map(_.toInt).reduce(_
 check("malformed numbers are skipped, counted and named", rc == 0 and "\n4\n" in out and "skipped" in err and '"x"' in err, out + err)
 write("ev.jsonl", '["{\\"a\\": tru}", "{\\"a\\": 1}", "{\\"b\\": 2}"]\n["[1, 2]", "{\\"a\\": 07}"]\n'
       '["{\\"b\\": 2}", "{\\"a\\": true}"]\n')
-rc, out, err = manual('queueStream("ev.jsonl").map(_.jsonField("a")).print()', 3)
+rc, out, err = manual('queueStream("ev.jsonl").map(_.jsonField("a")).print()', 3, "--workers", "1")
 check("jsonField: a malformed value fails its record, and the warning says where",
       rc == 0 and "\n1\n" in out and "\ntrue\n" in out and "tru\n" not in out and "07" not in out
       and 'malformed JSON at column 7 of "{"a": tru}": invalid literal' in err
       and 'jsonField("a"): an array, not an object: "[1, 2]"' in err
       and 'no JSON field "a" in "{"b": 2}"' in err, out + err)
+write("ev2.jsonl", '["{\\"b\\": 99999999999999999999}"]\n["{\\"b\\": 1e999}"]\n["{\\"b\\": ' + "[" * 600 + "]" * 600 + '}"]\n')
+rc, out, err = manual('queueStream("ev2.jsonl").map(_.jsonField("a")).print()', 3)
+check("jsonField: valid JSON past the diagnosing parser's limits is a missing field, not malformed",
+      rc == 0 and err.count('no JSON field "a" in') == 3 and "malformed" not in err, out + err)
 write("zero.jsonl", "[1, 0, 2]\n")
 rc, out, err = manual('queueStream("zero.jsonl").map(10 / _).print()', 1)
 check("division by zero skips the record", rc == 0 and "10\n5\n" in out and "division by zero" in err, out + err)

@@ -400,8 +400,8 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
  * SL_KDICT_SMALL and into the prefetching tables: the ids of one row at a time, and each
  * key's wrapping sum (values with the edges), in every ISA. Keys in a small range take the
  * direct map instead: 1, nothing done. Then allocation k failing, for each k until the whole
- * column goes through: -ENOMEM, and the dictionary and sums stay consistent (acc->len is
- * d.n, every key so far summed over the rows folded). */
+ * column goes through: -ENOMEM, and the dictionary stays consistent (acc->len is d.n, every
+ * key of the blocks before the failing one known); the run that goes through has the sums. */
 Test(col, keydict_sum_i64_matches_row_at_a_time)
 {
 	const char *isa[] = {"scalar", "avx2", "avx512"};

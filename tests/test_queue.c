@@ -127,6 +127,9 @@ static void bad(const char *text, int line, int col, const char *msg)
 		cr_expect_eq(e.line, line, "'%s': line %d", text, e.line);
 		cr_expect_eq(e.col, col, "'%s': col %d", text, e.col);
 		cr_expect(strstr(e.msg, msg), "'%s': message '%s' lacks '%s'", text, e.msg, msg);
+		/* limit: valid JSON past the parser's range or depth limits, not a syntax error */
+		int limit = strstr(msg, "out of range") || strstr(msg, "Long range");
+		cr_expect_eq(e.limit, limit, "'%s': limit %d", text, e.limit);
 	}
 	sl_json_doc_free(d);
 }
@@ -175,6 +178,7 @@ Test(json, depth_limit)
 		} else {
 			cr_expect_eq(rc, -EINVAL);
 			cr_expect(strstr(e.msg, "nesting deeper than 512"));
+			cr_expect_eq(e.limit, 1);
 			cr_expect_eq(e.col, 513);
 		}
 		sl_json_doc_free(d);
