@@ -9,6 +9,7 @@
  *   3 csv      csv_field and the bulk      byte 0: column; the rest: one line, then the buffer
  *              column parsers
  *   4 json     json_field                  byte 0: key length k; bytes 1..k: key; the rest: object
+ *              (a bare value it returns is also checked against the RFC 8259 grammar)
  *
  * The input is copied to an allocation of its exact size so ASan sees any read past the end.
  */
@@ -169,6 +170,36 @@ static void fuzz(const uint8_t *data, size_t size)
 	free(p);
 }
 #elif SL_FUZZ_TARGET == 4
+/* A bare value json_field returns must be a literal or an RFC 8259 number: checked with a
+ * small state machine of its own, not the kernels' shared code. States: 0 start, 1 after
+ * '-', 2 a leading 0, 3 integer digits, 4 after '.', 5 fraction digits, 6 after e/E,
+ * 7 after its sign, 8 exponent digits; the accepting states are 2, 3, 5 and 8. */
+static int bare_ok(const char *v, size_t n)
+{
+	if ((n == 4 && (!memcmp(v, "true", 4) || !memcmp(v, "null", 4))) ||
+	    (n == 5 && !memcmp(v, "false", 5)))
+		return 1;
+	int st = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		int d = c >= '0' && c <= '9';
+		switch (st) {
+		case 0: st = c == '-' ? 1 : c == '0' ? 2 : d ? 3 : -1; break;
+		case 1: st = c == '0' ? 2 : d ? 3 : -1; break;
+		case 2: st = c == '.' ? 4 : c == 'e' || c == 'E' ? 6 : -1; break;
+		case 3: st = d ? 3 : c == '.' ? 4 : c == 'e' || c == 'E' ? 6 : -1; break;
+		case 4: st = d ? 5 : -1; break;
+		case 5: st = d ? 5 : c == 'e' || c == 'E' ? 6 : -1; break;
+		case 6: st = c == '+' || c == '-' ? 7 : d ? 8 : -1; break;
+		case 7: st = d ? 8 : -1; break;
+		case 8: st = d ? 8 : -1; break;
+		}
+		if (st < 0)
+			return 0;
+	}
+	return st == 2 || st == 3 || st == 5 || st == 8;
+}
+
 static void fuzz(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -181,6 +212,10 @@ static void fuzz(const uint8_t *data, size_t size)
 	char *p = copy(data + 1 + kl, n);
 	const char *wv = NULL, *gv = NULL;
 	size_t wl = sl_json_field_scalar(p, n, key, kl, &wv);
+	/* a value that is not a string (no quote before it), an object or an array is bare */
+	if (wl != SIZE_MAX && wv > p && wv[-1] != '"' && (wl == 0 || (*wv != '{' && *wv != '[')) &&
+	    !bare_ok(wv, wl))
+		mismatch("json_field bare value", "the RFC 8259 grammar");
 	EACH_ISA(sl_json_field, f, {
 		size_t l = f(p, n, key, kl, &gv);
 		if (l != wl || (l != SIZE_MAX && gv != wv))
