@@ -318,6 +318,24 @@ static void dict_in_blocks(sl_keydict *b, const sl_kernels *k, const sl_col *c, 
 	}
 }
 
+/* n Long keys, about 70 000 distinct ones spread over the Long range (too wide for a direct
+ * map), every `every`-th row one of the edges INT64_MIN, 0, -1 instead. */
+static sl_col *wide_long_keys(size_t n, uint64_t seed, size_t every)
+{
+	sl_col *c = sl_col_new(mem, &sl_type_i64, n);
+	cr_assert_not_null(c);
+	uint64_t r = seed;
+	for (size_t i = 0; i < n; i++) {
+		r = r * 6364136223846793005u + 1442695040888963407u;
+		/* (unsigned: the product wraps, as intended) */
+		int64_t v = (int64_t)((r >> 33) % 70000 * UINT64_C(0x9e3779b97f4a7c1));
+		if (i % every == 0)
+			v = (int64_t[]){INT64_MIN, 0, -1}[(i / every) % 3];
+		cr_assert_eq(sl_col_push_i64(c, v), 0);
+	}
+	return c;
+}
+
 /* Long keys spread too wide for a direct map take the fused hash-and-probe kernel
  * (dict_put_hash_i64), growing inside and between calls (past SL_KDICT_SMALL, where the load
  * goes from a quarter to a half, and into the prefetching tables): the same ids, keys, hashes,
@@ -330,16 +348,7 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 	uint64_t *h = malloc(n * 8);
 	uint32_t *ids = malloc(n * 4);
 	cr_assert(h && ids);
-	sl_col *c = sl_col_new(mem, &sl_type_i64, n);
-	uint64_t r = 11;
-	for (size_t i = 0; i < n; i++) {
-		r = r * 6364136223846793005u + 1442695040888963407u;
-		/* (unsigned: the product wraps, as intended) */
-		int64_t v = (int64_t)((r >> 33) % 70000 * UINT64_C(0x9e3779b97f4a7c1));
-		if (i % 97 == 0)
-			v = (int64_t[]){INT64_MIN, 0, -1}[(i / 97) % 3];
-		sl_col_push_i64(c, v);
-	}
+	sl_col *c = wide_long_keys(n, 11, 97);
 	sl_keydict a;
 	dict_row_at_a_time(&a, c);
 	assert_skey(&a);
@@ -406,19 +415,12 @@ Test(col, keydict_sum_i64_matches_row_at_a_time)
 {
 	const char *isa[] = {"scalar", "avx2", "avx512"};
 	size_t n = 200000;
-	sl_col *c = sl_col_new(mem, &sl_type_i64, n);
+	sl_col *c = wide_long_keys(n, 7, 89);
 	int64_t *vals = malloc(n * 8), *want = calloc(n, 8);
-	cr_assert(c && vals && want);
-	uint64_t r = 7;
-	for (size_t i = 0; i < n; i++) {
-		r = r * 6364136223846793005u + 1442695040888963407u;
-		int64_t v = (int64_t)((r >> 33) % 70000 * UINT64_C(0x9e3779b97f4a7c1));
-		if (i % 89 == 0)
-			v = (int64_t[]){INT64_MIN, 0, -1}[(i / 89) % 3];
-		sl_col_push_i64(c, v);
+	cr_assert(vals && want);
+	for (size_t i = 0; i < n; i++)
 		vals[i] = i % 101 == 0 ? (int64_t[]){INT64_MAX, INT64_MIN}[i % 2]
-				       : (int64_t)(r >> 40) - (1 << 23);
-	}
+				       : (int64_t)(c->v.i64[i] >> 40) - (1 << 23);
 	sl_keydict a;
 	dict_row_at_a_time(&a, c);
 	for (size_t i = 0; i < n; i++) {
