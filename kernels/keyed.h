@@ -273,8 +273,8 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
  * tables: per SL_SUM_BLOCK rows, hash the block and probe it with prefetching
  * (dict_put_i64), zero the accumulators of the keys it added, grouped sum. One pass saves
  * the ids' store and reload and a second walk over the rows: 10-25 % from memory at 16 to
- * 4 K keys (bench_kernels keyed_sum_i64 against keyed_sum_i64_split, one binary); whole
- * pipelines, where generation and the map share the time, showed no difference. */
+ * 4 K keys (bench_kernels keyed_sum_i64 against keyed_sum_i64_split, one binary), 4-10 % on
+ * whole wide-key pipelines (docs/benchmarks.md). */
 #define SL_SUM_BLOCK 1024
 static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *acc)
 {
