@@ -231,9 +231,9 @@ static void dict_new(bench_dict *b, size_t keys)
 	b->slots = SL_KDICT_MIN_SLOTS; /* as core/keydict.c sizes its tables */
 	while (sl_kdict_cap(b->slots) < keys)
 		b->slots *= 2;
-	b->d.tab = aligned_alloc(64, b->slots * 16);
-	b->d.keys = aligned_alloc(64, sl_kdict_cap(b->slots) * 8);
-	b->d.hash = aligned_alloc(64, sl_kdict_cap(b->slots) * 8);
+	b->d.tab = bench_alloc(b->slots * 16);
+	b->d.keys = bench_alloc(sl_kdict_cap(b->slots) * 8);
+	b->d.hash = bench_alloc(sl_kdict_cap(b->slots) * 8);
 	if (!b->d.tab || !b->d.keys || !b->d.hash) {
 		fprintf(stderr, "bench_kernels: out of memory for a dictionary\n");
 		exit(1);
@@ -379,7 +379,7 @@ static void bench_keyed(const char *size, bench_data *d, double base, int reps,
 			continue;
 		/* string keys: "w<number>" spelled into one buffer, 4..10 bytes */
 		char *text = malloc(K * 12);
-		sl_kstr *set = malloc(K * sizeof(*set)), *rows = malloc(n * sizeof(*rows));
+		sl_kstr *set = malloc(K * sizeof(*set)), *rows = bench_alloc(n * sizeof(*rows));
 		if (!text || !set || !rows) {
 			fprintf(stderr, "bench_kernels: out of memory for string keys\n");
 			exit(1);
@@ -390,7 +390,7 @@ static void bench_keyed(const char *size, bench_data *d, double base, int reps,
 			set[i] = (sl_kstr){text + at, (uint64_t)len};
 			at += (size_t)len;
 		}
-		bdense = malloc(n * 8);
+		bdense = bench_alloc(n * 8);
 		bdm = calloc(4 * K + 4097, 4);
 		if (!bdense || !bdm) {
 			fprintf(stderr, "bench_kernels: out of memory for dense keys\n");
@@ -467,14 +467,14 @@ static void bench_size(const char *size, size_t bytes, int reps, const sl_kernel
 {
 	bench_data d = {.n = bytes / 8};
 	size_t n = d.n;
-	d.vi = aligned_alloc(64, n * 8);
-	d.vi2 = aligned_alloc(64, n * 8);
-	d.outi = aligned_alloc(64, n * 8);
-	d.vf = aligned_alloc(64, n * 8);
-	d.sel = aligned_alloc(64, n * 4);
-	d.ids = aligned_alloc(64, n * 4);
-	d.outs = aligned_alloc(64, n * 4);
-	d.acc = aligned_alloc(64, (1u << 20) * 8);
+	d.vi = bench_alloc(n * 8);
+	d.vi2 = bench_alloc(n * 8);
+	d.outi = bench_alloc(n * 8);
+	d.vf = bench_alloc(n * 8);
+	d.sel = bench_alloc(n * 4);
+	d.ids = bench_alloc(n * 4);
+	d.outs = bench_alloc(n * 4);
+	d.acc = bench_alloc((1u << 20) * 8);
 	if (!d.vi || !d.vi2 || !d.outi || !d.vf || !d.sel || !d.ids || !d.outs || !d.acc) {
 		fprintf(stderr, "bench_kernels: out of memory for %zu rows\n", n);
 		exit(1);
