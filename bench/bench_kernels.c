@@ -16,9 +16,10 @@
  * column into an empty dictionary; keyed_sum_i64_split the same in three calls (hash,
  * probe/insert into ids, grouped sum); hash_str,
  * dict_find_str) are per key count (_k1024 ...), keys uniform per row;
- * keyed_sum_i64_dense: the same with keys 0..K-1, which take the direct map (dict_direct_i64)
- * as Long keys in a small range do in the engine; those two are the figures to set beside
- * DuckDB's ~240 M rows/s (1 K groups, 1 thread).
+ * keyed_sum_i64_dense: the same with keys 0..K-1, which take the direct map as Long keys in a
+ * small range do in the engine (dict_direct_sum_i64: map lookup and add in one pass;
+ * keyed_sum_i64_dense_split: dict_direct_i64 into ids, then grouped_sum_i64); those are the
+ * figures to set beside DuckDB's ~240 M rows/s (1 K groups, 1 thread).
  *
  * Usage: build/bench/bench_kernels [MiB per column (default 512)] [kernel-name substring]
  *   e.g. `bench_kernels 512 keyed_sum` runs only the kernels whose name contains keyed_sum.
@@ -331,7 +332,7 @@ static int64_t b_keyed_sum_i64_split(const sl_kernels *k, bench_data *d, size_t 
 static uint32_t *bdm;
 static int64_t *bdense;
 
-static int64_t b_keyed_sum_dense(const sl_kernels *k, bench_data *d, size_t arg)
+static int64_t b_keyed_sum_dense_split(const sl_kernels *k, bench_data *d, size_t arg)
 {
 	enum { B = 1024 };
 	uint64_t h[B];
@@ -356,6 +357,37 @@ static int64_t b_keyed_sum_dense(const sl_kernels *k, bench_data *d, size_t arg)
 			}
 		}
 		k->grouped_sum_i64(ids, d->vi + r, m, d->acc);
+	}
+	return d->acc[0] ^ d->acc[bdict.d.n / 2] ^ (int64_t)bdict.d.n;
+}
+
+/* The same in one pass per block (dict_direct_sum_i64: map lookup and add), the misses
+ * inserted and added afterwards: what core/keydict.c does. */
+static int64_t b_keyed_sum_dense(const sl_kernels *k, bench_data *d, size_t arg)
+{
+	enum { B = 1024 };
+	uint64_t h[B];
+	uint32_t miss[B], mid[B];
+	int64_t mk[B];
+	size_t len = 4096;
+	while (len < 2 * arg)
+		len *= 2;
+	dict_reset(&bdict);
+	memset(bdm, 0, (len + 1) * 4);
+	memset(d->acc, 0, arg * sizeof(int64_t));
+	for (size_t r = 0; r < d->n; r += B) {
+		size_t m = d->n - r < B ? d->n - r : B;
+		size_t nm =
+		    k->dict_direct_sum_i64(bdm, 0, len, bdense + r, d->vi + r, m, d->acc, miss);
+		if (nm) {
+			k->gather_i64(bdense + r, miss, nm, mk);
+			k->hash_i64(mk, nm, h);
+			k->dict_put_i64(&bdict.d, mk, h, nm, mid);
+			for (size_t q = 0; q < nm; q++) {
+				d->acc[mid[q]] += d->vi[r + miss[q]];
+				bdm[mk[q]] = mid[q] + 1;
+			}
+		}
 	}
 	return d->acc[0] ^ d->acc[bdict.d.n / 2] ^ (int64_t)bdict.d.n;
 }
@@ -415,6 +447,7 @@ static void bench_keyed(const char *size, bench_data *d, double base, int reps,
 		    {"keyed_sum_i64", b_keyed_sum_i64, 16, 0},
 		    {"keyed_sum_i64_split", b_keyed_sum_i64_split, 16, 0},
 		    {"keyed_sum_i64_dense", b_keyed_sum_dense, 16, 0},
+		    {"keyed_sum_i64_dense_split", b_keyed_sum_dense_split, 16, 0},
 		    {"hash_str", b_hash_str, 24, 1},
 		    {"dict_find_str", b_dict_find_str, 28, 1},
 		};

@@ -294,6 +294,44 @@ static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 	return 0;
 }
 
+/* sl_keydict_sum_i64 through the direct map: per block, look up and add in one kernel pass;
+ * the misses (new keys, keys out of range) are interned in row order as put_i64_direct does,
+ * their accumulators started at 0 and their values added. */
+static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *keys, size_t n,
+			  const int64_t *vals, sl_col *acc)
+{
+	uint32_t miss[CHUNK], mid[CHUNK];
+	int64_t mk[CHUNK];
+	uint64_t h[CHUNK];
+	for (size_t from = 0; from < n; from += CHUNK) {
+		size_t m = n - from < CHUNK ? n - from : CHUNK;
+		size_t nm = k->dict_direct_sum_i64(d->dm, d->dm_base, d->dm_len, keys + from,
+						   vals + from, m, acc->v.i64, miss);
+		if (!nm)
+			continue;
+		/* room first, so acc->len can follow d->n even when put_i64 fails midway */
+		if (sl_col_reserve(acc, d->n + nm - acc->len))
+			return -ENOMEM;
+		k->gather_i64(keys + from, miss, nm, mk);
+		k->hash_i64(mk, nm, h);
+		int rc = put_i64(d, k, mk, h, nm, mid);
+		if (acc->len < d->n) {
+			memset(acc->v.i64 + acc->len, 0, (d->n - acc->len) * sizeof(int64_t));
+			acc->len = d->n;
+		}
+		if (rc)
+			return rc;
+		for (size_t q = 0; q < nm; q++) {
+			int64_t *a = &acc->v.i64[mid[q]];
+			*a = (int64_t)((uint64_t)*a + (uint64_t)vals[from + miss[q]]);
+			uint64_t u = (uint64_t)mk[q] - (uint64_t)d->dm_base;
+			if (u < d->dm_len)
+				d->dm[u] = mid[q] + 1;
+		}
+	}
+	return 0;
+}
+
 int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from, size_t n,
 		       const int64_t *vals, sl_col *acc)
 {
@@ -301,7 +339,7 @@ int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, si
 	if (!d->dm_tried && !d->n)
 		direct_decide(d, k, keys, n);
 	if (d->dm)
-		return 1;
+		return sum_i64_direct(d, k, keys, n, vals, acc);
 	size_t done = 0;
 	while (done < n) {
 		sl_kdict v;

@@ -83,9 +83,9 @@ int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, s
  *   rows [from, from + n) of src (Long keys) as sl_keydict_put_rows does and add vals[i] to
  *   the accumulator of row i's id in acc (a Long column, row = id; it grows with the
  *   dictionary, a new id's row starting at its first value, and acc->len = d->n after).
- *   Dictionaries with a direct map take the other path: returns 1 and does nothing (the
- *   first block decides, as in sl_keydict_put_rows). Else 0, or -ENOMEM (then some rows may
- *   have been folded).
+ *   Keys in a small range go through the direct map (the first block decides, as in
+ *   sl_keydict_put_rows): lookup and add in one kernel pass, the misses interned after.
+ *   0, or -ENOMEM (then some rows may have been folded; acc->len = d->n still).
  */
 int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from, size_t n,
 		       const int64_t *vals, sl_col *acc);

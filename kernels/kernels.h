@@ -268,6 +268,12 @@ typedef struct sl_kernels {
 	 * unspecified); returns nmiss. No hashing, no key comparison: dm is exact. */
 	size_t (*dict_direct_i64)(const uint32_t *dm, int64_t base, size_t len, const int64_t *k,
 				  size_t n, uint32_t *ids, uint32_t *miss);
+	/* dict_direct_sum_i64: dict_direct_i64 and grouped_sum_i64 in one pass: acc[id] += v[i]
+	 *   (wrapping) for each row whose key dm knows, miss[nmiss++] = i for the others (their
+	 *   values are not added); returns nmiss. */
+	size_t (*dict_direct_sum_i64)(const uint32_t *dm, int64_t base, size_t len,
+				      const int64_t *k, const int64_t *v, size_t n, int64_t *acc,
+				      uint32_t *miss);
 
 	/* Element-wise arithmetic: o[i] = a[i] OP b[i], or a[i] OP c when b is NULL; o may be a
 	 * or b. Long: ADD, SUB, MUL wrap (two's complement); Double: ADD, SUB, MUL, DIV in IEEE

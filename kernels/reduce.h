@@ -662,6 +662,7 @@ const sl_kernels SL_TABLE = {
     .dict_find_i64 = dict_find_i64,
     .dict_find_str = dict_find_str,
     .dict_direct_i64 = dict_direct_i64,
+    .dict_direct_sum_i64 = dict_direct_sum_i64,
     .partition = partition,
     .map_i64 = map_i64,
     .map_f64 = map_f64,

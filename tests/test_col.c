@@ -404,23 +404,18 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 	free(ids);
 }
 
-/* reduceByKey(_ + _) in one pass (sl_keydict_sum_i64): Long keys too wide for a direct map,
- * in blocks of growing odd sizes so the table grows inside and between calls, past
- * SL_KDICT_SMALL and into the prefetching tables: the ids of one row at a time, and each
- * key's wrapping sum (values with the edges), in every ISA. Keys in a small range take the
- * direct map instead: 1, nothing done. Then allocation k failing, for each k until the whole
- * column goes through: -ENOMEM, and the dictionary stays consistent (acc->len is d.n, every
- * key of the blocks before the failing one known); the run that goes through has the sums. */
-Test(col, keydict_sum_i64_matches_row_at_a_time)
+/* sl_keydict_sum_i64 over all of c (Long keys) with values vals against one row at a time:
+ * in blocks of growing odd sizes, so the table grows inside and between calls, in every ISA:
+ * the same ids, keys and hashes, and each key's wrapping sum; whether the direct map was
+ * taken is `direct`. Then allocation f failing, for each f until the first `part` rows go
+ * through: -ENOMEM, and the dictionary stays consistent (acc->len is d.n, every key of the
+ * blocks before the failing one known); the run that goes through has the sums. */
+static void check_sum_i64(const sl_col *c, const int64_t *vals, bool direct, size_t part)
 {
 	const char *isa[] = {"scalar", "avx2", "avx512"};
-	size_t n = 200000;
-	sl_col *c = wide_long_keys(n, 7, 89);
-	int64_t *vals = malloc(n * 8), *want = calloc(n, 8);
-	cr_assert(vals && want);
-	for (size_t i = 0; i < n; i++)
-		vals[i] = i % 101 == 0 ? (int64_t[]){INT64_MAX, INT64_MIN}[i % 2]
-				       : (int64_t)(c->v.i64[i] >> 40) - (1 << 23);
+	size_t n = c->len;
+	int64_t *want = calloc(n, 8);
+	cr_assert_not_null(want);
 	sl_keydict a;
 	dict_row_at_a_time(&a, c);
 	for (size_t i = 0; i < n; i++) {
@@ -441,33 +436,23 @@ Test(col, keydict_sum_i64_matches_row_at_a_time)
 			cr_assert_eq(sl_keydict_sum_i64(&b, k, c, from, m, vals + from, acc), 0);
 			cr_assert_eq(acc->len, b.n);
 		}
-		cr_assert_null(b.dm, "%s: keys too wide for a direct map", isa[t]);
-		cr_assert_gt(b.mask + 1, (size_t)1 << 17);
+		cr_assert_eq(b.dm != NULL, direct, "%s: direct map", isa[t]);
 		cr_assert_eq(b.n, a.n, "%s", isa[t]);
 		for (size_t id = 0; id < a.n; id++) {
 			cr_assert_eq(a.keys->v.i64[id], b.keys->v.i64[id], "%s id %zu", isa[t], id);
 			cr_assert_eq(a.hash[id], b.hash[id]);
 			cr_assert_eq(acc->v.i64[id], want[id], "%s sum of id %zu", isa[t], id);
+			/* every key in the map's range is cached there, late ones too */
+			uint64_t u = (uint64_t)b.keys->v.i64[id] - (uint64_t)b.dm_base;
+			if (b.dm && u < b.dm_len)
+				cr_assert_eq(b.dm[u], id + 1, "%s: key of id %zu not in the map",
+					     isa[t], id);
 		}
 		assert_skey(&b);
 		sl_keydict_fini(&b);
 		sl_col_unref(acc);
-		/* a small range: the direct map's path */
-		sl_col *small = sl_col_new(mem, &sl_type_i64, 4);
-		for (int i = 0; i < 100; i++)
-			sl_col_push_i64(small, i % 10);
-		acc = sl_col_new(mem, &sl_type_i64, 4);
-		cr_assert_eq(sl_keydict_init(&b, mem, &sl_type_i64, 4), 0);
-		cr_assert_eq(sl_keydict_sum_i64(&b, k, small, 0, 100, vals, acc), 1);
-		cr_assert_not_null(b.dm);
-		cr_assert_eq(b.n, 0);
-		cr_assert_eq(acc->len, 0);
-		sl_keydict_fini(&b);
-		sl_col_unref(acc);
-		sl_col_unref(small);
 	}
 	const sl_kernels *k = sl_kernels_select(NULL, &(int){0});
-	size_t part = 30000;
 	for (long f = 0;; f++) {
 		sl_keydict b;
 		sl_col *acc = sl_col_new(mem, &sl_type_i64, 4);
@@ -500,9 +485,51 @@ Test(col, keydict_sum_i64_matches_row_at_a_time)
 			break;
 	}
 	sl_keydict_fini(&a);
-	sl_col_unref(c);
-	free(vals);
 	free(want);
+}
+
+/* Values for check_sum_i64: the edges every 101st row, else spread from the key. */
+static int64_t *sum_values(const sl_col *c)
+{
+	int64_t *vals = malloc(c->len * 8);
+	cr_assert_not_null(vals);
+	for (size_t i = 0; i < c->len; i++)
+		vals[i] = i % 101 == 0 ? (int64_t[]){INT64_MAX, INT64_MIN}[i % 2]
+				       : (int64_t)((uint64_t)c->v.i64[i] >> 40) - (1 << 23);
+	return vals;
+}
+
+/* reduceByKey(_ + _) in one pass (sl_keydict_sum_i64), both paths. Long keys too wide for a
+ * direct map: the hash table, growing past SL_KDICT_SMALL and into the prefetching tables.
+ * Keys in a small range: the direct map (lookup and add in one kernel), with keys past its
+ * range (misses every time: the hash table) and keys first seen late (misses once, then
+ * cached in the map). */
+Test(col, keydict_sum_i64_matches_row_at_a_time)
+{
+	sl_col *c = wide_long_keys(200000, 7, 89);
+	int64_t *vals = sum_values(c);
+	check_sum_i64(c, vals, false, 30000);
+	free(vals);
+	sl_col_unref(c);
+	/* the first block spans 3000 keys (a map of 8192 around them); later, keys past the map
+	 * (10^12 + ..., the Long edges) and new keys inside it from row 50000 on */
+	size_t n = 100000;
+	c = sl_col_new(mem, &sl_type_i64, n);
+	cr_assert_not_null(c);
+	for (size_t i = 0; i < n; i++) {
+		int64_t key = (int64_t)(i * 7919 % 3000);
+		if (i >= 1000 && i % 10 == 0)
+			key = 1000000000000 + (int64_t)(i % 50);
+		else if (i >= 1000 && i % 10 == 1)
+			key = i % 20 == 1 ? INT64_MIN : INT64_MAX;
+		else if (i >= 50000 && i % 10 == 2)
+			key = 3000 + (int64_t)(i * 31 % 2000);
+		cr_assert_eq(sl_col_push_i64(c, key), 0);
+	}
+	vals = sum_values(c);
+	check_sum_i64(c, vals, true, 60000);
+	free(vals);
+	sl_col_unref(c);
 }
 
 /* String keys in a table big enough for the prefetching loops (more than SL_KDICT_SMALL / 4

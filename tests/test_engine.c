@@ -1109,7 +1109,8 @@ Test(engine, word_count_fusion_agrees_with_the_general_path)
  * and add in one kernel pass per block (sl_keydict_sum_i64): the same output as the general
  * path, in every ISA, on 1 and 2 workers, with more rows per partition than one block, more
  * keys than the first table holds, wrapping sums and the key edges; and a second batch of keys
- * in a small range (a direct map in its own dictionaries) agrees too. */
+ * in a small range (a direct map in its own dictionaries: lookup and add in one kernel pass,
+ * dict_direct_sum_i64) agrees too. */
 Test(engine, one_pass_long_sums_agree_with_the_general_path)
 {
 	size_t cap = 1 << 20, len = 0;

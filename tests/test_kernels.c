@@ -1165,6 +1165,72 @@ Test(kernels, dict_direct_i64_matches_definition)
 	}
 }
 
+/* dict_direct_sum_i64 against its definition (dict_direct_i64, then a wrapping add of each
+ * known row's value), every ISA, at every length and misalignment: keys in and out of range
+ * and at the edges, values with the edges, accumulators starting from garbage; rows sharing
+ * a key (a map of 64 ids) add up; the misses ascending and exact, their values not added;
+ * nothing written past n in miss. */
+Test(kernels, dict_direct_sum_i64_is_direct_then_grouped_sum)
+{
+	static uint32_t dm[4097], miss[MAXN + 16];
+	static int64_t acc[64], want[64], vals[MAXN + 16];
+	static const int64_t bases[] = {0, -100, INT64_MAX - 1000, INT64_MIN + 5};
+	for (size_t bi_ = 0; bi_ < sizeof(bases) / sizeof(bases[0]); bi_++) {
+		int64_t base = bases[bi_];
+		size_t len = 4096;
+		for (size_t u = 0; u < len; u++)
+			dm[u] = u % 3 ? (uint32_t)(u % 64 + 1) : 0;
+		dm[len] = 0;
+		for (size_t li = 0; li < nlengths; li++) {
+			size_t n = lengths[li];
+			for (size_t off = 0; off < 3; off++) {
+				int64_t *v = bi + off, *w = vals + off;
+				for (size_t i = 0; i < n; i++) {
+					uint64_t r = rng();
+					uint64_t u = r % 5 == 0 ? len + r % 10
+						     : r % 7 == 0
+							 ? (uint64_t) - (int64_t)(1 + r % 10)
+							 : r % (len + 2);
+					v[i] = (int64_t)((uint64_t)base + u);
+					if (r % 97 == 0)
+						v[i] = i64_edges[(r >> 8) % 7];
+					w[i] = r % 13 == 0 ? i64_edges[(r >> 16) % 7]
+							   : (int64_t)(rng() >> 20) - (1 << 22);
+				}
+				for (int ik = 0; ik < nevery; ik++) {
+					const sl_kernels *k = every[ik];
+					for (size_t g = 0; g < 64; g++)
+						acc[g] = want[g] = (int64_t)rng();
+					for (size_t j = 0; j < 16; j++)
+						miss[n + j] = 0xdeadbeef;
+					size_t nm = k->dict_direct_sum_i64(dm, base, len, v, w, n,
+									   acc, miss);
+					size_t q = 0;
+					for (size_t i = 0; i < n; i++) {
+						uint64_t u = (uint64_t)v[i] - (uint64_t)base;
+						uint32_t x = u < len ? dm[u] : 0;
+						if (!x)
+							cr_assert_eq(miss[q++], i, "%s n=%zu i=%zu",
+								     k->isa, n, i);
+						else
+							want[x - 1] =
+							    (int64_t)((uint64_t)want[x - 1] +
+								      (uint64_t)w[i]);
+					}
+					cr_assert_eq(nm, q, "%s n=%zu base=%" PRId64, k->isa, n,
+						     base);
+					for (size_t g = 0; g < 64; g++)
+						cr_assert_eq(acc[g], want[g], "%s n=%zu id %zu",
+							     k->isa, n, g);
+					for (size_t j = 0; j < 16; j++)
+						cr_assert_eq(miss[n + j], 0xdeadbeef,
+							     "%s n=%zu: wrote past n", k->isa, n);
+				}
+			}
+		}
+	}
+}
+
 /* map_i64 / map_f64 identical to scalar (and to the C expression) at every length and
  * misalignment, with a column or a constant operand, and in place (o == a); a NaN result's sign
  * and payload may differ (kernels.h). */
