@@ -294,9 +294,10 @@ static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 	return 0;
 }
 
-/* sl_keydict_sum_i64 through the direct map: per block, look up and add in one kernel pass;
- * the misses (new keys, keys out of range) are interned in row order as put_i64_direct does,
- * their accumulators started at 0 and their values added. */
+/* sl_keydict_sum_i64 (vals NULL: sl_keydict_count_i64) through the direct map: per block,
+ * look up and add in one kernel pass; the misses (new keys, keys out of range) are interned
+ * in row order as put_i64_direct does, their accumulators started at 0 and their values (or
+ * 1) added. */
 static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *keys, size_t n,
 			  const int64_t *vals, sl_col *acc)
 {
@@ -306,7 +307,7 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 	for (size_t from = 0; from < n; from += CHUNK) {
 		size_t m = n - from < CHUNK ? n - from : CHUNK;
 		size_t nm = k->dict_direct_sum_i64(d->dm, d->dm_base, d->dm_len, keys + from,
-						   vals + from, m, acc->v.i64, miss);
+						   vals ? vals + from : NULL, m, acc->v.i64, miss);
 		if (!nm)
 			continue;
 		/* room first, so acc->len can follow d->n even when put_i64 fails midway */
@@ -323,7 +324,7 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 			return rc;
 		for (size_t q = 0; q < nm; q++) {
 			int64_t *a = &acc->v.i64[mid[q]];
-			*a = (int64_t)((uint64_t)*a + (uint64_t)vals[from + miss[q]]);
+			*a = (int64_t)((uint64_t)*a + (vals ? (uint64_t)vals[from + miss[q]] : 1));
 			uint64_t u = (uint64_t)mk[q] - (uint64_t)d->dm_base;
 			if (u < d->dm_len)
 				d->dm[u] = mid[q] + 1;
@@ -350,6 +351,32 @@ int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, si
 		d->n = v.n;
 		d->keys->len = v.n;
 		acc->len = v.n;
+	}
+	return 0;
+}
+
+int sl_keydict_count_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
+			 size_t n, sl_col *acc)
+{
+	const int64_t *keys = src->v.i64 + from;
+	if (!d->dm_tried && !d->n)
+		direct_decide(d, k, keys, n);
+	if (d->dm)
+		return sum_i64_direct(d, k, keys, n, NULL, acc);
+	uint64_t h[CHUNK];
+	uint32_t ids[CHUNK];
+	for (size_t r = 0; r < n; r += CHUNK) {
+		size_t m = n - r < CHUNK ? n - r : CHUNK;
+		if (sl_col_reserve(acc, d->n + m - acc->len))
+			return -ENOMEM;
+		int rc = put_i64_kernel(d, k, keys + r, h, false, m, ids);
+		if (acc->len < d->n) {
+			memset(acc->v.i64 + acc->len, 0, (d->n - acc->len) * sizeof(int64_t));
+			acc->len = d->n;
+		}
+		if (rc)
+			return rc;
+		k->grouped_count(ids, m, acc->v.i64);
 	}
 	return 0;
 }

@@ -90,6 +90,14 @@ int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, s
 int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from, size_t n,
 		       const int64_t *vals, sl_col *acc);
 /*
+ * sl_keydict_count_i64 - countByValue of Long keys, as sl_keydict_sum_i64 with every value 1:
+ *   keys in a small range look up and count in one kernel pass (dict_direct_sum_i64), others
+ *   are interned a block at a time and counted (grouped_count). 0, or -ENOMEM (then some
+ *   rows may have been counted; acc->len = d->n still).
+ */
+int sl_keydict_count_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
+			 size_t n, sl_col *acc);
+/*
  * sl_keydict_put_gather - intern rows sel[0..n) of src whose hashes are already known
  *   (h[i] is the hash of row sel[i]): ids[i] = the id of row sel[i]. 0 or -ENOMEM.
  *   For merging other dictionaries' keys (src = their keys, h gathered from their hash).

@@ -468,8 +468,9 @@ static void acc_fold(const sl_kernels *k, sl_col *acc, int red, const uint32_t *
 
 /* Phase 1 of the combining path: aggregate one input partition by key, a block at a time:
  * hash the block's keys (one kernel call), probe them into dense ids (one call), fold the
- * values into the dense accumulators (one call); Long sums by Long keys do it all in one call
- * (sl_keydict_sum_i64: through the direct map or the hash table). */
+ * values into the dense accumulators (one call); Long sums and counts by Long keys go
+ * through sl_keydict_sum_i64 / sl_keydict_count_i64 (for keys in a small range, the direct
+ * map's lookup and add in one kernel pass). */
 static void combine_task(void *arg, size_t i, int worker)
 {
 	(void)worker;
@@ -496,13 +497,14 @@ static void combine_task(void *arg, size_t i, int worker)
 	size_t n = rows;
 	uint64_t h[CHUNK];
 	uint32_t ids[CHUNK];
-	/* Long sums by Long key: one kernel pass per block */
-	int fused =
-	    vals && red == SL_RED_SUM && keys->type->kind == SL_I64 && vals->type->kind == SL_I64;
+	/* Long sums and counts by Long key: one kernel pass per block */
+	int fused = keys && keys->type->kind == SL_I64 && vt->kind == SL_I64 &&
+		    (cv || (red == SL_RED_SUM && vals->type->kind == SL_I64));
 	for (size_t r = 0; r < n; r += CHUNK) {
 		size_t b = n - r < CHUNK ? n - r : CHUNK;
 		if (fused) {
-			if (sl_keydict_sum_i64(&pa->d, k, keys, r, b, vals->v.i64 + r, pa->acc))
+			if (cv ? sl_keydict_count_i64(&pa->d, k, keys, r, b, pa->acc)
+			       : sl_keydict_sum_i64(&pa->d, k, keys, r, b, vals->v.i64 + r, pa->acc))
 				goto oom;
 			continue;
 		}

@@ -270,7 +270,8 @@ typedef struct sl_kernels {
 				  size_t n, uint32_t *ids, uint32_t *miss);
 	/* dict_direct_sum_i64: dict_direct_i64 and grouped_sum_i64 in one pass: acc[id] += v[i]
 	 *   (wrapping) for each row whose key dm knows, miss[nmiss++] = i for the others (their
-	 *   values are not added); returns nmiss. */
+	 *   values are not added); returns nmiss. v NULL: count, acc[id] += 1
+	 *   (grouped_count). */
 	size_t (*dict_direct_sum_i64)(const uint32_t *dm, int64_t base, size_t len,
 				      const int64_t *k, const int64_t *v, size_t n, int64_t *acc,
 				      uint32_t *miss);

@@ -410,39 +410,49 @@ static size_t dict_direct_i64(const uint32_t *dm, int64_t base, size_t len, cons
 	return nmiss;
 }
 
-/* dict_direct_i64 and grouped_sum_i64 in one pass: the ids never go through memory. A miss is
- * rare once the map knows the keys, so it branches. Per 8 rows (a line of keys and a line of
- * values) both streams are prefetched ahead. The same plain loop in every ISA: an AVX-512
- * step with dict_direct_i64's gather, the ids spilled and added one by one, was slower than
- * it (4 K keys from memory ~650 against ~870 M rows/s, docs/benchmarks.md). */
-#define SL_DIRECT_SUM_ROW(i)                                                                       \
+/* dict_direct_i64 and grouped_sum_i64 (v NULL: grouped_count) in one pass: the ids never go
+ * through memory. A miss is rare once the map knows the keys, so it branches. Per 8 rows (a
+ * line of keys and one of values) both streams are prefetched ahead. The same plain loop in
+ * every ISA: an AVX-512 step with dict_direct_i64's gather, the ids spilled and added one by
+ * one, was slower than it (4 K keys from memory ~650 against ~870 M rows/s). */
+#define SL_DIRECT_SUM_ROW(i, ADD)                                                                  \
 	do {                                                                                       \
 		uint64_t u_ = (uint64_t)k[i] - (uint64_t)base;                                     \
 		uint32_t x_ = dm[u_ < len ? u_ : len];                                             \
 		if (__builtin_expect(x_ == 0, 0))                                                  \
 			miss[nmiss++] = (uint32_t)(i);                                             \
 		else                                                                               \
-			acc[x_ - 1] = (int64_t)((uint64_t)acc[x_ - 1] + (uint64_t)v[i]);           \
+			acc[x_ - 1] = (int64_t)((uint64_t)acc[x_ - 1] + (uint64_t)(ADD));          \
 	} while (0)
+
+#define SL_DIRECT_SUM_LOOP(VPF, ADD)                                                               \
+	do {                                                                                       \
+		for (; i + 8 <= n; i += 8) {                                                       \
+			SL_STREAM_PREFETCH(k + i);                                                 \
+			VPF;                                                                       \
+			SL_DIRECT_SUM_ROW(i, ADD(i));                                              \
+			SL_DIRECT_SUM_ROW(i + 1, ADD(i + 1));                                      \
+			SL_DIRECT_SUM_ROW(i + 2, ADD(i + 2));                                      \
+			SL_DIRECT_SUM_ROW(i + 3, ADD(i + 3));                                      \
+			SL_DIRECT_SUM_ROW(i + 4, ADD(i + 4));                                      \
+			SL_DIRECT_SUM_ROW(i + 5, ADD(i + 5));                                      \
+			SL_DIRECT_SUM_ROW(i + 6, ADD(i + 6));                                      \
+			SL_DIRECT_SUM_ROW(i + 7, ADD(i + 7));                                      \
+		}                                                                                  \
+		for (; i < n; i++)                                                                 \
+			SL_DIRECT_SUM_ROW(i, ADD(i));                                              \
+	} while (0)
+#define SL_ADD_VALUE(i) v[i]
+#define SL_ADD_ONE(i)   1
 
 static size_t dict_direct_sum_i64(const uint32_t *dm, int64_t base, size_t len, const int64_t *k,
 				  const int64_t *v, size_t n, int64_t *acc, uint32_t *miss)
 {
 	size_t nmiss = 0, i = 0;
-	for (; i + 8 <= n; i += 8) {
-		SL_STREAM_PREFETCH(k + i);
-		SL_STREAM_PREFETCH(v + i);
-		SL_DIRECT_SUM_ROW(i);
-		SL_DIRECT_SUM_ROW(i + 1);
-		SL_DIRECT_SUM_ROW(i + 2);
-		SL_DIRECT_SUM_ROW(i + 3);
-		SL_DIRECT_SUM_ROW(i + 4);
-		SL_DIRECT_SUM_ROW(i + 5);
-		SL_DIRECT_SUM_ROW(i + 6);
-		SL_DIRECT_SUM_ROW(i + 7);
-	}
-	for (; i < n; i++)
-		SL_DIRECT_SUM_ROW(i);
+	if (v)
+		SL_DIRECT_SUM_LOOP(SL_STREAM_PREFETCH(v + i), SL_ADD_VALUE);
+	else
+		SL_DIRECT_SUM_LOOP((void)0, SL_ADD_ONE);
 	return nmiss;
 }
 

@@ -404,12 +404,25 @@ Test(col, keydict_put_rows_wide_long_keys_match_row_at_a_time)
 	free(ids);
 }
 
-/* sl_keydict_sum_i64 over all of c (Long keys) with values vals against one row at a time:
- * in blocks of growing odd sizes, so the table grows inside and between calls, in every ISA:
- * the same ids, keys and hashes, and each key's wrapping sum; whether the direct map was
- * taken is `direct`. Then allocation f failing, for each f until the first `part` rows go
- * through: -ENOMEM, and the dictionary stays consistent (acc->len is d.n, every key of the
- * blocks before the failing one known); the run that goes through has the sums. */
+/* sl_keydict_sum_i64 over all of c (Long keys) with values vals (NULL: sl_keydict_count_i64)
+ * against one row at a time: in blocks of growing odd sizes, so the table grows inside and
+ * between calls, in every ISA: the same ids, keys and hashes, and each key's wrapping sum (or
+ * count); whether the direct map was taken is `direct`. Then allocation f failing, for each
+ * f until the first `part` rows go through: -ENOMEM, and the dictionary stays consistent
+ * (acc->len is d.n, every key of the blocks before the failing one known); the run that goes
+ * through has the sums. */
+static int sum_or_count(sl_keydict *d, const sl_kernels *k, const sl_col *c, size_t from, size_t m,
+			const int64_t *vals, sl_col *acc)
+{
+	return vals ? sl_keydict_sum_i64(d, k, c, from, m, vals + from, acc)
+		    : sl_keydict_count_i64(d, k, c, from, m, acc);
+}
+
+static uint64_t value_of(const int64_t *vals, size_t i)
+{
+	return vals ? (uint64_t)vals[i] : 1;
+}
+
 static void check_sum_i64(const sl_col *c, const int64_t *vals, bool direct, size_t part)
 {
 	const char *isa[] = {"scalar", "avx2", "avx512"};
@@ -420,7 +433,7 @@ static void check_sum_i64(const sl_col *c, const int64_t *vals, bool direct, siz
 	dict_row_at_a_time(&a, c);
 	for (size_t i = 0; i < n; i++) {
 		int64_t id = sl_keydict_get(&a, c, i, sl_col_hash_row(c, i));
-		want[id] = (int64_t)((uint64_t)want[id] + (uint64_t)vals[i]);
+		want[id] = (int64_t)((uint64_t)want[id] + value_of(vals, i));
 	}
 	for (int t = 0; t < 3; t++) {
 		int err;
@@ -430,10 +443,10 @@ static void check_sum_i64(const sl_col *c, const int64_t *vals, bool direct, siz
 		sl_keydict b;
 		sl_col *acc = sl_col_new(mem, &sl_type_i64, 4);
 		cr_assert_eq(sl_keydict_init(&b, mem, &sl_type_i64, 4), 0);
-		cr_assert_eq(sl_keydict_sum_i64(&b, k, c, 0, 0, vals, acc), 0);
+		cr_assert_eq(sum_or_count(&b, k, c, 0, 0, vals, acc), 0);
 		for (size_t from = 0, step = 1000; from < n; from += step, step = step * 3 + 1) {
 			size_t m = n - from < step ? n - from : step;
-			cr_assert_eq(sl_keydict_sum_i64(&b, k, c, from, m, vals + from, acc), 0);
+			cr_assert_eq(sum_or_count(&b, k, c, from, m, vals, acc), 0);
 			cr_assert_eq(acc->len, b.n);
 		}
 		cr_assert_eq(b.dm != NULL, direct, "%s: direct map", isa[t]);
@@ -461,7 +474,7 @@ static void check_sum_i64(const sl_col *c, const int64_t *vals, bool direct, siz
 		size_t from = 0;
 		int rc = 0;
 		for (; from < part && !rc; from += 1000)
-			rc = sl_keydict_sum_i64(&b, k, c, from, 1000, vals + from, acc);
+			rc = sum_or_count(&b, k, c, from, 1000, vals, acc);
 		sl_mem_fail_after(mem, -1);
 		cr_assert(rc == 0 || rc == -ENOMEM, "rc %d", rc);
 		cr_assert_eq(acc->len, b.n);
@@ -473,7 +486,7 @@ static void check_sum_i64(const sl_col *c, const int64_t *vals, bool direct, siz
 		for (size_t i = 0; i < from; i++) {
 			int64_t id = sl_keydict_get(&b, c, i, sl_col_hash_row(c, i));
 			cr_assert_geq(id, 0, "fail at %ld: row %zu", f, i);
-			sum[id] = (int64_t)((uint64_t)sum[id] + (uint64_t)vals[i]);
+			sum[id] = (int64_t)((uint64_t)sum[id] + value_of(vals, i));
 		}
 		if (!rc)
 			for (size_t id = 0; id < b.n; id++)
@@ -529,6 +542,27 @@ Test(col, keydict_sum_i64_matches_row_at_a_time)
 	vals = sum_values(c);
 	check_sum_i64(c, vals, true, 60000);
 	free(vals);
+	sl_col_unref(c);
+}
+
+/* countByValue of Long keys (sl_keydict_count_i64), both paths, as the sums above with every
+ * value 1: the hash table for wide keys, the direct map (lookup and count in one kernel pass)
+ * for keys in a small range, with keys past the map and keys first seen late. */
+Test(col, keydict_count_i64_matches_row_at_a_time)
+{
+	sl_col *c = wide_long_keys(200000, 11, 97);
+	check_sum_i64(c, NULL, false, 30000);
+	sl_col_unref(c);
+	size_t n = 100000;
+	c = sl_col_new(mem, &sl_type_i64, n);
+	cr_assert_not_null(c);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(
+		    sl_col_push_i64(c, i >= 1000 && i % 9 == 0    ? INT64_MIN + (int64_t)(i % 7)
+				       : i >= 40000 && i % 9 == 1 ? 2000 + (int64_t)(i % 900)
+								  : (int64_t)(i * 31 % 1500)),
+		    0);
+	check_sum_i64(c, NULL, true, 60000);
 	sl_col_unref(c);
 }
 
