@@ -262,6 +262,7 @@ static void direct_decide(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 	/* u = key - base is computed modulo 2^64: a one-to-one map of [base, base + len) even
 	 * where that wraps around (keys near INT64_MIN/MAX) */
 	d->dm = dm;
+	d->dm_new = SIZE_MAX; /* every key is new at first */
 	d->dm_len = len;
 	d->dm_base = (int64_t)((uint64_t)lo - (len - span) / 2);
 }
@@ -297,7 +298,10 @@ static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 /* sl_keydict_sum_i64 (vals NULL: sl_keydict_count_i64) through the direct map: per block,
  * look up and add in one kernel pass; the misses (new keys, keys out of range) are interned
  * in row order as put_i64_direct does, their accumulators started at 0 and their values (or
- * 1) added. */
+ * 1) added. While blocks bring many new keys (a fresh dictionary, a batch of many keys), each
+ * miss would be a mispredicted branch in that loop: such blocks take two passes instead
+ * (put_i64_direct's branch-free lookup into ids, then the grouped kernel). */
+#define DIRECT_NEW_MAX (CHUNK / 16)
 static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *keys, size_t n,
 			  const int64_t *vals, sl_col *acc)
 {
@@ -306,8 +310,28 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 	uint64_t h[CHUNK];
 	for (size_t from = 0; from < n; from += CHUNK) {
 		size_t m = n - from < CHUNK ? n - from : CHUNK;
+		if (d->dm_new > DIRECT_NEW_MAX) {
+			size_t n0 = d->n;
+			if (sl_col_reserve(acc, d->n + m - acc->len))
+				return -ENOMEM;
+			int rc = put_i64_direct(d, k, keys + from, m, h, mid);
+			if (acc->len < d->n) {
+				memset(acc->v.i64 + acc->len, 0,
+				       (d->n - acc->len) * sizeof(int64_t));
+				acc->len = d->n;
+			}
+			if (rc)
+				return rc;
+			if (vals)
+				k->grouped_sum_i64(mid, vals + from, m, acc->v.i64);
+			else
+				k->grouped_count(mid, m, acc->v.i64);
+			d->dm_new = d->n - n0;
+			continue;
+		}
 		size_t nm = k->dict_direct_sum_i64(d->dm, d->dm_base, d->dm_len, keys + from,
 						   vals ? vals + from : NULL, m, acc->v.i64, miss);
+		d->dm_new = 0;
 		if (!nm)
 			continue;
 		/* room first, so acc->len can follow d->n even when put_i64 fails midway */
@@ -315,7 +339,9 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 			return -ENOMEM;
 		k->gather_i64(keys + from, miss, nm, mk);
 		k->hash_i64(mk, nm, h);
+		size_t n0 = d->n;
 		int rc = put_i64(d, k, mk, h, nm, mid);
+		d->dm_new = d->n - n0;
 		if (acc->len < d->n) {
 			memset(acc->v.i64 + acc->len, 0, (d->n - acc->len) * sizeof(int64_t));
 			acc->len = d->n;

@@ -504,7 +504,8 @@ static void combine_task(void *arg, size_t i, int worker)
 		size_t b = n - r < CHUNK ? n - r : CHUNK;
 		if (fused) {
 			if (cv ? sl_keydict_count_i64(&pa->d, k, keys, r, b, pa->acc)
-			       : sl_keydict_sum_i64(&pa->d, k, keys, r, b, vals->v.i64 + r, pa->acc))
+			       : sl_keydict_sum_i64(&pa->d, k, keys, r, b, vals->v.i64 + r,
+						    pa->acc))
 				goto oom;
 			continue;
 		}

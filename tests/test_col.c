@@ -516,7 +516,8 @@ static int64_t *sum_values(const sl_col *c)
  * direct map: the hash table, growing past SL_KDICT_SMALL and into the prefetching tables.
  * Keys in a small range: the direct map (lookup and add in one kernel), with keys past its
  * range (misses every time: the hash table) and keys first seen late (misses once, then
- * cached in the map). */
+ * cached in the map); the first blocks and those of the late keys bring many new keys, so
+ * they take the two-pass blocks (checked to fail when those drop a row). */
 Test(col, keydict_sum_i64_matches_row_at_a_time)
 {
 	sl_col *c = wide_long_keys(200000, 7, 89);
