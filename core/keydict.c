@@ -62,8 +62,10 @@ void sl_keydict_fini(sl_keydict *d)
 void sl_keydict_clear(sl_keydict *d)
 {
 	memset(d->tab, 0, (d->mask + 1) * 16);
-	if (d->dm)
+	if (d->dm) {
 		memset(d->dm, 0, (d->dm_len + 1) * sizeof(uint32_t));
+		d->dm_miss = SIZE_MAX; /* every key misses again */
+	}
 	sl_col *k = sl_col_new(d->mem, d->keys->type, d->n);
 	if (k) {
 		sl_col_unref(d->keys);
@@ -262,15 +264,16 @@ static void direct_decide(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 	/* u = key - base is computed modulo 2^64: a one-to-one map of [base, base + len) even
 	 * where that wraps around (keys near INT64_MIN/MAX) */
 	d->dm = dm;
-	d->dm_new = SIZE_MAX; /* every key is new at first */
+	d->dm_miss = SIZE_MAX; /* every key misses at first */
 	d->dm_len = len;
 	d->dm_base = (int64_t)((uint64_t)lo - (len - span) / 2);
 }
 
 /* Long keys through the direct map; the misses (new keys, keys out of range) are hashed and
- * interned in row order, then cached in the map. */
+ * interned in row order, then cached in the map. *misses (if not NULL) grows by their
+ * number. */
 static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, size_t n,
-			  uint64_t *h, uint32_t *ids)
+			  uint64_t *h, uint32_t *ids, size_t *misses)
 {
 	uint32_t miss[CHUNK], mid[CHUNK];
 	int64_t mk[CHUNK];
@@ -278,6 +281,8 @@ static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 		size_t m = n - from < CHUNK ? n - from : CHUNK;
 		size_t nm =
 		    k->dict_direct_i64(d->dm, d->dm_base, d->dm_len, v + from, m, ids + from, miss);
+		if (misses)
+			*misses += nm;
 		if (!nm)
 			continue;
 		k->gather_i64(v + from, miss, nm, mk);
@@ -298,10 +303,11 @@ static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 /* sl_keydict_sum_i64 (vals NULL: sl_keydict_count_i64) through the direct map: per block,
  * look up and add in one kernel pass; the misses (new keys, keys out of range) are interned
  * in row order as put_i64_direct does, their accumulators started at 0 and their values (or
- * 1) added. While blocks bring many new keys (a fresh dictionary, a batch of many keys), each
- * miss would be a mispredicted branch in that loop: such blocks take two passes instead
- * (put_i64_direct's branch-free lookup into ids, then the grouped kernel). */
-#define DIRECT_NEW_MAX (CHUNK / 16)
+ * 1) added. Each miss is a mispredicted branch in that loop, so after a block with many
+ * (a fresh dictionary, a batch of many keys, keys out of the map's range) the next block
+ * takes two passes instead: put_i64_direct's branch-free lookup into ids, then the grouped
+ * kernel; it counts its misses too, and the one pass comes back once they are few. */
+#define DIRECT_MISS_MAX (CHUNK / 16)
 static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *keys, size_t n,
 			  const int64_t *vals, sl_col *acc)
 {
@@ -310,11 +316,12 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 	uint64_t h[CHUNK];
 	for (size_t from = 0; from < n; from += CHUNK) {
 		size_t m = n - from < CHUNK ? n - from : CHUNK;
-		if (d->dm_new > DIRECT_NEW_MAX) {
-			size_t n0 = d->n;
+		if (d->dm_miss > DIRECT_MISS_MAX) {
+			size_t nm = 0;
 			if (sl_col_reserve(acc, d->n + m - acc->len))
 				return -ENOMEM;
-			int rc = put_i64_direct(d, k, keys + from, m, h, mid);
+			d->dm_two_pass++;
+			int rc = put_i64_direct(d, k, keys + from, m, h, mid, &nm);
 			if (acc->len < d->n) {
 				memset(acc->v.i64 + acc->len, 0,
 				       (d->n - acc->len) * sizeof(int64_t));
@@ -326,12 +333,12 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 				k->grouped_sum_i64(mid, vals + from, m, acc->v.i64);
 			else
 				k->grouped_count(mid, m, acc->v.i64);
-			d->dm_new = d->n - n0;
+			d->dm_miss = nm;
 			continue;
 		}
 		size_t nm = k->dict_direct_sum_i64(d->dm, d->dm_base, d->dm_len, keys + from,
 						   vals ? vals + from : NULL, m, acc->v.i64, miss);
-		d->dm_new = 0;
+		d->dm_miss = nm;
 		if (!nm)
 			continue;
 		/* room first, so acc->len can follow d->n even when put_i64 fails midway */
@@ -339,9 +346,7 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 			return -ENOMEM;
 		k->gather_i64(keys + from, miss, nm, mk);
 		k->hash_i64(mk, nm, h);
-		size_t n0 = d->n;
 		int rc = put_i64(d, k, mk, h, nm, mid);
-		d->dm_new = d->n - n0;
 		if (acc->len < d->n) {
 			memset(acc->v.i64 + acc->len, 0, (d->n - acc->len) * sizeof(int64_t));
 			acc->len = d->n;
@@ -415,7 +420,7 @@ int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, s
 		if (!d->dm_tried && !d->n)
 			direct_decide(d, k, src->v.i64 + from, n);
 		if (d->dm)
-			return put_i64_direct(d, k, src->v.i64 + from, n, h, ids);
+			return put_i64_direct(d, k, src->v.i64 + from, n, h, ids, NULL);
 		return put_i64_kernel(d, k, src->v.i64 + from, h, false, n, ids);
 	case SL_STR:
 		k->hash_str((const sl_kstr *)src->v.s + from, n, h);

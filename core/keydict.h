@@ -54,9 +54,11 @@ typedef struct sl_keydict {
 	int64_t dm_base;
 	size_t dm_len;
 	int dm_tried; /* the first non-empty block was looked at */
-	/* keys new to the dictionary in the last block summed through the direct map: many
-	 * make sl_keydict_sum_i64 take the two-pass block (see sum_i64_direct) */
-	size_t dm_new;
+	/* rows the direct map missed in the last block summed through it (keys new to it or
+	 * out of its range): many make sl_keydict_sum_i64 take two passes on the next block
+	 * (see sum_i64_direct); dm_two_pass counts those blocks (for tests) */
+	size_t dm_miss;
+	size_t dm_two_pass;
 } sl_keydict;
 
 /* Largest direct map (entries; 4 MiB). */

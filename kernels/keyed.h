@@ -273,7 +273,8 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
  * tables: per SL_SUM_BLOCK rows, hash the block and probe it with prefetching
  * (dict_put_i64), zero the accumulators of the keys it added, grouped sum. In the first
  * loop each chunk prefetches the keys and values SL_STREAM_AHEAD bytes on (from memory at
- * 16 and 1 K keys about a quarter faster, docs/benchmarks.md). One pass saves
+ * 16 keys about a quarter faster, at 1 K and 4 K inside the noise: docs/benchmarks.md).
+ * One pass saves
  * the ids' store and reload and a second walk over the rows. From memory it is ahead of the
  * three-call path at 16 to 4 K keys (bench_kernels keyed_sum_i64 against keyed_sum_i64_split,
  * one binary: 16 keys by about a third, 1 K and 4 K by up to 15 %), and whole wide-key
@@ -302,7 +303,7 @@ static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size
 	size_t hmask = (2 * d->mask + 1) & ~(size_t)7;
 	for (size_t i = 0; i < n; i += SL_HASH_CHUNK) {
 		size_t m = n - i < SL_HASH_CHUNK ? n - i : SL_HASH_CHUNK;
-		for (size_t r = 0; r < SL_HASH_CHUNK; r += 8) {
+		for (size_t r = 0; r < m; r += 8) {
 			SL_STREAM_PREFETCH(k + i + r);
 			SL_STREAM_PREFETCH(v + i + r);
 		}

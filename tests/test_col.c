@@ -450,6 +450,11 @@ static void check_sum_i64(const sl_col *c, const int64_t *vals, bool direct, siz
 			cr_assert_eq(acc->len, b.n);
 		}
 		cr_assert_eq(b.dm != NULL, direct, "%s: direct map", isa[t]);
+		if (direct) /* both kinds of block ran (there are at least n / 1024 blocks) */
+			cr_assert(b.dm_two_pass > 1 && b.dm_two_pass < n / 1024,
+				  "%s: %zu two-pass blocks", isa[t], b.dm_two_pass);
+		else
+			cr_assert_gt(b.mask + 1, (size_t)1 << 17, "into the prefetching tables");
 		cr_assert_eq(b.n, a.n, "%s", isa[t]);
 		for (size_t id = 0; id < a.n; id++) {
 			cr_assert_eq(a.keys->v.i64[id], b.keys->v.i64[id], "%s id %zu", isa[t], id);
@@ -525,18 +530,19 @@ Test(col, keydict_sum_i64_matches_row_at_a_time)
 	check_sum_i64(c, vals, false, 30000);
 	free(vals);
 	sl_col_unref(c);
-	/* the first block spans 3000 keys (a map of 8192 around them); later, keys past the map
-	 * (10^12 + ..., the Long edges) and new keys inside it from row 50000 on */
+	/* the first block spans 3000 keys (a map of 8192 around them); rows 30000 to 50000 hold
+	 * keys past the map (10^12 + ..., the Long edges), rows 50000 to 70000 new keys inside
+	 * it: blocks with many misses (two passes next) between blocks with none (one pass) */
 	size_t n = 100000;
 	c = sl_col_new(mem, &sl_type_i64, n);
 	cr_assert_not_null(c);
 	for (size_t i = 0; i < n; i++) {
 		int64_t key = (int64_t)(i * 7919 % 3000);
-		if (i >= 1000 && i % 10 == 0)
+		if (i >= 30000 && i < 50000 && i % 10 == 0)
 			key = 1000000000000 + (int64_t)(i % 50);
-		else if (i >= 1000 && i % 10 == 1)
+		else if (i >= 30000 && i < 50000 && i % 10 == 1)
 			key = i % 20 == 1 ? INT64_MIN : INT64_MAX;
-		else if (i >= 50000 && i % 10 == 2)
+		else if (i >= 50000 && i < 70000 && i % 10 == 2)
 			key = 3000 + (int64_t)(i * 31 % 2000);
 		cr_assert_eq(sl_col_push_i64(c, key), 0);
 	}
@@ -558,11 +564,12 @@ Test(col, keydict_count_i64_matches_row_at_a_time)
 	c = sl_col_new(mem, &sl_type_i64, n);
 	cr_assert_not_null(c);
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(
-		    sl_col_push_i64(c, i >= 1000 && i % 9 == 0    ? INT64_MIN + (int64_t)(i % 7)
-				       : i >= 40000 && i % 9 == 1 ? 2000 + (int64_t)(i % 900)
-								  : (int64_t)(i * 31 % 1500)),
-		    0);
+		cr_assert_eq(sl_col_push_i64(c, i >= 20000 && i < 30000 && i % 9 == 0
+						    ? INT64_MIN + (int64_t)(i % 7)
+						: i >= 40000 && i % 9 == 1
+						    ? 2000 + (int64_t)(i % 900)
+						    : (int64_t)(i * 31 % 1500)),
+			     0);
 	check_sum_i64(c, NULL, true, 60000);
 	sl_col_unref(c);
 }
