@@ -598,6 +598,8 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 	for (int i = ctx->g.nds - 1; i >= 0; i--)
 		for (int k = 0; ctx->g.ds[i]->used && k < ctx->g.ds[i]->nparent; k++)
 			ctx->g.ds[i]->parent[k]->used = 1;
+	if (sl_graph_unfuse_shared(&ctx->g))
+		return sl_error_set(err, -ENOMEM, "out of memory starting the context");
 	/* receivers' chunks live on the NUMA node of a worker that will process them: spread
 	 * the receivers over the workers' nodes (a no-op on one node, but the path runs) */
 	int nrecv = 0, nw = sl_workers_count(ctx->env.workers);

@@ -193,11 +193,32 @@ sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts
 	    p->has_cmp && g->env->kern)
 		d->fuse_src = p->parent[0];
 	int64_t c;
+	sl_lambda key;
 	if (kind == SL_DS_REDUCEBYKEY && d->fn.reducer == SL_RED_SUM && t->kid[1]->kind == SL_I64 &&
-	    p->kind == SL_DS_MAP && p->has_fn && sl_lambda_pair_const(&p->fn, &c) &&
-	    sl_type_eq(p->parent[0]->type, t->kid[0])) {
-		d->fuse_src = p->parent[0];
-		d->fuse_scale = c;
+	    p->kind == SL_DS_MAP && p->has_fn && sl_lambda_pair_key(&p->fn, &key, &c)) {
+		if (sl_lambda_pair_const(&p->fn, &c) && sl_type_eq(p->parent[0]->type, t->kid[0])) {
+			d->fuse_src = p->parent[0]; /* x => (x, c): count the map's input */
+			d->fuse_scale = c;
+		} else {
+			/* x => (f(x), c): count a hidden map x => f(x) of the map's input (kept at
+			 * start only if nothing else reads the map; out of memory: no fusion) */
+			sl_dstream *h = add(g, SL_DS_MAP, key.type, NULL);
+			if (h) {
+				/* before d in ds[], which stays in topological order */
+				g->ds[d->id] = h;
+				g->ds[h->id] = d;
+				h->id = d->id;
+				d->id = g->nds - 1;
+				h->parent[0] = p->parent[0];
+				h->nparent = 1;
+				h->slide = p->slide;
+				h->fn = key;
+				h->has_fn = 1;
+				d->fuse_src = h;
+				d->fuse_scale = c;
+				d->fuse_map = 1;
+			}
+		}
 	}
 	d->nparts = nparts;
 	return d;
@@ -364,6 +385,33 @@ int sl_graph_advance(sl_graph *g, int64_t t, sluice_error *err)
 			return rc;
 		}
 	}
+	return 0;
+}
+
+int sl_graph_unfuse_shared(sl_graph *g)
+{
+	int *readers = calloc((size_t)(g->nds ? g->nds : 1), sizeof(int));
+	if (!readers)
+		return -ENOMEM;
+	for (int i = 0; i < g->nds; i++)
+		for (int k = 0; g->ds[i]->used && k < g->ds[i]->nparent; k++)
+			readers[g->ds[i]->parent[k]->id]++;
+	for (int o = 0; o < g->nout; o++)
+		readers[g->out[o].s->id]++;
+	for (int i = 0; i < g->nds; i++) {
+		sl_dstream *d = g->ds[i], *p = d->parent[0];
+		if (!d->fuse_map || !d->fuse_src || !d->used)
+			continue;
+		if (readers[p->id] > 1) {
+			d->fuse_src = NULL; /* the map runs anyway: count its pairs */
+			continue;
+		}
+		/* the hidden map reports skipped records as the user's map */
+		d->fuse_src->line = p->line;
+		d->fuse_src->col = p->col;
+		d->fuse_src->used = 1;
+	}
+	free(readers);
 	return 0;
 }
 

@@ -69,9 +69,13 @@ struct sl_dstream {
 	int has_cmp;
 	/* reduceByKey(_ + _) whose parent is map(x => (x, c)), c a Long constant (word count):
 	 * it counts the values of fuse_src (the map's parent) and multiplies by fuse_scale, so
-	 * the map's (x, c) column is never built (the map still runs for its other consumers) */
+	 * the map's (x, c) column is never built (the map still runs for its other consumers).
+	 * For map(x => (f(x), c)) (fuse_map) fuse_src is a hidden map x => f(x) of the map's
+	 * parent, added to the graph after this stream; sl_ds_unfuse_shared drops that fusion
+	 * at start when something else reads the map (f would run twice). */
 	sl_dstream *fuse_src;
 	int64_t fuse_scale;
+	int fuse_map;
 	int nparts;       /* output partitions of shuffles; 0 = one per worker */
 	size_t keys_hint; /* keyed shuffles: their last batch's keys per partition (shuffle.h) */
 	sl_source *src;
@@ -134,6 +138,10 @@ int sl_ds_compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err);
  * whether an output reads them at t or not. */
 int sl_graph_advance(sl_graph *g, int64_t t, sluice_error *err);
 /* Drop every memo (end of batch). */
+/* At start, after `used` is set: keep a reduceByKey's hidden key map (fuse_map) only where
+ * its reduceByKey is the map's sole reader; else that reduceByKey sums the map's pairs.
+ * 0 or -ENOMEM. */
+int sl_graph_unfuse_shared(sl_graph *g);
 void sl_graph_clear_memo(sl_graph *g);
 
 #endif

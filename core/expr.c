@@ -905,6 +905,18 @@ int sl_lambda_pair_const(const sl_lambda *l, int64_t *c)
 	return 1;
 }
 
+int sl_lambda_pair_key(const sl_lambda *l, sl_lambda *key, int64_t *c)
+{
+	const sl_expr *e = l->body;
+	if (!e || l->nparam != 1 || e->op != X_TUPLE || e->nkid != 2 || e->kid[1]->op != X_CONST ||
+	    e->kid[1]->type->kind != SL_I64)
+		return 0;
+	*key = (sl_lambda){.body = e->kid[0], .nparam = 1, .type = e->kid[0]->type};
+	key->ptype[0] = l->ptype[0];
+	*c = e->kid[1]->i;
+	return 1;
+}
+
 int sl_lambda_compile(sl_lambda *l, sl_types *types, const sl_ast *ast, int nparam,
 		      const sl_type *const *ptypes, sluice_error *err)
 {

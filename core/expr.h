@@ -111,6 +111,10 @@ static inline int sl_cmp_count_needs_sel(const sl_cmp_shape *s)
 
 /* 1 and *c set if l (one parameter) is `x => (x, c)` with c a Long constant; else 0. */
 int sl_lambda_pair_const(const sl_lambda *l, int64_t *c);
+/* 1, *c and *key set if l (one parameter) is `x => (f(x), c)` with c a Long constant: key is
+ * `x => f(x)`, borrowing l's nodes (it owns nothing: it must not outlive l, and
+ * sl_lambda_fini on it frees nothing); else 0. */
+int sl_lambda_pair_key(const sl_lambda *l, sl_lambda *key, int64_t *c);
 
 /* Count underscores that make ast a placeholder function (not inside nested lambdas). */
 int sl_ast_placeholders(const sl_ast *ast);

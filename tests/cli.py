@@ -127,6 +127,10 @@ check("missing queue file", rc == 2 and "missing.jsonl" in err and "No such file
 write("nums.txt", "1\nx\n3\n")
 rc, out, err = sh("run", "--no-pin", 'textFile("nums.txt").map(_.toInt).reduce(_ + _).print()')
 check("malformed numbers are skipped, counted and named", rc == 0 and "\n4\n" in out and "skipped" in err and '"x"' in err, out + err)
+write("kmf.jsonl", '["7", "x", "7"]\n')
+rc, out, err = manual('val s = queueStream("kmf.jsonl")\ns.map(w => (w.toLong, 1)).reduceByKey(_ + _).print()', 1)
+check("a fused word count of f(x) skips what f fails on, reported at the map's position",
+      rc == 0 and "(7,2)" in out and 'map at 2:3 skipped 1 record(s)' in err and '"x"' in err, out + err)
 write("ev.jsonl", '["{\\"a\\": tru}", "{\\"a\\": 1}", "{\\"b\\": 2}"]\n["[1, 2]", "{\\"a\\": 07}"]\n'
       '["{\\"b\\": 2}", "{\\"a\\": true}"]\n')
 rc, out, err = manual('queueStream("ev.jsonl").map(_.jsonField("a")).print()', 3, "--workers", "1")

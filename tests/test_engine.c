@@ -1105,6 +1105,79 @@ Test(engine, word_count_fusion_agrees_with_the_general_path)
 	}
 }
 
+/* reduceByKey(_ + _) over map(x => (f(x), c)) counts a hidden map x => f(x) of the map's input:
+ * the same output as the general path for String and Long keys, several partitions and
+ * workers, c = 1 and c > 1 with wrapping; a map something else reads too is not fused (f
+ * would run twice) and sums its pairs; the hidden map reports skipped records at the map's
+ * own line and column. */
+Test(engine, key_map_fusion_agrees_with_the_general_path)
+{
+	const char *f =
+	    qfile("kmf.jsonl", "[\"a\", \"Bb\", \"A\", \"ccc\", \"a\", \"x7\"]\nnull\n[]\n"
+			       "[\"ccc\", \"A\", \"dddd\", \"12\"]\n");
+	char p[2048];
+	snprintf(p, sizeof(p),
+		 "val s = queueStream(\"%s\", partitions = 3)\n"
+		 "val u = s.map(w => (w.toUpperCase, 2)).reduceByKey(_ + _)\n"
+		 "u.print()\n"
+		 "s.map(w => (w.toUpperCase, 2)).reduceByKey((a, b) => a + b + 0).print()\n"
+		 "val l = s.map(w => (w.length * 3037000493L, 4611686018427387904L))"
+		 ".reduceByKey(_ + _, 2)\n"
+		 "l.print()\n"
+		 "s.map(w => (w.length * 3037000493L, 4611686018427387904L))"
+		 ".reduceByKey((a, b) => b + a + 0, 2).print()\n"
+		 "val m = s.map(w => (w + \"!\", 1))\n"
+		 "val v = m.reduceByKey(_ + _)\n"
+		 "v.print()\n"
+		 "m.reduceByKey((a, b) => a + b + 0).print()\n"
+		 "m.count().print()\n",
+		 f);
+	for (int workers = 1; workers <= 2; workers++) {
+		/* batch 2 (no RDD) fails m.count(), as in Spark */
+		char *buf = run_text(p, workers, 4, 1), *blk[7];
+		split_blocks(buf, 7, blk);
+		cr_assert_str_eq(blk[0], blk[1], "%s", buf);
+		cr_assert_str_eq(blk[2], blk[3], "%s", buf);
+		cr_assert_str_eq(blk[4], blk[5], "%s", buf);
+		cr_assert(strstr(blk[0], "(A,6)\n") && strstr(blk[0], "(BB,2)\n"), "%s", blk[0]);
+		/* 3 words of length 1 (a, A, a) x 2^62 wraps to -2^62 */
+		cr_assert(strstr(blk[2], "(3037000493,-4611686018427387904)\n"), "%s", blk[2]);
+		free_blocks(blk, 7);
+		free(buf);
+	}
+	/* which reduceByKeys fuse, once started */
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.clock = SLUICE_CLOCK_MANUAL;
+	cfg.no_pin = 1;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	cr_assert_not_null(ctx, "%s", err.msg);
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+#define DS(name) ((sl_dstream *)sluice_context_stream(ctx, name))
+	for (int i = 0; i < 2; i++) {
+		sl_dstream *d = DS(i ? "l" : "u"), *h = d->fuse_src;
+		cr_assert(h && d->fuse_map && h->kind == SL_DS_MAP, "%s not fused", i ? "l" : "u");
+		cr_assert_eq(h->parent[0], DS("s"));
+		cr_assert_eq(h->line, d->parent[0]->line);
+		cr_assert_eq(h->col, d->parent[0]->col);
+		cr_assert_lt(h->id, d->id, "the hidden map comes first in ds[]");
+	}
+	cr_assert_null(DS("v")->fuse_src, "m has other readers");
+#undef DS
+	sluice_context_free(ctx);
+	/* a record f fails on: skipped, reported at the map's position */
+	const char *g = qfile("kmf2.jsonl", "[\"7\", \"x\", \"7\"]\n");
+	snprintf(p, sizeof(p),
+		 "val s = queueStream(\"%s\")\n"
+		 "s.map(w => (w.toLong, 1)).reduceByKey(_ + _).print()\n",
+		 g);
+	char *buf = run_text(p, 1, 1, 0);
+	cr_assert(strstr(buf, "(7,2)\n"), "%s", buf);
+	free(buf);
+}
+
 /* reduceByKey(_ + _) of Long values by Long keys too wide for a direct map runs hash, probe
  * and add in one kernel pass per block (sl_keydict_sum_i64): the same output as the general
  * path, in every ISA, on 1 and 2 workers, with more rows per partition than one block, more
