@@ -441,9 +441,9 @@ static void gather_f64(const double *restrict v, const uint32_t *restrict sel, s
 /* The rows loop of a grouped kernel: STEP(j) per row, and per 8 rows (unrolled: a rolled
  * inner loop cost a third in cache) a prefetch of the stream pf (the values, a line of 8; for
  * count the ids) and, every other time, of the ids (a line of 16) unless pf is the ids. STEP
- * uses the kernel's own names (acc, ids, v); the arguments are evaluated more than once. With only the hardware
- * prefetcher the loop waits on memory: grouped_sum_i64 from memory went from ~900 to ~1400 M
- * rows/s with it (docs/benchmarks.md). */
+ * uses the kernel's own names (acc, ids, v); the arguments are evaluated more than once.
+ * With only the hardware prefetcher the loop waits on memory: grouped_sum_i64 from memory
+ * went from ~900 to ~1400 M rows/s with it (docs/benchmarks.md). */
 #define SL_GROUPED_ROWS(ids, pf, n, STEP)                                                          \
 	do {                                                                                       \
 		size_t i_ = 0;                                                                     \
