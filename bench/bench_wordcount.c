@@ -21,9 +21,10 @@
  *
  * The wide rows: the word count of Long keys spread over the Long range,
  *   g.map(x => (x * 2654435761L, 1)).reduceByKey(_ + _)
- * which take no direct map (the span is too wide): per block, hash, probe and add in one
- * kernel pass (dict_sum_i64) instead of the direct map's array lookup; set them beside the
- * numbers rows of the same key count (checked as the word count).
+ * which take no direct map (the span is too wide): the count runs over a hidden map of the
+ * keys (the word-count fusion of map(x => (f(x), c))), hashing and probing per block instead
+ * of the direct map's array lookup; set them beside the numbers rows of the same key count
+ * (checked as the word count).
  *
  * usage: bench_wordcount [rows_per_batch] [batches] [wordcount|join|filter|wide|all (default)]
  * (the generator-only rows, the baseline of generation, always run)
