@@ -162,7 +162,9 @@ struct parser {
 	const unsigned char *s;
 	size_t len;
 	size_t i, ls; /* lexer: next byte, and where its line starts */
-	int line;     /* lexer: current line */
+	/* lx_col's memo: the characters of the current line before byte cc_at */
+	size_t cc_at, cc_n;
+	int line; /* lexer: current line */
 	struct token *tok;
 	size_t ntok, tcap;
 	size_t pos;
@@ -185,9 +187,27 @@ static int clamp_int(size_t v)
 	return v > INT_MAX ? INT_MAX : (int)v;
 }
 
-static int lx_col(const struct parser *p, size_t at)
+/* The 1-based column of byte at on the current line, in characters (UTF-8 continuation
+ * bytes do not count), as the caret under an error counts them. Tokens come in order, so
+ * the count goes on from the last call on the same line. */
+static int lx_col(struct parser *p, size_t at)
 {
-	return clamp_int(at - p->ls + 1);
+	if (p->cc_at < p->ls || p->cc_at > at) {
+		p->cc_at = p->ls;
+		p->cc_n = 0;
+	}
+	for (; p->cc_at < at; p->cc_at++)
+		p->cc_n += ((unsigned char)p->s[p->cc_at] & 0xc0) != 0x80;
+	return clamp_int(p->cc_n + 1);
+}
+
+/* The characters of n bytes at s. */
+static size_t utf8_chars(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t k = 0; k < n; k++)
+		c += ((unsigned char)s[k] & 0xc0) != 0x80;
+	return c;
 }
 
 static bool is_digit(unsigned c)
@@ -726,7 +746,7 @@ static int lex(struct parser *p)
 			last = &p->tok[k - 1];
 	if (last) {
 		line = last->line;
-		col = clamp_int((size_t)last->col + last->len);
+		col = clamp_int((size_t)last->col + utf8_chars((const char *)last->s, last->len));
 	}
 	return push_tok_at(p, TK_EOF, p->s + p->len, 0, line, col) ? 0 : -ENOMEM;
 }
@@ -1607,9 +1627,10 @@ void sl_error_context(sluice_error *err, const char *text, size_t len, int line,
 	if (le > ls && s[le - 1] == '\r')
 		le--;
 	ll = le - ls;
-	c = col < 1 ? 0 : (size_t)col - 1;
-	if (c > ll)
-		c = ll;
+	/* col counts characters: c is the byte where the col-th one starts */
+	for (c = 0, k = col < 1 ? 0 : (size_t)col - 1; c < ll && k; c++)
+		if (c + 1 >= ll || (s[ls + c + 1] & 0xc0) != 0x80)
+			k--;
 	we = ll;
 	if (ll > CTX_WIDTH) {
 		ws = c > CTX_WIDTH / 2 ? c - CTX_WIDTH / 2 : 0;

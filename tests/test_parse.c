@@ -772,6 +772,22 @@ Test(error, second_line_and_context)
 	cr_assert_str_eq(err.context, "\ts.map(x => x +) // oops\n\t              ^");
 }
 
+/* Columns count characters, not bytes: a UTF-8 string literal before the error, a lexical
+ * error after it, and the end of input after a token that holds one. */
+Test(error, columns_count_characters)
+{
+	sluice_error err;
+	const char *src = "val s = \"h\xc3\xa9\xe2\x82\xacllo\"; s.map(x => x +)";
+
+	cr_assert_null(sl_parse(src, strlen(src), &err));
+	cr_assert_eq(err.col, 33, "col %d", err.col); /* the ')' (byte 37) */
+	cr_assert_str_eq(err.context, "val s = \"h\xc3\xa9\xe2\x82\xacllo\"; s.map(x => x +)\n"
+				      "                                ^");
+	bad("\"\xc3\xa9\" # 1", 1, 5, "unexpected character '#'");
+	bad("f(\"\xc3\xa9\xc3\xa9\"", 1, 7,
+	    "expected ')' to close '(' opened at 1:2, found end of input");
+}
+
 Test(error, first_error_wins)
 {
 	/* a syntax error before a lexical one is reported first, in source order */
@@ -900,8 +916,12 @@ Test(helpers, error_context)
 	cr_assert_str_eq(err.context, "");
 	sl_error_context(&err, "ab\r\ncd", 6, 1, 3);
 	cr_assert_str_eq(err.context, "ab\n  ^");
-	sl_error_context(&err, "\xc3\xa9t\xc3\xa9 x", 7, 1, 7);
+	/* columns count characters: x is the 5th (its byte is the 7th) */
+	sl_error_context(&err, "\xc3\xa9t\xc3\xa9 x", 7, 1, 5);
 	cr_assert_str_eq(err.context, "\xc3\xa9t\xc3\xa9 x\n    ^");
+	cr_assert_eq(err.col, 5);
+	sl_error_context(&err, "\xc3\xa9t\xc3\xa9 x", 7, 1, 9);
+	cr_assert_str_eq(err.context, "\xc3\xa9t\xc3\xa9 x\n     ^");
 	sl_error_context(NULL, src, strlen(src), 1, 1);
 
 	/* the last line without a terminating newline, and an empty text */
