@@ -196,7 +196,7 @@ sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts
 	sl_lambda key;
 	if (kind == SL_DS_REDUCEBYKEY && d->fn.reducer == SL_RED_SUM && t->kid[1]->kind == SL_I64 &&
 	    p->kind == SL_DS_MAP && p->has_fn && sl_lambda_pair_key(&p->fn, &key, &c)) {
-		if (sl_lambda_pair_const(&p->fn, &c) && sl_type_eq(p->parent[0]->type, t->kid[0])) {
+		if (sl_lambda_pair_const(&p->fn, &c)) {
 			d->fuse_src = p->parent[0]; /* x => (x, c): count the map's input */
 			d->fuse_scale = c;
 		} else {

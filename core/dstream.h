@@ -71,8 +71,8 @@ struct sl_dstream {
 	 * it counts the values of fuse_src (the map's parent) and multiplies by fuse_scale, so
 	 * the map's (x, c) column is never built (the map still runs for its other consumers).
 	 * For map(x => (f(x), c)) (fuse_map) fuse_src is a hidden map x => f(x) of the map's
-	 * parent, added to the graph after this stream; sl_ds_unfuse_shared drops that fusion
-	 * at start when something else reads the map (f would run twice). */
+	 * parent, placed just before this stream in the graph; sl_graph_unfuse_shared drops
+	 * that fusion at start when something else reads the map (f would run twice). */
 	sl_dstream *fuse_src;
 	int64_t fuse_scale;
 	int fuse_map;
@@ -131,6 +131,10 @@ sl_dstream *sl_ds_transform(sl_dstream *p, const sl_type *out_type, sl_transform
 			    sluice_error *err);
 int sl_graph_add_output(sl_graph *g, const sl_output *o, sluice_error *err);
 
+/* At start, after `used` is set: keep a reduceByKey's hidden key map (fuse_map) only where
+ * its reduceByKey is the map's sole reader; else that reduceByKey sums the map's pairs.
+ * 0 or -ENOMEM. */
+int sl_graph_unfuse_shared(sl_graph *g);
 /* The rdd of stream d at batch time t (memoized; *out is a new reference or NULL). */
 int sl_ds_compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err);
 /* Before a batch's outputs run: the window and state operators absorb batch t of their
@@ -138,10 +142,6 @@ int sl_ds_compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err);
  * whether an output reads them at t or not. */
 int sl_graph_advance(sl_graph *g, int64_t t, sluice_error *err);
 /* Drop every memo (end of batch). */
-/* At start, after `used` is set: keep a reduceByKey's hidden key map (fuse_map) only where
- * its reduceByKey is the map's sole reader; else that reduceByKey sums the map's pairs.
- * 0 or -ENOMEM. */
-int sl_graph_unfuse_shared(sl_graph *g);
 void sl_graph_clear_memo(sl_graph *g);
 
 #endif
