@@ -100,10 +100,12 @@ static inline size_t sl_direct_block(const uint32_t *dm, int64_t base, size_t le
 
 /* f64 min/max head (reduce.h's SL_FMINMAX_HEAD): 32 rows per step in four accumulators of
  * ordered integer keys (b ^ (b >> 63 >>> 1), as sl_f64_key), the NaN test as a running max of
- * |bits| (a NaN's is above +Inf's), and a software prefetch 4 KiB ahead. From memory the plain
+ * |bits| (a NaN's is above +Inf's), and a software prefetch 2 KiB ahead. From memory the plain
  * loop stayed at ~85 % of the memory-read baseline with the key transform in it while a bare
- * vpminsq loop reached ~100 %; the prefetch closes that gap (standalone A/B, 512 MiB: 23.1-23.5
- * -> 25.0-26.9 GB/s, a plain int64 sum 24-30 GB/s in the same runs). */
+ * vpminsq loop reached ~100 %; a prefetch closed that gap on 4 KiB pages (4 KiB ahead, 512 MiB:
+ * 23.1-23.5 -> 25.0-26.9 GB/s, a plain int64 sum 24-30 GB/s in the same runs). On huge pages,
+ * as the engine's columns are, 4 KiB ahead ran at 63-69 % of the baseline, none at 96-99 %
+ * and 2 KiB ahead at 101-103 % (bench_kernels 512 min_f64, docs/benchmarks.md). */
 static inline __m512i sl_fkey8(__m512i b)
 {
 	return _mm512_xor_si512(b, _mm512_srli_epi64(_mm512_srai_epi64(b, 63), 1));
@@ -117,10 +119,8 @@ static inline size_t sl_fminmax_head(const double *v, size_t n, int max, int64_t
 	__m512i id = _mm512_set1_epi64(*m), m0 = id, m1 = id, m2 = id, m3 = id;
 	__m512i abs = _mm512_set1_epi64(INT64_MAX), a0 = _mm512_setzero_si512(), a1 = a0;
 	for (; i + 32 <= n; i += 32) {
-		__builtin_prefetch(v + i + 512);
-		__builtin_prefetch(v + i + 520);
-		__builtin_prefetch(v + i + 528);
-		__builtin_prefetch(v + i + 536);
+		for (unsigned l = 0; l < 4; l++) /* (through uintptr_t: it may lie past v) */
+			__builtin_prefetch((const void *)((uintptr_t)(v + i) + 2048 + 64 * l));
 		__m512i b0 = _mm512_loadu_si512((const void *)(v + i));
 		__m512i b1 = _mm512_loadu_si512((const void *)(v + i + 8));
 		__m512i b2 = _mm512_loadu_si512((const void *)(v + i + 16));
