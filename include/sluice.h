@@ -28,8 +28,9 @@ extern "C" {
 /*
  * sluice_error - what went wrong and where.
  * code is a negative errno. line/col are 1-based positions in the pipeline text (0 when
- * the error has no position); col counts characters (UTF-8 sequences), not bytes. msg is one line naming the cause; context holds the
- * offending source line and a caret line under the column ("" if none).
+ * the error has no position); col counts characters (UTF-8 sequences), not bytes. msg is
+ * one line naming the cause; context holds the offending source line and a caret line under
+ * the column ("" if none).
  */
 typedef struct sluice_error {
 	int code;
