@@ -332,29 +332,44 @@ static int64_t b_keyed_sum_i64_split(const sl_kernels *k, bench_data *d, size_t 
 static uint32_t *bdm;
 static int64_t *bdense;
 
-static int64_t b_keyed_sum_dense_split(const sl_kernels *k, bench_data *d, size_t arg)
+/* The map's length for keys 0..arg-1, with the dictionary, map and accumulators emptied. */
+static size_t dense_reset(bench_data *d, size_t arg)
 {
-	enum { B = 1024 };
-	uint64_t h[B];
-	uint32_t ids[B], miss[B], mid[B];
-	int64_t mk[B];
 	size_t len = 4096;
 	while (len < 2 * arg)
 		len *= 2;
 	dict_reset(&bdict);
 	memset(bdm, 0, (len + 1) * 4);
 	memset(d->acc, 0, arg * sizeof(int64_t));
+	return len;
+}
+
+/* The nm rows miss[] of the block at key row r that the map missed: hashed, inserted, their
+ * ids in mid[] and cached in the map (keys are their own map index: base 0). */
+static void dense_misses(const sl_kernels *k, size_t r, const uint32_t *miss, size_t nm,
+			 uint32_t *mid)
+{
+	uint64_t h[1024];
+	int64_t mk[1024];
+	k->gather_i64(bdense + r, miss, nm, mk);
+	k->hash_i64(mk, nm, h);
+	k->dict_put_i64(&bdict.d, mk, h, nm, mid);
+	for (size_t q = 0; q < nm; q++)
+		bdm[mk[q]] = mid[q] + 1;
+}
+
+static int64_t b_keyed_sum_dense_split(const sl_kernels *k, bench_data *d, size_t arg)
+{
+	enum { B = 1024 };
+	uint32_t ids[B], miss[B], mid[B];
+	size_t len = dense_reset(d, arg);
 	for (size_t r = 0; r < d->n; r += B) {
 		size_t m = d->n - r < B ? d->n - r : B;
 		size_t nm = k->dict_direct_i64(bdm, 0, len, bdense + r, m, ids, miss);
 		if (nm) {
-			k->gather_i64(bdense + r, miss, nm, mk);
-			k->hash_i64(mk, nm, h);
-			k->dict_put_i64(&bdict.d, mk, h, nm, mid);
-			for (size_t q = 0; q < nm; q++) {
+			dense_misses(k, r, miss, nm, mid);
+			for (size_t q = 0; q < nm; q++)
 				ids[miss[q]] = mid[q];
-				bdm[mk[q]] = mid[q] + 1;
-			}
 		}
 		k->grouped_sum_i64(ids, d->vi + r, m, d->acc);
 	}
@@ -366,27 +381,16 @@ static int64_t b_keyed_sum_dense_split(const sl_kernels *k, bench_data *d, size_
 static int64_t b_keyed_sum_dense(const sl_kernels *k, bench_data *d, size_t arg)
 {
 	enum { B = 1024 };
-	uint64_t h[B];
 	uint32_t miss[B], mid[B];
-	int64_t mk[B];
-	size_t len = 4096;
-	while (len < 2 * arg)
-		len *= 2;
-	dict_reset(&bdict);
-	memset(bdm, 0, (len + 1) * 4);
-	memset(d->acc, 0, arg * sizeof(int64_t));
+	size_t len = dense_reset(d, arg);
 	for (size_t r = 0; r < d->n; r += B) {
 		size_t m = d->n - r < B ? d->n - r : B;
 		size_t nm =
 		    k->dict_direct_sum_i64(bdm, 0, len, bdense + r, d->vi + r, m, d->acc, miss);
 		if (nm) {
-			k->gather_i64(bdense + r, miss, nm, mk);
-			k->hash_i64(mk, nm, h);
-			k->dict_put_i64(&bdict.d, mk, h, nm, mid);
-			for (size_t q = 0; q < nm; q++) {
+			dense_misses(k, r, miss, nm, mid);
+			for (size_t q = 0; q < nm; q++)
 				d->acc[mid[q]] += d->vi[r + miss[q]];
-				bdm[mk[q]] = mid[q] + 1;
-			}
 		}
 	}
 	return d->acc[0] ^ d->acc[bdict.d.n / 2] ^ (int64_t)bdict.d.n;

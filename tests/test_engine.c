@@ -956,6 +956,21 @@ Test(engine, range_filters_agree_with_the_evaluator)
 	}
 }
 
+/* A manual-clock context with pipeline p built (not started), for tests that look at
+ * which streams fuse. */
+static sluice_context *built(const char *p)
+{
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.clock = SLUICE_CLOCK_MANUAL;
+	cfg.no_pin = 1;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	cr_assert_not_null(ctx, "%s", err.msg);
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	return ctx;
+}
+
 /* Which shapes fuse: count() after any kernel filter, reduce with a built-in reducer after
  * filter(x OP c) on Longs or Doubles, both reading the filter's parent; not a filter the
  * evaluator runs, a general reduce function, or a map in between. */
@@ -979,14 +994,7 @@ Test(engine, filter_fusion_reads_the_filters_parent)
 		 "n2.print()\nn3.print()\nn4.print()\nc4.print()\nr3.print()\nn5.print()\n"
 		 "n6.print()",
 		 f);
-	sluice_config cfg;
-	sluice_config_init(&cfg);
-	cfg.clock = SLUICE_CLOCK_MANUAL;
-	cfg.no_pin = 1;
-	sluice_error err = {0};
-	sluice_context *ctx = sluice_context_new(&cfg, &err);
-	cr_assert_not_null(ctx, "%s", err.msg);
-	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	sluice_context *ctx = built(p);
 #define DS(name) ((sl_dstream *)sluice_context_stream(ctx, name))
 	const char *fused[][2] = {{"c1", "l"}, {"c2", "t"}, {"c3", "t"}, {"r1", "l"},
 				  {"r2", "d"}, {"c4", "l"}, {"r3", "d"}};
@@ -1172,14 +1180,8 @@ Test(engine, key_map_fusion_agrees_with_the_general_path)
 		free(buf);
 	}
 	/* which reduceByKeys fuse, once started */
-	sluice_config cfg;
-	sluice_config_init(&cfg);
-	cfg.clock = SLUICE_CLOCK_MANUAL;
-	cfg.no_pin = 1;
+	sluice_context *ctx = built(p);
 	sluice_error err = {0};
-	sluice_context *ctx = sluice_context_new(&cfg, &err);
-	cr_assert_not_null(ctx, "%s", err.msg);
-	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
 	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
 #define DS(name) ((sl_dstream *)sluice_context_stream(ctx, name))
 	for (int i = 0; i < 2; i++) {

@@ -1106,6 +1106,16 @@ Test(kernels, partition_is_a_stable_counting_sort)
 	}
 }
 
+/* A key for the direct-map tests from the random r: in the map's range [base, base + len)
+ * or just past it (the sentinel), just below base, or a Long edge. */
+static int64_t direct_key(int64_t base, size_t len, uint64_t r)
+{
+	uint64_t u = r % 5 == 0   ? len + r % 10
+		     : r % 7 == 0 ? (uint64_t) - (int64_t)(1 + r % 10)
+				  : r % (len + 2);
+	return r % 97 == 0 ? i64_edges[(r >> 8) % 7] : (int64_t)((uint64_t)base + u);
+}
+
 /* The direct map against its definition, every ISA, at every length and misalignment: keys in
  * range, below base, past base + len, at INT64_MIN/MAX (u computed modulo 2^64), known and not
  * known; the miss list ascending and exact; nothing written past n in ids or miss. */
@@ -1127,13 +1137,7 @@ Test(kernels, dict_direct_i64_matches_definition)
 				int64_t *v = bi + off;
 				for (size_t i = 0; i < n; i++) {
 					uint64_t r = rng();
-					uint64_t u = r % 5 == 0 ? len + r % 10
-						     : r % 7 == 0
-							 ? (uint64_t) - (int64_t)(1 + r % 10)
-							 : r % (len + 2);
-					v[i] = (int64_t)((uint64_t)base + u);
-					if (r % 97 == 0)
-						v[i] = i64_edges[(r >> 8) % 7];
+					v[i] = direct_key(base, len, r);
 				}
 				for (int ik = 0; ik < na; ik++) {
 					const sl_kernels *k = all[ik];
@@ -1187,13 +1191,7 @@ Test(kernels, dict_direct_sum_i64_is_direct_then_grouped_sum)
 				int64_t *v = bi + off, *w = vals + off;
 				for (size_t i = 0; i < n; i++) {
 					uint64_t r = rng();
-					uint64_t u = r % 5 == 0 ? len + r % 10
-						     : r % 7 == 0
-							 ? (uint64_t) - (int64_t)(1 + r % 10)
-							 : r % (len + 2);
-					v[i] = (int64_t)((uint64_t)base + u);
-					if (r % 97 == 0)
-						v[i] = i64_edges[(r >> 8) % 7];
+					v[i] = direct_key(base, len, r);
 					w[i] = r % 13 == 0 ? i64_edges[(r >> 16) % 7]
 							   : (int64_t)(rng() >> 20) - (1 << 22);
 				}
