@@ -895,16 +895,6 @@ size_t sl_cmp_count(const struct sl_kernels *k, const sl_cmp_shape *s, const sl_
 				   : k->count_f64_sel(v->v.f64, idx, kept, cmp_ops[l->op], l->cf);
 }
 
-int sl_lambda_pair_const(const sl_lambda *l, int64_t *c)
-{
-	const sl_expr *e = l->body;
-	if (!e || l->nparam != 1 || e->op != X_TUPLE || e->nkid != 2 || e->kid[0]->op != X_PARAM ||
-	    e->kid[0]->param != 0 || e->kid[1]->op != X_CONST || e->kid[1]->type->kind != SL_I64)
-		return 0;
-	*c = e->kid[1]->i;
-	return 1;
-}
-
 int sl_lambda_pair_key(const sl_lambda *l, sl_lambda *key, int64_t *c)
 {
 	const sl_expr *e = l->body;
@@ -915,6 +905,12 @@ int sl_lambda_pair_key(const sl_lambda *l, sl_lambda *key, int64_t *c)
 	key->ptype[0] = l->ptype[0];
 	*c = e->kid[1]->i;
 	return 1;
+}
+
+int sl_lambda_pair_const(const sl_lambda *l, int64_t *c)
+{
+	sl_lambda key;
+	return sl_lambda_pair_key(l, &key, c) && key.body->op == X_PARAM && key.body->param == 0;
 }
 
 int sl_lambda_compile(sl_lambda *l, sl_types *types, const sl_ast *ast, int nparam,

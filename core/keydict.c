@@ -269,14 +269,33 @@ static void direct_decide(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 	d->dm_base = (int64_t)((uint64_t)lo - (len - span) / 2);
 }
 
-/* Long keys through the direct map; the misses (new keys, keys out of range) are hashed and
- * interned in row order, then cached in the map. *misses (if not NULL) grows by their
- * number. */
+/* The nm rows miss[] of keys that the direct map did not know: hashed and interned in row
+ * order (mid[q] = the id of row miss[q]), then cached in the map where in its range. 0 or
+ * -ENOMEM (then some may be interned, none cached: later lookups find them by hash). */
+static int intern_misses(sl_keydict *d, const sl_kernels *k, const int64_t *keys,
+			 const uint32_t *miss, size_t nm, uint32_t *mid)
+{
+	int64_t mk[CHUNK];
+	uint64_t h[CHUNK];
+	k->gather_i64(keys, miss, nm, mk);
+	k->hash_i64(mk, nm, h);
+	int rc = put_i64(d, k, mk, h, nm, mid);
+	if (rc)
+		return rc;
+	for (size_t q = 0; q < nm; q++) {
+		uint64_t u = (uint64_t)mk[q] - (uint64_t)d->dm_base;
+		if (u < d->dm_len)
+			d->dm[u] = mid[q] + 1;
+	}
+	return 0;
+}
+
+/* Long keys through the direct map; the misses (new keys, keys out of range) are interned
+ * (intern_misses). *misses (if not NULL) grows by their number. */
 static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, size_t n,
-			  uint64_t *h, uint32_t *ids, size_t *misses)
+			  uint32_t *ids, size_t *misses)
 {
 	uint32_t miss[CHUNK], mid[CHUNK];
-	int64_t mk[CHUNK];
 	for (size_t from = 0; from < n; from += CHUNK) {
 		size_t m = n - from < CHUNK ? n - from : CHUNK;
 		size_t nm =
@@ -285,35 +304,38 @@ static int put_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *v, 
 			*misses += nm;
 		if (!nm)
 			continue;
-		k->gather_i64(v + from, miss, nm, mk);
-		k->hash_i64(mk, nm, h);
-		int rc = put_i64(d, k, mk, h, nm, mid);
+		int rc = intern_misses(d, k, v + from, miss, nm, mid);
 		if (rc)
 			return rc;
-		for (size_t q = 0; q < nm; q++) {
+		for (size_t q = 0; q < nm; q++)
 			ids[from + miss[q]] = mid[q];
-			uint64_t u = (uint64_t)mk[q] - (uint64_t)d->dm_base;
-			if (u < d->dm_len)
-				d->dm[u] = mid[q] + 1;
-		}
 	}
 	return 0;
 }
 
+/* Zero accumulators (a Long column, row = id) for the ids d gained: acc->len = d->n. The
+ * room was reserved before the inserts, so this cannot fail and acc keeps up with d even
+ * when an insert fails midway. */
+static void acc_follow(const sl_keydict *d, sl_col *acc)
+{
+	if (acc->len < d->n) {
+		memset(acc->v.i64 + acc->len, 0, (d->n - acc->len) * sizeof(int64_t));
+		acc->len = d->n;
+	}
+}
+
 /* sl_keydict_sum_i64 (vals NULL: sl_keydict_count_i64) through the direct map: per block,
- * look up and add in one kernel pass; the misses (new keys, keys out of range) are interned
- * in row order as put_i64_direct does, their accumulators started at 0 and their values (or
- * 1) added. Each miss is a mispredicted branch in that loop, so after a block with many
- * (a fresh dictionary, a batch of many keys, keys out of the map's range) the next block
- * takes two passes instead: put_i64_direct's branch-free lookup into ids, then the grouped
- * kernel; it counts its misses too, and the one pass comes back once they are few. */
+ * look up and add in one kernel pass; the misses are interned (intern_misses), their
+ * accumulators started at 0 and their values (or 1) added. Each miss is a mispredicted
+ * branch in that loop, so after a block with many (a fresh dictionary, a batch of many keys,
+ * keys out of the map's range) the next block takes two passes instead: put_i64_direct's
+ * branch-free lookup into ids, then the grouped kernel; it counts its misses too, and the
+ * one pass comes back once they are few. */
 #define DIRECT_MISS_MAX (CHUNK / 16)
 static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *keys, size_t n,
 			  const int64_t *vals, sl_col *acc)
 {
 	uint32_t miss[CHUNK], mid[CHUNK];
-	int64_t mk[CHUNK];
-	uint64_t h[CHUNK];
 	for (size_t from = 0; from < n; from += CHUNK) {
 		size_t m = n - from < CHUNK ? n - from : CHUNK;
 		if (d->dm_miss > DIRECT_MISS_MAX) {
@@ -321,12 +343,8 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 			if (sl_col_reserve(acc, d->n + m - acc->len))
 				return -ENOMEM;
 			d->dm_two_pass++;
-			int rc = put_i64_direct(d, k, keys + from, m, h, mid, &nm);
-			if (acc->len < d->n) {
-				memset(acc->v.i64 + acc->len, 0,
-				       (d->n - acc->len) * sizeof(int64_t));
-				acc->len = d->n;
-			}
+			int rc = put_i64_direct(d, k, keys + from, m, mid, &nm);
+			acc_follow(d, acc);
 			if (rc)
 				return rc;
 			if (vals)
@@ -341,24 +359,15 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 		d->dm_miss = nm;
 		if (!nm)
 			continue;
-		/* room first, so acc->len can follow d->n even when put_i64 fails midway */
 		if (sl_col_reserve(acc, d->n + nm - acc->len))
 			return -ENOMEM;
-		k->gather_i64(keys + from, miss, nm, mk);
-		k->hash_i64(mk, nm, h);
-		int rc = put_i64(d, k, mk, h, nm, mid);
-		if (acc->len < d->n) {
-			memset(acc->v.i64 + acc->len, 0, (d->n - acc->len) * sizeof(int64_t));
-			acc->len = d->n;
-		}
+		int rc = intern_misses(d, k, keys + from, miss, nm, mid);
+		acc_follow(d, acc);
 		if (rc)
 			return rc;
 		for (size_t q = 0; q < nm; q++) {
 			int64_t *a = &acc->v.i64[mid[q]];
 			*a = (int64_t)((uint64_t)*a + (vals ? (uint64_t)vals[from + miss[q]] : 1));
-			uint64_t u = (uint64_t)mk[q] - (uint64_t)d->dm_base;
-			if (u < d->dm_len)
-				d->dm[u] = mid[q] + 1;
 		}
 	}
 	return 0;
@@ -401,10 +410,7 @@ int sl_keydict_count_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, 
 		if (sl_col_reserve(acc, d->n + m - acc->len))
 			return -ENOMEM;
 		int rc = put_i64_kernel(d, k, keys + r, h, false, m, ids);
-		if (acc->len < d->n) {
-			memset(acc->v.i64 + acc->len, 0, (d->n - acc->len) * sizeof(int64_t));
-			acc->len = d->n;
-		}
+		acc_follow(d, acc);
 		if (rc)
 			return rc;
 		k->grouped_count(ids, m, acc->v.i64);
@@ -420,7 +426,7 @@ int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, s
 		if (!d->dm_tried && !d->n)
 			direct_decide(d, k, src->v.i64 + from, n);
 		if (d->dm)
-			return put_i64_direct(d, k, src->v.i64 + from, n, h, ids, NULL);
+			return put_i64_direct(d, k, src->v.i64 + from, n, ids, NULL);
 		return put_i64_kernel(d, k, src->v.i64 + from, h, false, n, ids);
 	case SL_STR:
 		k->hash_str((const sl_kstr *)src->v.s + from, n, h);

@@ -274,12 +274,11 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
  * (dict_put_i64), zero the accumulators of the keys it added, grouped sum. In the first
  * loop each chunk prefetches the keys and values SL_STREAM_AHEAD bytes on (from memory at
  * 16 keys about a quarter faster, at 1 K and 4 K inside the noise: docs/benchmarks.md).
- * One pass saves
- * the ids' store and reload and a second walk over the rows. From memory it is ahead of the
- * three-call path at 16 to 4 K keys (bench_kernels keyed_sum_i64 against keyed_sum_i64_split,
- * one binary: 16 keys by about a third, 1 K and 4 K by up to 15 %), and whole wide-key
- * pipelines run 4-10 % faster; with the data in L2 it is behind at 1 K and 4 K keys
- * (docs/benchmarks.md). */
+ * One pass saves the ids' store and reload and a second walk over the rows. From memory it
+ * is ahead of the three-call path at 16 to 4 K keys (bench_kernels keyed_sum_i64 against
+ * keyed_sum_i64_split, one binary: 16 keys by about a third, 1 K and 4 K by up to 15 %),
+ * and whole wide-key pipelines run 4-10 % faster; with the data in L2 it is behind at 1 K
+ * and 4 K keys (docs/benchmarks.md). */
 #define SL_SUM_BLOCK 1024
 static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *acc)
 {
