@@ -204,15 +204,50 @@ static __attribute__((noinline)) int dict_put_i64_slow(sl_kdict *d, int64_t key,
 	return 0;
 }
 
-/* The id of a Long key found in its home bucket, or UINT32_MAX: sl_probe_i64's first step
- * (an empty slot matching the key 0 gives slot 0, and 0 - 1 is UINT32_MAX). dict_find_str
- * calls it with the hash as the key: a candidate only, whose key it then compares. One line of the
- * table, one vector compare (hmask = (2 * mask + 1) & ~7). */
+/* Whether lane mask m has a lane set, with *l the lowest one as an index. On AVX2 and
+ * AVX-512 (every such CPU has BMI1) one tzcnt does both: it writes the whole register and
+ * sets CF for a zero operand, where `m ? __builtin_ctz(m)` is a test, a branch, the count
+ * and a sign extension of its int before it indexes (GCC). */
+static inline int sl_first_lane(unsigned m, size_t *l)
+{
+#if defined(__x86_64__) && defined(__AVX2__)
+	_Bool none;
+	__asm__("tzcnt %2, %0" : "=r"(*l), "=@ccc"(none) : "r"((size_t)m));
+	return !none;
+#else
+	*l = m ? (size_t)(unsigned)__builtin_ctz(m) : 0;
+	return m != 0;
+#endif
+}
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define SL_LOW_HALF 4
+#else
+#define SL_LOW_HALF 0
+#endif
+
+/* The id + 1 of a Long key found in its home bucket, or 0: sl_probe_i64's first step (an
+ * empty slot matching the key 0 gives 0 too). One line of the table, one vector compare
+ * (hmask = (2 * mask + 1) & ~7), then the slot's low half by itself, at an address that
+ * folds the lane ((uint32_t)slot[l] is a 64-bit load and a zero-extending mov); acc[x - 1]
+ * is then one displacement. With put_i64_row's or dict_sum_i64's add around it, 18
+ * instructions a row on AVX-512 (22 before; bench_kernels keyed_sum_i64, docs/benchmarks.md).
+ * dict_find_str calls it (through sl_home_key) with the hash as the key: a candidate only,
+ * whose key it then compares. */
+static inline uint32_t sl_home_slot(const uint64_t *tab, size_t hmask, uint64_t hh, int64_t key)
+{
+	const uint64_t *b = tab + (hh & hmask), *slot = b + 4;
+	size_t l;
+	uint32_t x = 0;
+	if (sl_first_lane(sl_bucket_keys(b, key), &l))
+		memcpy(&x, (const char *)&slot[l] + SL_LOW_HALF, sizeof(x));
+	return x;
+}
+
+/* sl_home_slot as an id, UINT32_MAX when not found. */
 static inline uint32_t sl_home_key(const uint64_t *tab, size_t hmask, uint64_t hh, int64_t key)
 {
-	const uint64_t *b = tab + (hh & hmask);
-	unsigned m = sl_bucket_keys(b, key);
-	return m ? (uint32_t)b[4 + (unsigned)__builtin_ctz(m)] - 1 : UINT32_MAX;
+	return sl_home_slot(tab, hmask, hh, key) - 1;
 }
 
 /* The common case inline: the key is known and sits in its home bucket. Everything else (a
@@ -308,9 +343,10 @@ static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size
 		}
 		hash_i64(k + i, m, h);
 		for (size_t r = 0; r < m; r++) {
-			uint32_t x = sl_home_key(tab, hmask, h[r], k[i + r]);
-			if (__builtin_expect(x != UINT32_MAX, 1)) {
-				acc[x] = (int64_t)((uint64_t)acc[x] + (uint64_t)v[i + r]);
+			uint32_t x = sl_home_slot(tab, hmask, h[r], k[i + r]);
+			if (__builtin_expect(x != 0, 1)) {
+				acc[(size_t)x - 1] =
+				    (int64_t)((uint64_t)acc[(size_t)x - 1] + (uint64_t)v[i + r]);
 				continue;
 			}
 			/* a variable of its own: x's address taken would keep x on the stack */

@@ -70,8 +70,8 @@ static inline unsigned sl_bucket_empty(const uint64_t *b)
 
 static inline unsigned sl_bucket_keys(const uint64_t *b, int64_t key)
 {
-	return _mm256_cmpeq_epi64_mask(_mm256_loadu_si256((const __m256i *)b),
-				       _mm256_set1_epi64x(key));
+	return _mm256_cmpeq_epi64_mask(_mm256_set1_epi64x(key),
+				       _mm256_loadu_si256((const __m256i *)b));
 }
 
 /* Direct map step (keyed.h): 8 keys, one masked gather of their map entries (out-of-range lanes
