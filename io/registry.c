@@ -205,8 +205,8 @@ static sl_source *make_socket_text(sl_env *env, const sl_arg *args, int nargs, s
 			     (long long)a[2]->i);
 		return NULL;
 	}
-	sl_receiver *r =
-	    sl_socket_text_stream_new(env, a[0]->s, (int)a[1]->i, a[2] ? a[2]->i : 0, maxrec, err);
+	sl_receiver *r = sl_socket_text_stream_new(
+	    env, a[0]->s, (int)a[1]->i, a[2] ? a[2]->i : SL_SOCKET_RESTART_DELAY_MS, maxrec, err);
 	return as_source(env, r, a[4], err);
 }
 

@@ -85,16 +85,15 @@ _Static_assert(offsetof(sl_buf, data) == sizeof(sl_buf), "sl_buf data follows th
 #define RXBLK_SIZE ((size_t)256 << 10)  /* sl_buf header + data of a provided buffer */
 #define VIEW_MIN   ((uint32_t)16 << 10) /* smaller receives are framed by copying */
 /* a chunk is pushed once it holds this many receive blocks (bounds the memory it pins) */
-#define CHUNK_BLKS_MAX   (SL_CHUNK_BYTES / RXBLK_SIZE + 1)
-#define SQ_ENTRIES       256
-#define CQ_ENTRIES       4096
-#define PERIOD_MAX_NS    10000000LL   /* wake at least every 10 ms */
-#define PERIOD_MIN_NS    250000LL     /* ... and not more often than every 0.25 ms */
-#define STOP_WAIT_NS     5000000000LL /* how long stop waits for room in the ring */
-#define CANCEL_WAIT_NS   2000000000LL /* how long stop waits for cancelled requests */
-#define ACCEPT_RETRY_NS  100000000LL  /* pause after a failed accept */
-#define CHUNK_ROWS       4096         /* first capacity of a chunk column */
-#define DEFAULT_DELAY_MS 2000         /* Spark's spark.streaming.receiverRestartDelay */
+#define CHUNK_BLKS_MAX  (SL_CHUNK_BYTES / RXBLK_SIZE + 1)
+#define SQ_ENTRIES      256
+#define CQ_ENTRIES      4096
+#define PERIOD_MAX_NS   10000000LL   /* wake at least every 10 ms */
+#define PERIOD_MIN_NS   250000LL     /* ... and not more often than every 0.25 ms */
+#define STOP_WAIT_NS    5000000000LL /* how long stop waits for room in the ring */
+#define CANCEL_WAIT_NS  2000000000LL /* how long stop waits for cancelled requests */
+#define ACCEPT_RETRY_NS 100000000LL  /* pause after a failed accept */
+#define CHUNK_ROWS      4096         /* first capacity of a chunk column */
 /* the most rows a full chunk needs (each costs at least a view) */
 #define CHUNK_ROWS_MAX (SL_CHUNK_BYTES / sizeof(sl_str))
 
@@ -1319,7 +1318,7 @@ sl_receiver *sl_socket_text_stream_new(sl_env *env, const char *host, int port,
 		return NULL;
 	}
 	s->port = port;
-	s->delay_ms = restart_delay_ms ? restart_delay_ms : DEFAULT_DELAY_MS;
+	s->delay_ms = restart_delay_ms;
 	snprintf(s->name, sizeof(s->name),
 		 strchr(host, ':') ? "socketTextStream([%s]:%d)" : "socketTextStream(%s:%d)", host,
 		 port);

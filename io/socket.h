@@ -65,16 +65,20 @@
 
 #include "../core/receiver.h"
 
+/* Spark's spark.streaming.receiverRestartDelay default. */
+#define SL_SOCKET_RESTART_DELAY_MS 2000
+
 /*
  * sl_socket_text_stream_new - Spark's socketTextStream(host, port): a TCP client.
  * host is a name or an IPv4/IPv6 literal, resolved with getaddrinfo at every connect
  * (each address tried in order). When the stream ends (EOF: "Socket data stream had no
  * more data") or fails, its partial last line is a record, and after restart_delay_ms
- * (0: Spark's 2000 ms) the receiver connects again, counting r->restarts; a failed
- * connect (refused, unreachable, unknown host) is logged (WARN, with the reason and
- * the address), stored in r->last_errno, counted as a restart and retried after the
- * same delay. Returns the receiver (not started) or NULL with err: -EINVAL for an empty
- * host, a port outside 1..65535 or a negative delay; -ENOMEM.
+ * (SL_SOCKET_RESTART_DELAY_MS is Spark's; 0 connects again at the io thread's next tick)
+ * the receiver connects again, counting r->restarts; a failed connect (refused,
+ * unreachable, unknown host) is logged (WARN, with the reason and the address), stored
+ * in r->last_errno, counted as a restart and retried after the same delay. Returns the
+ * receiver (not started) or NULL with err: -EINVAL for an empty host, a port outside
+ * 1..65535 or a negative delay; -ENOMEM.
  */
 sl_receiver *sl_socket_text_stream_new(sl_env *env, const char *host, int port,
 				       int64_t restart_delay_ms, size_t max_record,

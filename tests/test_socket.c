@@ -527,6 +527,21 @@ Test(socket, client_server_down_at_start_then_up)
 	recs_free(&got);
 }
 
+/* restartDelay = 0s means at once, not Spark's default: refused connects are retried at
+ * every tick of the io thread (a 2 s delay would give one in the second waited). */
+Test(socket, client_restart_delay_zero_retries_at_once)
+{
+	int tmp = listen_port(AF_INET, 0);
+	cr_assert(tmp >= 0);
+	int port = port_of(tmp);
+	close(tmp);
+	sl_receiver *r = client_new(port, 0);
+	cr_assert_geq(wait_ctr(&r->restarts, 5, 1000), 5, "restarts %llu",
+		      (unsigned long long)ctr(&r->restarts));
+	cr_assert(log_has("restarting in 0 ms"));
+	r->ops->free(r);
+}
+
 Test(socket, client_server_restarts_mid_stream)
 {
 	int lfd = listen_port(AF_INET, 0);
