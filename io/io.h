@@ -78,7 +78,8 @@ sl_source *sl_generator_source_new(sl_env *env, const char *kind, int64_t rate, 
  * directory appears atomically: it is built as a hidden sibling
  * ".<name>.tmp-<pid>-<n>" with every file fsync'ed, then renamed into place; an
  * existing directory of that name is replaced (renamed to ".<name>.trash-<pid>-<n>",
- * then removed). r NULL ("no RDD") writes nothing and returns 0, as Spark's
+ * then removed), anything else of that name (a file, a symbolic link) is left alone and
+ * is an error (-EEXIST). r NULL ("no RDD") writes nothing and returns 0, as Spark's
  * foreachRDD is not called then. On error returns
  * -errno with err naming the path and strerror, and leaves no temporary directory.
  */

@@ -208,6 +208,14 @@ static int save_into(const sl_rdd *r, const char *dir, const char *base, const c
 		goto out;
 	struct stat st;
 	if (lstat(final, &st) == 0) {
+		/* only a directory is an earlier output to replace; a file (or a link) of that
+		 * name is somebody else's */
+		if (!S_ISDIR(st.st_mode)) {
+			rc = sl_error_set(err, -EEXIST,
+					  "cannot write '%s': it exists and is not a directory",
+					  final);
+			goto out;
+		}
 		if (!(trash = sibling(dir, base, "trash", false, &rc)) ||
 		    rename(final, trash) != 0) {
 			rc = rc ? rc : -errno;
