@@ -89,36 +89,49 @@ static int usage_error(const char *fmt, const char *a)
 	return 2;
 }
 
-/* "500ms", "1s", "1.5s", "2min", "1h", or a plain number of milliseconds. */
+/* "500ms", "1s", "1.5s", "2min", "1h", or a plain number of milliseconds: digits with at
+ * most one '.', then the unit, in exact decimal (1.001s is 1001 ms, as in pipeline text; a
+ * double would make it 1000.99...), at most 10^12 ms and a whole number of them. */
 static int parse_duration(const char *s, int64_t *ms)
 {
-	/* digits with at most one '.', then the unit: strtod alone would also take " 1s",
-	 * "+1s", "0x10" and "1e3" */
-	size_t digits = strspn(s, "0123456789");
-	if (!digits || (s[digits] == '.' && !isdigit((unsigned char)s[digits + 1])))
+	size_t digits = strspn(s, "0123456789"), fd = 0;
+	if (!digits)
 		return -1;
-	/* the number is digits[.digits], and strtod must stop exactly there: the unit follows */
-	size_t num = digits + (s[digits] == '.' ? 1 + strspn(s + digits + 1, "0123456789") : 0);
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end != s + num || errno || v <= 0)
-		return -1;
-	double mul;
-	if (!*end || !strcmp(end, "ms"))
+	const char *frac = s + digits + 1, *unit = s + digits;
+	if (*unit == '.') {
+		fd = strspn(frac, "0123456789");
+		if (!fd)
+			return -1;
+		unit = frac + fd;
+	}
+	int64_t mul;
+	if (!*unit || !strcmp(unit, "ms"))
 		mul = 1;
-	else if (!strcmp(end, "s") || !strcmp(end, "sec"))
+	else if (!strcmp(unit, "s") || !strcmp(unit, "sec"))
 		mul = 1000;
-	else if (!strcmp(end, "m") || !strcmp(end, "min"))
+	else if (!strcmp(unit, "m") || !strcmp(unit, "min"))
 		mul = 60000;
-	else if (!strcmp(end, "h"))
+	else if (!strcmp(unit, "h"))
 		mul = 3600000;
 	else
 		return -1;
-	double r = v * mul;
-	if (r < 1 || r > 1e12 || r != (double)(int64_t)r)
+	const int64_t max = 1000000000000;
+	int64_t whole = 0, f = 0, pow = 1;
+	for (size_t i = 0; i < digits; i++)
+		if ((whole = whole * 10 + (s[i] - '0')) > max)
+			return -1;
+	while (fd && frac[fd - 1] == '0') /* trailing zeros change nothing */
+		fd--;
+	if (fd > 9) /* no unit divides 10^10 into whole milliseconds (3600000 = 2^7 3^2 5^5) */
 		return -1;
-	*ms = (int64_t)r;
+	for (size_t i = 0; i < fd; i++)
+		f = f * 10 + (frac[i] - '0'), pow *= 10;
+	if (whole > max / mul || f * mul % pow)
+		return -1;
+	int64_t r = whole * mul + f * mul / pow;
+	if (r < 1 || r > max)
+		return -1;
+	*ms = r;
 	return 0;
 }
 
@@ -288,9 +301,15 @@ static int cmd_run(int argc, char **argv, int demo)
 		case 'v': quiet = 2; break;
 		case 'h': run_help(stdout); return 0;
 		default:
-			for (const struct opt *o = opts; optopt && o->lng; o++)
-				if (o->shrt == optopt && o->arg)
+			for (const struct opt *o = opts; optopt && o->lng; o++) {
+				if (o->shrt != optopt)
+					continue;
+				if (o->arg)
 					return usage_error("option --%s needs a value", o->lng);
+				/* getopt_long's "--quiet=1": optopt is the option's letter */
+				if (!strncmp(argv[optind - 1], "--", 2))
+					return usage_error("option --%s takes no value", o->lng);
+			}
 			if (optopt)
 				return usage_error("unknown option '-%s'",
 						   (char[2]){(char)optopt, 0});
@@ -397,9 +416,17 @@ static int cmd_run(int argc, char **argv, int demo)
 			(long long)st.failed_batches, (long long)st.batches, first.msg);
 		status = 1;
 	}
-	if (st.skipped_records && quiet != 1)
+	/* records operators skipped, and those receivers skipped (too long) */
+	uint64_t skipped = st.skipped_records;
+	for (int i = 0; i < sluice_context_receiver_count(ctx); i++) {
+		sluice_receiver_stats rs = {.size = sizeof(rs)};
+		if (sluice_context_receiver_stats(ctx, i, &rs))
+			break;
+		skipped += rs.skipped;
+	}
+	if (skipped && quiet != 1)
 		fprintf(stderr, "sluice: %llu record(s) skipped (see the warnings above)\n",
-			(unsigned long long)st.skipped_records);
+			(unsigned long long)skipped);
 	for (int i = 0; quiet == 2 && i < sluice_context_receiver_count(ctx); i++) {
 		sluice_receiver_stats rs = {.size = sizeof(rs)};
 		if (sluice_context_receiver_stats(ctx, i, &rs))
