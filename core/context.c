@@ -605,6 +605,8 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 	int nrecv = 0, nw = sl_workers_count(ctx->env.workers);
 	for (int i = 0; i < ctx->g.nds; i++) {
 		sl_dstream *d = ctx->g.ds[i];
+		if (d->kind == SL_DS_SOURCE)
+			d->src->line = d->line, d->src->col = d->col;
 		int nr = d->kind == SL_DS_SOURCE && d->used ? sl_receiver_source_count(d->src) : 0;
 		if (!nr)
 			continue;

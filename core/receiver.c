@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -288,13 +289,16 @@ static void report_skipped(struct rsrc *s, int64_t time)
 	for (int i = 0; i < s->nr; i++)
 		/* relaxed: a statistic */
 		n += atomic_load_explicit(&s->rs[i]->skipped, memory_order_relaxed);
-	if (n > s->skipped_seen)
+	if (n > s->skipped_seen) {
+		char at[32] = "";
+		if (s->base.line > 0)
+			snprintf(at, sizeof(at), " at %d:%d", s->base.line, s->base.col);
 		sl_log(s->base.env, SL_LOG_WARN,
-		       "%s skipped %llu record(s) by batch %lld ms: longer than maxRecord (%zu "
-		       "bytes), "
-		       "or dropped for an error logged above",
-		       s->r->ops->name, (unsigned long long)(n - s->skipped_seen), (long long)time,
-		       s->r->max_record);
+		       "%s%s skipped %llu record(s) by batch %lld ms: longer than maxRecord (%zu "
+		       "bytes), or dropped for an error logged above",
+		       s->r->ops->name, at, (unsigned long long)(n - s->skipped_seen),
+		       (long long)time, s->r->max_record);
+	}
 	s->skipped_seen = n;
 }
 

@@ -48,7 +48,9 @@ struct sl_source {
 	const sl_source_ops *ops;
 	const sl_type *type; /* element type of the stream */
 	sl_env *env;
-	int bounded; /* 1: a batch job (textFile); the run ends after SL_SOURCE_END */
+	int bounded;   /* 1: a batch job (textFile); the run ends after SL_SOURCE_END */
+	int line, col; /* its stream's place in the pipeline text (0: the C API), for warnings;
+			* set at start */
 };
 
 /* A constant argument of a source call (pipeline text or API), already evaluated. */

@@ -198,6 +198,7 @@ for pipe, want in [
         ('queueStream("words.jsonl", 4294967298).print()', "partitions must be in -1048576..1048576"),
         ('generator("numbers", keys = 0, rate = 3).print()', "keys must be >= 1, got 0"),
         ('generator("lines", words = 0, rate = 3).print()', "words must be >= 1, got 0"),
+        ('generator("numbers", rate = 9000000000000000000).print()', "makes more than 1099511627776 records per batch of 1000 ms"),
         ('socketTextStream("127.0.0.1", 1, restartDelay = 2562047h).print()', "restartDelay must be from 0 to 24h"),
         ('socketTextStream("127.0.0.1", 1, restartDelay = -1s).print()', "restartDelay must be from 0 to 24h, got -1000 ms"),
         ('queueStream("words.jsonl").window(-2s).count().print()', ":1:35: window: a duration must be positive"),
@@ -209,6 +210,10 @@ for pipe, want in [
         ('queueStream("words.jsonl").map((_, 1)).mapWithState(StateSpec.function((k, v, s) => k).timeoutEveryBatch(1)).print()', "timeoutEveryBatch takes no argument")]:
     rc, out, err = manual(pipe, 1)
     check("out of range: " + want, rc == 2 and want in err, err)
+for delay, want in [("", "restarting in 2000 ms"), (", restartDelay = 0s", "restarting in 0 ms")]:
+    rc, out, err = sh("run", "-v", "--batch", "100ms", "--batches", "2", "--no-pin",
+                      'socketTextStream("127.0.0.1", 1%s).count().print()' % delay)
+    check("socketTextStream's restart delay: " + want, rc == 0 and want in err, err[-400:])
 write("deep.sl", 'val s0 = queueStream("words.jsonl")\n' + "".join("val s%d = s%d.filter(_.length > 0)\n" % (i + 1, i) for i in range(1200)) + "s1200.count().print()\n")
 rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "deep.sl")
 check("a chain of 1200 vals is refused with its position", rc == 2 and "deep.sl:1001:" in err and "more than 1000 streams deep" in err, err)
@@ -237,6 +242,18 @@ for flag, val in [("--batch", "0x10"), ("--batch", "1e3"), ("--batch", " 1s"), (
 for val in ["1.5s", "2sec", "100ms", "1000", "72h"]:
     rc, out, err = manual('queueStream("words.jsonl").count().print()', 1, "--batch", val)
     check("--batch %s is fine" % val, rc == 0, err)
+# exact decimals: 1.001 s is 1001 ms (a double product is 1000.999...)
+for val, ms in [("1.001s", 1001), ("1.005min", 60300), ("0.2990s", 299), ("2.5000000000000h", 9000000),
+                ("1000000000000", 1000000000000)]:
+    rc, out, err = manual('queueStream("words.jsonl").count().print()', 1, "--batch", val)
+    check("--batch %s is %d ms" % (val, ms), rc == 0 and "\nTime: %d ms\n" % ms in out, out + err)
+for val in ["1.0005s", "0.1ms", "1000000000001", "1.00000000001s", "99999999999999999999999s", "1.h"]:
+    rc, out, err = manual('queueStream("words.jsonl").count().print()', 1, "--batch", val)
+    check("--batch %s is refused" % val, rc == 2 and "bad --batch duration '%s'" % val in err, err)
+for flag in ["--quiet=1", "--help=x", "--no-pin=yes"]:
+    rc, out, err = sh("run", flag, 'queueStream("words.jsonl").print()')
+    want = "option %s takes no value" % flag.split("=")[0]
+    check(want, rc == 2 and want in err, err)
 
 with open(os.path.join(TMP, "bom.jsonl"), "wb") as f:
     f.write(b"\xef\xbb\xbf[1, 2]\n[3]\n")

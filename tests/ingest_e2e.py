@@ -145,6 +145,28 @@ for i, l in enumerate(lines):
 check("socketTextStream received every line", eng.returncode == 0 and total == 1000,
       "counted %d, rc %s, %s" % (total, eng.returncode, se[-500:]))
 
+# --- a record longer than maxRecord is skipped, warned about at the source's position and
+# counted in the run's summary; the records around it arrive
+port3 = free_port()
+pipe3 = 'socketServerStream("127.0.0.1:%d", maxRecord = 5).count().print()' % port3
+eng = subprocess.Popen([SLUICE, "run", "--batch", "100ms", "--no-pin", pipe3],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+if wait_port(port3, time.time() + 10):
+    c = socket.create_connection(("127.0.0.1", port3))
+    c.sendall(b"ab\n123456789\ncd\n")
+    c.close()
+time.sleep(0.5)
+so, se = interrupt(eng)
+total = 0
+lines = so.split("\n")
+for i, l in enumerate(lines):
+    if l.startswith("Time: ") and i + 2 < len(lines) and lines[i + 2].strip().isdigit():
+        total += int(lines[i + 2])
+check("an oversize record is skipped and the others counted", eng.returncode == 0 and total == 2,
+      "counted %d, rc %s" % (total, eng.returncode))
+check("the receiver's skip is warned at its position and summed at the end",
+      "socketServerStream at 1:1 skipped 1 record(s)" in se and "sluice: 1 record(s) skipped" in se, se[-800:])
+
 shutil.rmtree(TMP, ignore_errors=True)
 n_ok = sum(results)
 print("%d passed, %d failed" % (n_ok, len(results) - n_ok))

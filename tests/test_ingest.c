@@ -293,7 +293,7 @@ Test(ingest, skipped_and_unbatched_records_are_reported, .timeout = 60)
 	pthread_join(th, NULL);
 	for (double t0 = now_s(); !log_has(&l, "skipped 3 record(s)") && now_s() - t0 < 10;)
 		usleep(10000);
-	cr_assert(log_has(&l, "socketServerStream skipped 3 record(s) by batch") &&
+	cr_assert(log_has(&l, "socketServerStream at 1:1 skipped 3 record(s) by batch") &&
 		      log_has(&l, "longer than maxRecord (50 bytes)"),
 		  "%s", l.text);
 	sluice_context_free(ctx);
