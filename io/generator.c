@@ -288,6 +288,15 @@ sl_source *sl_generator_source_new(sl_env *env, const char *kind, int64_t rate, 
 			     words_per_line);
 		return NULL;
 	}
+	/* known now: a batch of more than MAX_BATCH records would fail every batch */
+	if (env->batch_ms > 0 && (__int128)rate * env->batch_ms / 1000 + 1 > MAX_BATCH) {
+		sl_error_set(err, -EINVAL,
+			     "generator: rate %" PRId64
+			     " records per second makes more than %" PRId64
+			     " records per batch of %" PRId64 " ms",
+			     rate, MAX_BATCH, env->batch_ms);
+		return NULL;
+	}
 	gen_src *g = calloc(1, sizeof *g);
 	if (!g) {
 		sl_error_set(err, -ENOMEM, "generator: out of memory");

@@ -339,8 +339,19 @@ Test(generator, errors)
 	cr_expect_eq(sl_rdd_rows(r), 10);
 	sl_rdd_unref(r);
 	s->ops->free(s);
-	/* absurd rates fail the batch, not the process */
+	/* absurd rates: refused when the batch interval is known (2^40 records a batch at
+	 * most), else they fail the batch, not the process */
+	gen_err("numbers", INT64_MAX, 10, 0,
+		"generator: rate 9223372036854775807 records per second makes more than "
+		"1099511627776 records per batch of 1000 ms");
+	gen_err("numbers", 1099511627776, 10, 0,
+		"generator: rate 1099511627776 records per second makes more than "
+		"1099511627776 records per batch of 1000 ms");
+	s = gen("numbers", 1099511627775, 10, 0, 1);
+	s->ops->free(s);
+	env.batch_ms = 0;
 	s = gen("numbers", INT64_MAX, 10, 0, 1);
+	env.batch_ms = 1000;
 	r = NULL;
 	cr_expect_eq(s->ops->next(s, 1000, &r, &err), -E2BIG);
 	cr_expect_null(r);
