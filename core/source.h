@@ -53,8 +53,21 @@ struct sl_source {
 			* set at start */
 };
 
-/* A constant argument of a source call (pipeline text or API), already evaluated. */
-enum sl_arg_kind { SL_ARG_STR, SL_ARG_INT, SL_ARG_FLOAT, SL_ARG_DURATION, SL_ARG_BOOL };
+/*
+ * A constant argument of a source call (pipeline text or API), already evaluated; core/build.c
+ * also describes operator arguments this way for binding (core/args.h), where an argument
+ * may be a function or another expression.
+ */
+enum sl_arg_kind {
+	SL_ARG_STR,
+	SL_ARG_INT,
+	SL_ARG_FLOAT,
+	SL_ARG_DURATION,
+	SL_ARG_BOOL,
+	SL_ARG_FN,   /* operators: a lambda or a placeholder expression (_ + _) */
+	SL_ARG_EXPR, /* operators: any other expression (a stream, a Seq); as a parameter
+		      * kind, any argument */
+};
 typedef struct sl_arg {
 	const char *name; /* NULL for positional */
 	int kind;

@@ -2,106 +2,42 @@
 /*
  * registry.c - the sources the pipeline language can name, with their arguments.
  *
- * Arguments are positional in the order of each `params` list or named (`rate = 1000`);
- * each entry checks kinds and names and reports the argument's position on error.
+ * Arguments are positional in the order of each `ps` list, then named (`rate = 1000`);
+ * core/args.c binds them, checks names and kinds and reports the argument's position.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/parse.h"
+#include "../core/args.h"
 #include "filestream.h"
 #include "io.h"
 #include "socket.h"
 
-struct param {
-	const char *name;
-	int kind; /* SL_ARG_STR or SL_ARG_INT */
-	int required;
-};
-
-/* Match args against params; out[i] = the arg for param i or NULL. */
-static int bind1(const char *fn, const struct param *ps, int np, const sl_arg *args, int nargs,
-		 const sl_arg **out, sluice_error *err);
-
-/* Bind, and on error say how the call should look. */
-static int bind(const char *fn, const struct param *ps, int np, const sl_arg *args, int nargs,
-		const sl_arg **out, sluice_error *err, const char *usage)
+/* What a source's argument of kind a->kind may bind to: SL_ARG_DURATION takes a bare
+ * integer too (milliseconds). */
+static const char *check(const sl_arg *a, const sl_param *p)
 {
-	int rc = bind1(fn, ps, np, args, nargs, out, err);
-	size_t l = strlen(err->msg);
-	if (rc && l + strlen(usage) + 12 < sizeof(err->msg))
-		snprintf(err->msg + l, sizeof(err->msg) - l, " (usage: %s)", usage);
-	return rc;
-}
-
-static int bind1(const char *fn, const struct param *ps, int np, const sl_arg *args, int nargs,
-		 const sl_arg **out, sluice_error *err)
-{
-	for (int i = 0; i < np; i++)
-		out[i] = NULL;
-	int pos = 0;
-	for (int a = 0; a < nargs; a++) {
-		int k = -1;
-		if (args[a].name) {
-			for (int i = 0; i < np; i++)
-				if (!strcmp(ps[i].name, args[a].name))
-					k = i;
-			if (k < 0) {
-				sl_error_set(err, -EINVAL, "%s has no parameter named '%s'", fn,
-					     args[a].name);
-				goto at;
-			}
-		} else {
-			k = pos++;
-			if (k >= np) {
-				sl_error_set(err, -EINVAL, "%s takes at most %d argument(s)", fn,
-					     np);
-				goto at;
-			}
-		}
-		if (out[k]) {
-			sl_error_set(err, -EINVAL, "%s: parameter '%s' given twice", fn,
-				     ps[k].name);
-			goto at;
-		}
-		int ak = args[a].kind, want = ps[k].kind;
-		int ok = ak == want || (want == SL_ARG_DURATION && ak == SL_ARG_INT);
-		if (!ok) {
-			static const char *what[] = {[SL_ARG_STR] = "a string",
-						     [SL_ARG_INT] = "an integer",
-						     [SL_ARG_DURATION] =
-							 "a duration (e.g. 2s, 500ms)",
-						     [SL_ARG_BOOL] = "true or false",
-						     [SL_ARG_FLOAT] = "a number"};
-			sl_error_set(err, -EINVAL, "%s: parameter '%s' must be %s", fn, ps[k].name,
-				     what[want]);
-			goto at;
-		}
-		out[k] = &args[a];
-		continue;
-	at:
-		err->line = args[a].line;
-		err->col = args[a].col;
-		return -EINVAL;
-	}
-	for (int i = 0; i < np; i++)
-		if (ps[i].required && !out[i]) {
-			sl_error_set(err, -EINVAL, "%s needs the parameter '%s'", fn, ps[i].name);
-			return -EINVAL;
-		}
-	return 0;
+	static const char *what[] = {[SL_ARG_STR] = "must be a string",
+				     [SL_ARG_INT] = "must be an integer",
+				     [SL_ARG_DURATION] = "must be a duration (e.g. 2s, 500ms)",
+				     [SL_ARG_BOOL] = "must be true or false",
+				     [SL_ARG_FLOAT] = "must be a number"};
+	if (a->kind == p->kind || (p->kind == SL_ARG_DURATION && a->kind == SL_ARG_INT))
+		return NULL;
+	return what[p->kind];
 }
 
 #define I(a, dflt) ((a) ? (a)->i : (dflt))
 
 static sl_source *make_queue(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
 {
-	static const struct param ps[] = {
-	    {"path", SL_ARG_STR, 1}, {"partitions", SL_ARG_INT, 0}, {"seed", SL_ARG_INT, 0}};
+	static const sl_param ps[] = {{"path", SL_ARG_STR, SL_PARAM_REQUIRED},
+				      {"partitions", SL_ARG_INT, SL_PARAM_OPTIONAL},
+				      {"seed", SL_ARG_INT, SL_PARAM_OPTIONAL}};
 	const sl_arg *a[3];
-	if (bind("queueStream", ps, 3, args, nargs, a, err, sl_source_defs[0].usage))
+	if (sl_args_bind("queueStream", ps, 3, args, nargs, check, sl_source_defs[0].usage, a, err))
 		return NULL;
 	if (a[1] && (a[1]->i > (1 << 20) || a[1]->i < -(1 << 20))) {
 		sl_error_set(err, -EINVAL,
@@ -114,9 +50,10 @@ static sl_source *make_queue(sl_env *env, const sl_arg *args, int nargs, sluice_
 
 static sl_source *make_textfile(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
 {
-	static const struct param ps[] = {{"path", SL_ARG_STR, 1}, {"blockBytes", SL_ARG_INT, 0}};
+	static const sl_param ps[] = {{"path", SL_ARG_STR, SL_PARAM_REQUIRED},
+				      {"blockBytes", SL_ARG_INT, SL_PARAM_OPTIONAL}};
 	const sl_arg *a[2];
-	if (bind("textFile", ps, 2, args, nargs, a, err, sl_source_defs[1].usage))
+	if (sl_args_bind("textFile", ps, 2, args, nargs, check, sl_source_defs[1].usage, a, err))
 		return NULL;
 	if (a[1] && a[1]->i < 1) {
 		sl_error_set(err, -EINVAL, "textFile: blockBytes must be >= 1");
@@ -127,13 +64,13 @@ static sl_source *make_textfile(sl_env *env, const sl_arg *args, int nargs, slui
 
 static sl_source *make_generator(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
 {
-	static const struct param ps[] = {{"kind", SL_ARG_STR, 1},
-					  {"rate", SL_ARG_INT, 0},
-					  {"keys", SL_ARG_INT, 0},
-					  {"words", SL_ARG_INT, 0},
-					  {"seed", SL_ARG_INT, 0}};
+	static const sl_param ps[] = {{"kind", SL_ARG_STR, SL_PARAM_REQUIRED},
+				      {"rate", SL_ARG_INT, SL_PARAM_OPTIONAL},
+				      {"keys", SL_ARG_INT, SL_PARAM_OPTIONAL},
+				      {"words", SL_ARG_INT, SL_PARAM_OPTIONAL},
+				      {"seed", SL_ARG_INT, SL_PARAM_OPTIONAL}};
 	const sl_arg *a[5];
-	if (bind("generator", ps, 5, args, nargs, a, err, sl_source_defs[2].usage))
+	if (sl_args_bind("generator", ps, 5, args, nargs, check, sl_source_defs[2].usage, a, err))
 		return NULL;
 	/* 0 means "the default" to sl_generator_source_new: refuse it when written */
 	if ((a[2] && a[2]->i < 1) || (a[3] && a[3]->i < 1)) {
@@ -184,14 +121,15 @@ static int max_record_of(const sl_arg *a, size_t *out, sluice_error *err)
 
 static sl_source *make_socket_text(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
 {
-	static const struct param ps[] = {{"host", SL_ARG_STR, 1},
-					  {"port", SL_ARG_INT, 1},
-					  {"restartDelay", SL_ARG_DURATION, 0},
-					  {"maxRecord", SL_ARG_INT, 0},
-					  {"maxRate", SL_ARG_INT, 0}};
+	static const sl_param ps[] = {{"host", SL_ARG_STR, SL_PARAM_REQUIRED},
+				      {"port", SL_ARG_INT, SL_PARAM_REQUIRED},
+				      {"restartDelay", SL_ARG_DURATION, SL_PARAM_OPTIONAL},
+				      {"maxRecord", SL_ARG_INT, SL_PARAM_OPTIONAL},
+				      {"maxRate", SL_ARG_INT, SL_PARAM_OPTIONAL}};
 	const sl_arg *a[5];
 	size_t maxrec;
-	if (bind("socketTextStream", ps, 5, args, nargs, a, err, sl_source_defs[3].usage) ||
+	if (sl_args_bind("socketTextStream", ps, 5, args, nargs, check, sl_source_defs[3].usage, a,
+			 err) ||
 	    max_record_of(a[3], &maxrec, err))
 		return NULL;
 	if (a[1]->i < 1 || a[1]->i > 65535) {
@@ -212,13 +150,14 @@ static sl_source *make_socket_text(sl_env *env, const sl_arg *args, int nargs, s
 
 static sl_source *make_socket_server(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
 {
-	static const struct param ps[] = {{"address", SL_ARG_STR, 1},
-					  {"maxRecord", SL_ARG_INT, 0},
-					  {"maxRate", SL_ARG_INT, 0},
-					  {"ioThreads", SL_ARG_INT, 0}};
+	static const sl_param ps[] = {{"address", SL_ARG_STR, SL_PARAM_REQUIRED},
+				      {"maxRecord", SL_ARG_INT, SL_PARAM_OPTIONAL},
+				      {"maxRate", SL_ARG_INT, SL_PARAM_OPTIONAL},
+				      {"ioThreads", SL_ARG_INT, SL_PARAM_OPTIONAL}};
 	const sl_arg *a[4];
 	size_t maxrec;
-	if (bind("socketServerStream", ps, 4, args, nargs, a, err, sl_source_defs[4].usage) ||
+	if (sl_args_bind("socketServerStream", ps, 4, args, nargs, check, sl_source_defs[4].usage,
+			 a, err) ||
 	    max_record_of(a[1], &maxrec, err))
 		return NULL;
 	int64_t nio = a[3] ? a[3]->i : 1;
@@ -241,11 +180,12 @@ static sl_source *make_socket_server(sl_env *env, const sl_arg *args, int nargs,
 
 static sl_source *make_filestream(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
 {
-	static const struct param ps[] = {{"directory", SL_ARG_STR, 1},
-					  {"newFilesOnly", SL_ARG_BOOL, 0},
-					  {"minRememberDuration", SL_ARG_DURATION, 0}};
+	static const sl_param ps[] = {{"directory", SL_ARG_STR, SL_PARAM_REQUIRED},
+				      {"newFilesOnly", SL_ARG_BOOL, SL_PARAM_OPTIONAL},
+				      {"minRememberDuration", SL_ARG_DURATION, SL_PARAM_OPTIONAL}};
 	const sl_arg *a[3];
-	if (bind("textFileStream", ps, 3, args, nargs, a, err, sl_source_defs[5].usage))
+	if (sl_args_bind("textFileStream", ps, 3, args, nargs, check, sl_source_defs[5].usage, a,
+			 err))
 		return NULL;
 	if (a[2] && a[2]->i < 1) {
 		sl_error_set(err, -EINVAL, "textFileStream: minRememberDuration must be > 0");
