@@ -16,6 +16,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "args.h"
 #include "context.h"
 #include "parse.h"
 #include "shuffle.h"
@@ -38,49 +39,104 @@ enum opk {
 	K_LATER, /* Spark has it; sluice does not yet */
 };
 
+#define OP_MAXP 6
+
+/*
+ * An operator: its parameters by Spark's names, in Spark's order, for sl_args_bind (named
+ * arguments bind to these), and its usage as docs/pipeline-language.md writes it. A
+ * parameter of kind SL_ARG_EXPR is checked where it is used (a function compiled by the
+ * operator, a stream evaluated here).
+ */
 struct opdef {
 	const char *name;
 	int k;
 	int kind, sub;
+	const char *usage;
+	sl_param ps[OP_MAXP]; /* the unused ones have no name */
 };
 
+/* One operator a line (two or three for the long ones). */
+/* clang-format off */
+#define P_FN(n, need)  {n, SL_ARG_FN, SL_PARAM_##need}
+#define P_DUR(n, need) {n, SL_ARG_DURATION, SL_PARAM_##need}
+#define P_INT(n, need) {n, SL_ARG_INT, SL_PARAM_##need}
+#define P_STR(n, need) {n, SL_ARG_STR, SL_PARAM_##need}
+#define P_ANY(n, need) {n, SL_ARG_EXPR, SL_PARAM_##need}
+#define P_NPARTS       P_INT("numPartitions", OPTIONAL)
+#define P_WINDOW       P_DUR("windowDuration", REQUIRED)
+
 static const struct opdef ops[] = {
-    {"map", K_FN, SL_DS_MAP, 0},
-    {"flatMap", K_FN, SL_DS_FLATMAP, 0},
-    {"filter", K_FN, SL_DS_FILTER, 0},
-    {"mapValues", K_FN, SL_DS_MAPVALUES, 0},
-    {"flatMapValues", K_FN, SL_DS_FLATMAPVALUES, 0},
-    {"reduce", K_FN, SL_DS_REDUCE, 0},
-    {"reduceByKey", K_FN_N, SL_DS_REDUCEBYKEY, 0},
-    {"count", K_NONE, SL_DS_COUNT, 0},
-    {"countByValue", K_N, SL_DS_COUNTBYVALUE, 0},
-    {"groupByKey", K_N, SL_DS_GROUPBYKEY, 0},
-    {"repartition", K_NREQ, SL_DS_REPARTITION, 0},
-    {"union", K_STREAM, SL_DS_UNION, 0},
-    {"join", K_STREAM_N, SL_DS_JOIN, SL_JOIN_INNER},
-    {"leftOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_LEFT},
-    {"rightOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_RIGHT},
-    {"fullOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_FULL},
-    {"cogroup", K_STREAM_N, SL_DS_COGROUP, 0},
-    {"print", K_PRINT, 0, 0},
-    {"saveAsTextFiles", K_SAVE, 0, 0},
-    {"persist", K_SAME, 0, 0},
-    {"cache", K_SAME, 0, 0},
-    {"transform", K_CALLBACK, 0, 0},
-    {"foreachRDD", K_CALLBACK, 0, 0},
-    {"foreachBatch", K_CALLBACK, 0, 0},
-    {"window", K_WIN, 0, 0},
-    {"countByWindow", K_WIN, 0, 0},
-    {"reduceByWindow", K_WIN, 0, 0},
-    {"reduceByKeyAndWindow", K_WIN, 0, 0},
-    {"countByValueAndWindow", K_WIN, 0, 0},
-    {"groupByKeyAndWindow", K_WIN, 0, 0},
-    {"updateStateByKey", K_WIN, 0, 0},
-    {"mapWithState", K_WIN, 0, 0},
-    {"stateSnapshots", K_WIN, 0, 0},
-    {"checkpoint", K_WIN, 0, 0},
-    {NULL, 0, 0, 0},
+    {"map", K_FN, SL_DS_MAP, 0, "map(mapFunc)", {P_ANY("mapFunc", REQUIRED)}},
+    {"flatMap", K_FN, SL_DS_FLATMAP, 0, "flatMap(flatMapFunc)", {P_ANY("flatMapFunc", REQUIRED)}},
+    {"filter", K_FN, SL_DS_FILTER, 0, "filter(filterFunc)", {P_ANY("filterFunc", REQUIRED)}},
+    {"mapValues", K_FN, SL_DS_MAPVALUES, 0, "mapValues(mapValuesFunc)",
+     {P_ANY("mapValuesFunc", REQUIRED)}},
+    {"flatMapValues", K_FN, SL_DS_FLATMAPVALUES, 0, "flatMapValues(flatMapValuesFunc)",
+     {P_ANY("flatMapValuesFunc", REQUIRED)}},
+    {"reduce", K_FN, SL_DS_REDUCE, 0, "reduce(reduceFunc)", {P_ANY("reduceFunc", REQUIRED)}},
+    {"reduceByKey", K_FN_N, SL_DS_REDUCEBYKEY, 0, "reduceByKey(reduceFunc[, numPartitions])",
+     {P_ANY("reduceFunc", REQUIRED), P_NPARTS}},
+    {"count", K_NONE, SL_DS_COUNT, 0, "count()", {{0}}},
+    {"countByValue", K_N, SL_DS_COUNTBYVALUE, 0, "countByValue([numPartitions])", {P_NPARTS}},
+    {"groupByKey", K_N, SL_DS_GROUPBYKEY, 0, "groupByKey([numPartitions])", {P_NPARTS}},
+    {"repartition", K_NREQ, SL_DS_REPARTITION, 0, "repartition(numPartitions)",
+     {P_INT("numPartitions", REQUIRED)}},
+    {"union", K_STREAM, SL_DS_UNION, 0, "union(that)", {P_ANY("that", REQUIRED)}},
+    {"join", K_STREAM_N, SL_DS_JOIN, SL_JOIN_INNER, "join(other[, numPartitions])",
+     {P_ANY("other", REQUIRED), P_NPARTS}},
+    {"leftOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_LEFT, "leftOuterJoin(other[, numPartitions])",
+     {P_ANY("other", REQUIRED), P_NPARTS}},
+    {"rightOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_RIGHT,
+     "rightOuterJoin(other[, numPartitions])", {P_ANY("other", REQUIRED), P_NPARTS}},
+    {"fullOuterJoin", K_STREAM_N, SL_DS_JOIN, SL_JOIN_FULL, "fullOuterJoin(other[, numPartitions])",
+     {P_ANY("other", REQUIRED), P_NPARTS}},
+    {"cogroup", K_STREAM_N, SL_DS_COGROUP, 0, "cogroup(other[, numPartitions])",
+     {P_ANY("other", REQUIRED), P_NPARTS}},
+    {"print", K_PRINT, 0, 0, "print([num])", {P_INT("num", OPTIONAL)}},
+    {"saveAsTextFiles", K_SAVE, 0, 0, "saveAsTextFiles(prefix[, suffix])",
+     {P_STR("prefix", REQUIRED), P_STR("suffix", OPTIONAL)}},
+    {"persist", K_SAME, 0, 0, "persist()", {{0}}},
+    {"cache", K_SAME, 0, 0, "cache()", {{0}}},
+    {"transform", K_CALLBACK, 0, 0, NULL, {{0}}},
+    {"foreachRDD", K_CALLBACK, 0, 0, NULL, {{0}}},
+    {"foreachBatch", K_CALLBACK, 0, 0, NULL, {{0}}},
+    {"window", K_WIN, 0, 0, "window(windowDuration[, slideDuration])",
+     {P_WINDOW, P_DUR("slideDuration", OPTIONAL)}},
+    {"countByWindow", K_WIN, 0, 0, "countByWindow(windowDuration, slideDuration)",
+     {P_WINDOW, P_DUR("slideDuration", REQUIRED)}},
+    /* Spark's overloads with and without invReduceFunc are one list each: a positional
+     * argument passes over a SKIPPABLE parameter of another kind (core/args.h).
+     * reduceByKeyAndWindow's usage keeps the f and invF of its docs' section. */
+    {"reduceByWindow", K_WIN, 0, 0,
+     "reduceByWindow(reduceFunc[, invReduceFunc], windowDuration, slideDuration)",
+     {P_FN("reduceFunc", REQUIRED), P_FN("invReduceFunc", SKIPPABLE), P_WINDOW,
+      P_DUR("slideDuration", REQUIRED)}},
+    {"reduceByKeyAndWindow", K_WIN, 0, 0,
+     "reduceByKeyAndWindow(f, windowDuration[, slideDuration][, numPartitions]) or "
+     "reduceByKeyAndWindow(f, invF, windowDuration, slideDuration[, numPartitions][, filterFunc]); "
+     "f is reduceFunc, invF invReduceFunc",
+     {P_FN("reduceFunc", REQUIRED), P_FN("invReduceFunc", SKIPPABLE), P_WINDOW,
+      P_DUR("slideDuration", SKIPPABLE), P_INT("numPartitions", SKIPPABLE),
+      P_FN("filterFunc", OPTIONAL)}},
+    {"countByValueAndWindow", K_WIN, 0, 0,
+     "countByValueAndWindow(windowDuration, slideDuration[, numPartitions])",
+     {P_WINDOW, P_DUR("slideDuration", REQUIRED), P_NPARTS}},
+    {"groupByKeyAndWindow", K_WIN, 0, 0,
+     "groupByKeyAndWindow(windowDuration[, slideDuration][, numPartitions])",
+     {P_WINDOW, P_DUR("slideDuration", SKIPPABLE), P_NPARTS}},
+    {"updateStateByKey", K_WIN, 0, 0,
+     "updateStateByKey(updateFunc[, numPartitions][, initialRDD = Seq((k, s), ...)])",
+     {P_FN("updateFunc", REQUIRED), P_INT("numPartitions", SKIPPABLE),
+      P_ANY("initialRDD", OPTIONAL)}},
+    {"mapWithState", K_WIN, 0, 0,
+     "mapWithState(StateSpec.function((key, value, state) => ...)[.initialState(Seq(...))]"
+     "[.timeout(duration)])",
+     {P_ANY("spec", REQUIRED)}},
+    {"stateSnapshots", K_WIN, 0, 0, "stateSnapshots()", {{0}}},
+    {"checkpoint", K_WIN, 0, 0, "checkpoint(interval)", {P_DUR("interval", REQUIRED)}},
+    {NULL, 0, 0, 0, NULL, {{0}}},
 };
+/* clang-format on */
 
 /* Sources Spark has that sluice does not (yet): a clear error instead of "unknown". */
 static const char *later_sources[] = {"kafkaStream", "fileStream", "rawSocketStream", NULL};
@@ -304,8 +360,6 @@ static int source_call(struct bctx *b, const sl_ast *call, const sl_ast *name_no
 
 static int int_arg(struct bctx *b, const sl_ast *a, const char *what, int64_t lo, int64_t *v)
 {
-	if (a->kind == SL_AST_NAMED)
-		a = a->kid[0];
 	if (a->kind != SL_AST_INT || a->ival < lo || a->ival > 1 << 20)
 		return at(b->err, a, -EINVAL, "%s must be an integer from %lld to %d", what,
 			  (long long)lo, 1 << 20);
@@ -315,8 +369,6 @@ static int int_arg(struct bctx *b, const sl_ast *a, const char *what, int64_t lo
 
 static int str_arg(struct bctx *b, const sl_ast *a, const char *what, const char **v)
 {
-	if (a->kind == SL_AST_NAMED)
-		a = a->kid[0];
 	if (a->kind != SL_AST_STRING || memchr(a->str, 0, a->slen))
 		return at(b->err, a, -EINVAL, "%s must be a string", what);
 	*v = a->str;
@@ -345,8 +397,6 @@ static int dur_arg(const sl_ast *a, int64_t *ms)
 	} units[] = {
 	    {"Milliseconds", 1}, {"Seconds", 1000},  {"Minutes", 60000}, {"milliseconds", 1},
 	    {"seconds", 1000},   {"minutes", 60000}, {NULL, 0}};
-	if (a->kind == SL_AST_NAMED)
-		a = a->kid[0];
 	if (a->kind == SL_AST_UNARY && a->op == SL_OP_NEG && dur_arg(a->kid[0], ms)) {
 		*ms = -*ms; /* -2s: a negative duration, for the callers to refuse by name */
 		return 1;
@@ -385,6 +435,117 @@ static int is_fn_arg(const sl_ast *a)
 	return a->kind == SL_AST_LAMBDA || sl_ast_placeholders(a) > 0;
 }
 
+/* Argument a of an operator call as sl_args_bind sees it: its name, position and kind (and,
+ * for a duration, its milliseconds in i). */
+static void op_arg(const sl_ast *a, sl_arg *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->line = a->line;
+	x->col = a->col;
+	if (a->kind == SL_AST_NAMED) {
+		x->name = a->name;
+		a = a->kid[0];
+	}
+	int64_t ms;
+	const sl_ast *mag = a->kind == SL_AST_UNARY && a->op == SL_OP_NEG ? a->kid[0] : a;
+	if (dur_arg(a, &ms)) {
+		x->kind = SL_ARG_DURATION;
+		x->i = ms;
+	} else if (mag->kind == SL_AST_INT) {
+		x->kind = SL_ARG_INT; /* -1 too: int_arg refuses it by its range */
+	} else if (a->kind == SL_AST_STRING) {
+		x->kind = SL_ARG_STR;
+	} else if (is_fn_arg(a)) {
+		x->kind = SL_ARG_FN;
+	} else {
+		x->kind = SL_ARG_EXPR;
+	}
+}
+
+/* sl_param_check for operators: unlike a source's, a bare number is not a duration. */
+static const char *op_check(const sl_arg *a, const sl_param *p)
+{
+	if (p->kind == SL_ARG_EXPR || a->kind == p->kind)
+		return NULL;
+	switch (p->kind) {
+	case SL_ARG_FN: return "must be a function (x => ..., _ + _)";
+	case SL_ARG_DURATION:
+		if (a->kind == SL_ARG_INT)
+			return "must be a duration: a duration needs a unit here (2s, 500ms) or "
+			       "Seconds(2)";
+		return "must be a duration (2s, 500ms, Seconds(2))";
+	case SL_ARG_INT: return "must be an integer";
+	case SL_ARG_STR: return "must be a string";
+	default: return "has the wrong kind";
+	}
+}
+
+/* An operator call, its arguments bound to the operator's parameters. */
+struct opcall {
+	const struct opdef *op;
+	const sl_ast *field;      /* the operator's name: where errors about the call point */
+	const sl_ast *v[OP_MAXP]; /* per parameter, the value given (inside `name = `) or NULL */
+	int64_t ms[OP_MAXP];      /* per duration parameter given, its milliseconds */
+};
+
+/* The value given for c's parameter pname, or NULL; for a duration, *ms too (ms may be NULL). */
+static const sl_ast *param(const struct opcall *c, const char *pname, int64_t *ms)
+{
+	for (int i = 0; i < OP_MAXP && c->op->ps[i].name; i++)
+		if (!strcmp(c->op->ps[i].name, pname)) {
+			if (ms && c->v[i])
+				*ms = c->ms[i];
+			return c->v[i];
+		}
+	return NULL;
+}
+
+/*
+ * Bind args[0..nargs) of a call of op to its parameters, by position then by Spark's names
+ * (core/args.h), and check the durations' ranges. 0, or -EINVAL with b->err naming the
+ * parameter and pointing at the argument (at the operator for a missing one).
+ */
+static int bind_call(struct bctx *b, const struct opdef *op, const sl_ast *field,
+		     const sl_ast *const *args, int nargs, struct opcall *c)
+{
+	sl_arg av[16];
+	const sl_arg *bound[OP_MAXP];
+	int np = 0;
+	while (np < OP_MAXP && op->ps[np].name)
+		np++;
+	memset(c, 0, sizeof(*c));
+	c->op = op;
+	c->field = field;
+	if (nargs > 16)
+		return at(b->err, field, -EINVAL, "%s: too many arguments (usage: %s)", op->name,
+			  op->usage);
+	for (int i = 0; i < nargs; i++)
+		op_arg(args[i], &av[i]);
+	if (sl_args_bind(op->name, op->ps, np, av, nargs, op_check, op->usage, bound, b->err)) {
+		if (b->err && !b->err->line) {
+			b->err->line = field->nline ? field->nline : field->line;
+			b->err->col = field->nline ? field->ncol : field->col;
+		}
+		return -EINVAL;
+	}
+	for (int i = 0; i < np; i++) {
+		if (!bound[i])
+			continue;
+		const sl_ast *a = args[bound[i] - av];
+		c->v[i] = a->kind == SL_AST_NAMED ? a->kid[0] : a;
+		if (op->ps[i].kind != SL_ARG_DURATION)
+			continue;
+		c->ms[i] = bound[i]->i;
+		if (c->ms[i] <= 0)
+			return at(b->err, c->v[i], -EINVAL, "%s: a duration must be positive",
+				  op->name);
+		if (c->ms[i] > (int64_t)1000000000000)
+			return at(b->err, c->v[i], -EINVAL,
+				  "%s: duration out of range (at most 10^12 ms)", op->name);
+	}
+	return 0;
+}
+
 /*
  * The window and state operators, Spark's overloads:
  *   window(W[, S])                    countByWindow(W, S)
@@ -396,145 +557,84 @@ static int is_fn_arg(const sl_ast *a)
  *   mapWithState(StateSpec.function(f)[.initialState(s)][.timeout(d)][.numPartitions(n)]
  *                [.timeoutEveryBatch()])
  *   stateSnapshots()                  checkpoint(interval)
+ * bind_call has matched the arguments to the parameters (ops[]); what is left is the rules
+ * across parameters.
  */
-static int window_op(struct bctx *b, const char *name, sl_dstream *p, const sl_ast *const *args,
-		     int nargs, const sl_ast *field, sl_dstream **out)
+static int window_op(struct bctx *b, sl_dstream *p, const struct opcall *c, sl_dstream **out)
 {
 	sluice_error *err = b->err;
-	const sl_ast *fn[3] = {NULL, NULL, NULL};
-	int nfn = 0, ndur = 0, nint = 0;
-	int64_t dur[2] = {0, 0}, nparts = 0;
-	const sl_ast *initial = NULL, *spec = NULL;
+	const char *name = c->op->name;
+	const sl_ast *field = c->field;
+	int64_t W = 0, S = 0, nparts = 0;
+	param(c, "windowDuration", &W);
+	param(c, "slideDuration", &S);
+	const sl_ast *np = param(c, "numPartitions", NULL);
+	if (np && int_arg(b, np, "numPartitions", 1, &nparts))
+		return -EINVAL;
+	const sl_ast *inv = param(c, "invReduceFunc", NULL);
+	const sl_ast *filter = param(c, "filterFunc", NULL);
+	sl_win_spec ws = {.W = W,
+			  .S = S,
+			  .nparts = (int)nparts,
+			  .opname = name,
+			  .f = param(c, "reduceFunc", NULL),
+			  .inv = inv,
+			  .filter = filter};
 	sl_dstream *d = NULL;
-	int is_state = !strcmp(name, "updateStateByKey") || !strcmp(name, "mapWithState");
-	for (int i = 0; i < nargs; i++) {
-		const sl_ast *a = args[i], *v = a->kind == SL_AST_NAMED ? a->kid[0] : a;
-		int64_t ms;
-		const char *an = a->kind == SL_AST_NAMED ? a->name : NULL;
-		if (an && (!strcmp(an, "initialRDD") || !strcmp(an, "initialState"))) {
-			initial = v;
-		} else if (an && !strcmp(an, "numPartitions")) {
-			if (int_arg(b, v, "numPartitions", 1, &nparts))
-				return -EINVAL;
-		} else if (an && !strcmp(an, "filterFunc")) {
-			fn[2] = v;
-		} else if (dur_arg(a, &ms)) {
-			if (ndur == 2)
-				return at(err, a, -EINVAL, "%s: too many durations", name);
-			if (ms <= 0)
-				return at(err, a, -EINVAL, "%s: a duration must be positive", name);
-			if (ms > (int64_t)1000000000000)
-				return at(err, a, -EINVAL,
-					  "%s: duration out of range (at most 10^12 ms)", name);
-			dur[ndur++] = ms;
-		} else if (v->kind == SL_AST_INT) {
-			if (ndur == 0 && !is_state && strcmp(name, "checkpoint"))
-				return at(err, a, -EINVAL,
-					  "%s: a duration needs a unit here (2s, 500ms) or "
-					  "Seconds(2)",
-					  name);
-			if (int_arg(b, v, "numPartitions", 1, &nparts))
-				return -EINVAL;
-			nint++;
-		} else if (!strcmp(name, "mapWithState") && !spec) {
-			spec = v;
-		} else if (is_fn_arg(v)) {
-			if (ndur && !fn[2] && nfn >= 1)
-				fn[2] = v; /* filterFunc after the durations */
-			else if (nfn < 2 && !ndur)
-				fn[nfn++] = v;
-			else
-				return at(err, a, -EINVAL, "%s: unexpected function argument",
-					  name);
-		} else if (is_state && !initial) {
-			initial = v;
-		} else {
-			return at(
-			    err, a, -EINVAL,
-			    "%s: expected a function, a duration (2s, Seconds(2)) or a number "
-			    "of partitions here",
-			    name);
-		}
-	}
-	(void)nint;
-	sl_win_spec ws = {.W = dur[0], .S = dur[1], .nparts = (int)nparts, .opname = name};
-	const char *usage = NULL;
-	int keyed = !strcmp(name, "countByWindow") || !strcmp(name, "reduceByWindow") ||
-		    !strcmp(name, "reduceByKeyAndWindow") ||
-		    !strcmp(name, "countByValueAndWindow") || !strcmp(name, "groupByKeyAndWindow");
+	int keyed = 1;
 	if (!strcmp(name, "window")) {
-		if (nfn || ndur < 1 || nparts)
-			usage = "window(windowDuration[, slideDuration])";
-		else
-			d = sl_ds_window(p, dur[0], dur[1], err);
-	} else if (!strcmp(name, "countByWindow")) {
-		if (nfn || ndur != 2 || nparts)
-			usage = "countByWindow(windowDuration, slideDuration)";
+		keyed = 0;
+		d = sl_ds_window(p, W, S, err);
+	} else if (!strcmp(name, "countByWindow") || !strcmp(name, "reduceByWindow")) {
 		ws.mode = SL_WIN_CONST;
-	} else if (!strcmp(name, "reduceByWindow")) {
-		if (nfn < 1 || ndur != 2 || nparts || fn[2])
-			usage = "reduceByWindow(f[, invF], windowDuration, slideDuration)";
-		ws.mode = SL_WIN_CONST;
-		ws.f = fn[0];
-		ws.inv = fn[1];
 	} else if (!strcmp(name, "reduceByKeyAndWindow")) {
-		if (nfn < 1 || ndur < 1 || (nfn == 2 && ndur != 2) || (fn[2] && nfn != 2))
-			usage = "reduceByKeyAndWindow(f, windowDuration[, slideDuration][, "
-				"numPartitions]) or reduceByKeyAndWindow(f, invF, windowDuration, "
-				"slideDuration[, numPartitions][, filterFunc])";
+		/* the incremental form needs its slide here (Spark's defaults to the parent's);
+		 * filterFunc belongs to the incremental form */
+		if ((inv && !S) || (filter && !inv))
+			return at(err, field, -EINVAL, "%s: expected %s", name, c->op->usage);
 		ws.mode = SL_WIN_PAIRS;
-		ws.f = fn[0];
-		ws.inv = fn[1];
-		ws.filter = fn[2];
 	} else if (!strcmp(name, "countByValueAndWindow")) {
-		if (nfn || ndur != 2)
-			usage = "countByValueAndWindow(windowDuration, slideDuration[, "
-				"numPartitions])";
 		ws.mode = SL_WIN_VALUE;
 		ws.drop_zero = 1;
 	} else if (!strcmp(name, "groupByKeyAndWindow")) {
-		if (nfn || ndur < 1)
-			usage = "groupByKeyAndWindow(windowDuration[, slideDuration][, "
-				"numPartitions])";
 		ws.mode = SL_WIN_GROUP;
 	} else if (!strcmp(name, "updateStateByKey")) {
-		if (nfn != 1 || ndur || fn[2])
-			usage = "updateStateByKey(f[, numPartitions][, initialRDD = Seq((k, s), "
-				"...)])";
-		else {
-			sl_state_spec ss = {.f = fn[0], .initial = initial, .nparts = (int)nparts};
-			d = sl_ds_update_state(p, &ss, err);
-		}
+		keyed = 0;
+		sl_state_spec ss = {.f = param(c, "updateFunc", NULL),
+				    .initial = param(c, "initialRDD", NULL),
+				    .nparts = (int)nparts};
+		d = sl_ds_update_state(p, &ss, err);
 	} else if (!strcmp(name, "mapWithState")) {
-		sl_state_spec ss = {.nparts = (int)nparts};
+		keyed = 0;
+		sl_state_spec ss = {0};
 		/* StateSpec.function(f).initialState(s).timeout(d).numPartitions(n) */
-		const sl_ast *c = spec;
-		while (c && c->kind == SL_AST_CALL && c->kid[0]->kind == SL_AST_FIELD) {
-			const sl_ast *m = c->kid[0];
+		const sl_ast *s = param(c, "spec", NULL);
+		while (s && s->kind == SL_AST_CALL && s->kid[0]->kind == SL_AST_FIELD) {
+			const sl_ast *m = s->kid[0];
 			const char *mn = m->name;
 			int64_t ms = 0;
-			if (!strcmp(mn, "function") && c->nkid == 2) {
-				ss.f = c->kid[1];
+			if (!strcmp(mn, "function") && s->nkid == 2) {
+				ss.f = s->kid[1];
 				if (m->kid[0]->kind != SL_AST_IDENT ||
 				    strcmp(m->kid[0]->name, "StateSpec"))
 					return at(err, m, -EINVAL,
 						  "expected StateSpec.function(f)");
 				break;
-			} else if (!strcmp(mn, "initialState") && c->nkid == 2) {
-				ss.initial = c->kid[1];
+			} else if (!strcmp(mn, "initialState") && s->nkid == 2) {
+				ss.initial = s->kid[1];
 			} else if (!strcmp(mn, "timeout")) {
-				if (c->nkid != 2 || !dur_arg(c->kid[1], &ms) || ms <= 0 ||
+				if (s->nkid != 2 || !dur_arg(s->kid[1], &ms) || ms <= 0 ||
 				    ms > (int64_t)1000000000000)
-					return at(err, c->nkid == 2 ? c->kid[1] : m, -EINVAL,
+					return at(err, s->nkid == 2 ? s->kid[1] : m, -EINVAL,
 						  "timeout takes one positive duration (2s, "
 						  "Seconds(2)) of at most 10^12 ms");
 				ss.timeout = ms;
-			} else if (!strcmp(mn, "numPartitions") && c->nkid == 2) {
-				if (int_arg(b, c->kid[1], "numPartitions", 1, &nparts))
+			} else if (!strcmp(mn, "numPartitions") && s->nkid == 2) {
+				if (int_arg(b, s->kid[1], "numPartitions", 1, &nparts))
 					return -EINVAL;
 				ss.nparts = (int)nparts;
 			} else if (!strcmp(mn, "timeoutEveryBatch")) {
-				if (c->nkid != 1)
+				if (s->nkid != 1)
 					return at(err, m, -EINVAL,
 						  "timeoutEveryBatch takes no argument");
 				ss.every_batch = 1;
@@ -544,28 +644,22 @@ static int window_op(struct bctx *b, const char *name, sl_dstream *p, const sl_a
 					  "timeout(duration), numPartitions, timeoutEveryBatch)",
 					  mn);
 			}
-			c = m->kid[0];
+			s = m->kid[0];
 		}
-		if (!ss.f || nfn || ndur)
-			usage = "mapWithState(StateSpec.function((key, value, state) => "
-				"...)[.initialState(Seq(...))][.timeout(duration)])";
-		else
-			d = sl_ds_map_with_state(p, &ss, err);
+		if (!ss.f)
+			return at(err, field, -EINVAL, "%s: expected %s", name, c->op->usage);
+		d = sl_ds_map_with_state(p, &ss, err);
 	} else if (!strcmp(name, "stateSnapshots")) {
-		if (nargs)
-			usage = "stateSnapshots()";
-		else
-			d = sl_ds_state_snapshots(p, err);
+		keyed = 0;
+		d = sl_ds_state_snapshots(p, err);
 	} else if (!strcmp(name, "checkpoint")) {
-		if (ndur != 1 || nfn || nargs != 1)
-			usage = "checkpoint(interval)";
-		else if (sl_ds_set_checkpoint(p, dur[0], err))
+		keyed = 0;
+		int64_t interval = 0;
+		param(c, "interval", &interval);
+		if (sl_ds_set_checkpoint(p, interval, err))
 			return at(err, field, -EINVAL, "%s", err ? strdupa(err->msg) : "");
-		else
-			d = p;
+		d = p;
 	}
-	if (usage)
-		return at(err, field, -EINVAL, "%s: expected %s", name, usage);
 	if (keyed)
 		d = sl_ds_keyed_window(p, &ws, err);
 	if (!d) {
@@ -613,51 +707,46 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 			  "%s needs a stream on its left, found an output operation", name);
 	const sl_ast *const *args = call ? (const sl_ast *const *)call->kid + 1 : NULL;
 	int nargs = call ? call->nkid - 1 : 0;
-	int maxa = 0, mina = 0;
-	switch (op->k) {
-	case K_FN: mina = maxa = 1; break;
-	case K_FN_N: mina = 1, maxa = 2; break;
-	case K_N: maxa = 1; break;
-	case K_NREQ: mina = maxa = 1; break;
-	case K_NONE:
-	case K_SAME: break;
-	case K_STREAM: mina = maxa = 1; break;
-	case K_STREAM_N: mina = 1, maxa = 2; break;
-	case K_PRINT: maxa = 1; break;
-	case K_SAVE: mina = 1, maxa = 2; break;
-	case K_CALLBACK:
+	if (op->k == K_CALLBACK)
 		return at(b->err, field, -EINVAL,
 			  "%s needs C code: use sluice_stream_%s() in the library API", name,
 			  strcmp(name, "transform") ? "foreach_batch" : "transform");
-	case K_LATER: return at(b->err, field, -ENOTSUP, "%s is not implemented yet", name);
-	case K_WIN: {
+	if (op->k == K_LATER)
+		return at(b->err, field, -ENOTSUP, "%s is not implemented yet", name);
+	if (op->k != K_WIN) {
+		/* a wrong count first, in its own words ("map takes 1 argument(s), found 0") */
+		int mina = 0, maxa = 0;
+		for (; maxa < OP_MAXP && op->ps[maxa].name; maxa++)
+			mina += op->ps[maxa].need == SL_PARAM_REQUIRED;
+		if (nargs < mina || nargs > maxa) {
+			if (mina == maxa)
+				return at(b->err, field, -EINVAL,
+					  "%s takes %d argument(s), found %d", name, mina, nargs);
+			return at(b->err, field, -EINVAL, "%s takes %d to %d arguments, found %d",
+				  name, mina, maxa, nargs);
+		}
+	}
+	struct opcall c;
+	if ((rc = bind_call(b, op, field, args, nargs, &c)))
+		return rc;
+	if (op->k == K_WIN) {
 		sl_dstream *w = NULL;
-		if ((rc = window_op(b, name, self.s, args, nargs, field, &w)))
+		if ((rc = window_op(b, self.s, &c, &w)))
 			return rc;
 		out->kind = 1;
 		out->s = w;
 		return 0;
 	}
-	}
-	if (nargs < mina || nargs > maxa) {
-		if (mina == maxa)
-			return at(b->err, field, -EINVAL, "%s takes %d argument(s), found %d", name,
-				  mina, nargs);
-		return at(b->err, field, -EINVAL, "%s takes %d to %d arguments, found %d", name,
-			  mina, maxa, nargs);
-	}
 	int64_t n = 0;
+	const sl_ast *np = param(&c, "numPartitions", NULL);
 	sl_dstream *d = NULL, *other = NULL;
 	sluice_error *err = b->err;
 	switch (op->k) {
 	case K_FN:
 	case K_FN_N:
-		if (nargs == 2 && int_arg(b, args[1], "numPartitions", 1, &n))
+		if (np && int_arg(b, np, "numPartitions", 1, &n))
 			return -EINVAL;
-		if (args[0]->kind == SL_AST_NAMED)
-			return at(err, args[0], -EINVAL,
-				  "%s takes a function, not a named argument", name);
-		d = sl_ds_unary_fn(self.s, op->kind, args[0], (int)n, err);
+		d = sl_ds_unary_fn(self.s, op->kind, c.v[0], (int)n, err); /* v[0]: the function */
 		if (!d && err && !err->line) {
 			err->line = field->nline ? field->nline : field->line;
 			err->col = field->nline ? field->ncol : field->col;
@@ -666,15 +755,15 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 	case K_N:
 	case K_NREQ:
 	case K_NONE:
-		if (nargs == 1 && int_arg(b, args[0], "numPartitions", 1, &n))
+		if (np && int_arg(b, np, "numPartitions", 1, &n))
 			return -EINVAL;
 		d = sl_ds_unary(self.s, op->kind, (int)n, err);
 		break;
 	case K_STREAM:
 	case K_STREAM_N:
-		if ((rc = stream_arg(b, args[0], &other)))
+		if ((rc = stream_arg(b, c.v[0], &other))) /* v[0]: that / other */
 			return rc;
-		if (nargs == 2 && int_arg(b, args[1], "numPartitions", 1, &n))
+		if (np && int_arg(b, np, "numPartitions", 1, &n))
 			return -EINVAL;
 		d = sl_ds_binary(self.s, other, op->kind, op->sub, (int)n, err);
 		break;
@@ -683,17 +772,18 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 		out->s = self.s;
 		return 0;
 	case K_PRINT: {
+		const sl_ast *num = param(&c, "num", NULL);
 		n = 10;
-		if (nargs == 1 && int_arg(b, args[0], "print's num", 0, &n))
+		if (num && int_arg(b, num, "print's num", 0, &n))
 			return -EINVAL;
 		sl_output o = {.kind = SL_OUT_PRINT, .s = self.s, .num = n};
 		out->kind = 0;
 		return sl_graph_add_output(&b->ctx->g, &o, err);
 	}
 	case K_SAVE: {
+		const sl_ast *pa = param(&c, "prefix", NULL), *sa = param(&c, "suffix", NULL);
 		const char *prefix = NULL, *suffix = "";
-		if (str_arg(b, args[0], "prefix", &prefix) ||
-		    (nargs == 2 && str_arg(b, args[1], "suffix", &suffix)))
+		if (str_arg(b, pa, "prefix", &prefix) || (sa && str_arg(b, sa, "suffix", &suffix)))
 			return -EINVAL;
 		sl_output o = {.kind = SL_OUT_SAVE_TEXT,
 			       .s = self.s,
