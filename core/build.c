@@ -369,8 +369,10 @@ static int int_arg(struct bctx *b, const sl_ast *a, const char *what, int64_t lo
 
 static int str_arg(struct bctx *b, const sl_ast *a, const char *what, const char **v)
 {
-	if (a->kind != SL_AST_STRING || memchr(a->str, 0, a->slen))
+	if (a->kind != SL_AST_STRING)
 		return at(b->err, a, -EINVAL, "%s must be a string", what);
+	if (memchr(a->str, 0, a->slen)) /* as a source's argument (const_arg) */
+		return at(b->err, a, -EINVAL, "a NUL byte in a string argument is not allowed");
 	*v = a->str;
 	return 0;
 }

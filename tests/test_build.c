@@ -306,3 +306,14 @@ Test(build, argument_kinds_are_checked_by_parameter)
 	refused("queueStream(\"x\").map((_, 1)).reduceByKey(_ + _, numPartitions = 0).print()", 65,
 		"numPartitions must be an integer from 1 to 1048576");
 }
+
+Test(build, nul_byte_in_an_operator_string_is_named)
+{
+	static const char p1[] = "queueStream(\"x\").saveAsTextFiles(\"o1/a\\0b\")";
+	static const char p2[] = "queueStream(\"x\").saveAsTextFiles(\"o1/a\", suffix = \"t\\0\")";
+	refused(p1, 34, "a NUL byte in a string argument is not allowed");
+	refused(p2, 51, "a NUL byte in a string argument is not allowed");
+	/* as for a source's string */
+	refused("queueStream(\"a\\0b\").print()", 13,
+		"a NUL byte in a string argument is not allowed");
+}
