@@ -230,18 +230,23 @@ static inline int sl_first_lane(unsigned m, size_t *l)
  * empty slot matching the key 0 gives 0 too). One line of the table, one vector compare
  * (hmask = (2 * mask + 1) & ~7), then the slot's low half by itself, at an address that
  * folds the lane ((uint32_t)slot[l] is a 64-bit load and a zero-extending mov); acc[x - 1]
- * is then one displacement. With put_i64_row's or dict_sum_i64's add around it, 18
- * instructions a row on AVX-512 (22 before; bench_kernels keyed_sum_i64, docs/benchmarks.md).
+ * is then one displacement. dict_sum_i64's row is 16 instructions on AVX-512 with it
+ * (22 before; bench_kernels keyed_sum_i64, docs/benchmarks.md).
  * dict_find_str calls it (through sl_home_key) with the hash as the key: a candidate only,
  * whose key it then compares. */
-static inline uint32_t sl_home_slot(const uint64_t *tab, size_t hmask, uint64_t hh, int64_t key)
+static inline uint32_t sl_bucket_slot(const uint64_t *b, int64_t key)
 {
-	const uint64_t *b = tab + (hh & hmask), *slot = b + 4;
+	const uint64_t *slot = b + 4;
 	size_t l;
 	uint32_t x = 0;
 	if (sl_first_lane(sl_bucket_keys(b, key), &l))
 		memcpy(&x, (const char *)&slot[l] + SL_LOW_HALF, sizeof(x));
 	return x;
+}
+
+static inline uint32_t sl_home_slot(const uint64_t *tab, size_t hmask, uint64_t hh, int64_t key)
+{
+	return sl_bucket_slot(tab + (hh & hmask), key);
 }
 
 /* sl_home_slot as an id, UINT32_MAX when not found. */
@@ -303,8 +308,10 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
 }
 
 /* reduceByKey(_ + _) of Long values by Long keys in one pass. Tables in cache: per
- * SL_HASH_CHUNK rows, hash, then per row probe and acc[id] += v (the hit inline, as
- * put_i64_row; a miss out of line, and a new key's accumulator set to its value). Larger
+ * SL_HASH_CHUNK rows, hash into home bucket offsets (the hash itself is needed only by a
+ * miss, which computes it again: two instructions fewer a row), then per row probe and
+ * acc[id] += v (the hit inline, as put_i64_row; a miss out of line, and a new key's
+ * accumulator set to its value). Larger
  * tables: per SL_SUM_BLOCK rows, hash the block and probe it with prefetching
  * (dict_put_i64), zero the accumulators of the keys it added, grouped sum. In the first
  * loop each chunk prefetches the keys and values SL_STREAM_AHEAD bytes on (from memory at
@@ -332,7 +339,7 @@ static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size
 		}
 		return n;
 	}
-	uint64_t h[SL_HASH_CHUNK];
+	uint64_t home[SL_HASH_CHUNK];
 	const uint64_t *tab = d->tab;
 	size_t hmask = (2 * d->mask + 1) & ~(size_t)7;
 	for (size_t i = 0; i < n; i += SL_HASH_CHUNK) {
@@ -341,9 +348,10 @@ static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size
 			SL_STREAM_PREFETCH(k + i + r);
 			SL_STREAM_PREFETCH(v + i + r);
 		}
-		hash_i64(k + i, m, h);
+		for (size_t r = 0; r < m; r++)
+			home[r] = sl_xxh3_i64(k[i + r]) & hmask;
 		for (size_t r = 0; r < m; r++) {
-			uint32_t x = sl_home_slot(tab, hmask, h[r], k[i + r]);
+			uint32_t x = sl_bucket_slot(tab + home[r], k[i + r]);
 			if (__builtin_expect(x != 0, 1)) {
 				acc[(size_t)x - 1] =
 				    (int64_t)((uint64_t)acc[(size_t)x - 1] + (uint64_t)v[i + r]);
@@ -352,7 +360,7 @@ static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size
 			/* a variable of its own: x's address taken would keep x on the stack */
 			uint32_t y;
 			size_t n0 = d->n;
-			if (dict_put_i64_slow(d, k[i + r], h[r], &y))
+			if (dict_put_i64_slow(d, k[i + r], sl_xxh3_i64(k[i + r]), &y))
 				return i + r;
 			acc[y] =
 			    d->n > n0 ? v[i + r] : (int64_t)((uint64_t)acc[y] + (uint64_t)v[i + r]);
