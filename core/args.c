@@ -3,6 +3,7 @@
  * args.c - binding call arguments to parameters by position, then by name (see args.h).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +44,18 @@ static int fail(sluice_error *err, const sl_arg *at, const char *usage)
 	if (usage && l + strlen(usage) + 12 < sizeof(err->msg))
 		snprintf(err->msg + l, sizeof(err->msg) - l, " (usage: %s)", usage);
 	return -EINVAL;
+}
+
+int sl_arg_error(sluice_error *err, const sl_arg *at, const char *usage, const char *fmt, ...)
+{
+	if (!err)
+		return -EINVAL;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->code = -EINVAL;
+	return fail(err, at, usage);
 }
 
 int sl_args_bind(const char *fn, const sl_param *ps, int np, const sl_arg *args, int nargs,

@@ -51,4 +51,12 @@ typedef const char *(*sl_param_check)(const sl_arg *a, const sl_param *p);
 int sl_args_bind(const char *fn, const sl_param *ps, int np, const sl_arg *args, int nargs,
 		 sl_param_check check, const char *usage, const sl_arg **out, sluice_error *err);
 
+/*
+ * sl_arg_error - an error about the value of argument `at` (bound, of the right kind, but
+ * out of range): err gets the printf-formatted message, at's line and col (when at is not
+ * NULL) and " (usage: ...)" when usage is not NULL. Returns -EINVAL.
+ */
+int sl_arg_error(sluice_error *err, const sl_arg *at, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

@@ -40,7 +40,7 @@ static sl_source *make_queue(sl_env *env, const sl_arg *args, int nargs, sluice_
 	if (sl_args_bind("queueStream", ps, 3, args, nargs, check, sl_source_defs[0].usage, a, err))
 		return NULL;
 	if (a[1] && (a[1]->i > (1 << 20) || a[1]->i < -(1 << 20))) {
-		sl_error_set(err, -EINVAL,
+		sl_arg_error(err, a[1], sl_source_defs[0].usage,
 			     "queueStream: partitions must be in -1048576..1048576, got %lld",
 			     (long long)a[1]->i);
 		return NULL;
@@ -56,7 +56,8 @@ static sl_source *make_textfile(sl_env *env, const sl_arg *args, int nargs, slui
 	if (sl_args_bind("textFile", ps, 2, args, nargs, check, sl_source_defs[1].usage, a, err))
 		return NULL;
 	if (a[1] && a[1]->i < 1) {
-		sl_error_set(err, -EINVAL, "textFile: blockBytes must be >= 1");
+		sl_arg_error(err, a[1], sl_source_defs[1].usage,
+			     "textFile: blockBytes must be >= 1, got %lld", (long long)a[1]->i);
 		return NULL;
 	}
 	return sl_textfile_source_new(env, a[0]->s, (size_t)I(a[1], 0), err);
@@ -73,26 +74,29 @@ static sl_source *make_generator(sl_env *env, const sl_arg *args, int nargs, slu
 	if (sl_args_bind("generator", ps, 5, args, nargs, check, sl_source_defs[2].usage, a, err))
 		return NULL;
 	/* 0 means "the default" to sl_generator_source_new: refuse it when written */
-	if ((a[2] && a[2]->i < 1) || (a[3] && a[3]->i < 1)) {
-		sl_error_set(err, -EINVAL, "generator: %s must be >= 1, got %lld",
-			     a[2] && a[2]->i < 1 ? "keys" : "words",
-			     (long long)(a[2] && a[2]->i < 1 ? a[2]->i : a[3]->i));
-		return NULL;
-	}
+	for (int i = 2; i <= 3; i++)
+		if (a[i] && a[i]->i < 1) {
+			sl_arg_error(err, a[i], sl_source_defs[2].usage,
+				     "generator: %s must be >= 1, got %lld", ps[i].name,
+				     (long long)a[i]->i);
+			return NULL;
+		}
 	return sl_generator_source_new(env, a[0]->s, I(a[1], 100000), I(a[2], 0), I(a[3], 0),
 				       (uint64_t)I(a[4], 42), err);
 }
 
 /* Receiver options shared by the socket sources: maxRecord (bytes), maxRate (records/s). */
 static sl_source *as_sources(sl_env *env, sl_receiver **rs, int n, const sl_arg *max_rate,
-			     sluice_error *err)
+			     const sl_source_def *def, sluice_error *err)
 {
 	sl_receiver *r = rs[0];
 	if (max_rate) {
 		if (max_rate->i < 1) {
 			for (int i = 0; i < n; i++)
 				rs[i]->ops->free(rs[i]);
-			sl_error_set(err, -EINVAL, "maxRate must be >= 1 records/s");
+			sl_arg_error(err, max_rate, def->usage,
+				     "%s: maxRate must be >= 1 records/s, got %lld", def->name,
+				     (long long)max_rate->i);
 			return NULL;
 		}
 		/* relaxed: before the io thread exists; the source reads it as this stream's cap */
@@ -101,20 +105,20 @@ static sl_source *as_sources(sl_env *env, sl_receiver **rs, int n, const sl_arg 
 	return sl_receivers_source_new(env, rs, n, err);
 }
 
-static sl_source *as_source(sl_env *env, sl_receiver *r, const sl_arg *max_rate, sluice_error *err)
+static sl_source *as_source(sl_env *env, sl_receiver *r, const sl_arg *max_rate,
+			    const sl_source_def *def, sluice_error *err)
 {
-	return r ? as_sources(env, &r, 1, max_rate, err) : NULL;
+	return r ? as_sources(env, &r, 1, max_rate, def, err) : NULL;
 }
 
-static int max_record_of(const sl_arg *a, size_t *out, sluice_error *err)
+static int max_record_of(const sl_arg *a, const sl_source_def *def, size_t *out, sluice_error *err)
 {
 	*out = 0;
 	if (!a)
 		return 0;
-	if (a->i < 1) {
-		sl_error_set(err, -EINVAL, "maxRecord must be >= 1 byte");
-		return -EINVAL;
-	}
+	if (a->i < 1)
+		return sl_arg_error(err, a, def->usage, "%s: maxRecord must be >= 1 byte, got %lld",
+				    def->name, (long long)a->i);
 	*out = (size_t)a->i;
 	return 0;
 }
@@ -130,22 +134,22 @@ static sl_source *make_socket_text(sl_env *env, const sl_arg *args, int nargs, s
 	size_t maxrec;
 	if (sl_args_bind("socketTextStream", ps, 5, args, nargs, check, sl_source_defs[3].usage, a,
 			 err) ||
-	    max_record_of(a[3], &maxrec, err))
+	    max_record_of(a[3], &sl_source_defs[3], &maxrec, err))
 		return NULL;
 	if (a[1]->i < 1 || a[1]->i > 65535) {
-		sl_error_set(err, -EINVAL, "socketTextStream: port %lld is not in 1..65535",
-			     (long long)a[1]->i);
+		sl_arg_error(err, a[1], sl_source_defs[3].usage,
+			     "socketTextStream: port %lld is not in 1..65535", (long long)a[1]->i);
 		return NULL;
 	}
 	if (a[2] && (a[2]->i < 0 || a[2]->i > 86400000)) {
-		sl_error_set(err, -EINVAL,
+		sl_arg_error(err, a[2], sl_source_defs[3].usage,
 			     "socketTextStream: restartDelay must be from 0 to 24h, got %lld ms",
 			     (long long)a[2]->i);
 		return NULL;
 	}
 	sl_receiver *r = sl_socket_text_stream_new(
 	    env, a[0]->s, (int)a[1]->i, a[2] ? a[2]->i : SL_SOCKET_RESTART_DELAY_MS, maxrec, err);
-	return as_source(env, r, a[4], err);
+	return as_source(env, r, a[4], &sl_source_defs[3], err);
 }
 
 static sl_source *make_socket_server(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
@@ -158,12 +162,12 @@ static sl_source *make_socket_server(sl_env *env, const sl_arg *args, int nargs,
 	size_t maxrec;
 	if (sl_args_bind("socketServerStream", ps, 4, args, nargs, check, sl_source_defs[4].usage,
 			 a, err) ||
-	    max_record_of(a[1], &maxrec, err))
+	    max_record_of(a[1], &sl_source_defs[4], &maxrec, err))
 		return NULL;
 	int64_t nio = a[3] ? a[3]->i : 1;
 	if (nio < 1 || nio > SL_SOCKET_IO_THREADS_MAX) {
-		sl_error_set(err, -EINVAL,
-			     "socketServerStream: ioThreads must be in 1..%d (got %lld)",
+		sl_arg_error(err, a[3], sl_source_defs[4].usage,
+			     "socketServerStream: ioThreads must be in 1..%d, got %lld",
 			     SL_SOCKET_IO_THREADS_MAX, (long long)nio);
 		return NULL;
 	}
@@ -175,7 +179,7 @@ static sl_source *make_socket_server(sl_env *env, const sl_arg *args, int nargs,
 		rs[0]->ops->free(rs[0]);
 		return NULL;
 	}
-	return as_sources(env, rs, (int)nio, a[2], err);
+	return as_sources(env, rs, (int)nio, a[2], &sl_source_defs[4], err);
 }
 
 static sl_source *make_filestream(sl_env *env, const sl_arg *args, int nargs, sluice_error *err)
@@ -188,7 +192,9 @@ static sl_source *make_filestream(sl_env *env, const sl_arg *args, int nargs, sl
 			 err))
 		return NULL;
 	if (a[2] && a[2]->i < 1) {
-		sl_error_set(err, -EINVAL, "textFileStream: minRememberDuration must be > 0");
+		sl_arg_error(err, a[2], sl_source_defs[5].usage,
+			     "textFileStream: minRememberDuration must be > 0, got %lld ms",
+			     (long long)a[2]->i);
 		return NULL;
 	}
 	return sl_filestream_source_new(env, a[0]->s, a[1] ? (int)a[1]->i : 1, a[2] ? a[2]->i : 0,

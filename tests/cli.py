@@ -214,6 +214,14 @@ for delay, want in [("", "restarting in 2000 ms"), (", restartDelay = 0s", "rest
     rc, out, err = sh("run", "-v", "--batch", "100ms", "--batches", "2", "--no-pin",
                       'socketTextStream("127.0.0.1", 1%s).count().print()' % delay)
     check("socketTextStream's restart delay: " + want, rc == 0 and want in err, err[-400:])
+# a value out of range is reported at its argument, with the source's usage
+for pipe, at in [('generator("numbers", keys = 0, rate = 3).print()', "pipeline:1:22: generator: keys"),
+                 ('textFile("tf", blockBytes = 0).print()', "pipeline:1:16: textFile: blockBytes"),
+                 ('socketServerStream(":9", maxRate = 0).print()', "pipeline:1:26: socketServerStream: maxRate"),
+                 ('socketTextStream("h", 1, maxRecord = 0).print()', "pipeline:1:26: socketTextStream: maxRecord"),
+                 ('queueStream("words.jsonl", partitions = 4294967298).print()', "pipeline:1:28: queueStream: partitions")]:
+    rc, out, err = manual(pipe, 1)
+    check("a bad value is named at its argument: " + at, rc == 2 and at in err and "(usage: " in err, err)
 write("deep.sl", 'val s0 = queueStream("words.jsonl")\n' + "".join("val s%d = s%d.filter(_.length > 0)\n" % (i + 1, i) for i in range(1200)) + "s1200.count().print()\n")
 rc, out, err = sh("run", "--clock", "manual", "--batches", "1", "-f", "deep.sl")
 check("a chain of 1200 vals is refused with its position", rc == 2 and "deep.sl:1001:" in err and "more than 1000 streams deep" in err, err)

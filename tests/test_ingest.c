@@ -495,6 +495,6 @@ Test(ingest, server_io_threads_one_stream, .timeout = 60)
 	ctx = sluice_context_new(&cfg, &err);
 	snprintf(p, sizeof(p), "val s = socketServerStream(\"127.0.0.1:0\", ioThreads = 65)");
 	cr_assert_neq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0);
-	cr_assert(strstr(err.msg, "ioThreads must be in 1..64 (got 65)"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "ioThreads must be in 1..64, got 65"), "%s", err.msg);
 	sluice_context_free(ctx);
 }
