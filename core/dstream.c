@@ -388,30 +388,50 @@ int sl_graph_advance(sl_graph *g, int64_t t, sluice_error *err)
 	return 0;
 }
 
+static int fusing(const sl_dstream *d)
+{
+	return d->fuse_map && d->fuse_src && d->used;
+}
+
 int sl_graph_unfuse_shared(sl_graph *g)
 {
-	int *readers = calloc((size_t)(g->nds ? g->nds : 1), sizeof(int));
-	if (!readers)
+	size_t n = (size_t)(g->nds ? g->nds : 1);
+	/* per stream: its readers, the fused reduceByKeys among them, and the hidden map they
+	 * share (the first one's: it comes before all of them in ds[]) */
+	int *readers = calloc(n, sizeof(int)), *fusers = calloc(n, sizeof(int));
+	sl_dstream **shared = calloc(n, sizeof(*shared));
+	if (!readers || !fusers || !shared) {
+		free(readers), free(fusers), free(shared);
 		return -ENOMEM;
-	for (int i = 0; i < g->nds; i++)
-		for (int k = 0; g->ds[i]->used && k < g->ds[i]->nparent; k++)
-			readers[g->ds[i]->parent[k]->id]++;
+	}
+	for (int i = 0; i < g->nds; i++) {
+		sl_dstream *d = g->ds[i];
+		for (int k = 0; d->used && k < d->nparent; k++)
+			readers[d->parent[k]->id]++;
+		if (fusing(d))
+			fusers[d->parent[0]->id]++;
+	}
 	for (int o = 0; o < g->nout; o++)
 		readers[g->out[o].s->id]++;
 	for (int i = 0; i < g->nds; i++) {
 		sl_dstream *d = g->ds[i], *p = d->parent[0];
-		if (!d->fuse_map || !d->fuse_src || !d->used)
+		if (!fusing(d))
 			continue;
-		if (readers[p->id] > 1) {
+		if (readers[p->id] > fusers[p->id]) {
 			d->fuse_src = NULL; /* the map runs anyway: count its pairs */
 			continue;
 		}
+		/* every reader of the map counts f(x): one hidden map computes it once a batch
+		 * for all of them (the others' stay unused) */
+		if (shared[p->id])
+			d->fuse_src = shared[p->id];
+		shared[p->id] = d->fuse_src;
 		/* the hidden map reports skipped records as the user's map */
 		d->fuse_src->line = p->line;
 		d->fuse_src->col = p->col;
 		d->fuse_src->used = 1;
 	}
-	free(readers);
+	free(readers), free(fusers), free(shared);
 	return 0;
 }
 

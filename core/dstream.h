@@ -72,7 +72,8 @@ struct sl_dstream {
 	 * the map's (x, c) column is never built (the map still runs for its other consumers).
 	 * For map(x => (f(x), c)) (fuse_map) fuse_src is a hidden map x => f(x) of the map's
 	 * parent, placed just before this stream in the graph; sl_graph_unfuse_shared drops
-	 * that fusion at start when something else reads the map (f would run twice). */
+	 * that fusion at start when something else reads the map (f would run twice), and
+	 * points fused readers of one map at one hidden map. */
 	sl_dstream *fuse_src;
 	int64_t fuse_scale;
 	int fuse_map;
@@ -131,9 +132,9 @@ sl_dstream *sl_ds_transform(sl_dstream *p, const sl_type *out_type, sl_transform
 			    sluice_error *err);
 int sl_graph_add_output(sl_graph *g, const sl_output *o, sluice_error *err);
 
-/* At start, after `used` is set: keep a reduceByKey's hidden key map (fuse_map) only where
- * its reduceByKey is the map's sole reader; else that reduceByKey sums the map's pairs.
- * 0 or -ENOMEM. */
+/* At start, after `used` is set: keep the hidden key maps (fuse_map) only where every
+ * reader of the user's map is such a reduceByKey, and then they share the first one's
+ * hidden map (f runs once a batch); else they sum the map's pairs. 0 or -ENOMEM. */
 int sl_graph_unfuse_shared(sl_graph *g);
 /* The rdd of stream d at batch time t (memoized; *out is a new reference or NULL). */
 int sl_ds_compute(sl_dstream *d, int64_t t, sl_rdd **out, sluice_error *err);
