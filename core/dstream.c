@@ -169,8 +169,7 @@ sl_dstream *sl_ds_unary_fn(sl_dstream *p, int kind, const sl_ast *fn, int nparts
 	}
 	if (bad) {
 		sl_error_set(err, -EINVAL, "%s, found %s", bad, TN(l.type));
-		err->line = fn->line;
-		err->col = fn->col;
+		sl_error_at(err, fn->line, fn->col);
 		sl_lambda_fini(&l);
 		return NULL;
 	}

@@ -15,6 +15,8 @@
 #ifndef SL_DSTREAM_H
 #define SL_DSTREAM_H
 
+#include <stdatomic.h>
+
 #include "env.h"
 #include "expr.h"
 #include "rdd.h"
@@ -93,8 +95,9 @@ struct sl_dstream {
 	int source_ended;
 	int used; /* reachable from an output operation (set at start) */
 	/* metrics */
-	uint64_t skipped; /* records dropped because the function failed on them */
-	uint64_t records; /* records produced */
+	_Atomic uint64_t skipped; /* records dropped because the function failed on them
+				   * (the driver adds; stats read from any thread) */
+	uint64_t records;         /* records produced */
 };
 
 typedef struct sl_output {

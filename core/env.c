@@ -43,11 +43,21 @@ void sl_log(const sl_env *env, int level, const char *fmt, ...)
 	env->log(env->log_arg, level, esc);
 }
 
+void sl_error_at(sluice_error *err, int line, int col)
+{
+	if (err)
+		err->line = line, err->col = col;
+}
+
 int sl_error_set(sluice_error *err, int code, const char *fmt, ...)
 {
 	if (!err)
 		return code;
 	err->code = code;
+	/* a new error: no position or source line of an earlier one (an embedder may reuse
+	 * one sluice_error for many calls) */
+	err->line = err->col = 0;
+	err->context[0] = 0;
 	char msg[sizeof(err->msg)];
 	va_list ap;
 	va_start(ap, fmt);

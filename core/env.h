@@ -43,12 +43,15 @@ typedef struct sl_env {
 
 /*
  * sl_error_set - record an error where it starts: err->code = code, err->msg = the
- * formatted one-line message (newlines become spaces); line, col and context are left
- * as they are (callers that know a position set them). err may be NULL. Returns code, so
- * `return sl_error_set(err, -EINVAL, ...)` works.
+ * formatted one-line message (newlines become spaces); line, col and context are cleared
+ * (callers that know a position set them after, e.g. with sl_error_at). err may be NULL.
+ * Returns code, so `return sl_error_set(err, -EINVAL, ...)` works.
  */
 int sl_error_set(sluice_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* err->line, err->col = line, col; err may be NULL. */
+void sl_error_at(sluice_error *err, int line, int col);
 
 /* Log through the embedder's callback (no-op without one). printf-style. */
 void sl_log(const sl_env *env, int level, const char *fmt, ...)

@@ -875,13 +875,13 @@ __attribute__((format(printf, 3, 4))) static void *fail(struct parser *p, const 
 	if (p->failed)
 		return NULL;
 	p->failed = true;
+	if (t->kind == TK_ERROR)
+		sl_error_set(p->err, -EINVAL, "%s", p->lex_msg); /* clears the position */
 	p->err->code = -EINVAL;
 	p->err->line = t->line;
 	p->err->col = t->col;
-	if (t->kind == TK_ERROR) {
-		sl_error_set(p->err, -EINVAL, "%s", p->lex_msg);
+	if (t->kind == TK_ERROR)
 		return NULL;
-	}
 	va_start(ap, fmt);
 	vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
 	va_end(ap);

@@ -346,7 +346,7 @@ static sl_ast *mws_rewrite(struct st *s, const sl_ast *fn, sluice_error *err)
 		sl_error_set(err, -EINVAL,
 			     "mapWithState needs a function (key, value, state) => result or "
 			     "(time, key, value, state) => Option[result]");
-		err->line = fn->line, err->col = fn->col;
+		sl_error_at(err, fn->line, fn->col);
 		return NULL;
 	}
 	int four = fn->nparam == 4;
@@ -459,7 +459,7 @@ static int load_initial(struct st *s, sl_types *ts, sl_mem *m, const sl_ast *a, 
 			     "the initial state must be a Seq of (key, state) pairs with key type "
 			     "%s, found %s",
 			     TN(s->kt), TN(l.type));
-		err->line = a->line, err->col = a->col;
+		sl_error_at(err, a->line, a->col);
 		sl_lambda_fini(&l);
 		return -EINVAL;
 	}
@@ -569,7 +569,7 @@ sl_dstream *sl_ds_update_state(sl_dstream *p, const sl_state_spec *spec, sluice_
 			     "or (time, key, values, state) => Option[state], found %d "
 			     "parameter(s)",
 			     s->arity);
-		err->line = spec->f->line, err->col = spec->f->col;
+		sl_error_at(err, spec->f->line, spec->f->col);
 		goto fail;
 	}
 	/* The state type: the initial state's, else found by compiling with a guess (the
@@ -605,7 +605,7 @@ sl_dstream *sl_ds_update_state(sl_dstream *p, const sl_state_spec *spec, sluice_
 			    "updateStateByKey's function must return an Option (Some(state) "
 			    "to keep the key, None to remove it), found %s",
 			    TN(rt));
-			err->line = spec->f->line, err->col = spec->f->col;
+			sl_error_at(err, spec->f->line, spec->f->col);
 			sl_lambda_fini(&s->f);
 			goto fail;
 		}
@@ -619,7 +619,7 @@ sl_dstream *sl_ds_update_state(sl_dstream *p, const sl_state_spec *spec, sluice_
 				     "updateStateByKey's function returns Option[%s] but the state "
 				     "has type %s",
 				     TN(rt->kid[0]), TN(guess));
-			err->line = spec->f->line, err->col = spec->f->col;
+			sl_error_at(err, spec->f->line, spec->f->col);
 			goto fail;
 		}
 		guess = rt->kid[0];
@@ -693,7 +693,7 @@ sl_dstream *sl_ds_map_with_state(sl_dstream *p, const sl_state_spec *spec, sluic
 		if (s->init || round == 2) {
 			sl_error_set(err, -EINVAL, "state.update gets %s but the state has type %s",
 				     TN(got), TN(guess));
-			err->line = spec->f->line, err->col = spec->f->col;
+			sl_error_at(err, spec->f->line, spec->f->col);
 			goto fail;
 		}
 		guess = got;
@@ -706,7 +706,7 @@ sl_dstream *sl_ds_map_with_state(sl_dstream *p, const sl_state_spec *spec, sluic
 			    "a mapWithState function (time, key, value, state) must return an "
 			    "Option, found %s",
 			    TN(s->ret_t));
-			err->line = spec->f->line, err->col = spec->f->col;
+			sl_error_at(err, spec->f->line, spec->f->col);
 			goto fail;
 		}
 		s->flat_ret = 1;

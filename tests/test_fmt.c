@@ -386,7 +386,13 @@ Test(fmt, error_fill)
 	cr_expect_eq(sl_error_set(&e, -ENOENT, "cannot open '%s': %s", "f", "No such file"),
 		     -ENOENT);
 	cr_expect_eq(e.code, -ENOENT);
-	cr_expect_eq(e.line, 0x78787878); /* the position is the caller's to set */
+	/* a new error has no position or context of an earlier one (the caller sets its own) */
+	cr_expect_eq(e.line, 0);
+	cr_expect_eq(e.col, 0);
+	cr_expect_str_eq(e.context, "");
+	sl_error_at(&e, 3, 4);
+	cr_expect(e.line == 3 && e.col == 4);
+	sl_error_at(NULL, 3, 4);
 	cr_expect_str_eq(e.msg, "cannot open 'f': No such file");
 	cr_expect_eq(sl_error_set(NULL, -5, "x"), -5);
 	char longs[2000];
