@@ -66,6 +66,30 @@ sluice_stream *sluice_generator(sluice_context *ctx, const char *kind, int64_t r
 	return add_source(ctx, "generator", a, 3, err);
 }
 
+/* The context of stream s, if streams may still be added to it (and t, when not NULL, is a
+ * stream of the same context), else NULL with err. */
+static sluice_context *adding(sluice_stream *s, sluice_stream *t, sluice_error *err)
+{
+	if (!s || (t && DS(t)->g != DS(s)->g)) {
+		sl_error_set(err, -EINVAL,
+			     s ? "the two streams belong to different contexts" : "NULL stream");
+		return NULL;
+	}
+	sluice_context *ctx = (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g));
+	return check_init(ctx, err) ? NULL : ctx;
+}
+
+/* numPartitions of the C API: 0 is the default (one per worker), else as in the pipeline
+ * language. */
+static int nparts_ok(int nparts, sluice_error *err)
+{
+	if (nparts >= 0 && nparts <= 1 << 20)
+		return 1;
+	sl_error_set(err, -EINVAL,
+		     "numPartitions must be 0 (the default) or from 1 to 1048576, got %d", nparts);
+	return 0;
+}
+
 static sluice_stream *with_fn(sluice_stream *s, int kind, const char *fn, int nparts,
 			      sluice_error *err)
 {
@@ -73,8 +97,7 @@ static sluice_stream *with_fn(sluice_stream *s, int kind, const char *fn, int np
 		sl_error_set(err, -EINVAL, "NULL stream or function");
 		return NULL;
 	}
-	sluice_context *ctx = (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g));
-	if (check_init(ctx, err))
+	if (!adding(s, NULL, err) || !nparts_ok(nparts, err))
 		return NULL;
 	sl_program *p = sl_parse(fn, strlen(fn), err);
 	if (!p)
@@ -123,10 +146,8 @@ sluice_stream *sluice_stream_reduce_by_key(sluice_stream *s, const char *fn, int
 
 static sluice_stream *plain(sluice_stream *s, int kind, int nparts, sluice_error *err)
 {
-	if (!s) {
-		sl_error_set(err, -EINVAL, "NULL stream");
+	if (!adding(s, NULL, err) || !nparts_ok(nparts, err))
 		return NULL;
-	}
 	return ST(sl_ds_unary(DS(s), kind, nparts, err));
 }
 
@@ -149,10 +170,12 @@ sluice_stream *sluice_stream_repartition(sluice_stream *s, int nparts, sluice_er
 
 sluice_stream *sluice_stream_union(sluice_stream *a, sluice_stream *b, sluice_error *err)
 {
-	if (!a || !b) {
+	if (!b) {
 		sl_error_set(err, -EINVAL, "NULL stream");
 		return NULL;
 	}
+	if (!adding(a, b, err))
+		return NULL;
 	return ST(sl_ds_binary(DS(a), DS(b), SL_DS_UNION, 0, 0, err));
 }
 
@@ -163,16 +186,20 @@ sluice_stream *sluice_stream_join(sluice_stream *a, sluice_stream *b, int how, i
 		sl_error_set(err, -EINVAL, "NULL stream or unknown join kind");
 		return NULL;
 	}
+	if (!adding(a, b, err) || !nparts_ok(nparts, err))
+		return NULL;
 	return ST(sl_ds_binary(DS(a), DS(b), SL_DS_JOIN, how, nparts, err));
 }
 
 sluice_stream *sluice_stream_cogroup(sluice_stream *a, sluice_stream *b, int nparts,
 				     sluice_error *err)
 {
-	if (!a || !b) {
+	if (!b) {
 		sl_error_set(err, -EINVAL, "NULL stream");
 		return NULL;
 	}
+	if (!adding(a, b, err) || !nparts_ok(nparts, err))
+		return NULL;
 	return ST(sl_ds_binary(DS(a), DS(b), SL_DS_COGROUP, 0, nparts, err));
 }
 
@@ -317,8 +344,8 @@ static sluice_stream *add_tf(sluice_stream *s, const char *out_type, struct sl_t
 		sl_error_set(err, -EINVAL, "NULL stream, type or function");
 		return NULL;
 	}
-	sluice_context *ctx = (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g));
-	if (check_init(ctx, err))
+	sluice_context *ctx = adding(s, NULL, err);
+	if (!ctx)
 		return NULL;
 	const sl_type *t = sl_type_parse(ctx->env.types, out_type);
 	if (!t) {
@@ -447,8 +474,8 @@ static int add_out(sluice_stream *s, sl_output *o, sluice_error *err)
 		sl_error_set(err, -EINVAL, "NULL stream");
 		return -EINVAL;
 	}
-	sluice_context *ctx = (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g));
-	if (check_init(ctx, err))
+	sluice_context *ctx = adding(s, NULL, err);
+	if (!ctx)
 		return -EINVAL;
 	o->s = DS(s);
 	return sl_graph_add_output(&ctx->g, o, err);
@@ -621,8 +648,8 @@ sluice_stream *sluice_stream_apply(sluice_stream *s, const char *call, sluice_er
 		sl_error_set(err, -EINVAL, "NULL stream or call");
 		return NULL;
 	}
-	sluice_context *ctx = (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g));
-	if (check_init(ctx, err))
+	sluice_context *ctx = adding(s, NULL, err);
+	if (!ctx)
 		return NULL;
 	return ST(sl_build_apply(ctx, DS(s), call, err));
 }
@@ -697,15 +724,24 @@ sluice_stream *sluice_stream_reduce_by_key_and_window(sluice_stream *s, const ch
 						      int64_t slide_ms, int nparts,
 						      const char *filter_fn, sluice_error *err)
 {
-	if (!fn)
+	if (!fn || !s)
 		return sluice_stream_apply(NULL, NULL, err);
 	char np[40], sl[40];
 	nparts_arg(np, sizeof(np), nparts);
-	if (!inv_fn)
+	if (!inv_fn) {
+		if (filter_fn) {
+			/* Spark's filterFunc belongs to the form with an inverse function */
+			sl_error_set(err, -EINVAL,
+				     "reduceByKeyAndWindow: filter_fn needs inv_fn (Spark's "
+				     "filterFunc belongs to the incremental form)");
+			return NULL;
+		}
 		return applyf(s, err, "reduceByKeyAndWindow(%s, %lldms%s%s)", fn,
 			      (long long)window_ms, slide_arg(sl, sizeof(sl), slide_ms), np);
+	}
+	/* slide 0: the parent's, as Spark's default slideDuration = self.slideDuration */
 	return applyf(s, err, "reduceByKeyAndWindow(%s, %s, %lldms, %lldms%s%s%s)", fn, inv_fn,
-		      (long long)window_ms, (long long)(slide_ms ? slide_ms : window_ms), np,
+		      (long long)window_ms, (long long)(slide_ms ? slide_ms : DS(s)->slide), np,
 		      filter_fn ? ", filterFunc = " : "", filter_fn ? filter_fn : "");
 }
 
