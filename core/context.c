@@ -54,6 +54,23 @@ static void default_out(void *arg, const char *text, size_t len)
 	}
 }
 
+/* The smallest divisor of n (1 <= n <= SL_BATCH_MS_MAX) that is >= lo (1 <= lo <= n): by
+ * the divisor pairs (i, n / i) up to sqrt(n), at most 10^6 steps (counting up from lo could
+ * take as many as n). */
+static int64_t divisor_from(int64_t n, int64_t lo)
+{
+	int64_t best = n;
+	for (int64_t i = 1; i <= n / i; i++) {
+		if (n % i)
+			continue;
+		if (i >= lo && i < best)
+			best = i;
+		if (n / i >= lo && n / i < best)
+			best = n / i;
+	}
+	return best;
+}
+
 sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 {
 	sluice_config c;
@@ -65,9 +82,11 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 		memcpy(&c, cfg, n);
 		c.size = sizeof(c);
 	}
-	if (c.batch_interval_ms <= 0) {
-		sl_error_set(err, -EINVAL, "batch interval must be > 0 ms, found %lld ms",
-			     (long long)c.batch_interval_ms);
+	if (c.batch_interval_ms <= 0 || c.batch_interval_ms > SL_BATCH_MS_MAX) {
+		sl_error_set(err, -EINVAL,
+			     "batch interval must be from 1 ms to %lld ms (about 31 years), found "
+			     "%lld ms",
+			     (long long)SL_BATCH_MS_MAX, (long long)c.batch_interval_ms);
 		return NULL;
 	}
 	if (!c.block_interval_ms && c.batch_interval_ms > 0) {
@@ -78,9 +97,8 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 		/* a batch of more than 2^20 such blocks (over ~58 h, or no divisor near 200 ms):
 		 * the smallest divisor that keeps it at 2^20 blocks */
 		if (c.batch_interval_ms / b > (1 << 20))
-			for (b = (c.batch_interval_ms + (1 << 20) - 1) >> 20;
-			     c.batch_interval_ms % b; b++)
-				;
+			b = divisor_from(c.batch_interval_ms,
+					 (c.batch_interval_ms + (1 << 20) - 1) >> 20);
 		c.block_interval_ms = b;
 	}
 	if (c.block_interval_ms <= 0 || c.block_interval_ms > c.batch_interval_ms ||
@@ -116,6 +134,7 @@ sluice_context *sluice_context_new(const sluice_config *cfg, sluice_error *err)
 		goto oom;
 	ctx->cfg = c;
 	pthread_mutex_init(&ctx->mu, NULL);
+	pthread_mutex_init(&ctx->stop_mu, NULL);
 	pthread_cond_init(&ctx->cv, NULL);
 	pthread_cond_init(&ctx->bcv, NULL);
 	sl_env *env = &ctx->env;
@@ -187,6 +206,7 @@ void sluice_context_free(sluice_context *ctx)
 	sl_types_free(ctx->env.types);
 	sl_mem_free(ctx->env.mem);
 	pthread_mutex_destroy(&ctx->mu);
+	pthread_mutex_destroy(&ctx->stop_mu);
 	pthread_cond_destroy(&ctx->cv);
 	pthread_cond_destroy(&ctx->bcv);
 	free(ctx);
@@ -249,6 +269,16 @@ static void batch_done(sluice_context *ctx, int64_t t, int64_t start_ms)
 	}
 }
 
+/* The first failure of the run, for sluice_context_first_error (which reads it from any
+ * thread, under mu). */
+static void keep_first_error(sluice_context *ctx, const sluice_error *e)
+{
+	pthread_mutex_lock(&ctx->mu);
+	if (!ctx->first_err.code)
+		ctx->first_err = *e;
+	pthread_mutex_unlock(&ctx->mu);
+}
+
 static int run_batch(sluice_context *ctx, int64_t t)
 {
 	int failed = 0;
@@ -260,8 +290,7 @@ static int run_batch(sluice_context *ctx, int64_t t)
 		if (ae.line)
 			snprintf(where, sizeof(where), "%d:%d: ", ae.line, ae.col);
 		sl_log(&ctx->env, SL_LOG_ERROR, "batch %lld ms: %s%s", (long long)t, where, ae.msg);
-		if (!ctx->first_err.code)
-			ctx->first_err = ae;
+		keep_first_error(ctx, &ae);
 		failed = 1;
 	}
 	for (int i = 0; i < ctx->g.nout; i++) {
@@ -279,8 +308,7 @@ static int run_batch(sluice_context *ctx, int64_t t)
 				snprintf(where, sizeof(where), "%d:%d: ", e.line, e.col);
 			sl_log(&ctx->env, SL_LOG_ERROR, "batch %lld ms: %s: %s%s", (long long)t,
 			       outname[ctx->g.out[i].kind], where, e.msg);
-			if (!ctx->first_err.code)
-				ctx->first_err = e;
+			keep_first_error(ctx, &e);
 		}
 	}
 	batch_done(ctx, t, start_ms);
@@ -289,6 +317,7 @@ static int run_batch(sluice_context *ctx, int64_t t)
 	ctx->batches++;
 	ctx->failed += failed;
 	ctx->last_batch = t;
+	int64_t max_batches = ctx->max_batches;
 	pthread_mutex_unlock(&ctx->mu);
 	int ended = 0, bounded_end = 0, all_sources_ended = 1, nsrc = 0;
 	for (int i = 0; i < ctx->g.nds; i++) {
@@ -305,10 +334,9 @@ static int run_batch(sluice_context *ctx, int64_t t)
 	 * when every source has served all it has (queueStream's last line). */
 	if (bounded_end)
 		ended = 1;
-	else if (nsrc && all_sources_ended && ctx->cfg.clock == SLUICE_CLOCK_MANUAL &&
-		 !ctx->max_batches)
+	else if (nsrc && all_sources_ended && ctx->cfg.clock == SLUICE_CLOCK_MANUAL && !max_batches)
 		ended = 1;
-	if (ctx->max_batches && ctx->batches >= ctx->max_batches)
+	if (max_batches && ctx->batches >= max_batches)
 		ended = 1;
 	return ended;
 }
@@ -333,8 +361,9 @@ static struct timespec abs_ms(int64_t when)
 /* Sleep on the context's condition until wall time `when` (ms) and, with a block builder,
  * until it has sealed the tick at `when`; or a stop request, or a receiver's wake (without
  * a builder). Returns 0 at `when`, 1 if a stop was requested, 2 to poll receivers. A stop
- * request only sets a flag (sluice_context_request_stop is async-signal-safe), so the sleep
- * is at most a block interval, as it was when the driver woke for every block tick. */
+ * request only sets a flag (sluice_context_request_stop is async-signal-safe), so each
+ * sleep is at most a block interval and at most SL_STOP_POLL_MS. */
+#define SL_STOP_POLL_MS 50
 static int wait_until(sluice_context *ctx, int64_t when)
 {
 	int r = 0;
@@ -349,10 +378,14 @@ static int wait_until(sluice_context *ctx, int64_t when)
 		int64_t now = now_ms();
 		if (now >= when && (!ctx->has_builder || ctx->sealed >= when))
 			break;
-		/* with a builder: at most a block interval (its tick, or a stop request) */
+		/* with a builder: at most a block interval (its tick, or a stop request); and
+		 * at most SL_STOP_POLL_MS in any case, since a stop request from a signal handler
+		 * only sets the flag (a long batch interval would keep it waiting) */
 		int64_t until = when;
 		if (ctx->has_builder && (now >= when || when - now > ctx->env.block_ms))
 			until = now + ctx->env.block_ms;
+		if (until - now > SL_STOP_POLL_MS)
+			until = now + SL_STOP_POLL_MS;
 		struct timespec ts = abs_ms(until);
 		pthread_cond_timedwait(&ctx->cv, &ctx->mu, &ts);
 	}
@@ -496,7 +529,8 @@ static int step(sluice_context *ctx, int64_t limit)
 
 /* Graceful stop: stop the sources (receivers push what they hold), then run one last
  * batch with everything received (spark-semantics.md §7). Driver side only. */
-static void drain(sluice_context *ctx)
+/* Returns 1 if it ran a last batch (there were receivers), else 0. */
+static int drain(sluice_context *ctx)
 {
 	int receivers = 0;
 	for (int i = 0; i < ctx->g.nds; i++) {
@@ -512,6 +546,7 @@ static void drain(sluice_context *ctx)
 		ctx->next_time += ctx->env.batch_ms;
 		run_batch(ctx, t);
 	}
+	return receivers;
 }
 
 static void *driver(void *arg)
@@ -572,6 +607,8 @@ static int check_depth(sluice_context *ctx, sluice_error *err)
 
 int sluice_context_start(sluice_context *ctx, sluice_error *err)
 {
+	if (!ctx)
+		return sl_error_set(err, -EINVAL, "NULL context");
 	if (ctx->state != 0) {
 		sl_error_set(err, -EALREADY,
 			     ctx->state == 1 ? "the context is already started"
@@ -623,8 +660,12 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 			ctx->bounded = 1;
 		if (d->src->ops->start) {
 			int rc = d->src->ops->start(d->src, ctx->g.zero_time, err);
-			if (rc)
+			if (rc) {
+				/* the sources started before it stop (their io threads end);
+				 * receivers cannot start twice, so the context is stopped */
+				terminate(ctx);
 				return rc;
+			}
 		}
 	}
 	for (int i = 0; i < ctx->g.nds; i++) {
@@ -661,7 +702,7 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 
 int64_t sluice_context_advance(sluice_context *ctx, int64_t ms)
 {
-	if (ctx->cfg.clock != SLUICE_CLOCK_MANUAL || ctx->state == 0 || ms < 0)
+	if (!ctx || ctx->cfg.clock != SLUICE_CLOCK_MANUAL || ctx->state == 0 || ms < 0)
 		return -EINVAL;
 	if (ctx->state == 2)
 		return 0;
@@ -670,7 +711,7 @@ int64_t sluice_context_advance(sluice_context *ctx, int64_t ms)
 	while (ctx->state == 1) {
 		if (atomic_load_explicit(&ctx->stop_req, memory_order_acquire)) {
 			if (ctx->graceful)
-				drain(ctx), n++;
+				n += drain(ctx);
 			terminate(ctx);
 			break;
 		}
@@ -688,11 +729,17 @@ int64_t sluice_context_advance(sluice_context *ctx, int64_t ms)
 
 void sluice_context_set_max_batches(sluice_context *ctx, int64_t n)
 {
+	if (!ctx)
+		return;
+	pthread_mutex_lock(&ctx->mu); /* the driver reads both under mu */
 	ctx->max_batches = n > 0 ? ctx->batches + n : 0;
+	pthread_mutex_unlock(&ctx->mu);
 }
 
 int sluice_context_await(sluice_context *ctx, int64_t timeout_ms)
 {
+	if (!ctx)
+		return -EINVAL;
 	pthread_mutex_lock(&ctx->mu);
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -716,17 +763,24 @@ int sluice_context_await(sluice_context *ctx, int64_t timeout_ms)
 
 static void request(sluice_context *ctx, int graceful)
 {
-	ctx->graceful = graceful; /* published by the release store below */
+	/* the first request decides how the run stops (relaxed: only this exchange orders
+	 * requests; a later request_stop cannot turn a stop(ctx, 0) into a graceful one) */
+	if (atomic_exchange_explicit(&ctx->requested, 1, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&ctx->graceful, graceful,
+			      memory_order_relaxed); /* published by
+						      * the release below */
 	/* release: the driver's acquire load sees everything before the request */
 	atomic_store_explicit(&ctx->stop_req, 1, memory_order_release);
 }
 
 void sluice_context_request_stop(sluice_context *ctx)
 {
-	request(ctx, 1);
+	if (ctx)
+		request(ctx, 1);
 }
 
-int sluice_context_stop(sluice_context *ctx, int graceful)
+static int stop_locked(sluice_context *ctx, int graceful)
 {
 	/* a batch is never cut mid-way; graceful also stops the receivers and runs one last
 	 * batch with what they received (drain) */
@@ -746,8 +800,22 @@ int sluice_context_stop(sluice_context *ctx, int graceful)
 	return 0;
 }
 
+int sluice_context_stop(sluice_context *ctx, int graceful)
+{
+	if (!ctx)
+		return -EINVAL;
+	/* one stop at a time: a second caller waits for the first to finish, then finds
+	 * nothing left to join */
+	pthread_mutex_lock(&ctx->stop_mu);
+	int rc = stop_locked(ctx, graceful);
+	pthread_mutex_unlock(&ctx->stop_mu);
+	return rc;
+}
+
 int sluice_context_stats(const sluice_context *ctx, sluice_stats *st)
 {
+	if (!ctx || !st)
+		return -EINVAL;
 	sluice_stats s = {.size = sizeof(s)};
 	pthread_mutex_lock((pthread_mutex_t *)&ctx->mu);
 	s.batches = ctx->batches;
@@ -765,9 +833,14 @@ int sluice_context_stats(const sluice_context *ctx, sluice_stats *st)
 
 int sluice_context_first_error(const sluice_context *ctx, sluice_error *err)
 {
+	if (!ctx)
+		return -EINVAL;
+	pthread_mutex_lock((pthread_mutex_t *)&ctx->mu);
+	sluice_error e = ctx->first_err;
+	pthread_mutex_unlock((pthread_mutex_t *)&ctx->mu);
 	if (err)
-		*err = ctx->first_err;
-	return ctx->first_err.code;
+		*err = e;
+	return e.code;
 }
 
 /* The i-th used-or-not receiver source stream, or NULL. */
@@ -783,6 +856,8 @@ static sl_dstream *receiver_stream(const sluice_context *ctx, int i)
 
 int sluice_context_receiver_count(const sluice_context *ctx)
 {
+	if (!ctx)
+		return -EINVAL;
 	int n = 0;
 	while (receiver_stream(ctx, n))
 		n++;
@@ -791,7 +866,7 @@ int sluice_context_receiver_count(const sluice_context *ctx)
 
 int sluice_context_receiver_stats(const sluice_context *ctx, int i, sluice_receiver_stats *st)
 {
-	sl_dstream *d = i >= 0 ? receiver_stream(ctx, i) : NULL;
+	sl_dstream *d = ctx && st && i >= 0 ? receiver_stream(ctx, i) : NULL;
 	if (!d)
 		return -ENOENT;
 	sl_receiver *r = sl_receiver_of(d->src);
@@ -832,7 +907,7 @@ const char *sluice_isa(const char *force, int *err)
 
 const char *sluice_context_isa(const sluice_context *ctx)
 {
-	return ctx->env.kern->isa;
+	return ctx ? ctx->env.kern->isa : NULL;
 }
 
 const char *sluice_version(void)

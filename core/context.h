@@ -9,6 +9,10 @@
 #include "../include/sluice.h"
 #include "dstream.h"
 
+/* The longest batch interval (about 31 years; the CLI's and the pipeline language's
+ * durations stop there too). */
+#define SL_BATCH_MS_MAX ((int64_t)1000000000000)
+
 struct sl_name {
 	char *name;
 	sl_dstream *s;
@@ -28,8 +32,9 @@ struct sluice_context {
 	pthread_t builder; /* the block builder (real clock with receivers: see context.c) */
 	int has_builder;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;   /* the driver and await() sleep on it */
-	pthread_cond_t bcv;  /* the block builder sleeps on it */
+	pthread_mutex_t stop_mu; /* serializes sluice_context_stop */
+	pthread_cond_t cv;       /* the driver and await() sleep on it */
+	pthread_cond_t bcv;      /* the block builder sleeps on it */
 	atomic_int stop_req; /* set by stop/request_stop; read by the driver (acquire/release) */
 	int terminated;      /* under mu */
 	int64_t max_batches, batches, failed, last_batch;
@@ -40,8 +45,9 @@ struct sluice_context {
 	int64_t next_tick; /* next block tick time (under mu while a builder runs) */
 	int64_t sealed;   /* under mu: the builder's last tick time (every block up to it sealed) */
 	int builder_stop; /* under mu: the builder returns */
-	int graceful;     /* stop drains receivers into a last batch; written before stop_req */
-	int io_wake;      /* under mu: a receiver asked for a poll before the next tick */
+	atomic_int graceful;  /* stop drains receivers into a last batch; set before stop_req */
+	atomic_int requested; /* a stop was requested (the first request sets graceful) */
+	int io_wake;          /* under mu: a receiver asked for a poll before the next tick */
 	sluice_error first_err;
 	/* transform callbacks registered through the API */
 	struct sl_tf **tfs;

@@ -7,10 +7,13 @@
  * pipeline text (sluice_context_pipeline) or with the stream functions below, then started.
  *
  * Conventions: functions return 0 (or a count) on success and a negative errno on failure;
- * constructors return NULL and fill a sluice_error. The library never exits, never reads
- * environment variables or other process globals, and writes nothing except what the
- * print() output operation is asked to write (to the output callback of the config, or
- * standard output if there is none). Every *_free(NULL) is a no-op.
+ * constructors return NULL and fill a sluice_error (err may be NULL everywhere; a new error
+ * clears the line, column and context of an earlier one in the same struct). The library
+ * never exits, reads no environment variable of its own (hwloc, which it uses to find the
+ * machine's cores and NUMA nodes, honours its HWLOC_* variables) and writes nothing except
+ * what the print() output operation is asked to write (to the output callback of the
+ * config, or standard output if there is none). Every *_free(NULL) is a no-op, and the
+ * context functions return -EINVAL (or do nothing) for a NULL context.
  * Functions are not thread-safe on one context unless they say otherwise.
  */
 #ifndef SLUICE_H
@@ -59,14 +62,15 @@ enum sluice_log_level {
  */
 typedef struct sluice_config {
 	size_t size;
-	int64_t batch_interval_ms; /* > 0; default 1000 */
+	int64_t batch_interval_ms; /* 1 to 10^12; default 1000 */
 	int64_t block_interval_ms; /* > 0, divides the batch interval; default: the largest divisor
 				    * of the batch interval <= 200 ms (Spark's default is 200 ms) */
 	int workers;               /* worker threads incl. the driver; 0 = one per core */
 	int no_pin;                /* 1: do not pin workers to cores */
 	int clock;                 /* enum sluice_clock */
 	int64_t manual_start_ms;   /* manual clock's time at start (default 0) */
-	/* Diagnostics (skipped records, failed batches). NULL: none. Called from the driver. */
+	/* Diagnostics (skipped records, failed batches, connections). NULL: none. Called from
+	 * the driver and from receivers' io threads, several at once: it must be thread-safe. */
 	void (*log)(void *arg, int level, const char *msg);
 	void *log_arg;
 	/* print() output, whole batches at a time. NULL: write(2) to standard output. */
@@ -97,8 +101,11 @@ void sluice_context_free(sluice_context *ctx);
  * sluice_context_pipeline - add the streams and outputs of a pipeline program.
  *   text is the pipeline language (docs/pipeline-language.md); `val` names become
  *   streams reachable with sluice_context_stream. May be called several times before
- *   start. Returns 0, or -EINVAL with err naming the line and column (and, for an unknown
- *   operator, the nearest valid name). Ownership: text is copied as needed.
+ *   start. Returns 0, or a negative errno with err naming the line and column (and, for
+ *   an unknown operator, the nearest valid name): -EINVAL for the text, or the error of a
+ *   source that cannot be made (-ENOENT for a missing queue file, -EADDRINUSE for a
+ *   listening address in use, ...). Streams and outputs of the statements before the one
+ *   that failed stay in the context. Ownership: text is copied as needed.
  */
 int sluice_context_pipeline(sluice_context *ctx, const char *text, size_t len, sluice_error *err);
 /* The stream a pipeline named with `val name = ...`, or NULL. */
@@ -261,9 +268,12 @@ const sluice_column *sluice_column_child(const sluice_column *c, int k);
 /*
  * sluice_context_start - start the batch clock.
  *   Returns 0, -EINVAL if there is no output operation ("No output operations
- *   registered, so nothing to execute"), -EALREADY if started. With the real clock a
- *   driver thread runs the batches; with the manual clock nothing runs until
- *   sluice_context_advance. Threads: call from one thread.
+ *   registered, so nothing to execute"), -EALREADY if started or stopped, or the error
+ *   of a source that cannot start (a receiver's, e.g. -EMFILE); then the sources started
+ *   before it are stopped and so is the context (free it). With the real clock a driver
+ *   thread runs the batches; with the manual clock no batch runs until
+ *   sluice_context_advance (the worker threads exist from sluice_context_new).
+ *   Threads: call from one thread.
  */
 int sluice_context_start(sluice_context *ctx, sluice_error *err);
 /*
@@ -284,11 +294,12 @@ int sluice_context_await(sluice_context *ctx, int64_t timeout_ms);
  * sluice_context_stop - stop the batch clock. graceful: the batch in progress and the
  *   data already received are processed and outputs flushed before it returns;
  *   otherwise only the batch in progress finishes. Returns 0. Threads: any thread but a
- *   callback's.
+ *   callback's; concurrent calls are serialized (the later ones return when the first
+ *   has stopped the context, and the first call decides whether it is graceful).
  */
 int sluice_context_stop(sluice_context *ctx, int graceful);
 /* Thread-safe request to stop gracefully (e.g. from a signal handler: it only sets an
- * atomic flag). */
+ * atomic flag; the driver sees it within 50 ms, or at the end of the batch running). */
 void sluice_context_request_stop(sluice_context *ctx);
 
 /* Statistics of a context. */
