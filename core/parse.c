@@ -233,8 +233,74 @@ static void next_line(struct parser *p, size_t at)
 	p->ls = at + 1;
 }
 
+/*
+ * The code point of the UTF-8 sequence at s[0..n), its length in *len; -1 if it is not
+ * well-formed (a stray continuation byte, a truncated sequence, an overlong form, a
+ * surrogate, or past U+10FFFF).
+ */
+static long utf8_decode(const unsigned char *s, size_t n, size_t *len)
+{
+	size_t m, k;
+	long cp, min;
+
+	if (s[0] < 0x80) {
+		*len = 1;
+		return s[0];
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		m = 2, cp = s[0] & 0x1f, min = 0x80;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		m = 3, cp = s[0] & 0x0f, min = 0x800;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		m = 4, cp = s[0] & 0x07, min = 0x10000;
+	else
+		return -1;
+	if (n < m)
+		return -1;
+	for (k = 1; k < m; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*len = m;
+	return cp;
+}
+
+/* Characters a message shows by code point only: they are invisible, or would join the
+ * quote before them or reshape the line (not exhaustive: the usual suspects in pasted text). */
+static bool invisible(long cp)
+{
+	static const long r[][2] = {
+	    {0x80, 0xa0},     {0xad, 0xad},       {0x300, 0x36f},   {0x115f, 0x1160},
+	    {0x180b, 0x180f}, {0x2000, 0x200f},   {0x2028, 0x202f}, {0x205f, 0x206f},
+	    {0x3000, 0x3000}, {0x3164, 0x3164},   {0xfe00, 0xfe0f}, {0xfeff, 0xfeff},
+	    {0xfff0, 0xfffb}, {0xe0000, 0xe0fff},
+	};
+
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		if (cp >= r[i][0] && cp <= r[i][1])
+			return true;
+	return false;
+}
+
+/* Characters that text copied from a document or a web page brings along, with the fix. */
+static const struct {
+	long lo, hi;
+	const char *what, *fix;
+} lookalikes[] = {
+    {0x2018, 0x201f, "a curly quote", "use straight quotes: \"text\" or 'c'"},
+    {0xa0, 0xa0, "a no-break space", "use a plain space"},
+    {0x200b, 0x200d, "a zero-width character", "delete it"},
+    {0xfeff, 0xfeff, "a byte order mark", "delete it"},
+    {0x2010, 0x2015, "a dash", "the minus operator is '-'"},
+    {0x2212, 0x2212, "a minus sign", "the minus operator is '-'"},
+    {0x21d2, 0x21d2, "a double arrow", "write '=>'"},
+};
+
 /* Quote a byte for a message; bytes that would garble a one-line message are escaped. */
-static const char *char_name(unsigned char c, char buf[16])
+static const char *byte_name(unsigned char c, char buf[16])
 {
 	if (c == 0)
 		snprintf(buf, 16, "'\\0'");
@@ -242,6 +308,44 @@ static const char *char_name(unsigned char c, char buf[16])
 		snprintf(buf, 16, "'%c'", c);
 	else
 		snprintf(buf, 16, "'\\x%02x'", c);
+	return buf;
+}
+
+/*
+ * Name the character at s[at] (nothing at or past lim belongs to the text) for a message:
+ * a UTF-8 character whole with its code point, '“' (U+201C, a curly quote), and what to
+ * write instead when it is a known lookalike; a byte that is not UTF-8 as '\xNN'. code: the
+ * character is outside a literal, where a letter next to a name may be meant as part of it.
+ */
+static const char *char_name(const unsigned char *s, size_t at, size_t lim, bool code,
+			     char buf[160])
+{
+	const char *what = NULL, *fix = NULL;
+	size_t n, o;
+	long cp = utf8_decode(s + at, lim - at, &n);
+
+	if (cp < 0x80) {
+		byte_name(s[at], buf);
+		return buf;
+	}
+	for (size_t i = 0; i < sizeof(lookalikes) / sizeof(lookalikes[0]); i++)
+		if (cp >= lookalikes[i].lo && cp <= lookalikes[i].hi) {
+			what = lookalikes[i].what;
+			fix = lookalikes[i].fix;
+		}
+	/* A letter such as é inside a name: say what a name may hold. */
+	if (code && !fix && cp >= 0xc0 && cp != 0xd7 && cp != 0xf7 &&
+	    (cp < 0x2000 || cp > 0x2bff) &&
+	    ((at > 0 && is_ident_char(s[at - 1])) || (at + n < lim && is_ident_char(s[at + n]))))
+		fix = "names are ASCII letters, digits, '_' and '$'";
+	if (invisible(cp))
+		o = (size_t)snprintf(buf, 160, "U+%04lX%s%s%s", cp, what ? " (" : "",
+				     what ? what : "", what ? ")" : "");
+	else
+		o = (size_t)snprintf(buf, 160, "'%.*s' (U+%04lX%s%s)", (int)n, (const char *)s + at,
+				     cp, what ? ", " : "", what ? what : "");
+	if (fix && o < 160)
+		snprintf(buf + o, 160 - o, "; %s", fix);
 	return buf;
 }
 
@@ -368,7 +472,7 @@ static int lex_escape(struct parser *p, size_t *kp, size_t lim, char *out, size_
 	size_t k = *kp;
 	unsigned e = k + 1 < lim ? s[k + 1] : '\n';
 	long cp, lo;
-	char nb[16];
+	char nb[160];
 
 	switch (e) {
 	case 'n': out[(*olen)++] = '\n'; break;
@@ -401,7 +505,8 @@ static int lex_escape(struct parser *p, size_t *kp, size_t lim, char *out, size_
 	default:
 		if (e > 0x20 && e < 0x7f)
 			return lex_fail_at(p, k, "unknown escape '\\%c'", e);
-		return lex_fail_at(p, k, "unknown escape '\\' followed by %s", char_name(e, nb));
+		return lex_fail_at(p, k, "unknown escape '\\' followed by %s",
+				   char_name(s, k + 1, lim, false, nb));
 	}
 	*kp = k + 2;
 	return 0;
@@ -690,7 +795,7 @@ static int lex_one(struct parser *p)
 {
 	size_t i = p->i, k, w;
 	unsigned c = p->s[i], c1 = i + 1 < p->len ? p->s[i + 1] : 0;
-	char nb[16];
+	char nb[160];
 	int rc;
 
 	if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
@@ -723,7 +828,7 @@ static int lex_one(struct parser *p)
 	if (c == '&' || c == '|')
 		return lex_fail_at(p, i, "unexpected character '%c' (did you mean '%c%c'?)", c, c,
 				   c);
-	return lex_fail_at(p, i, "unexpected character %s", char_name(c, nb));
+	return lex_fail_at(p, i, "unexpected character %s", char_name(p->s, i, p->len, true, nb));
 }
 
 /* Tokenize the whole text; always ends with TK_EOF (after TK_ERROR if lexing failed). */

@@ -646,7 +646,7 @@ Test(error, lexical)
 	bad("x\n  @", 2, 3, "unexpected character '@'");
 	bad("a & b", 1, 3, "unexpected character '&' (did you mean '&&'?)");
 	bad("a | b", 1, 3, "unexpected character '|' (did you mean '||'?)");
-	bad("f(\xc3\xa9)", 1, 3, "unexpected character '\\xc3'");
+	bad("f(\xc3\xa9)", 1, 3, "unexpected character '\xc3\xa9' (U+00E9)");
 	bad("\"abc", 1, 1, "unterminated string literal");
 	bad("x(\"abc\n\")", 1, 3, "unterminated string literal");
 	bad("\"ab\\\"", 1, 1, "unterminated string literal");
@@ -786,6 +786,39 @@ Test(error, columns_count_characters)
 	bad("\"\xc3\xa9\" # 1", 1, 5, "unexpected character '#'");
 	bad("f(\"\xc3\xa9\xc3\xa9\"", 1, 7,
 	    "expected ')' to close '(' opened at 1:2, found end of input");
+}
+
+/* A character outside ASCII is named whole, with its code point and, for the lookalikes
+ * pasted text brings (curly quotes, odd spaces and dashes), what to write instead; a byte
+ * that is not UTF-8 is still named '\xNN'. Columns count characters before it. */
+Test(error, non_ascii_characters)
+{
+	bad("queueStream(\xe2\x80\x9cnums.jsonl\xe2\x80\x9d).print()", 1, 13,
+	    "unexpected character '\xe2\x80\x9c' (U+201C, a curly quote); use straight quotes: "
+	    "\"text\" or 'c'");
+	bad("s.map(x => \"\xc3\xa9\" + \xe2\x80\x98"
+	    "a\xe2\x80\x99)",
+	    1, 18,
+	    "unexpected character '\xe2\x80\x98' (U+2018, a curly quote); use straight quotes: "
+	    "\"text\" or 'c'");
+	bad("val caf\xc3\xa9 = 1", 1, 8,
+	    "unexpected character '\xc3\xa9' (U+00E9); names are ASCII letters, digits, '_' and "
+	    "'$'");
+	bad("x \xf0\x9f\x98\x80", 1, 3, "unexpected character '\xf0\x9f\x98\x80' (U+1F600)");
+	bad("1 \xe2\x88\x92 2", 1, 3,
+	    "unexpected character '\xe2\x88\x92' (U+2212, a minus sign); the minus operator is "
+	    "'-'");
+	bad("1\xc2\xa0+ 2", 1, 2,
+	    "unexpected character U+00A0 (a no-break space); use a plain space");
+	bad("\xef\xbb\xbfval x = 1", 1, 1,
+	    "unexpected character U+FEFF (a byte order mark); delete it");
+	bad("\"\\\xc3\xa9\"", 1, 2, "unknown escape '\\' followed by '\xc3\xa9' (U+00E9)");
+	/* not UTF-8: a stray continuation byte, a cut sequence, an overlong form, a surrogate */
+	bad("a\x80", 1, 2, "unexpected character '\\x80'");
+	bad("a \xe2\x80", 1, 3, "unexpected character '\\xe2'");
+	bad("\xc0\xaf", 1, 1, "unexpected character '\\xc0'");
+	bad("\xed\xa0\x80", 1, 1, "unexpected character '\\xed'");
+	bad("\xf4\x90\x80\x80", 1, 1, "unexpected character '\\xf4'");
 }
 
 Test(error, first_error_wins)
