@@ -956,6 +956,9 @@ static const char *desc(struct parser *p, const struct token *t)
 		return "end of input";
 	if (t->kind == TK_NL)
 		return "newline";
+	/* a long token is cut before a character, not inside its UTF-8 bytes */
+	while (n > 0 && n < t->len && (t->s[n] & 0xc0) == 0x80)
+		n--;
 	p->desc[o++] = '\'';
 	for (i = 0; i < n; i++)
 		p->desc[o++] = t->s[i] < 0x20 || t->s[i] == 0x7f ? '?' : (char)t->s[i];
