@@ -676,6 +676,15 @@ static int lex_number(struct parser *p)
 		;
 	if (i - sfx == 1 && (s[sfx] == 'L' || s[sfx] == 'l') && kind == TK_INT) {
 		/* Long suffix: all integers are 64-bit already. */
+	} else if (i - sfx == 1 && (s[sfx] == 'L' || s[sfx] == 'l')) {
+		/* 1.5L, 1e3L: Scala has no such literal either */
+		bool frac = memchr(s + st, '.', nend - st) != NULL;
+
+		return lex_fail_at(p, st,
+				   "Long literal '%.*s' cannot have %s: write %.*s for a Double",
+				   (int)(i - st > 40 ? 40 : i - st), (const char *)s + st,
+				   frac ? "a fraction" : "an exponent",
+				   (int)(nend - st > 40 ? 40 : nend - st), (const char *)s + st);
 	} else if (i - sfx == 1 && strchr("dDfF", s[sfx])) {
 		kind = TK_FLOAT;
 	} else if (i > sfx) {

@@ -690,7 +690,11 @@ Test(error, numbers)
 	    "integer literal '99999999999999999999999' out of range");
 	bad("5x", 1, 2, "unknown duration unit 'x'");
 	bad("f(10 + 5secs)", 1, 9, "unknown duration unit 'secs'");
-	bad("1.5L", 1, 4, "unknown duration unit 'L'");
+	bad("1.5L", 1, 1, "Long literal '1.5L' cannot have a fraction: write 1.5 for a Double");
+	bad("f(2.5e3l)", 1, 3,
+	    "Long literal '2.5e3l' cannot have a fraction: write 2.5e3 for a Double");
+	bad("x * 1e3L", 1, 5,
+	    "Long literal '1e3L' cannot have an exponent: write 1e3 for a Double");
 	bad("0x1f", 1, 1, "hexadecimal literals are not supported; write the number in decimal");
 	bad("1e", 1, 1, "malformed number '1e'");
 	bad("x + 07", 1, 5,
