@@ -1421,6 +1421,13 @@ static sl_ast *parse_primary(struct parser *p)
 
 	if (t->kind == TK_LPAREN || t->kind == TK_LBRACE)
 		return parse_group(p);
+	if (t->kind == TK_DOT && peek(p, 1)->kind >= TK_INT && peek(p, 1)->kind <= TK_DURATION &&
+	    peek(p, 1)->s == t->s + 1) {
+		const struct token *num = peek(p, 1);
+
+		return fail(p, t, "a number cannot start with '.': write 0.%.*s",
+			    (int)(num->len > 40 ? 40 : num->len), (const char *)num->s);
+	}
 	if (t->kind < TK_INT || t->kind > TK_UNDERSCORE)
 		return fail(p, t, "expected expression, found %s", desc(p, t));
 	n = new_node(p, leaf[t->kind - TK_INT], t->line, t->col, 0);

@@ -738,6 +738,10 @@ Test(error, syntax)
 	bad("a =>", 1, 5, "expected expression, found end of input");
 	bad("x = 1", 1, 3, "expected ';' or newline, found '='");
 	bad("f(x = )", 1, 7, "expected expression, found ')'");
+	bad(".5", 1, 1, "a number cannot start with '.': write 0.5");
+	bad("f(\"\xc3\xa9\", .25s)", 1, 8, "a number cannot start with '.': write 0.25s");
+	bad("x * .5e3", 1, 5, "a number cannot start with '.': write 0.5e3");
+	bad("x * . 5", 1, 5, "expected expression, found '.'");
 }
 
 Test(error, unclosed)
