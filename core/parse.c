@@ -1176,7 +1176,14 @@ out:
 	return ok;
 }
 
-/* x => e | ( [x[: T] {, x[: T]}] ) => e */
+/* A lambda parameter's name; `_` (Scala's unused parameter) is named "_", which no
+ * expression can refer to since `_` in a body is a placeholder. */
+static const char *param_name(const struct token *t)
+{
+	return t->kind == TK_UNDERSCORE ? "_" : t->str;
+}
+
+/* x => e | ( [x[: T] {, x[: T]}] ) => e, where a name may be `_` */
 static sl_ast *parse_lambda(struct parser *p)
 {
 	const struct token *t = advance(p);
@@ -1186,21 +1193,21 @@ static sl_ast *parse_lambda(struct parser *p)
 
 	if (!n)
 		return NULL;
-	if (t->kind == TK_IDENT) {
+	if (t->kind != TK_LPAREN) {
 		n->params = palloc(p, sizeof(*n->params));
 		if (!n->params)
 			return NULL;
-		n->params[n->nparam++] = t->str;
+		n->params[n->nparam++] = param_name(t);
 	} else if (!at(p, TK_RPAREN)) {
 		for (;;) {
-			if (!at(p, TK_IDENT))
+			if (!at(p, TK_IDENT) && !at(p, TK_UNDERSCORE))
 				return fail(p, cur(p), "expected parameter name, found %s",
 					    desc(p, cur(p)));
 			params = grow(p, n->params, n->nparam, &cap, sizeof(*params));
 			if (!params)
 				return NULL;
 			n->params = params;
-			n->params[n->nparam++] = advance(p)->str;
+			n->params[n->nparam++] = param_name(advance(p));
 			if (at(p, TK_COLON) && (advance(p), !skip_type(p)))
 				return NULL;
 			if (!at(p, TK_COMMA))
@@ -1294,7 +1301,8 @@ static bool lambda_ahead(struct parser *p)
 {
 	const struct token *t = cur(p);
 
-	return (t->kind == TK_IDENT && peek(p, 1)->kind == TK_ARROW) ||
+	return ((t->kind == TK_IDENT || t->kind == TK_UNDERSCORE) &&
+		peek(p, 1)->kind == TK_ARROW) ||
 	       (t->kind == TK_LPAREN && t->match != NO_MATCH &&
 		p->tok[t->match + 1].kind == TK_ARROW);
 }

@@ -317,3 +317,23 @@ Test(build, nul_byte_in_an_operator_string_is_named)
 	refused("queueStream(\"a\\0b\").print()", 13,
 		"a NUL byte in a string argument is not allowed");
 }
+
+/* ---- lambdas -------------------------------------------------------------------------- */
+
+/* Scala's `_ =>` ignores its argument; `_` in the body still belongs to no lambda. */
+Test(build, underscore_lambda_parameter_is_ignored)
+{
+	char *out = run(1, "queueStream(\"x\").map(_ => 7).print()");
+	cr_assert(strstr(out, "\n7\n"), "%s", out);
+	free(out);
+	qfile("two", "[1, 2]\n");
+	out = run(1, "queueStream(\"two\").reduce((_, _) => 5).print()");
+	cr_assert(strstr(out, "\n5\n"), "%s", out);
+	free(out);
+	out = run(1, "queueStream(\"two\").map(x => (x, 3)).reduceByKey((_: Long, b: Long) => b)"
+		     ".filter(_._1 == 2).print()");
+	cr_assert(strstr(out, "\n(2,3)\n"), "%s", out);
+	free(out);
+	refused("queueStream(\"x\").map(_ => _ + 1).print()", 27,
+		"'_' cannot be used inside an explicit lambda");
+}

@@ -489,6 +489,16 @@ Test(lambda, forms)
 	SX("{ x => x }", "(lambda (x) x)");
 }
 
+/* Scala's `_ =>`: a parameter the body ignores; `_` in the body stays a placeholder. */
+Test(lambda, underscore_parameter)
+{
+	SX("s.map(_ => 1)", "(call (. s map) (lambda (_) 1))");
+	SX("(_, b) => b", "(lambda (_ b) b)");
+	SX("(_: Long, _: Long) => 0", "(lambda (_ _) 0)");
+	SX("s.map { _ => 1 }", "(call (. s map) (lambda (_) 1))");
+	SX("_ => _ + 1", "(lambda (_) (+ _ 1))");
+}
+
 Test(lambda, positions)
 {
 	sl_program *p;
