@@ -158,6 +158,17 @@ struct token {
 	size_t slen;
 };
 
+/*
+ * A name defined in a scope: a lambda's parameter list, a block's vals, or the program's
+ * vals. Scope numbers are never reused, so leaving a scope needs no clean-up, and an
+ * inner scope may define a name again (shadowing, as in Scala).
+ */
+struct def {
+	const char *name;
+	int scope;
+	int line, col;
+};
+
 struct parser {
 	const unsigned char *s;
 	size_t len;
@@ -174,6 +185,10 @@ struct parser {
 	int in_block;     /* parsing the statements of a { } block */
 	int brace_lambda; /* the lambda about to be parsed opens a { } block */
 	bool failed;
+	/* names defined so far, by scope: open addressing, defcap a power of two or 0 */
+	struct def *defs;
+	size_t ndef, defcap;
+	int nscope;            /* scopes opened so far; the program's own vals are scope 0 */
 	int lex_line, lex_col; /* the lexical error a TK_ERROR token stands for */
 	char lex_msg[256];
 	char desc[80]; /* scratch for describing the token an error found */
@@ -1022,6 +1037,60 @@ static void *palloc(struct parser *p, size_t n)
 	return r ? r : oom(p);
 }
 
+static uint64_t def_hash(const char *name, int scope)
+{
+	uint64_t h = 0xcbf29ce484222325u ^ (uint64_t)(unsigned)scope; /* FNV-1a */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3u;
+	return h;
+}
+
+static void def_put(struct def *tab, size_t mask, const struct def *d)
+{
+	size_t j = def_hash(d->name, d->scope) & mask;
+
+	while (tab[j].name)
+		j = (j + 1) & mask;
+	tab[j] = *d;
+}
+
+/*
+ * Define the name token t (a val's name or a parameter, `what`) in scope; a second
+ * definition in the same scope is an error at it, naming the first one.
+ */
+static bool define(struct parser *p, int scope, const struct token *t, const char *what)
+{
+	const struct def d = {.name = t->str, .scope = scope, .line = t->line, .col = t->col};
+	size_t mask, j;
+
+	if (2 * (p->ndef + 1) > p->defcap) {
+		size_t cap = p->defcap ? p->defcap * 2 : 64;
+		struct def *tab =
+		    cap < SIZE_MAX / sizeof(*tab) ? xrealloc(NULL, cap * sizeof(*tab)) : NULL;
+
+		if (!tab)
+			return oom(p), false;
+		memset(tab, 0, cap * sizeof(*tab));
+		for (j = 0; j < p->defcap; j++)
+			if (p->defs[j].name)
+				def_put(tab, cap - 1, &p->defs[j]);
+		free(p->defs);
+		p->defs = tab;
+		p->defcap = cap;
+	}
+	mask = p->defcap - 1;
+	for (j = def_hash(d.name, scope) & mask; p->defs[j].name; j = (j + 1) & mask)
+		if (p->defs[j].scope == scope && !strcmp(p->defs[j].name, d.name)) {
+			fail(p, t, "%s %s is already defined at %d:%d", what, d.name,
+			     p->defs[j].line, p->defs[j].col);
+			return false;
+		}
+	p->defs[j] = d;
+	p->ndef++;
+	return true;
+}
+
 /* Nodes carry their height privately, so trees can be capped without walking them. */
 struct node {
 	sl_ast ast; /* first, so an sl_ast * converts back to its node */
@@ -1199,10 +1268,15 @@ static sl_ast *parse_lambda(struct parser *p)
 			return NULL;
 		n->params[n->nparam++] = param_name(t);
 	} else if (!at(p, TK_RPAREN)) {
+		int scope = ++p->nscope;
+
 		for (;;) {
 			if (!at(p, TK_IDENT) && !at(p, TK_UNDERSCORE))
 				return fail(p, cur(p), "expected parameter name, found %s",
 					    desc(p, cur(p)));
+			/* (a, a) => a: Scala's "a is already defined"; any number of _ */
+			if (at(p, TK_IDENT) && !define(p, scope, cur(p), "parameter"))
+				return NULL;
 			params = grow(p, n->params, n->nparam, &cap, sizeof(*params));
 			if (!params)
 				return NULL;
@@ -1316,7 +1390,7 @@ static bool lambda_ahead(struct parser *p)
 static sl_ast *parse_stmts(struct parser *p, const struct token *open)
 {
 	sl_ast *blk = new_node(p, SL_AST_BLOCK, open->line, open->col, 0), *e;
-	int cap = 0, save = p->in_block;
+	int cap = 0, save = p->in_block, scope = ++p->nscope;
 
 	if (!blk)
 		return NULL;
@@ -1332,6 +1406,8 @@ static sl_ast *parse_stmts(struct parser *p, const struct token *open)
 			if (!at(p, TK_IDENT))
 				return fail(p, cur(p), "expected name after 'val', found %s",
 					    desc(p, cur(p)));
+			if (!define(p, scope, cur(p), "val"))
+				return NULL;
 			name = advance(p);
 			if (at(p, TK_COLON) && (advance(p), !skip_type(p)))
 				return NULL;
@@ -1639,6 +1715,11 @@ static bool parse_stmt(struct parser *p, sl_program *prog, int *cap)
 			fail(p, cur(p), "expected name after 'val', found %s", desc(p, cur(p)));
 			return false;
 		}
+		/* The program's vals are one scope, as in a compiled Scala block (the REPL
+		 * would let a val be redefined); sl_build also refuses the names an earlier
+		 * pipeline of the context defined. */
+		if (!define(p, 0, cur(p), "val"))
+			return false;
 		name = advance(p);
 		if (at(p, TK_COLON) && (advance(p), !skip_type(p)))
 			return false;
@@ -1715,12 +1796,14 @@ sl_program *sl_parse(const char *text, size_t len, sluice_error *err)
 	}
 	if (parse_program(&p, prog)) {
 		free(p.tok);
+		free(p.defs);
 		return prog;
 	}
 out:
 	if (p.err->code == -EINVAL)
 		sl_error_context(p.err, text, len, p.err->line, p.err->col);
 	free(p.tok);
+	free(p.defs);
 	arena_free(p.arena);
 	return NULL;
 }

@@ -121,6 +121,11 @@ static void sexpr(struct buf *b, const sl_ast *n)
 			put(b, "%s%s", i ? " " : "", n->params[i]);
 		put(b, ")");
 		break;
+	case SL_AST_BLOCK: put(b, "(block"); break;
+	case SL_AST_VAL:
+		cr_assert_eq(n->nkid, 1);
+		put(b, "(val %s", n->name);
+		break;
 	default: cr_assert_fail("bad node kind %d", n->kind);
 	}
 	for (i = 0; i < n->nkid; i++) {
@@ -852,6 +857,30 @@ Test(error, long_token_cut_between_characters)
 	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
 	    "\xa9"
 	    "\xc3\xa9\xc3\xa9\xc3\xa9...'");
+}
+
+/* Scala's "a is already defined in the scope": at the second definition, naming the first.
+ * An inner block, or a block inside a lambda, may define a name again (shadowing). */
+Test(error, names_defined_twice)
+{
+	bad("s.map(x => { val a = 1; val a = 2; a })", 1, 29, "val a is already defined at 1:18");
+	bad("s.map { x =>\n  val y = x\n  val y = 2\n  y\n}", 3, 7,
+	    "val y is already defined at 2:7");
+	bad("s.reduce((a, a) => a)", 1, 14, "parameter a is already defined at 1:11");
+	bad("(a: Long, b, \"\xc3\xa9\".length, b) => a", 1, 14,
+	    "expected parameter name, found '\"\xc3\xa9\"'");
+	bad("(a: Long, b: Long, b: Long) => a", 1, 20, "parameter b is already defined at 1:11");
+	bad("val s = f(1)\nval t = s\nval s = g(2)", 3, 5, "val s is already defined at 1:5");
+	/* the first error in source order wins */
+	bad("val s = f(1); val s = (a, a) => 1", 1, 19, "val s is already defined at 1:5");
+	bad("val s = (a, a) => 1; val s = 2", 1, 13, "parameter a is already defined at 1:10");
+	SX("{ val a = 1; { val a = 2; a } + a }", "(block (val a 1) (+ (block (val a 2) a) a))");
+	SX("x => { val x = 1; x }", "(lambda (x) (block (val x 1) x))");
+	SX("(a, b) => { (a, b) => a }", "(lambda (a b) (lambda (a b) a))");
+	SX("s.map(x => { val a = 1; a }).map(y => { val a = 2; a })",
+	   "(call (. (call (. s map) (lambda (x) (block (val a 1) a))) map) (lambda (y) (block "
+	   "(val a 2) a)))");
+	SX("val a = 1; f(a => a)", "val a = 1; (call f (lambda (a) a))");
 }
 
 Test(error, first_error_wins)
