@@ -679,6 +679,40 @@ static int window_op(struct bctx *b, sl_dstream *p, const struct opcall *c, sl_d
 	return 0;
 }
 
+/*
+ * Spark's driver lines on the streaming context (ssc.checkpoint(dir), ssc.start(), ...),
+ * pasted along with a program: say what sluice does instead, at the method's name.
+ * 1 if name is none of them.
+ */
+static int context_call(struct bctx *b, const sl_ast *field, const char *ssc, const char *name)
+{
+	if (!strcmp(name, "checkpoint"))
+		return at(
+		    b->err, field, -ENOTSUP,
+		    "%s.checkpoint(directory): checkpointing to a directory is not supported: "
+		    "no checkpoint files are written, so a run cannot be recovered from one "
+		    "(stateful operators work without it); remove this line",
+		    ssc);
+	if (!strcmp(name, "start") || !strcmp(name, "awaitTermination"))
+		return at(b->err, field, -EINVAL,
+			  "%s.%s() is not needed: the pipeline starts once the whole text is "
+			  "built and runs until --batches N, the end of its input or a stop "
+			  "signal; remove %s.start() and %s.awaitTermination()",
+			  ssc, name, ssc, ssc);
+	if (!strcmp(name, "awaitTerminationOrTimeout"))
+		return at(b->err, field, -EINVAL,
+			  "%s.awaitTerminationOrTimeout(timeout): bound the run with --batches N "
+			  "instead (the pipeline starts once the whole text is built); remove "
+			  "this line",
+			  ssc);
+	if (!strcmp(name, "stop"))
+		return at(b->err, field, -EINVAL,
+			  "%s.stop(): the run stops after --batches N, at the end of its input or "
+			  "on a stop signal; remove this line",
+			  ssc);
+	return 1;
+}
+
 static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struct val *out)
 {
 	const char *name = field->name;
@@ -686,8 +720,10 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 	/* ssc.queueStream(...) / streamingContext.textFile(...) */
 	if (obj->kind == SL_AST_IDENT && (!strcmp(obj->name, "ssc") || !strcmp(obj->name, "sc") ||
 					  !strcmp(obj->name, "streamingContext"))) {
-		if (name_find(b->ctx, obj->name) < 0)
-			return source_call(b, call, field, name, out);
+		if (name_find(b->ctx, obj->name) < 0) {
+			int rc = context_call(b, field, obj->name, name);
+			return rc != 1 ? rc : source_call(b, call, field, name, out);
+		}
 	}
 	const struct opdef *op = NULL;
 	for (const struct opdef *o = ops; o->name; o++)

@@ -93,19 +93,24 @@ static char *run(int64_t n, const char *pipeline)
 	return c.buf ? c.buf : strdup("");
 }
 
-/* The pipeline must fail to build with -EINVAL, msg containing want, at line 1, column col. */
-static void refused(const char *pipeline, int col, const char *want)
+/* The pipeline must fail to build with code, msg containing want, at line 1, column col. */
+static void refused_with(int code, const char *pipeline, int col, const char *want)
 {
 	struct capture c = {0};
 	sluice_context *ctx = ctx_new(&c);
 	sluice_error err = {0};
 	int rc = sluice_context_pipeline(ctx, pipeline, strlen(pipeline), &err);
-	cr_assert_eq(rc, -EINVAL, "<%s>: rc %d (%s)", pipeline, rc, err.msg);
+	cr_assert_eq(rc, code, "<%s>: rc %d (%s)", pipeline, rc, err.msg);
 	cr_assert(strstr(err.msg, want), "<%s>:\n got  %s\n want %s", pipeline, err.msg, want);
 	cr_assert_eq(err.line, 1, "<%s>: line %d", pipeline, err.line);
 	cr_assert_eq(err.col, col, "<%s>: col %d, want %d (%s)", pipeline, err.col, col, err.msg);
 	sluice_context_free(ctx);
 	free(c.buf);
+}
+
+static void refused(const char *pipeline, int col, const char *want)
+{
+	refused_with(-EINVAL, pipeline, col, want);
 }
 
 /* Both pipelines print the same, and not nothing. */
@@ -336,4 +341,33 @@ Test(build, underscore_lambda_parameter_is_ignored)
 	free(out);
 	refused("queueStream(\"x\").map(_ => _ + 1).print()", 27,
 		"'_' cannot be used inside an explicit lambda");
+}
+
+/* ---- Spark's driver lines --------------------------------------------------------------- */
+
+/* Lines of a Spark program that drive the context say what sluice does instead. */
+Test(build, spark_context_lines_say_what_to_do)
+{
+	refused_with(
+	    -ENOTSUP, "ssc.checkpoint(\"cp\")", 5,
+	    "ssc.checkpoint(directory): checkpointing to a directory is not supported: no "
+	    "checkpoint files are written, so a run cannot be recovered from one (stateful "
+	    "operators work without it); remove this line");
+	refused_with(-ENOTSUP, "streamingContext.checkpoint(\"cp\")", 18,
+		     "streamingContext.checkpoint(directory): checkpointing");
+	refused("queueStream(\"x\").print(); ssc.start()", 31,
+		"ssc.start() is not needed: the pipeline starts once the whole text is built and "
+		"runs until --batches N, the end of its input or a stop signal; remove ssc.start() "
+		"and ssc.awaitTermination()");
+	refused("ssc.awaitTermination()", 5, "ssc.awaitTermination() is not needed");
+	refused("ssc.awaitTerminationOrTimeout(1000)", 5,
+		"ssc.awaitTerminationOrTimeout(timeout): bound the run with --batches N instead");
+	refused("ssc.stop(true)", 5, "ssc.stop(): the run stops after --batches N");
+	/* a source is still a source, and a val named ssc is a stream */
+	char *out = run(1, "ssc.queueStream(\"x\").print()");
+	cr_assert(strstr(out, "\n1\n"), "%s", out);
+	free(out);
+	out = run(1, "val ssc = queueStream(\"x\"); ssc.checkpoint(1s).print()");
+	cr_assert(strstr(out, "\n1\n"), "%s", out);
+	free(out);
 }
