@@ -33,11 +33,20 @@
 
 static void wake_ticker(void *arg);
 
-void sluice_config_init(sluice_config *cfg)
+void sluice_config_init_size(sluice_config *cfg, size_t size)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->size = sizeof(*cfg);
-	cfg->batch_interval_ms = 1000;
+	if (!cfg || size < offsetof(sluice_config, batch_interval_ms) + sizeof(int64_t))
+		return; /* not even the first fields: nothing sensible to fill */
+	sluice_config c;
+	memset(&c, 0, sizeof(c));
+	c.batch_interval_ms = 1000;
+	c.size = size < sizeof(c) ? size : sizeof(c);
+	memcpy(cfg, &c, c.size);
+}
+
+void(sluice_config_init)(sluice_config *cfg)
+{
+	sluice_config_init_size(cfg, sizeof(*cfg));
 }
 
 static void default_out(void *arg, const char *text, size_t len)

@@ -85,8 +85,13 @@ typedef struct sluice_config {
 	const char *isa;
 } sluice_config;
 
-/* sluice_config_init - defaults into *cfg (size set). */
-void sluice_config_init(sluice_config *cfg);
+/* sluice_config_init - defaults into *cfg (size set). A macro that passes the size of the
+ * embedder's sluice_config, so a library with a longer one never writes past it: the
+ * library fills the first `size` bytes and sets cfg->size to what it filled. */
+void sluice_config_init_size(sluice_config *cfg, size_t size);
+#define sluice_config_init(cfg) sluice_config_init_size((cfg), sizeof(*(cfg)))
+/* The same for a config of this header's size (kept for binaries built before the macro). */
+void(sluice_config_init)(sluice_config *cfg);
 
 /*
  * sluice_context_new - a context (Spark's StreamingContext).
