@@ -849,10 +849,12 @@ static int eval(struct bctx *b, const sl_ast *a, struct val *out)
 {
 	switch (a->kind) {
 	case SL_AST_IDENT: {
-		int i = name_find(b->ctx, a->name);
-		if (i >= 0 || (b->self && !strcmp(a->name, SL_API_SELF))) {
+		/* sl_build_apply's stream first: a pipeline's val of that name cannot stand in */
+		int self = b->self && !strcmp(a->name, SL_API_SELF);
+		int i = self ? -1 : name_find(b->ctx, a->name);
+		if (i >= 0 || self) {
 			out->kind = 1;
-			out->s = i >= 0 ? b->ctx->names[i].s : b->self;
+			out->s = self ? b->self : b->ctx->names[i].s;
 			return 0;
 		}
 		for (const sl_source_def *d = sl_source_defs; d->name; d++)
@@ -964,8 +966,13 @@ sl_dstream *sl_build_apply(sluice_context *ctx, sl_dstream *s, const char *call,
 				"an output operation: use sluice_stream_print and friends");
 		if (!rc)
 			d = v.s;
-		else if (err && err->line)
-			sl_error_context(err, text, strlen(text), err->line, err->col);
+	}
+	if (!d && err && err->line) {
+		/* the position in the caller's call, not in our "__api_self." + call */
+		int col = err->col, skip = (int)sizeof(self); /* strlen + the '.' */
+		if (err->line == 1)
+			col = col > skip ? col - skip : 1;
+		sl_error_context(err, call, strlen(call), err->line, col);
 	}
 	sl_program_free(p);
 	free(text);

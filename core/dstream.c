@@ -615,9 +615,11 @@ static int run_parts(sl_dstream *d, sl_rdd *in, sl_rdd **out, sluice_error *err)
 	uint64_t sk = atomic_load_explicit(&j.skipped, memory_order_relaxed);
 	if (sk) {
 		d->skipped += sk;
-		sl_log(env, SL_LOG_WARN, "%s at %d:%d skipped %llu record(s) in batch %lld ms: %s",
-		       d->opname, d->line, d->col, (unsigned long long)sk, (long long)in->time,
-		       j.why);
+		char at[32] = ""; /* streams made with the C API have no position */
+		if (d->line > 0)
+			snprintf(at, sizeof(at), " at %d:%d", d->line, d->col);
+		sl_log(env, SL_LOG_WARN, "%s%s skipped %llu record(s) in batch %lld ms: %s",
+		       d->opname, at, (unsigned long long)sk, (long long)in->time, j.why);
 	}
 	if (atomic_load_explicit(&j.failed, memory_order_relaxed)) {
 		sl_rdd_unref(j.out);

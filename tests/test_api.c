@@ -350,3 +350,88 @@ Test(api, reduce_by_key_and_window_defaults)
 	cr_assert(strstr(err.msg, "filter_fn needs inv_fn"), "%s", err.msg);
 	sluice_context_free(ctx);
 }
+
+/* An embedder built against a shorter config (an older header) gets its own size filled, and
+ * nothing past it; a stream made with the C API warns without a position. */
+Test(api, config_init_fills_the_callers_size)
+{
+	union {
+		sluice_config c;
+		unsigned char b[sizeof(sluice_config) + 16];
+	} u;
+	size_t old = offsetof(sluice_config, block_interval_ms);
+	memset(&u, 0xa5, sizeof(u));
+	sluice_config_init_size(&u.c, old);
+	cr_assert_eq(u.c.size, old);
+	cr_assert_eq(u.c.batch_interval_ms, 1000);
+	for (size_t i = old; i < sizeof(u.b); i++)
+		cr_assert_eq(u.b[i], 0xa5, "byte %zu written", i);
+	memset(&u, 0xa5, sizeof(u));
+	sluice_config_init(&u.c);
+	cr_assert_eq(u.c.size, sizeof(sluice_config));
+	for (size_t i = sizeof(sluice_config); i < sizeof(u.b); i++)
+		cr_assert_eq(u.b[i], 0xa5);
+	(sluice_config_init)(&u.c); /* the function, for binaries built before the macro */
+	cr_assert_eq(u.c.size, sizeof(sluice_config));
+	sluice_config_init_size(&u.c, 3); /* too short to hold anything: untouched */
+	cr_assert_eq(u.c.size, sizeof(sluice_config));
+	sluice_config_init_size(NULL, sizeof(sluice_config));
+}
+
+struct logged {
+	char text[4096];
+	size_t len;
+};
+
+static void keep_log(void *arg, int level, const char *msg)
+{
+	struct logged *l = arg;
+	(void)level;
+	int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s\n", msg);
+	if (n > 0 && l->len + (size_t)n < sizeof(l->text))
+		l->len += (size_t)n;
+}
+
+Test(api, positions_of_c_api_streams)
+{
+	struct logged l = {0};
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.clock = SLUICE_CLOCK_MANUAL;
+	cfg.no_pin = 1;
+	cfg.workers = 1;
+	cfg.output = discard;
+	cfg.log = keep_log;
+	cfg.log_arg = &l;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	cr_assert_not_null(ctx);
+	const char *f = "[\"7\", \"x\"]\n";
+	char path[128];
+	snprintf(path, sizeof(path), "%s/q.jsonl", dir);
+	FILE *fp = fopen(path, "w");
+	fputs(f, fp);
+	fclose(fp);
+	sluice_stream *q = sluice_queue_stream(ctx, path, &err);
+	cr_assert_not_null(q, "%s", err.msg);
+	sluice_stream *m = sluice_stream_map(q, "s => s.toLong", &err);
+	cr_assert_eq(sluice_stream_print(m, 10, &err), 0);
+	/* an error in an applied call is placed in the caller's text, not ours */
+	cr_assert_null(sluice_stream_apply(m, "windw(2s)", &err));
+	cr_assert_eq(err.line, 1);
+	cr_assert_eq(err.col, 1, "col %d: %s", err.col, err.msg);
+	cr_assert(strstr(err.context, "windw(2s)") && !strstr(err.context, "__api_self"), "%s",
+		  err.context);
+	cr_assert_null(sluice_stream_apply(m, "window(2s, 3)", &err));
+	cr_assert_eq(err.col, 12, "col %d: %s", err.col, err.msg);
+	/* a pipeline val named like the applied stream does not replace it */
+	const char *p = "val __api_self = generator(\"numbers\", rate = 5)\n";
+	cr_assert_eq(sluice_context_pipeline(ctx, p, strlen(p), &err), 0, "%s", err.msg);
+	sluice_stream *w = sluice_stream_window(m, 2000, 1000, &err);
+	cr_assert_not_null(w, "%s", err.msg);
+	cr_assert_eq(((sl_dstream *)w)->parent[0], (sl_dstream *)m);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	cr_assert_eq(sluice_context_advance(ctx, 1000), 1);
+	cr_assert(strstr(l.text, "map skipped 1 record(s) in batch 1000 ms"), "%s", l.text);
+	sluice_context_free(ctx);
+}
