@@ -584,6 +584,8 @@ size_t sluice_batch_format(const sluice_batch *b, size_t i, char *buf, size_t n)
 
 int sluice_column_kind(const sluice_column *c)
 {
+	if (!c)
+		return -EINVAL;
 	static const int map[] = {
 	    [SL_I64] = SLUICE_I64,   [SL_F64] = SLUICE_F64,     [SL_BOOL] = SLUICE_BOOL,
 	    [SL_STR] = SLUICE_STR,   [SL_TUPLE] = SLUICE_TUPLE, [SL_LIST] = SLUICE_SEQ,
@@ -631,6 +633,16 @@ const sluice_str *sluice_column_strs(const sluice_column *c)
 	if (!c || COL(c)->type->kind != SL_STR || !COL(c)->len)
 		return NULL;
 	return (const sluice_str *)(const void *)COL(c)->v.s;
+}
+
+const uint32_t *sluice_column_offsets(const sluice_column *c)
+{
+	return c && COL(c)->type->kind == SL_LIST ? COL(c)->v.off : NULL;
+}
+
+const uint8_t *sluice_column_valid(const sluice_column *c)
+{
+	return c && COL(c)->type->kind == SL_OPT ? COL(c)->valid : NULL;
 }
 
 const sluice_column *sluice_column_child(const sluice_column *c, int k)

@@ -251,7 +251,7 @@ const sluice_column *sluice_batch_partition(const sluice_batch *b, size_t p);
 /* Record i (across partitions) as text, Scala toString; returns the full length (may be
  * >= n, output truncated and NUL-terminated like snprintf). */
 size_t sluice_batch_format(const sluice_batch *b, size_t i, char *buf, size_t n);
-int sluice_column_kind(const sluice_column *c);
+int sluice_column_kind(const sluice_column *c); /* SLUICE_*, or -EINVAL for NULL */
 size_t sluice_column_length(const sluice_column *c);
 const int64_t *sluice_column_i64(const sluice_column *c);  /* NULL unless SLUICE_I64 */
 const double *sluice_column_f64(const sluice_column *c);   /* NULL unless SLUICE_F64 */
@@ -268,6 +268,12 @@ const sluice_str *sluice_column_strs(const sluice_column *c);
 /* Field k of a tuple column (same length), the elements of a Seq, the values of an
  * Option; NULL if none. */
 const sluice_column *sluice_column_child(const sluice_column *c, int k);
+/* A Seq column: row i's elements are child 0's rows offsets[i] .. offsets[i + 1] - 1
+ * (length + 1 entries); NULL unless SLUICE_SEQ. */
+const uint32_t *sluice_column_offsets(const sluice_column *c);
+/* An Option column: valid[i] is 1 for Some (its value is child 0's row i), 0 for None;
+ * NULL unless SLUICE_OPTION. */
+const uint8_t *sluice_column_valid(const sluice_column *c);
 
 /* ---- running ---- */
 /*

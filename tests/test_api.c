@@ -435,3 +435,80 @@ Test(api, positions_of_c_api_streams)
 	cr_assert(strstr(l.text, "map skipped 1 record(s) in batch 1000 ms"), "%s", l.text);
 	sluice_context_free(ctx);
 }
+
+struct seen {
+	int batches;
+	char text[1024];
+	size_t len;
+};
+
+#define SEEN(...)                                                                                  \
+	(s->len += (size_t)snprintf(s->text + s->len, sizeof(s->text) - s->len, __VA_ARGS__))
+
+/* groupByKey's (String, Seq[Long]) and leftOuterJoin's (String, (Long, Option[Long])) read
+ * through the column accessors: Seq rows by offsets, Option rows by valid flags. */
+static int read_nested(void *arg, int64_t time_ms, const sluice_batch *b)
+{
+	struct seen *s = arg;
+	(void)time_ms;
+	s->batches++;
+	for (size_t p = 0; p < sluice_batch_partitions(b); p++) {
+		const sluice_column *c = sluice_batch_partition(b, p);
+		const sluice_column *k = sluice_column_child(c, 0), *v = sluice_column_child(c, 1);
+		for (size_t i = 0; i < sluice_column_length(c); i++) {
+			size_t kl;
+			const char *kp = sluice_column_str(k, i, &kl);
+			if (sluice_column_kind(v) == SLUICE_SEQ) {
+				const uint32_t *off = sluice_column_offsets(v);
+				const int64_t *e = sluice_column_i64(sluice_column_child(v, 0));
+				cr_assert(off && e && !sluice_column_valid(v));
+				int64_t sum = 0;
+				for (uint32_t j = off[i]; j < off[i + 1]; j++)
+					sum += e[j];
+				SEEN("%.*s:%u:%lld ", (int)kl, kp, off[i + 1] - off[i],
+				     (long long)sum);
+			} else {
+				const sluice_column *o = sluice_column_child(v, 1);
+				const uint8_t *valid = sluice_column_valid(o);
+				const int64_t *x = sluice_column_i64(sluice_column_child(o, 0));
+				cr_assert(valid && x && !sluice_column_offsets(o));
+				if (valid[i])
+					SEEN("%.*s:Some(%lld) ", (int)kl, kp, (long long)x[i]);
+				else
+					SEEN("%.*s:None ", (int)kl, kp);
+			}
+		}
+	}
+	return 0;
+}
+
+Test(api, seq_and_option_columns)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/kv.jsonl", dir);
+	FILE *fp = fopen(path, "w");
+	fputs("[[\"a\", 1], [\"b\", 2], [\"a\", 3], [\"a\", 5]]\n", fp);
+	fclose(fp);
+	sluice_stream *unused;
+	sluice_context *ctx = gen_ctx(&unused);
+	sluice_error err = {0};
+	sluice_stream *q = sluice_queue_stream(ctx, path, &err);
+	cr_assert_not_null(q, "%s", err.msg);
+	sluice_stream *bs = sluice_stream_filter(q, "kv => kv._1 == \"b\"", &err);
+	struct seen g = {0}, j = {0};
+	cr_assert_eq(sluice_stream_foreach_batch(sluice_stream_group_by_key(q, 1, &err),
+						 read_nested, &g, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(
+	    sluice_stream_foreach_batch(sluice_stream_join(q, bs, SLUICE_JOIN_LEFT_OUTER, 1, &err),
+					read_nested, &j, &err),
+	    0, "%s", err.msg);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	cr_assert_eq(sluice_context_advance(ctx, 1000), 1);
+	cr_assert(strstr(g.text, "a:3:9 ") && strstr(g.text, "b:1:2 "), "%s", g.text);
+	cr_assert(strstr(j.text, "a:None ") && strstr(j.text, "b:Some(2) "), "%s", j.text);
+	cr_assert_eq(sluice_column_offsets(NULL), NULL);
+	cr_assert_eq(sluice_column_valid(NULL), NULL);
+	cr_assert_eq(sluice_column_kind(NULL), -EINVAL);
+	sluice_context_free(ctx);
+}
