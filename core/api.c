@@ -24,6 +24,8 @@
 
 static int check_init(sluice_context *ctx, sluice_error *err)
 {
+	if (!ctx)
+		return sl_error_set(err, -EINVAL, "NULL context");
 	if (ctx->state == 0)
 		return 0;
 	sl_error_set(err, -EINVAL,

@@ -50,11 +50,12 @@ int sl_arg_error(sluice_error *err, const sl_arg *at, const char *usage, const c
 {
 	if (!err)
 		return -EINVAL;
+	char msg[sizeof(err->msg)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	err->code = -EINVAL;
+	sl_error_set(err, -EINVAL, "%s", msg); /* a new error: no earlier position or context */
 	return fail(err, at, usage);
 }
 

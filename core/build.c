@@ -926,6 +926,8 @@ int sl_build(sluice_context *ctx, const char *text, size_t len, sluice_error *er
 
 int sluice_context_pipeline(sluice_context *ctx, const char *text, size_t len, sluice_error *err)
 {
+	if (!ctx || (!text && len))
+		return sl_error_set(err, -EINVAL, "NULL context or text");
 	if (ctx->state != 0) {
 		sl_error_set(err, -EINVAL,
 			     "streams and outputs can only be added before the context starts");
@@ -981,6 +983,6 @@ sl_dstream *sl_build_apply(sluice_context *ctx, sl_dstream *s, const char *call,
 
 sluice_stream *sluice_context_stream(sluice_context *ctx, const char *name)
 {
-	int i = name ? name_find(ctx, name) : -1;
+	int i = ctx && name ? name_find(ctx, name) : -1;
 	return i >= 0 ? (sluice_stream *)ctx->names[i].s : NULL;
 }

@@ -200,7 +200,9 @@ void sluice_context_free(sluice_context *ctx)
 {
 	if (!ctx)
 		return;
-	/* a driver that ended the run itself (batch limit, bounded input) is joined too */
+	/* a driver that ended the run itself (batch limit, bounded input) is joined too; not
+	 * gracefully, even after a graceful stop request (no last batch inside free) */
+	atomic_store_explicit(&ctx->graceful, 0, memory_order_relaxed);
 	if (ctx->has_driver || ctx->state == 1)
 		sluice_context_stop(ctx, 0);
 	sl_graph_fini(&ctx->g);
@@ -310,8 +312,11 @@ static int run_batch(sluice_context *ctx, int64_t t)
 							[SL_OUT_SAVE_TEXT] = "saveAsTextFiles",
 							[SL_OUT_FOREACH] = "foreachBatch"};
 			failed = 1;
-			if (!e.code)
+			if (!e.code) { /* keep the position the stream put on e */
+				int line = e.line, col = e.col;
 				sl_error_set(&e, rc, "%s", strerror(-rc));
+				sl_error_at(&e, line, col);
+			}
 			char where[48] = "";
 			if (e.line)
 				snprintf(where, sizeof(where), "%d:%d: ", e.line, e.col);
@@ -698,7 +703,7 @@ int sluice_context_start(sluice_context *ctx, sluice_error *err)
 			rc = pthread_create(&ctx->driver, NULL, driver, ctx);
 		if (rc) {
 			stop_builder(ctx);
-			ctx->state = 0;
+			terminate(ctx); /* the sources have started: stop them and the context */
 			sl_error_set(err, -rc,
 				     "cannot start the driver or block builder thread: %s",
 				     strerror(rc));
@@ -813,6 +818,13 @@ int sluice_context_stop(sluice_context *ctx, int graceful)
 {
 	if (!ctx)
 		return -EINVAL;
+	/* from a callback on the driver: it cannot join itself (and a stop of another thread
+	 * would hold stop_mu while joining it); the request is made, the driver ends after
+	 * this batch */
+	if (ctx->has_driver && pthread_equal(pthread_self(), ctx->driver)) {
+		request(ctx, graceful != 0);
+		return -EDEADLK;
+	}
 	/* one stop at a time: a second caller waits for the first to finish, then finds
 	 * nothing left to join */
 	pthread_mutex_lock(&ctx->stop_mu);

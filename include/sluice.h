@@ -305,8 +305,10 @@ int sluice_context_await(sluice_context *ctx, int64_t timeout_ms);
  * sluice_context_stop - stop the batch clock. graceful: the batch in progress and the
  *   data already received are processed and outputs flushed before it returns;
  *   otherwise only the batch in progress finishes. Returns 0. Threads: any thread but a
- *   callback's; concurrent calls are serialized (the later ones return when the first
- *   has stopped the context, and the first call decides whether it is graceful).
+ *   callback's (from a callback on the driver it only requests the stop and returns
+ *   -EDEADLK; the run ends after that batch); concurrent calls are serialized (the later
+ *   ones return when the first has stopped the context, and the first call or stop
+ *   request decides whether it is graceful). sluice_context_free never stops gracefully.
  */
 int sluice_context_stop(sluice_context *ctx, int graceful);
 /* Thread-safe request to stop gracefully (e.g. from a signal handler: it only sets an

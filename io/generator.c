@@ -289,7 +289,7 @@ sl_source *sl_generator_source_new(sl_env *env, const char *kind, int64_t rate, 
 		return NULL;
 	}
 	/* known now: a batch of more than MAX_BATCH records would fail every batch */
-	if (env->batch_ms > 0 && (__int128)rate * env->batch_ms / 1000 + 1 > MAX_BATCH) {
+	if (env->batch_ms > 0 && ((__int128)rate * env->batch_ms + 999) / 1000 > MAX_BATCH) {
 		sl_error_set(err, -EINVAL,
 			     "generator: rate %" PRId64
 			     " records per second makes more than %" PRId64

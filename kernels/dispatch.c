@@ -9,17 +9,20 @@
 
 #include "kernels.h"
 
+/* Both vector tables also use tzcnt (BMI1; keyed.h's sl_first_lane): every AVX2 CPU has it,
+ * but a virtual CPU may expose AVX2 without it, and there tzcnt runs as bsf. */
 static bool sl_cpu_avx2(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2");
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi");
 }
 
 static bool sl_cpu_avx512(void)
 {
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+	       __builtin_cpu_supports("bmi");
 }
 
 const sl_kernels *sl_kernels_select(const char *force, int *err)

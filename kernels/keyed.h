@@ -205,9 +205,9 @@ static __attribute__((noinline)) int dict_put_i64_slow(sl_kdict *d, int64_t key,
 }
 
 /* Whether lane mask m has a lane set, with *l the lowest one as an index. On AVX2 and
- * AVX-512 (every such CPU has BMI1) one tzcnt does both: it writes the whole register and
- * sets CF for a zero operand, where `m ? __builtin_ctz(m)` is a test, a branch, the count
- * and a sign extension of its int before it indexes (GCC). */
+ * AVX-512 (dispatch.c also requires BMI1 for them) one tzcnt does both: it writes the whole
+ * register and sets CF for a zero operand, where `m ? __builtin_ctz(m)` is a test, a branch, the
+ * count and a sign extension of its int before it indexes (GCC). */
 static inline int sl_first_lane(unsigned m, size_t *l)
 {
 #if defined(__x86_64__) && defined(__AVX2__)

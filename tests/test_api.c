@@ -149,6 +149,10 @@ Test(api, null_error_structs_and_contexts)
 	cr_assert_eq(sluice_context_first_error(NULL, NULL), -EINVAL);
 	cr_assert_eq(sluice_context_receiver_count(NULL), -EINVAL);
 	cr_assert_null(sluice_context_isa(NULL));
+	cr_assert_eq(sluice_context_pipeline(NULL, "x", 1, NULL), -EINVAL);
+	cr_assert_null(sluice_context_stream(NULL, "x"));
+	cr_assert_null(sluice_queue_stream(NULL, "q", NULL));
+	cr_assert_null(sluice_generator(NULL, "numbers", 1, 1, NULL));
 	sluice_context_request_stop(NULL);
 	sluice_context_set_max_batches(NULL, 1);
 	sluice_context_free(ctx);
@@ -167,6 +171,12 @@ Test(api, a_reused_error_has_no_stale_position)
 	cr_assert_null(sluice_stream_union(g, NULL, &err));
 	cr_assert_eq(err.line, 0);
 	cr_assert_eq(err.col, 0);
+	cr_assert_str_eq(err.context, "");
+	/* an argument's value refused by a source, after a pipeline error */
+	cr_assert_neq(sluice_context_pipeline(ctx, bad, strlen(bad), &err), 0);
+	cr_assert_null(sluice_generator(ctx, "numbers", 100, 0, &err));
+	cr_assert(strstr(err.msg, "keys must be >= 1"), "%s", err.msg);
+	cr_assert_eq(err.line, 0);
 	cr_assert_str_eq(err.context, "");
 	sluice_context_free(ctx);
 }
@@ -371,8 +381,10 @@ Test(api, config_init_fills_the_callers_size)
 	cr_assert_eq(u.c.size, sizeof(sluice_config));
 	for (size_t i = sizeof(sluice_config); i < sizeof(u.b); i++)
 		cr_assert_eq(u.b[i], 0xa5);
+	memset(&u, 0xa5, sizeof(u));
 	(sluice_config_init)(&u.c); /* the function, for binaries built before the macro */
 	cr_assert_eq(u.c.size, sizeof(sluice_config));
+	cr_assert_eq(u.c.batch_interval_ms, 1000);
 	sluice_config_init_size(&u.c, 3); /* too short to hold anything: untouched */
 	cr_assert_eq(u.c.size, sizeof(sluice_config));
 	sluice_config_init_size(NULL, sizeof(sluice_config));
@@ -511,4 +523,62 @@ Test(api, seq_and_option_columns)
 	cr_assert_eq(sluice_column_valid(NULL), NULL);
 	cr_assert_eq(sluice_column_kind(NULL), -EINVAL);
 	sluice_context_free(ctx);
+}
+
+struct cb_stop {
+	sluice_context *ctx;
+	int rc, calls;
+};
+
+static int stop_from_callback(void *arg, int64_t time_ms, const sluice_batch *b)
+{
+	struct cb_stop *c = arg;
+	(void)time_ms, (void)b;
+	if (!c->calls++)
+		c->rc = sluice_context_stop(c->ctx, 0);
+	return 0;
+}
+
+static int count_outputs(void *arg, int64_t time_ms, const sluice_batch *b)
+{
+	(void)time_ms, (void)b;
+	++*(int *)arg;
+	return 0;
+}
+
+/* stop from a callback on the driver cannot join the driver: it says so (-EDEADLK) and the
+ * run ends after that batch; free after a graceful stop request does not run a last batch
+ * inside free (it stops "not gracefully"). */
+Test(api, stops_from_callbacks_and_free_after_request, .timeout = 60)
+{
+	sluice_config cfg;
+	sluice_config_init(&cfg);
+	cfg.no_pin = 1;
+	cfg.workers = 1;
+	cfg.batch_interval_ms = 50;
+	sluice_error err = {0};
+	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	cr_assert_not_null(ctx);
+	struct cb_stop c = {ctx, 1, 0};
+	sluice_stream *g = sluice_generator(ctx, "numbers", 1000, 10, &err);
+	cr_assert_eq(sluice_stream_foreach_batch(g, stop_from_callback, &c, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	cr_assert_eq(sluice_context_await(ctx, 10000), 0, "the run did not end");
+	cr_assert_eq(c.rc, -EDEADLK);
+	cr_assert_eq(c.calls, 1);
+	sluice_context_free(ctx);
+
+	cfg.clock = SLUICE_CLOCK_MANUAL;
+	ctx = sluice_context_new(&cfg, &err);
+	cr_assert_not_null(ctx);
+	const char *val = "val s = socketServerStream(\"127.0.0.1:0\")";
+	int outputs = 0;
+	cr_assert_eq(sluice_context_pipeline(ctx, val, strlen(val), &err), 0, "%s", err.msg);
+	sluice_stream *s = sluice_context_stream(ctx, "s");
+	cr_assert_eq(sluice_stream_foreach_batch(s, count_outputs, &outputs, &err), 0);
+	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
+	sluice_context_request_stop(ctx);
+	sluice_context_free(ctx);
+	cr_assert_eq(outputs, 0, "free ran a last batch");
 }

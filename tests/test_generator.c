@@ -344,10 +344,10 @@ Test(generator, errors)
 	gen_err("numbers", INT64_MAX, 10, 0,
 		"generator: rate 9223372036854775807 records per second makes more than "
 		"1099511627776 records per batch of 1000 ms");
-	gen_err("numbers", 1099511627776, 10, 0,
-		"generator: rate 1099511627776 records per second makes more than "
+	gen_err("numbers", 1099511627777, 10, 0,
+		"generator: rate 1099511627777 records per second makes more than "
 		"1099511627776 records per batch of 1000 ms");
-	s = gen("numbers", 1099511627775, 10, 0, 1);
+	s = gen("numbers", 1099511627776, 10, 0, 1); /* exactly 2^40 a batch */
 	s->ops->free(s);
 	env.batch_ms = 0;
 	s = gen("numbers", INT64_MAX, 10, 0, 1);
