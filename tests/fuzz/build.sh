@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Build the parser fuzz targets with clang's libFuzzer (+ASan +UBSan) and run each one: the
-# text kernels (lines, numbers, CSV, JSON fields) and core/json.c (queueStream's JSON lines).
+# text kernels (lines, numbers, CSV, JSON fields), core/json.c (queueStream's JSON lines) and
+# core/parse.c (the pipeline language).
 #   tests/fuzz/build.sh [seconds-per-target (default 10)] [outdir (default build-fuzz)]
 # Needs clang (14) and libclang-rt-14-dev (libFuzzer). Exits non-zero if a target finds a
 # mismatch or a crash; the reproducer is left in the outdir (crash-*, see libFuzzer's output).
@@ -33,9 +34,14 @@ done
 $CC $cflags $san -fsanitize=fuzzer -I"$root/core" "$root/tests/fuzz/fuzz_json.c" \
 	"$root/core/json.c" -lm -o "$out/fuzz_json"
 
+$CC $cflags $san -fsanitize=fuzzer -I"$root/core" -I"$root/include" \
+	"$root/tests/fuzz/fuzz_parse.c" "$root/core/parse.c" "$root/core/env.c" -lm \
+	-o "$out/fuzz_parse"
+
 fail=0
-for t in text_lines text_numbers text_csv text_json json; do
+for t in text_lines text_numbers text_csv text_json json parse; do
 	mkdir -p "$out/corpus_$t"
+	if [ -d "$root/tests/fuzz/seed_$t" ]; then cp "$root/tests/fuzz/seed_$t"/* "$out/corpus_$t/"; fi
 	echo "== fuzz_$t: ${secs}s"
 	if (cd "$out" && "./fuzz_$t" -max_total_time="$secs" -max_len=4200 \
 		-print_final_stats=1 "corpus_$t" >"fuzz_$t.log" 2>&1); then

@@ -1,0 +1,5 @@
+val lines = socketTextStream("localhost", 9999, restartDelay = 2s)
+val words = lines.flatMap(_.split(" ")).filter(w => w.length > 0 && !w.startsWith("#"))
+val counts = words.map(w => (w.toLowerCase, 1)).reduceByKey(_ + _, numPartitions = 4)
+counts.print(20)
+counts.saveAsTextFiles("out/wc", "txt")
