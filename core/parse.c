@@ -1757,7 +1757,20 @@ static bool parse_program(struct parser *p, sl_program *prog)
 		if (!parse_stmt(p, prog, &cap))
 			return false;
 		if (!at(p, TK_NL) && !at(p, TK_SEMI) && !at(p, TK_EOF)) {
-			fail(p, cur(p), "expected ';' or newline, found %s", desc(p, cur(p)));
+			const sl_ast *e = prog->stmt[prog->nstmt - 1].expr;
+			if (at(p, TK_IDENT) && e->kind == SL_AST_IDENT && !strcmp(e->name, "new"))
+				/* val conf = new SparkConf()..., val ssc = new
+				 * StreamingContext(...) */
+				fail(p, cur(p),
+				     "'new %.*s': nothing is constructed in sluice: it makes the "
+				     "streaming context itself (its batch interval is --batch, or "
+				     "sluice_config), so remove the SparkConf and StreamingContext "
+				     "lines; sources such as ssc.socketTextStream(...) work as "
+				     "written",
+				     (int)cur(p)->len, (const char *)cur(p)->s);
+			else
+				fail(p, cur(p), "expected ';' or newline, found %s",
+				     desc(p, cur(p)));
 			return false;
 		}
 	}

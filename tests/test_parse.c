@@ -733,6 +733,17 @@ Test(error, syntax)
 	bad("a + \n\n", 1, 4, "expected expression, found end of input");
 	bad("print() foo", 1, 9, "expected ';' or newline, found 'foo'");
 	bad("a b", 1, 3, "expected ';' or newline, found 'b'");
+	/* Spark's first lines: nothing to construct */
+	bad("val ssc = new StreamingContext(conf, Seconds(1))", 1, 15,
+	    "'new StreamingContext': nothing is constructed in sluice: it makes the streaming "
+	    "context itself (its batch interval is --batch, or sluice_config), so remove the "
+	    "SparkConf and StreamingContext lines; sources such as ssc.socketTextStream(...) "
+	    "work as written");
+	bad("new x", 1, 5,
+	    "'new x': nothing is constructed in sluice: it makes the streaming "
+	    "context itself (its batch interval is --batch, or sluice_config), so "
+	    "remove the SparkConf and StreamingContext lines; sources such as "
+	    "ssc.socketTextStream(...) work as written");
 	bad("print())", 1, 8, "expected ';' or newline, found ')'");
 	bad("f(1)(2)", 1, 5, "only a name or a method can be called, found '(' here");
 	bad("x.1", 1, 3, "expected member name after '.', found '1'");
