@@ -52,6 +52,13 @@ def wait_port(port, deadline):
     return False
 
 
+def printed_total(out):
+    """The sum of the counts a count().print() pipeline printed, over its batches."""
+    lines = out.split("\n")
+    return sum(int(lines[i + 2]) for i, l in enumerate(lines)
+               if l.startswith("Time: ") and i + 2 < len(lines) and lines[i + 2].strip().isdigit())
+
+
 def interrupt(eng):
     """SIGINT (a graceful stop), then its output; killed if it does not end in 30 s."""
     eng.send_signal(signal.SIGINT)
@@ -137,11 +144,7 @@ check("socketTextStream reconnects to a server that starts late", accepted)
 time.sleep(0.5)
 so, se = interrupt(eng)
 srv.close()
-total = 0
-lines = so.split("\n")
-for i, l in enumerate(lines):
-    if l.startswith("Time: ") and i + 2 < len(lines) and lines[i + 2].strip().isdigit():
-        total += int(lines[i + 2])
+total = printed_total(so)
 check("socketTextStream received every line", eng.returncode == 0 and total == 1000,
       "counted %d, rc %s, %s" % (total, eng.returncode, se[-500:]))
 
@@ -157,11 +160,7 @@ if wait_port(port3, time.time() + 10):
     c.close()
 time.sleep(0.5)
 so, se = interrupt(eng)
-total = 0
-lines = so.split("\n")
-for i, l in enumerate(lines):
-    if l.startswith("Time: ") and i + 2 < len(lines) and lines[i + 2].strip().isdigit():
-        total += int(lines[i + 2])
+total = printed_total(so)
 check("an oversize record is skipped and the others counted", eng.returncode == 0 and total == 2,
       "counted %d, rc %s" % (total, eng.returncode))
 check("the receiver's skip is warned at its position and summed at the end",

@@ -30,7 +30,13 @@ static void teardown(void)
 
 TestSuite(api, .init = setup, .fini = teardown);
 
-static sluice_context *ctx_new(int clock, int64_t batch_ms)
+static void discard(void *arg, const char *p, size_t n)
+{
+	(void)arg, (void)p, (void)n;
+}
+
+/* The config of these tests: one worker, not pinned, printed output discarded. */
+static sluice_config test_cfg(int clock, int64_t batch_ms)
 {
 	sluice_config cfg;
 	sluice_config_init(&cfg);
@@ -38,29 +44,29 @@ static sluice_context *ctx_new(int clock, int64_t batch_ms)
 	cfg.no_pin = 1;
 	cfg.workers = 1;
 	cfg.batch_interval_ms = batch_ms;
+	cfg.output = discard;
+	return cfg;
+}
+
+static sluice_context *ctx_of(const sluice_config *cfg)
+{
 	sluice_error err = {0};
-	sluice_context *ctx = sluice_context_new(&cfg, &err);
+	sluice_context *ctx = sluice_context_new(cfg, &err);
 	cr_assert_not_null(ctx, "%s", err.msg);
 	return ctx;
 }
 
-static void discard(void *arg, const char *p, size_t n)
+static sluice_context *ctx_new(int clock, int64_t batch_ms)
 {
-	(void)arg, (void)p, (void)n;
+	sluice_config cfg = test_cfg(clock, batch_ms);
+	return ctx_of(&cfg);
 }
 
-/* A manual-clock context printing a generator's count (output discarded). */
+/* A manual-clock context printing a generator's count. */
 static sluice_context *gen_ctx(sluice_stream **gen)
 {
-	sluice_config cfg;
-	sluice_config_init(&cfg);
-	cfg.clock = SLUICE_CLOCK_MANUAL;
-	cfg.no_pin = 1;
-	cfg.workers = 1;
-	cfg.output = discard;
+	sluice_context *ctx = ctx_new(SLUICE_CLOCK_MANUAL, 1000);
 	sluice_error err = {0};
-	sluice_context *ctx = sluice_context_new(&cfg, &err);
-	cr_assert_not_null(ctx, "%s", err.msg);
 	*gen = sluice_generator(ctx, "numbers", 100, 10, &err);
 	cr_assert_not_null(*gen, "%s", err.msg);
 	cr_assert_eq(sluice_stream_print(sluice_stream_count(*gen, &err), 10, &err), 0, "%s",
@@ -221,15 +227,8 @@ static void *stop_thread(void *arg)
 Test(api, concurrent_stops_both_return, .timeout = 60)
 {
 	for (int round = 0; round < 20; round++) {
-		sluice_config cfg;
-		sluice_config_init(&cfg);
-		cfg.no_pin = 1;
-		cfg.workers = 1;
-		cfg.batch_interval_ms = 50;
-		cfg.output = discard;
+		sluice_context *ctx = ctx_new(SLUICE_CLOCK_REAL, 50);
 		sluice_error err = {0};
-		sluice_context *ctx = sluice_context_new(&cfg, &err);
-		cr_assert_not_null(ctx, "%s", err.msg);
 		sluice_stream *g = sluice_generator(ctx, "numbers", 1000, 10, &err);
 		cr_assert_not_null(g, "%s", err.msg);
 		cr_assert_eq(sluice_stream_print(sluice_stream_count(g, &err), 10, &err), 0);
@@ -258,15 +257,8 @@ static int64_t mono_ms(void)
  * even when the next batch is seconds away and no receiver wakes the driver. */
 Test(api, request_stop_acts_within_a_long_batch, .timeout = 30)
 {
-	sluice_config cfg;
-	sluice_config_init(&cfg);
-	cfg.no_pin = 1;
-	cfg.workers = 1;
-	cfg.batch_interval_ms = 5000;
-	cfg.output = discard;
+	sluice_context *ctx = ctx_new(SLUICE_CLOCK_REAL, 5000);
 	sluice_error err = {0};
-	sluice_context *ctx = sluice_context_new(&cfg, &err);
-	cr_assert_not_null(ctx);
 	sluice_stream *g = sluice_generator(ctx, "numbers", 1000, 10, &err);
 	cr_assert_eq(sluice_stream_print(g, 1, &err), 0);
 	cr_assert_eq(sluice_context_start(ctx, &err), 0, "%s", err.msg);
@@ -407,17 +399,11 @@ static void keep_log(void *arg, int level, const char *msg)
 Test(api, positions_of_c_api_streams)
 {
 	struct logged l = {0};
-	sluice_config cfg;
-	sluice_config_init(&cfg);
-	cfg.clock = SLUICE_CLOCK_MANUAL;
-	cfg.no_pin = 1;
-	cfg.workers = 1;
-	cfg.output = discard;
+	sluice_config cfg = test_cfg(SLUICE_CLOCK_MANUAL, 1000);
 	cfg.log = keep_log;
 	cfg.log_arg = &l;
+	sluice_context *ctx = ctx_of(&cfg);
 	sluice_error err = {0};
-	sluice_context *ctx = sluice_context_new(&cfg, &err);
-	cr_assert_not_null(ctx);
 	const char *f = "[\"7\", \"x\"]\n";
 	char path[128];
 	snprintf(path, sizeof(path), "%s/q.jsonl", dir);
@@ -551,14 +537,9 @@ static int count_outputs(void *arg, int64_t time_ms, const sluice_batch *b)
  * inside free (it stops "not gracefully"). */
 Test(api, stops_from_callbacks_and_free_after_request, .timeout = 60)
 {
-	sluice_config cfg;
-	sluice_config_init(&cfg);
-	cfg.no_pin = 1;
-	cfg.workers = 1;
-	cfg.batch_interval_ms = 50;
+	sluice_config cfg = test_cfg(SLUICE_CLOCK_REAL, 50);
+	sluice_context *ctx = ctx_of(&cfg);
 	sluice_error err = {0};
-	sluice_context *ctx = sluice_context_new(&cfg, &err);
-	cr_assert_not_null(ctx);
 	struct cb_stop c = {ctx, 1, 0};
 	sluice_stream *g = sluice_generator(ctx, "numbers", 1000, 10, &err);
 	cr_assert_eq(sluice_stream_foreach_batch(g, stop_from_callback, &c, &err), 0, "%s",
@@ -570,8 +551,7 @@ Test(api, stops_from_callbacks_and_free_after_request, .timeout = 60)
 	sluice_context_free(ctx);
 
 	cfg.clock = SLUICE_CLOCK_MANUAL;
-	ctx = sluice_context_new(&cfg, &err);
-	cr_assert_not_null(ctx);
+	ctx = ctx_of(&cfg);
 	const char *val = "val s = socketServerStream(\"127.0.0.1:0\")";
 	int outputs = 0;
 	cr_assert_eq(sluice_context_pipeline(ctx, val, strlen(val), &err), 0, "%s", err.msg);
