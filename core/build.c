@@ -710,6 +710,16 @@ static int context_call(struct bctx *b, const sl_ast *field, const char *ssc, co
 			  "%s.stop(): the run stops after --batches N, at the end of its input or "
 			  "on a stop signal; remove this line",
 			  ssc);
+	if (!strcmp(name, "remember"))
+		return at(b->err, field, -EINVAL,
+			  "%s.remember(duration): each stream keeps what its windows and state "
+			  "need, and nothing more; remove this line",
+			  ssc);
+	if (!strcmp(name, "setLogLevel"))
+		return at(b->err, field, -EINVAL,
+			  "%s.setLogLevel(level): the CLI's -q and -v choose what is logged "
+			  "(sluice_config.log from C); remove this line",
+			  ssc);
 	return 1;
 }
 
@@ -717,11 +727,18 @@ static int method(struct bctx *b, const sl_ast *call, const sl_ast *field, struc
 {
 	const char *name = field->name;
 	const sl_ast *obj = field->kid[0];
+	/* ssc.sparkContext.setLogLevel(...): the context's context */
+	int spark_ctx = obj->kind == SL_AST_FIELD && !strcmp(obj->name, "sparkContext");
+	if (spark_ctx)
+		obj = obj->kid[0];
 	/* ssc.queueStream(...) / streamingContext.textFile(...) */
 	if (obj->kind == SL_AST_IDENT && (!strcmp(obj->name, "ssc") || !strcmp(obj->name, "sc") ||
 					  !strcmp(obj->name, "streamingContext"))) {
 		if (name_find(b->ctx, obj->name) < 0) {
-			int rc = context_call(b, field, obj->name, name);
+			char who[48];
+			snprintf(who, sizeof(who), "%s%s", obj->name,
+				 spark_ctx ? ".sparkContext" : "");
+			int rc = context_call(b, field, who, name);
 			return rc != 1 ? rc : source_call(b, call, field, name, out);
 		}
 	}

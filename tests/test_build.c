@@ -363,6 +363,11 @@ Test(build, spark_context_lines_say_what_to_do)
 	refused("ssc.awaitTerminationOrTimeout(1000)", 5,
 		"ssc.awaitTerminationOrTimeout(timeout): bound the run with --batches N instead");
 	refused("ssc.stop(true)", 5, "ssc.stop(): the run stops after --batches N");
+	refused("ssc.remember(Minutes(1))", 5,
+		"ssc.remember(duration): each stream keeps what its windows and state need");
+	refused("ssc.sparkContext.setLogLevel(\"WARN\")", 18,
+		"ssc.sparkContext.setLogLevel(level): the CLI's -q and -v choose what is logged");
+	refused("sc.setLogLevel(\"WARN\")", 4, "sc.setLogLevel(level)");
 	/* a source is still a source, and a val named ssc is a stream */
 	char *out = run(1, "ssc.queueStream(\"x\").print()");
 	cr_assert(strstr(out, "\n1\n"), "%s", out);
