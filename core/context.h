@@ -26,10 +26,10 @@ struct sluice_context {
 	int nnames, capnames;
 	int *name_ix;      /* hash index of names: slot -> index + 1, 0 empty (build.c) */
 	size_t name_ixcap; /* slots, a power of two > 2 * nnames, or 0 */
-	int state;         /* 0 initialized, 1 active, 2 stopped */
+	atomic_int state;  /* 0 initialized, 1 active, 2 stopped (read from any thread) */
 	pthread_t driver;
-	int has_driver;
-	pthread_t builder; /* the block builder (real clock with receivers: see context.c) */
+	atomic_int has_driver; /* stop reads it on any thread to spot a callback's call */
+	pthread_t builder;     /* the block builder (real clock with receivers: see context.c) */
 	int has_builder;
 	pthread_mutex_t mu;
 	pthread_mutex_t stop_mu; /* serializes sluice_context_stop */

@@ -3,12 +3,14 @@
  * stress_threads - the engine's threaded paths without a test framework, so it also runs
  * under ThreadSanitizer (Criterion's forking runner does not start under TSan here).
  * Keyed operators on 1-4 workers must agree with each other and with the rows generated;
- * a real-clock context is stopped from another thread while batches run.
+ * a real-clock context is stopped from two other threads at once while batches run and a
+ * third reads its statistics.
  * Prints "N passed, M failed".
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +139,32 @@ static void *stopper(void *arg)
 	return NULL;
 }
 
+/* At the same time as stopper: a stop request and a plain stop (serialized with it). */
+static void *other_stopper(void *arg)
+{
+	struct timespec ts = {0, 150 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	sluice_context_request_stop(arg);
+	sluice_context_stop(arg, 0);
+	return NULL;
+}
+
+static atomic_int watching;
+
+/* What an embedder's monitoring thread reads while batches run. */
+static void *watcher(void *arg)
+{
+	sluice_error e;
+	while (atomic_load(&watching)) {
+		sluice_stats st = {.size = sizeof(st)};
+		sluice_context_stats(arg, &st);
+		sluice_context_first_error(arg, &e);
+		sluice_context_set_max_batches(arg, 0);
+		sched_yield();
+	}
+	return NULL;
+}
+
 /* A real-clock context with a socketServerStream and a sender thread: the io thread,
  * the SPSC ring, the block builder's ticks and batches all run at once (the point under
  * TSan); with slow_ms, each batch's output blocks that long, so the builder seals blocks
@@ -255,10 +283,17 @@ int main(void)
 					       &err) &&
 		  !sluice_context_start(ctx, &err),
 	      "%s", err.msg);
-	pthread_t th;
+	/* two threads stop it at once while a third reads its statistics */
+	pthread_t th, th2, tw;
+	atomic_store(&watching, 1);
+	pthread_create(&tw, NULL, watcher, ctx);
 	pthread_create(&th, NULL, stopper, ctx);
+	pthread_create(&th2, NULL, other_stopper, ctx);
 	CHECK(sluice_context_await(ctx, 10000) == 0, "await did not see the stop");
 	pthread_join(th, NULL);
+	pthread_join(th2, NULL);
+	atomic_store(&watching, 0);
+	pthread_join(tw, NULL);
 	sluice_stats st = {.size = sizeof(st)};
 	sluice_context_stats(ctx, &st);
 	CHECK(st.batches >= 1 && st.failed_batches == 0, "batches %lld failed %lld",
