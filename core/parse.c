@@ -1506,7 +1506,7 @@ static sl_ast *parse_primary(struct parser *p)
 	if (t->kind == TK_LPAREN || t->kind == TK_LBRACE)
 		return parse_group(p);
 	if (t->kind == TK_DOT && peek(p, 1)->kind >= TK_INT && peek(p, 1)->kind <= TK_DURATION &&
-	    peek(p, 1)->s == t->s + 1) {
+	    peek(p, 1)->kind != TK_STRING && peek(p, 1)->s == t->s + 1) {
 		const struct token *num = peek(p, 1);
 
 		return fail(p, t, "a number cannot start with '.': write 0.%.*s",

@@ -767,6 +767,7 @@ Test(error, syntax)
 	bad(".5", 1, 1, "a number cannot start with '.': write 0.5");
 	bad("f(\"\xc3\xa9\", .25s)", 1, 8, "a number cannot start with '.': write 0.25s");
 	bad("x * .5e3", 1, 5, "a number cannot start with '.': write 0.5e3");
+	bad("f(.\"s\")", 1, 3, "expected expression, found '.'"); /* a string is no number */
 	bad("x * . 5", 1, 5, "expected expression, found '.'");
 }
 
