@@ -519,25 +519,20 @@ static int foreach_call(void *arg, int64_t time, const sl_rdd *r, sluice_error *
 int sluice_stream_foreach_batch(sluice_stream *s, sluice_foreach_fn fn, void *arg,
 				sluice_error *err)
 {
-	if (!fn) {
-		sl_error_set(err, -EINVAL, "NULL callback");
+	if (!fn)
+		return sl_error_set(err, -EINVAL, "NULL callback");
+	/* refused before anything is allocated (a started context, a NULL stream) */
+	sluice_context *ctx = adding(s, NULL, err);
+	if (!ctx)
 		return -EINVAL;
-	}
 	struct fe *f = malloc(sizeof(*f));
-	if (!f) {
-		sl_error_set(err, -ENOMEM, "out of memory");
-		return -ENOMEM;
-	}
-	*f = (struct fe){fn, arg};
 	/* kept with the transforms so the context frees it */
-	sluice_context *ctx =
-	    s ? (sluice_context *)((char *)DS(s)->g - offsetof(sluice_context, g)) : NULL;
-	struct sl_tf **v = ctx ? realloc(ctx->tfs, (size_t)(ctx->ntfs + 1) * sizeof(*v)) : NULL;
+	struct sl_tf **v = f ? realloc(ctx->tfs, (size_t)(ctx->ntfs + 1) * sizeof(*v)) : NULL;
 	if (!v) {
 		free(f);
-		sl_error_set(err, s ? -ENOMEM : -EINVAL, s ? "out of memory" : "NULL stream");
-		return s ? -ENOMEM : -EINVAL;
+		return sl_error_set(err, -ENOMEM, "out of memory");
 	}
+	*f = (struct fe){fn, arg};
 	ctx->tfs = v;
 	ctx->tfs[ctx->ntfs++] = (struct sl_tf *)f;
 	sl_output o = {.kind = SL_OUT_FOREACH, .fn = foreach_call, .arg = f};
