@@ -241,6 +241,12 @@ static void dict_new(bench_dict *b, size_t keys)
 	}
 	b->d.mask = b->slots - 1;
 	b->d.limit = sl_kdict_cap(b->slots);
+	b->d.sums = bench_alloc(sizeof(sl_ksums));
+	if (!b->d.sums) {
+		fprintf(stderr, "bench_kernels: out of memory for a sum table\n");
+		exit(1);
+	}
+	b->d.sums->ready = 0;
 }
 
 static void dict_reset(bench_dict *b)
@@ -254,6 +260,7 @@ static void dict_free(bench_dict *b)
 	free(b->d.tab);
 	free(b->d.keys);
 	free(b->d.hash);
+	free(b->d.sums);
 }
 
 static bench_dict bdict;
@@ -292,18 +299,14 @@ static int64_t b_dict_find_str(const sl_kernels *k, bench_data *d, size_t arg)
 }
 
 /* The whole keyed aggregation of (Long key, Long value) rows, sum by key, into an empty
- * dictionary, as core/keydict.c does it for Long keys outside the direct map: per block of
- * 1024 rows, one dict_sum_i64 call (hash, probe/insert and add per row). This is what
- * reduceByKey(_ + _) does per partition. */
+ * dictionary, as the combining shuffle does it per partition for Long keys outside the direct
+ * map: one dict_sum_i64 call over all the rows (hash, probe/insert and add per row; up to 4 K
+ * keys through its sum table). This is what reduceByKey(_ + _) does per partition. */
 static int64_t b_keyed_sum_i64(const sl_kernels *k, bench_data *d, size_t arg)
 {
-	enum { B = 1024 };
 	(void)arg;
 	dict_reset(&bdict);
-	for (size_t r = 0; r < d->n; r += B) {
-		size_t m = d->n - r < B ? d->n - r : B;
-		k->dict_sum_i64(&bdict.d, d->vi2 + r, d->vi + r, m, d->acc);
-	}
+	k->dict_sum_i64(&bdict.d, d->vi2, d->vi, d->n, d->acc);
 	return d->acc[0] ^ d->acc[bdict.d.n / 2] ^ (int64_t)bdict.d.n;
 }
 

@@ -56,6 +56,8 @@ void sl_keydict_fini(sl_keydict *d)
 		sl_dealloc(d->mem, d->tab, (d->mask + 1) * 16);
 	if (d->hash)
 		sl_dealloc(d->mem, d->hash, d->hcap * sizeof(uint64_t));
+	if (d->sums)
+		sl_dealloc(d->mem, d->sums, sizeof(*d->sums));
 	memset(d, 0, sizeof(*d));
 }
 
@@ -174,6 +176,7 @@ static void kview(const sl_keydict *d, sl_kdict *v)
 	v->skeys = d->keys->type->kind == SL_STR ? (const sl_kstr *)d->keys->v.s : NULL;
 	v->n = d->n;
 	v->limit = sl_kdict_cap(d->mask + 1);
+	v->sums = NULL;
 }
 
 /* The kernels' view of a Long dictionary with room for what the view allows (v->limit ids):
@@ -373,12 +376,26 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 	return 0;
 }
 
+/* The sum table for a call of n rows, allocated the first time a call could take it (the
+ * kernel decides per call: SL_KSUMS_ROWS rows per key). NULL if it cannot. */
+static sl_ksums *sums_for(sl_keydict *d, size_t n)
+{
+	if (!d->sums && !d->sums_tried && d->n <= 4 * SL_KSUMS_BUCKETS &&
+	    n >= (size_t)SL_KSUMS_ROWS * 4 * SL_KSUMS_MIN_BUCKETS) {
+		d->sums_tried = 1;
+		d->sums = sl_alloc_aligned(d->mem, -1, 64, sizeof(*d->sums));
+		if (d->sums)
+			d->sums->ready = 0;
+	}
+	return d->sums;
+}
+
 int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from, size_t n,
 		       const int64_t *vals, sl_col *acc)
 {
 	const int64_t *keys = src->v.i64 + from;
 	if (!d->dm_tried && !d->n)
-		direct_decide(d, k, keys, n);
+		direct_decide(d, k, keys, n < CHUNK ? n : CHUNK); /* on the first block */
 	if (d->dm)
 		return sum_i64_direct(d, k, keys, n, vals, acc);
 	size_t done = 0;
@@ -387,6 +404,7 @@ int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, si
 		if (kview_room(d, &v) ||
 		    (acc->cap < v.limit && sl_col_reserve(acc, v.limit - acc->len)))
 			return -ENOMEM;
+		v.sums = sums_for(d, n - done);
 		done += k->dict_sum_i64(&v, keys + done, vals + done, n - done, acc->v.i64);
 		d->n = v.n;
 		d->keys->len = v.n;
@@ -400,20 +418,20 @@ int sl_keydict_count_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, 
 {
 	const int64_t *keys = src->v.i64 + from;
 	if (!d->dm_tried && !d->n)
-		direct_decide(d, k, keys, n);
+		direct_decide(d, k, keys, n < CHUNK ? n : CHUNK); /* on the first block */
 	if (d->dm)
 		return sum_i64_direct(d, k, keys, n, NULL, acc);
-	uint64_t h[CHUNK];
-	uint32_t ids[CHUNK];
-	for (size_t r = 0; r < n; r += CHUNK) {
-		size_t m = n - r < CHUNK ? n - r : CHUNK;
-		if (sl_col_reserve(acc, d->n + m - acc->len))
+	size_t done = 0;
+	while (done < n) {
+		sl_kdict v;
+		if (kview_room(d, &v) ||
+		    (acc->cap < v.limit && sl_col_reserve(acc, v.limit - acc->len)))
 			return -ENOMEM;
-		int rc = put_i64_kernel(d, k, keys + r, h, false, m, ids);
-		acc_follow(d, acc);
-		if (rc)
-			return rc;
-		k->grouped_count(ids, m, acc->v.i64);
+		v.sums = sums_for(d, n - done);
+		done += k->dict_count_i64(&v, keys + done, n - done, acc->v.i64);
+		d->n = v.n;
+		d->keys->len = v.n;
+		acc->len = v.n;
 	}
 	return 0;
 }

@@ -59,6 +59,10 @@ typedef struct sl_keydict {
 	 * (see sum_i64_direct); dm_two_pass counts those blocks (for tests) */
 	size_t dm_miss;
 	size_t dm_two_pass;
+	/* dict_sum_i64's sum table (kernels.h), allocated by the first sl_keydict_sum_i64 call
+	 * that can use it (NULL before, or when that failed: the kernel probes tab then) */
+	sl_ksums *sums;
+	int sums_tried;
 } sl_keydict;
 
 /* Largest direct map (entries; 4 MiB). */

@@ -500,15 +500,14 @@ static void combine_task(void *arg, size_t i, int worker)
 	/* Long sums and counts by Long key: one kernel pass per block */
 	int fused = keys && keys->type->kind == SL_I64 && vt->kind == SL_I64 &&
 		    (cv || (red == SL_RED_SUM && vals->type->kind == SL_I64));
-	for (size_t r = 0; r < n; r += CHUNK) {
+	/* Long sums and counts by Long key: one call for the whole partition (keydict.c works
+	 * through it in blocks, or in one kernel pass through a sum table, which pays off only
+	 * over many rows per key) */
+	if (fused && (cv ? sl_keydict_count_i64(&pa->d, k, keys, 0, n, pa->acc)
+			 : sl_keydict_sum_i64(&pa->d, k, keys, 0, n, vals->v.i64, pa->acc)))
+		goto oom;
+	for (size_t r = 0; r < n && !fused; r += CHUNK) {
 		size_t b = n - r < CHUNK ? n - r : CHUNK;
-		if (fused) {
-			if (cv ? sl_keydict_count_i64(&pa->d, k, keys, r, b, pa->acc)
-			       : sl_keydict_sum_i64(&pa->d, k, keys, r, b, vals->v.i64 + r,
-						    pa->acc))
-				goto oom;
-			continue;
-		}
 		if (sl_keydict_put_rows(&pa->d, k, keys, r, b, h, ids) ||
 		    acc_extend(pa->acc, red, pa->d.n))
 			goto oom;

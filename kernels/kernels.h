@@ -76,14 +76,50 @@ typedef struct sl_kstr {
  * row (two with the keys and slots in separate arrays: 100 K keys went from ~133 to ~167 M
  * rows/s on AVX-512).
  */
+/*
+ * dict_sum_i64's sum table: a small open-addressing table of its own, keyed by the Long key,
+ * whose buckets hold each key's running sum beside it, so a row whose key is in its home
+ * bucket is one compare of 8 inline keys and one add into the neighbouring line: no slot, no
+ * id, no acc[id] (the dictionary's ids are assigned as keys first enter it, so they are the
+ * same as without it). nb buckets (a power of two, 64 .. SL_KSUMS_BUCKETS) of two lines:
+ *
+ *   tab[16b .. 16b + 8)       the inline keys of bucket b; lanes past cnt[b] hold empty[b]
+ *   tab[16b + 8 .. 16b + 16)  their sums (0 in empty lanes)
+ *
+ * Home bucket of a key with hash h: (h >> 7) & (nb - 1), i.e. the byte offset h & ((nb - 1)
+ * << 7). empty[b] is a key whose home is ~b (in SL_KSUMS_BUCKETS's bits), never b for any nb
+ * >= 2, so a key can only match an empty lane of a bucket that is not its home, and home-bucket
+ * compares need no occupancy mask. The keys and sums of the entries, pos[j] (the index in tab
+ * of the key) and id[j] for j < the call's entry count, are folded into acc[id] and the lanes
+ * emptied before dict_sum_i64 returns: the table is empty between calls. Owned by
+ * core/keydict.c (allocated 64-byte aligned, `ready` set to 0; the kernel fills it on first
+ * use).
+ */
+#define SL_KSUMS_BUCKETS 1024
+/* A call takes the table when it has SL_KSUMS_ROWS rows per entry the table can hold (4 per
+ * bucket; at least SL_KSUMS_MIN_BUCKETS buckets, as many as the dictionary's keys need):
+ * each distinct key of the call takes the out-of-line path once (its id from the
+ * dictionary), and the table is emptied at the end. */
+#define SL_KSUMS_ROWS        8
+#define SL_KSUMS_MIN_BUCKETS 64
+typedef struct sl_ksums {
+	_Alignas(64) uint64_t tab[SL_KSUMS_BUCKETS * 16];
+	uint64_t empty[SL_KSUMS_BUCKETS];
+	uint32_t pos[SL_KSUMS_BUCKETS * 4];
+	uint32_t id[SL_KSUMS_BUCKETS * 4];
+	uint8_t cnt[SL_KSUMS_BUCKETS];
+	uint32_t ready;
+} sl_ksums;
+
 typedef struct sl_kdict {
 	uint64_t *tab;
 	size_t mask;
 	int64_t *keys;
 	uint64_t *hash;
 	const sl_kstr *skeys;
-	size_t n;     /* ids in use */
-	size_t limit; /* dict_put_i64 stops before n would exceed it (room in keys, hash; load) */
+	size_t n;       /* ids in use */
+	size_t limit;   /* dict_put_i64 stops before n would exceed it (room in keys, hash; load) */
+	sl_ksums *sums; /* dict_sum_i64's sum table, or NULL (then it probes tab) */
 } sl_kdict;
 
 #define SL_KDICT_SMALL ((size_t)1 << 16)
@@ -253,9 +289,13 @@ typedef struct sl_kernels {
 	/* dict_sum_i64: reduceByKey(_ + _) of v by k in one pass: the ids dict_put_i64 would
 	 *   give, and acc[id] += v[i] (wrapping) for the rows done (the return value, as
 	 *   dict_put_i64's); a key the call inserts gets acc[id] = its first value, so acc
-	 *   needs room for d->limit ids and nothing of it beyond d->n is read. */
+	 *   needs room for d->limit ids and nothing of it beyond d->n is read. With d->sums
+	 *   it goes through the sum table (sl_ksums) where the call has enough rows per key:
+	 *   the same ids, table and sums. dict_count_i64: the same with every value 1
+	 *   (countByValue, the fused word count). */
 	size_t (*dict_sum_i64)(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n,
 			       int64_t *acc);
+	size_t (*dict_count_i64)(sl_kdict *d, const int64_t *k, size_t n, int64_t *acc);
 	size_t (*dict_find_i64)(const sl_kdict *d, const int64_t *k, const uint64_t *h, size_t n,
 				uint32_t *ids, uint32_t *miss);
 	size_t (*dict_find_str)(const sl_kdict *d, const sl_kstr *s, const uint64_t *h, size_t n,

@@ -95,6 +95,14 @@ static inline unsigned sl_bucket_keys(const uint64_t *b, int64_t key)
 		m |= (unsigned)(b[l] == (uint64_t)key) << l;
 	return m;
 }
+
+static inline unsigned sl_bucket8_keys(const uint64_t *b, int64_t key)
+{
+	unsigned m = 0;
+	for (unsigned l = 0; l < 8; l++)
+		m |= (unsigned)(b[l] == (uint64_t)key) << l;
+	return m;
+}
 #endif
 
 #define SL_PROBE(d, hh, EQ, FOUND, EMPTY)                                                          \
@@ -307,7 +315,193 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
 	return n;
 }
 
-/* reduceByKey(_ + _) of Long values by Long keys in one pass. Tables in cache: per
+/* The sum table (kernels.h: sl_ksums). */
+#ifndef SL_HAVE_BUCKET8_KEYP
+#define sl_bucket8_keyp(b, kp) sl_bucket8_keys(b, *(kp))
+#endif
+
+/* Fill the empty keys and lanes once: empty[b] is the first x = 1, 2, ... whose home
+ * bits are ~b (about 7 400 hashes). */
+static __attribute__((noinline)) void ksums_ready(sl_ksums *s)
+{
+	const size_t nb = SL_KSUMS_BUCKETS;
+	size_t left = nb;
+	memset(s->cnt, 0, sizeof(s->cnt));
+	for (uint64_t x = 1; left; x++) {
+		size_t b = ~(size_t)(sl_xxh3_i64((int64_t)x) >> 7) & (nb - 1);
+		if (!s->cnt[b]) {
+			s->cnt[b] = 1;
+			s->empty[b] = x;
+			left--;
+		}
+	}
+	memset(s->cnt, 0, sizeof(s->cnt));
+	for (size_t b = 0; b < nb; b++)
+		for (size_t l = 0; l < 8; l++) {
+			s->tab[16 * b + l] = s->empty[b];
+			s->tab[16 * b + 8 + l] = 0;
+		}
+	s->ready = 1;
+}
+
+/* acc[id] += the sum of each of the call's ne entries, and the table emptied. */
+static void ksums_fold(sl_ksums *s, size_t ne, int64_t *acc)
+{
+	for (size_t j = 0; j < ne; j++) {
+		size_t p = s->pos[j], b = p / 16;
+		acc[s->id[j]] = (int64_t)((uint64_t)acc[s->id[j]] + s->tab[p + 8]);
+		s->tab[p] = s->empty[b];
+		s->tab[p + 8] = 0;
+		s->cnt[b] = 0;
+	}
+}
+
+/* A row whose key is not in its home bucket: later buckets of its path (their full lanes
+ * only: there an empty key can match), then a new entry in the first bucket with room, its id
+ * from the dictionary (a new key's accumulator zeroed). 0, or 1 when the dictionary is at its
+ * limit, 2 when the table is (nothing changed then). */
+static __attribute__((noinline)) int ksums_slow(sl_kdict *d, sl_ksums *s, size_t nb, int64_t key,
+						int64_t v, int64_t *acc, size_t *ne)
+{
+	uint64_t hh = sl_xxh3_i64(key);
+	size_t b = (size_t)(hh >> 7) & (nb - 1);
+	for (;;) {
+		uint64_t *bk = s->tab + 16 * b;
+		unsigned c = s->cnt[b], m = sl_bucket8_keys(bk, key) & ((1u << c) - 1);
+		if (m) {
+			bk[8 + __builtin_ctz(m)] += (uint64_t)v;
+			return 0;
+		}
+		if (c < 8)
+			break;
+		b = (b + 1) & (nb - 1);
+	}
+	if (*ne >= nb * 4)
+		return 2;
+	uint32_t id;
+	size_t n0 = d->n;
+	if (dict_put_i64_slow(d, key, hh, &id))
+		return 1;
+	if (d->n > n0)
+		acc[id] = 0;
+	size_t p = 16 * b + s->cnt[b]++;
+	s->tab[p] = (uint64_t)key;
+	s->tab[p + 8] = (uint64_t)v;
+	s->pos[*ne] = (uint32_t)p;
+	s->id[*ne] = id;
+	++*ne;
+	return 0;
+}
+
+/* dict_sum_i64 (v NULL: dict_count_i64, each value 1) through the sum table of nb buckets:
+ * rows until the end, the dictionary's limit (*stop = 1) or the table's (*stop = 2); returns
+ * the rows summed, all folded into acc. Inlined into each with v a constant or not. */
+static inline __attribute__((always_inline)) size_t ksums_rows(sl_kdict *d, size_t nb,
+							       const int64_t *k, const int64_t *v,
+							       size_t n, int64_t *acc, int *stop)
+{
+	sl_ksums *s = d->sums;
+	uint64_t at[SL_HASH_CHUNK];
+	size_t omask = (nb - 1) << 7, ne = 0;
+	uint64_t base = (uint64_t)(uintptr_t)s->tab;
+	*stop = 0;
+	for (size_t i = 0; i < n; i += SL_HASH_CHUNK) {
+		size_t m = n - i < SL_HASH_CHUNK ? n - i : SL_HASH_CHUNK;
+		for (size_t r = 0; r < m; r += 8) {
+			SL_STREAM_PREFETCH(k + i + r);
+			if (v)
+				SL_STREAM_PREFETCH(v + i + r);
+		}
+		for (size_t r = 0; r < m; r++)
+			at[r] = base + (sl_xxh3_i64(k[i + r]) & omask);
+#pragma GCC unroll 2
+		for (size_t r = 0; r < m; r++) {
+			uint64_t *bk = (uint64_t *)(uintptr_t)at[r];
+			size_t l;
+			if (__builtin_expect(sl_first_lane(sl_bucket8_keyp(bk, k + i + r), &l),
+					     1)) {
+				bk[8 + l] += v ? (uint64_t)v[i + r] : 1;
+				continue;
+			}
+			int st = ksums_slow(d, s, nb, k[i + r], v ? v[i + r] : 1, acc, &ne);
+			if (st) {
+				ksums_fold(s, ne, acc);
+				*stop = st;
+				return i + r;
+			}
+		}
+	}
+	ksums_fold(s, ne, acc);
+	return n;
+}
+
+/* reduceByKey(_ + _) of Long values by Long keys in one pass (dict_sum_i64): first through
+ * the sum table where it applies (ksums_calls; from memory 1 K and 4 K random keys ran
+ * 1.2-1.4x faster with it: docs/benchmarks.md), the rest probing tab (dict_sum_i64_tab). */
+#define SL_SUM_BLOCK 1024
+static size_t dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n,
+			       int64_t *acc);
+
+/* The leading rows a call sums through the sum table (kernels.h: sl_ksums), table by table
+ * (each twice the last when one fills up), while the dictionary's keys fit one and the rows
+ * left are enough. *stop: the dictionary reached its limit. */
+static inline __attribute__((always_inline)) size_t
+ksums_calls(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *acc, int *stop)
+{
+	size_t done = 0, least = SL_KSUMS_MIN_BUCKETS;
+	*stop = 0;
+	while (d->sums && done < n) {
+		size_t nb = least;
+		while (nb * 4 < d->n)
+			nb *= 2;
+		if (nb > SL_KSUMS_BUCKETS || n - done < SL_KSUMS_ROWS * nb * 4)
+			break;
+		if (!d->sums->ready)
+			ksums_ready(d->sums);
+		int st;
+		done += ksums_rows(d, nb, k + done, v ? v + done : NULL, n - done, acc, &st);
+		if (st == 1) {
+			*stop = 1;
+			break;
+		}
+		least = 2 * nb;
+	}
+	return done;
+}
+
+static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *acc)
+{
+	int stop;
+	size_t done = ksums_calls(d, k, v, n, acc, &stop);
+	if (stop)
+		return done;
+	return done + dict_sum_i64_tab(d, k + done, v + done, n - done, acc);
+}
+
+/* countByValue of Long keys: dict_sum_i64 with every value 1. Without the sum table, per
+ * SL_SUM_BLOCK rows: hash and probe/insert (dict_put_hash_i64), the new keys' counts zeroed,
+ * grouped count. */
+static size_t dict_count_i64(sl_kdict *d, const int64_t *k, size_t n, int64_t *acc)
+{
+	int stop;
+	size_t i = ksums_calls(d, k, NULL, n, acc, &stop);
+	if (stop)
+		return i;
+	uint64_t h[SL_SUM_BLOCK];
+	uint32_t ids[SL_SUM_BLOCK];
+	for (; i < n; i += SL_SUM_BLOCK) {
+		size_t m = n - i < SL_SUM_BLOCK ? n - i : SL_SUM_BLOCK, n0 = d->n;
+		size_t got = dict_put_hash_i64(d, k + i, m, h, ids);
+		if (d->n > n0)
+			memset(acc + n0, 0, (d->n - n0) * sizeof(*acc));
+		grouped_count(ids, got, acc);
+		if (got < m)
+			return i + got;
+	}
+	return n;
+}
+
+/* dict_sum_i64 without the sum table. Tables in cache: per
  * SL_HASH_CHUNK rows, hash into home bucket offsets (the hash itself is needed only by a
  * miss, which computes it again: two instructions fewer a row), then per row probe and
  * acc[id] += v (the hit inline, as put_i64_row; a miss out of line, and a new key's
@@ -321,8 +515,8 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
  * keyed_sum_i64_split, one binary: 16 keys by about a third, 1 K and 4 K by up to 15 %),
  * and whole wide-key pipelines run 4-10 % faster; with the data in L2 it is behind at 1 K
  * and 4 K keys (docs/benchmarks.md). */
-#define SL_SUM_BLOCK 1024
-static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *acc)
+static size_t dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n,
+			       int64_t *acc)
 {
 	if (d->mask + 1 > SL_PREFETCH_SLOTS) {
 		uint64_t h[SL_SUM_BLOCK];

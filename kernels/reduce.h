@@ -662,6 +662,7 @@ const sl_kernels SL_TABLE = {
     .dict_put_i64 = dict_put_i64,
     .dict_put_hash_i64 = dict_put_hash_i64,
     .dict_sum_i64 = dict_sum_i64,
+    .dict_count_i64 = dict_count_i64,
     .dict_find_i64 = dict_find_i64,
     .dict_find_str = dict_find_str,
     .dict_direct_i64 = dict_direct_i64,

@@ -83,4 +83,13 @@ static inline unsigned sl_bucket_keys(const uint64_t *b, int64_t key)
 	return sl_movemask(_mm256_cmpeq_epi64(v, _mm256_set1_epi64x(key)));
 }
 
+/* The 8 inline keys of a sum-table bucket (keyed.h): two ymm compares. */
+static inline unsigned sl_bucket8_keys(const uint64_t *b, int64_t key)
+{
+	__m256i k = _mm256_set1_epi64x(key);
+	__m256i lo = _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)b), k);
+	__m256i hi = _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)(b + 4)), k);
+	return sl_movemask(lo) | sl_movemask(hi) << 4;
+}
+
 #include "reduce.h"

@@ -74,6 +74,23 @@ static inline unsigned sl_bucket_keys(const uint64_t *b, int64_t key)
 				       _mm256_loadu_si256((const __m256i *)b));
 }
 
+/* The 8 inline keys of a sum-table bucket (keyed.h): one zmm compare. */
+static inline unsigned sl_bucket8_keys(const uint64_t *b, int64_t key)
+{
+	return _mm512_cmpeq_epi64_mask(_mm512_set1_epi64(key), _mm512_loadu_si512((const void *)b));
+}
+
+/* The same with the key broadcast straight from memory (a load uop, where a key already in a
+ * register is a load and a shuffle); the asm keeps GCC from loading it into a register for
+ * the out-of-line path too. */
+#define SL_HAVE_BUCKET8_KEYP
+static inline unsigned sl_bucket8_keyp(const uint64_t *b, const int64_t *kp)
+{
+	__m512i k;
+	__asm__("vpbroadcastq %1, %0" : "=v"(k) : "m"(*kp));
+	return _mm512_cmpeq_epi64_mask(k, _mm512_loadu_si512((const void *)b));
+}
+
 /* Direct map step (keyed.h): 8 keys, one masked gather of their map entries (out-of-range lanes
  * read nothing and give 0), ids stored for all 8, the rows of the zero entries compressed
  * into miss (a register compress and a plain store: it may write up to miss[nmiss + 7], which

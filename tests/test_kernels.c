@@ -971,6 +971,120 @@ Test(kernels, dict_sum_i64_is_put_then_grouped_sum)
 	}
 }
 
+static uint64_t hash1(int64_t x)
+{
+	return XXH3_64bits(&x, sizeof(x));
+}
+
+/* Whether dict_sum_i64's sum table is empty, as it must be between calls. */
+static bool ksums_empty(const sl_ksums *s)
+{
+	if (!s->ready)
+		return true;
+	for (size_t b = 0; b < SL_KSUMS_BUCKETS; b++) {
+		if (s->cnt[b])
+			return false;
+		for (size_t l = 0; l < 8; l++)
+			if (s->tab[16 * b + l] != s->empty[b] || s->tab[16 * b + 8 + l])
+				return false;
+	}
+	return true;
+}
+
+/* dict_sum_i64 and dict_count_i64 with and without the sum table (kernels.h: sl_ksums), in
+ * every ISA, against the scalar dict_sum_i64 without one (of ones for the counts): the same
+ * sums, ids, table and keys. Key sets: random Long keys
+ * (3 .. 4096 of them, and 6000, past what the table takes), the small integers (which hold
+ * every empty-lane key), and 40 keys that share a home bucket at every table size (chains
+ * across full buckets) with 0 and the edges. Calls: all rows at once; the limit raised by 37
+ * a call (a stop at the dictionary's limit in the middle); blocks of 4099 rows after the
+ * dictionary knows the keys. The table is empty after every call. */
+Test(kernels, dict_sum_i64_sum_table_matches_scalar)
+{
+	enum { N = 120000, SLOTS = 1 << 15, POOL = 6000 };
+	static int64_t keys[N], vals[N], ones[N], pool[POOL], acc[SLOTS], racc[SLOTS];
+	static int64_t dk[SLOTS], rk[SLOTS];
+	static uint64_t dh[SLOTS], rh[SLOTS];
+	uint64_t *tab = aligned_alloc(64, SLOTS * 16), *rtab = aligned_alloc(64, SLOTS * 16);
+	sl_ksums *sums = aligned_alloc(64, sizeof(*sums));
+	cr_assert(tab && rtab && sums);
+	sums->ready = 0;
+	const size_t counts[] = {3, 300, 1000, 4096, 6000};
+	for (int set = 0; set < 7; set++) {
+		size_t np = set < 5 ? counts[set] : set == 5 ? 4096 : 247;
+		for (size_t j = 0; j < np; j++)
+			pool[j] = set < 5 ? (int64_t)rng() : set == 5 ? (int64_t)j : 0;
+		if (set == 6) {
+			/* 40 keys with the same home bits 7..16, then others */
+			size_t j = 0;
+			uint64_t home = (hash1(1) >> 7) & (SL_KSUMS_BUCKETS - 1);
+			for (int64_t x = 1; j < 40; x++)
+				if (((hash1(x) >> 7) & (SL_KSUMS_BUCKETS - 1)) == home)
+					pool[j++] = x;
+			for (size_t e = 0; e < 7; e++)
+				pool[j++] = i64_edges[e];
+			while (j < np)
+				pool[j++] = (int64_t)rng();
+		}
+		for (size_t i = 0; i < N; i++) {
+			keys[i] = pool[rng() % np];
+			vals[i] = (int64_t)rng();
+			ones[i] = 1;
+		}
+		for (int mode = 0; mode < 6; mode++) {
+			/* modes 3..5: dict_count_i64, against the sums of ones */
+			bool cnt = mode >= 3;
+			const int64_t *rv = cnt ? ones : vals;
+			sl_kdict r = {.tab = rtab, .mask = SLOTS - 1, .keys = rk, .hash = rh};
+			memset(rtab, 0, SLOTS * 16);
+			r.limit = SLOTS / 4;
+			if (mode % 3 == 2) /* the keys known first */
+				cr_assert_eq(S->dict_sum_i64(&r, keys, rv, N, racc), N);
+			size_t warm = r.n;
+			cr_assert_eq(S->dict_sum_i64(&r, keys, rv, N, racc), N);
+			for (int t = 0; t < 2 * nevery; t++) {
+				const sl_kernels *k = every[t / 2];
+				sl_kdict d = {.tab = tab,
+					      .mask = SLOTS - 1,
+					      .keys = dk,
+					      .hash = dh,
+					      .sums = t % 2 ? NULL : sums};
+				memset(tab, 0, SLOTS * 16);
+				memset(acc, 0xa5, sizeof(acc));
+				d.limit = mode % 3 == 1 ? 0 : SLOTS / 4;
+				if (mode % 3 == 2)
+					cr_assert_eq(cnt ? k->dict_count_i64(&d, keys, N, acc)
+							 : k->dict_sum_i64(&d, keys, vals, N, acc),
+						     N);
+				cr_assert_eq(d.n, warm);
+				for (size_t done = 0; done < N;) {
+					size_t m = mode % 3 == 2
+						       ? (N - done < 4099 ? N - done : 4099)
+						       : N - done;
+					if (mode % 3 == 1)
+						d.limit += 37;
+					size_t got =
+					    cnt ? k->dict_count_i64(&d, keys + done, m, acc)
+						: k->dict_sum_i64(&d, keys + done, vals + done, m,
+								  acc);
+					cr_assert(ksums_empty(sums), "%s set=%d mode=%d", k->isa,
+						  set, mode);
+					if (got < m)
+						cr_assert_eq(d.n, d.limit, "%s", k->isa);
+					done += got;
+				}
+				cr_assert_eq(d.n, r.n, "%s set=%d mode=%d", k->isa, set, mode);
+				cr_assert(!memcmp(acc, racc, r.n * 8), "%s sums set=%d mode=%d",
+					  k->isa, set, mode);
+				cr_assert(!memcmp(tab, rtab, SLOTS * 16), "%s table set=%d mode=%d",
+					  k->isa, set, mode);
+				cr_assert(!memcmp(dk, rk, r.n * 8), "%s keys", k->isa);
+			}
+		}
+	}
+	free(tab), free(rtab), free(sums);
+}
+
 /* Keys whose hashes share a bucket and a tag (and the key 0 among them): inline key matches
  * must not be fooled by empty slots, by equal tags or by a full home bucket. */
 Test(kernels, dict_put_i64_inline_keys_with_colliding_hashes)
