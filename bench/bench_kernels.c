@@ -310,8 +310,8 @@ static int64_t b_keyed_sum_i64(const sl_kernels *k, bench_data *d, size_t arg)
 	return d->acc[0] ^ d->acc[bdict.d.n / 2] ^ (int64_t)bdict.d.n;
 }
 
-/* The same in three calls per block (hash_i64, dict_put_i64, grouped_sum_i64): what the
- * one pass saves. */
+/* The same in three calls per block of 1024 rows (hash_i64, dict_put_i64, grouped_sum_i64),
+ * no sum table: what the one pass and the sum table save together. */
 static int64_t b_keyed_sum_i64_split(const sl_kernels *k, bench_data *d, size_t arg)
 {
 	enum { B = 1024 };

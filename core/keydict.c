@@ -56,8 +56,6 @@ void sl_keydict_fini(sl_keydict *d)
 		sl_dealloc(d->mem, d->tab, (d->mask + 1) * 16);
 	if (d->hash)
 		sl_dealloc(d->mem, d->hash, d->hcap * sizeof(uint64_t));
-	if (d->sums)
-		sl_dealloc(d->mem, d->sums, sizeof(*d->sums));
 	memset(d, 0, sizeof(*d));
 }
 
@@ -376,20 +374,6 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 	return 0;
 }
 
-/* The sum table for a call of n rows, allocated the first time a call could take it (the
- * kernel decides per call: SL_KSUMS_ROWS rows per key). NULL if it cannot. */
-static sl_ksums *sums_for(sl_keydict *d, size_t n)
-{
-	if (!d->sums && !d->sums_tried && d->n <= 4 * SL_KSUMS_BUCKETS &&
-	    n >= (size_t)SL_KSUMS_ROWS * 4 * SL_KSUMS_MIN_BUCKETS) {
-		d->sums_tried = 1;
-		d->sums = sl_alloc_aligned(d->mem, -1, 64, sizeof(*d->sums));
-		if (d->sums)
-			d->sums->ready = 0;
-	}
-	return d->sums;
-}
-
 int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from, size_t n,
 		       const int64_t *vals, sl_col *acc)
 {
@@ -404,7 +388,7 @@ int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, si
 		if (kview_room(d, &v) ||
 		    (acc->cap < v.limit && sl_col_reserve(acc, v.limit - acc->len)))
 			return -ENOMEM;
-		v.sums = sums_for(d, n - done);
+		v.sums = d->sums;
 		done += k->dict_sum_i64(&v, keys + done, vals + done, n - done, acc->v.i64);
 		d->n = v.n;
 		d->keys->len = v.n;
@@ -427,7 +411,7 @@ int sl_keydict_count_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, 
 		if (kview_room(d, &v) ||
 		    (acc->cap < v.limit && sl_col_reserve(acc, v.limit - acc->len)))
 			return -ENOMEM;
-		v.sums = sums_for(d, n - done);
+		v.sums = d->sums;
 		done += k->dict_count_i64(&v, keys + done, n - done, acc->v.i64);
 		d->n = v.n;
 		d->keys->len = v.n;

@@ -59,10 +59,12 @@ typedef struct sl_keydict {
 	 * (see sum_i64_direct); dm_two_pass counts those blocks (for tests) */
 	size_t dm_miss;
 	size_t dm_two_pass;
-	/* dict_sum_i64's sum table (kernels.h), allocated by the first sl_keydict_sum_i64 call
-	 * that can use it (NULL before, or when that failed: the kernel probes tab then) */
+	/* the sum table (kernels.h: sl_ksums) sl_keydict_sum_i64 and sl_keydict_count_i64
+	 * lend their kernel, or NULL (then it probes tab). Borrowed: the caller sets it (zeroed
+	 * memory the first time, e.g. a worker's sl_workers_scratch) for the calls of one thread
+	 * and clears it before another thread may call; fini does not free it. Empty between
+	 * calls. */
 	sl_ksums *sums;
-	int sums_tried;
 } sl_keydict;
 
 /* Largest direct map (entries; 4 MiB). */
@@ -92,17 +94,19 @@ int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, s
  *   rows [from, from + n) of src (Long keys) as sl_keydict_put_rows does and add vals[i] to
  *   the accumulator of row i's id in acc (a Long column, row = id; it grows with the
  *   dictionary, a new id's row starting at its first value, and acc->len = d->n after).
- *   Keys in a small range go through the direct map (the first block decides, as in
- *   sl_keydict_put_rows): lookup and add in one kernel pass, the misses interned after.
- *   0, or -ENOMEM (then some rows may have been folded; acc->len = d->n still).
+ *   Keys in a small range go through the direct map (decided on the first call's first
+ *   1024 rows): lookup and add in one kernel pass, the misses interned after. Others: the
+ *   kernel dict_sum_i64, through d->sums when it is set (one call over many rows per key
+ *   pays off; see kernels.h). 0, or -ENOMEM (then some rows may have been folded; acc->len
+ *   = d->n still).
  */
 int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from, size_t n,
 		       const int64_t *vals, sl_col *acc);
 /*
  * sl_keydict_count_i64 - countByValue of Long keys, as sl_keydict_sum_i64 with every value 1:
  *   keys in a small range look up and count in one kernel pass (dict_direct_sum_i64), others
- *   are interned a block at a time and counted (grouped_count). 0, or -ENOMEM (then some
- *   rows may have been counted; acc->len = d->n still).
+ *   go through the kernel dict_count_i64 (through d->sums when set). 0, or -ENOMEM (then
+ *   some rows may have been counted; acc->len = d->n still).
  */
 int sl_keydict_count_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
 			 size_t n, sl_col *acc);

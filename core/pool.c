@@ -95,7 +95,11 @@ struct sl_workers {
 	hwloc_topology_t topo; /* borrowed from mem, may be NULL */
 	int *node;             /* [n] */
 	struct helper *h;      /* [n - 1] */
-	pthread_mutex_t mu;    /* startup handshake only */
+	struct scratch {       /* [n]: sl_workers_scratch, each touched by its worker only */
+		void *p;
+		size_t bytes;
+	} * scratch;
+	pthread_mutex_t mu; /* startup handshake only */
 	pthread_cond_t cv;
 };
 
@@ -412,6 +416,11 @@ static void pool_destroy(sl_workers *w, int nthreads)
 	}
 	if (w->node)
 		sl_dealloc(w->mem, w->node, (size_t)w->n * sizeof(*w->node));
+	if (w->scratch) {
+		for (int i = 0; i < w->n; i++)
+			sl_dealloc(w->mem, w->scratch[i].p, w->scratch[i].bytes);
+		sl_dealloc(w->mem, w->scratch, (size_t)w->n * sizeof(*w->scratch));
+	}
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	sl_dealloc(w->mem, w, sizeof(*w));
@@ -455,9 +464,10 @@ int sl_workers_new(sl_workers **out, int nworkers, int pin, sl_mem *mem)
 
 	/* From here on pool_destroy cleans up. */
 	w->node = sl_calloc(mem, -1, (size_t)n * sizeof(*w->node));
+	w->scratch = sl_calloc(mem, -1, (size_t)n * sizeof(*w->scratch));
 	if (n > 1)
 		w->h = sl_alloc_aligned(mem, -1, 64, (size_t)(n - 1) * sizeof(*w->h));
-	if (!w->node || (n > 1 && !w->h)) {
+	if (!w->node || !w->scratch || (n > 1 && !w->h)) {
 		pool_destroy(w, 0);
 		rc = -ENOMEM;
 		goto fail_order;
@@ -539,6 +549,21 @@ int sl_workers_node(const sl_workers *w, int worker)
 	if (!w || worker < 0 || worker >= w->n)
 		return -EINVAL;
 	return w->node[worker];
+}
+
+void *sl_workers_scratch(sl_workers *w, int worker, size_t bytes)
+{
+	if (!w || worker < 0 || worker >= w->n || !bytes)
+		return NULL;
+	struct scratch *s = &w->scratch[worker];
+	if (!s->p) {
+		s->p = sl_alloc_aligned(w->mem, w->node[worker], 64, bytes);
+		if (!s->p)
+			return NULL;
+		memset(s->p, 0, bytes);
+		s->bytes = bytes;
+	}
+	return s->bytes == bytes ? s->p : NULL;
 }
 
 int sl_workers_pinned(const sl_workers *w)

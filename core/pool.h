@@ -91,6 +91,15 @@ int sl_workers_node(const sl_workers *w, int worker);
 int sl_workers_pinned(const sl_workers *w);
 
 /*
+ * sl_workers_scratch - worker `worker`'s own block of `bytes` bytes, 64-byte aligned, on its
+ * node: allocated and zeroed by its first call, then the same block every time (its
+ * contents kept) until sl_workers_free. One size per worker: a call with another size gets
+ * NULL, as do a NULL w, a worker out of range and no memory. Threads: only the thread running
+ * as `worker` (a task's worker argument, or the driver for 0).
+ */
+void *sl_workers_scratch(sl_workers *w, int worker, size_t bytes);
+
+/*
  * sl_workers_run - run fn(arg, i, worker) exactly once for each i in [0, ntasks),
  * across the helpers and the calling thread; returns when all have finished, and
  * everything the tasks wrote is visible to the caller. ntasks 0 returns at once; w or

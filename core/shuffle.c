@@ -469,11 +469,11 @@ static void acc_fold(const sl_kernels *k, sl_col *acc, int red, const uint32_t *
 /* Phase 1 of the combining path: aggregate one input partition by key, a block at a time:
  * hash the block's keys (one kernel call), probe them into dense ids (one call), fold the
  * values into the dense accumulators (one call); Long sums and counts by Long keys go
- * through sl_keydict_sum_i64 / sl_keydict_count_i64 (for keys in a small range, the direct
- * map's lookup and add in one kernel pass). */
+ * through sl_keydict_sum_i64 / sl_keydict_count_i64 in one call for the whole partition
+ * (for keys in a small range, the direct map's lookup and add in one kernel pass; others
+ * hash, probe and add in one pass, through this worker's sum table up to 4 K keys). */
 static void combine_task(void *arg, size_t i, int worker)
 {
-	(void)worker;
 	struct job *j = arg;
 	sl_mem *m = j->env->mem;
 	const sl_kernels *k = kern_of(j->env);
@@ -497,15 +497,21 @@ static void combine_task(void *arg, size_t i, int worker)
 	size_t n = rows;
 	uint64_t h[CHUNK];
 	uint32_t ids[CHUNK];
-	/* Long sums and counts by Long key: one kernel pass per block */
 	int fused = keys && keys->type->kind == SL_I64 && vt->kind == SL_I64 &&
 		    (cv || (red == SL_RED_SUM && vals->type->kind == SL_I64));
 	/* Long sums and counts by Long key: one call for the whole partition (keydict.c works
 	 * through it in blocks, or in one kernel pass through a sum table, which pays off only
 	 * over many rows per key) */
-	if (fused && (cv ? sl_keydict_count_i64(&pa->d, k, keys, 0, n, pa->acc)
-			 : sl_keydict_sum_i64(&pa->d, k, keys, 0, n, vals->v.i64, pa->acc)))
-		goto oom;
+	if (fused) {
+		/* this worker's sum table, lent for these calls only (the merge may run pa->d on
+		 * another worker) */
+		pa->d.sums = sl_workers_scratch(j->env->workers, worker, sizeof(sl_ksums));
+		int rc = cv ? sl_keydict_count_i64(&pa->d, k, keys, 0, n, pa->acc)
+			    : sl_keydict_sum_i64(&pa->d, k, keys, 0, n, vals->v.i64, pa->acc);
+		pa->d.sums = NULL;
+		if (rc)
+			goto oom;
+	}
 	for (size_t r = 0; r < n && !fused; r += CHUNK) {
 		size_t b = n - r < CHUNK ? n - r : CHUNK;
 		if (sl_keydict_put_rows(&pa->d, k, keys, r, b, h, ids) ||

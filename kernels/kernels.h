@@ -290,9 +290,9 @@ typedef struct sl_kernels {
 	 *   give, and acc[id] += v[i] (wrapping) for the rows done (the return value, as
 	 *   dict_put_i64's); a key the call inserts gets acc[id] = its first value, so acc
 	 *   needs room for d->limit ids and nothing of it beyond d->n is read. With d->sums
-	 *   it goes through the sum table (sl_ksums) where the call has enough rows per key:
-	 *   the same ids, table and sums. dict_count_i64: the same with every value 1
-	 *   (countByValue, the fused word count). */
+	 *   the AVX2 and AVX-512 kernels go through the sum table (sl_ksums) where the call has
+	 *   enough rows per key (scalar ones never do): the same ids, table and sums.
+	 * dict_count_i64: the same with every value 1 (countByValue, the fused word count). */
 	size_t (*dict_sum_i64)(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n,
 			       int64_t *acc);
 	size_t (*dict_count_i64)(sl_kdict *d, const int64_t *k, size_t n, int64_t *acc);

@@ -10,8 +10,9 @@
  *   XXH3 on each string. Tests compare both with libxxhash.
  * - The dictionary layout is in kernels.h (sl_kdict). The only ISA primitives are the bucket
  *   scans (SL_HAVE_BUCKET_SCAN): tag matches, empty slots and inline word matches (the Long
- *   key, or for other keys the hash) of the 4 lanes of a bucket as bit masks; the scalar
- *   ones below are the reference.
+ *   key, or for other keys the hash) of the 4 lanes of a bucket as bit masks, and the key
+ *   matches of the 8 lanes of a sum-table bucket (sl_bucket8_keys, sl_bucket8_keyp); the
+ *   scalar ones below are the reference.
  *   Everything else is the same code in every ISA, so ids and table contents are identical
  *   everywhere.
  * - Nothing allocates; dict_put_i64 stops at d->limit and the caller grows the table.
@@ -448,8 +449,9 @@ static inline __attribute__((always_inline)) size_t ksums_rows(sl_kdict *d, size
 }
 
 /* reduceByKey(_ + _) of Long values by Long keys in one pass (dict_sum_i64): first through
- * the sum table where it applies (ksums_calls; from memory 1 K and 4 K random keys ran
- * 1.2-1.4x faster with it: docs/benchmarks.md), the rest probing tab (dict_sum_i64_tab). */
+ * the sum table where it applies (ksums_calls; from memory, AVX-512, 1 K random keys ran
+ * 1.35x and 4 K 1.43x faster with it: docs/benchmarks.md), the rest probing tab
+ * (dict_sum_i64_tab). */
 #define SL_SUM_BLOCK 1024
 static size_t dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n,
 			       int64_t *acc);
@@ -463,8 +465,10 @@ ksums_calls(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *
 	size_t done = 0, least = SL_KSUMS_MIN_BUCKETS;
 	*stop = 0;
 	while (SL_KSUMS_ISA && d->sums && done < n) {
-		size_t nb = least;
-		while (nb * 4 < d->n)
+		/* room for the keys the dictionary holds, or half what it is sized for (a fresh
+		 * dictionary sized from a key-count hint): at most one doubling on the way */
+		size_t want = d->n > d->limit / 2 ? d->n : d->limit / 2, nb = least;
+		while (nb * 4 < want)
 			nb *= 2;
 		if (nb > SL_KSUMS_BUCKETS || n - done < SL_KSUMS_ROWS * nb * 4)
 			break;

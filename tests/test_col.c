@@ -552,6 +552,72 @@ Test(col, keydict_sum_i64_matches_row_at_a_time)
 	sl_col_unref(c);
 }
 
+/* The sum table lent to the dictionary (d->sums, as the combining shuffle lends a worker's):
+ * sl_keydict_sum_i64 and sl_keydict_count_i64 over Long keys too wide for a direct map, at
+ * most 4 K of them (small ones among them: every key of an empty lane), one call over the
+ * first half and then calls of 20000 rows with new keys coming (the dictionary grows between
+ * and inside calls), in every ISA: the same ids, keys and sums as one row at a time. AVX2 and
+ * AVX-512 must have used the table. */
+Test(col, keydict_sum_and_count_through_the_sum_table)
+{
+	const char *isa[] = {"scalar", "avx2", "avx512"};
+	size_t n = 200000;
+	sl_col *c = sl_col_new(mem, &sl_type_i64, n);
+	cr_assert_not_null(c);
+	uint64_t r = 3;
+	for (size_t i = 0; i < n; i++) {
+		r = r * 6364136223846793005u + 1442695040888963407u;
+		uint64_t j = (r >> 33) % (i < n / 2 ? 1500 : 3500);
+		int64_t key = i % 997 == 0 ? INT64_MIN
+			      : j % 3 == 0 ? (int64_t)j
+					   : (int64_t)(j * UINT64_C(0x9e3779b97f4a7c1));
+		cr_assert_eq(sl_col_push_i64(c, key), 0);
+	}
+	int64_t *vals = sum_values(c), *want = calloc(n, 8);
+	sl_ksums *sums = aligned_alloc(64, sizeof(*sums));
+	cr_assert(vals && want && sums);
+	sl_keydict a;
+	dict_row_at_a_time(&a, c);
+	for (int cnt = 0; cnt < 2; cnt++) {
+		const int64_t *vv = cnt ? NULL : vals;
+		memset(want, 0, n * 8);
+		for (size_t i = 0; i < n; i++) {
+			int64_t id = sl_keydict_get(&a, c, i, sl_col_hash_row(c, i));
+			want[id] = (int64_t)((uint64_t)want[id] + value_of(vv, i));
+		}
+		for (int t = 0; t < 3; t++) {
+			int err;
+			const sl_kernels *k = sl_kernels_select(isa[t], &err);
+			if (!k)
+				continue;
+			memset(sums, 0, sizeof(*sums));
+			sl_keydict b;
+			sl_col *acc = sl_col_new(mem, &sl_type_i64, 4);
+			cr_assert(acc && !sl_keydict_init(&b, mem, &sl_type_i64, 4));
+			b.sums = sums;
+			cr_assert_eq(sum_or_count(&b, k, c, 0, n / 2, vv, acc), 0);
+			for (size_t from = n / 2; from < n; from += 20000)
+				cr_assert_eq(sum_or_count(&b, k, c, from, 20000, vv, acc), 0);
+			cr_assert_null(b.dm);
+			cr_assert_eq(sums->ready, t > 0, "%s: the sum table used", isa[t]);
+			cr_assert_eq(acc->len, b.n);
+			cr_assert_eq(b.n, a.n, "%s", isa[t]);
+			for (size_t id = 0; id < a.n; id++) {
+				cr_assert_eq(a.keys->v.i64[id], b.keys->v.i64[id], "%s id %zu",
+					     isa[t], id);
+				cr_assert_eq(acc->v.i64[id], want[id], "%s cnt=%d: sum of id %zu",
+					     isa[t], cnt, id);
+			}
+			b.sums = NULL;
+			sl_keydict_fini(&b);
+			sl_col_unref(acc);
+		}
+	}
+	sl_keydict_fini(&a);
+	free(sums), free(want), free(vals);
+	sl_col_unref(c);
+}
+
 /* countByValue of Long keys (sl_keydict_count_i64), both paths, as the sums above with every
  * value 1: the hash table for wide keys, the direct map (lookup and count in one kernel pass)
  * for keys in a small range, with keys past the map and keys first seen late. */

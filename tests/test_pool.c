@@ -206,6 +206,52 @@ Test(pool, null_and_empty_runs)
 	sl_workers_free(NULL);
 }
 
+/* Each worker's scratch block: zeroed at first, then the same block with what the worker
+ * left in it, one per worker, refused for another size or a worker out of range. Tasks
+ * stamp their worker's block (a worker runs one task at a time, so no two tasks share one). */
+struct scratch_job {
+	sl_workers *w;
+	_Atomic int bad;
+};
+
+static void scratch_task(void *arg, size_t i, int worker)
+{
+	struct scratch_job *j = arg;
+	uint64_t *p = sl_workers_scratch(j->w, worker, 4096);
+	if (!p || ((uintptr_t)p & 63) || p[0] != (uint64_t)worker * 1000 + p[1])
+		atomic_fetch_add(&j->bad, 1);
+	else
+		p[1]++, p[0]++; /* tasks of one worker never overlap */
+	(void)i;
+}
+
+Test(pool, worker_scratch)
+{
+	sl_workers *w = new_pool(3, 0);
+	struct scratch_job j = {.w = w};
+	for (int wk = 0; wk < 3; wk++) {
+		uint64_t *p = sl_workers_scratch(w, wk, 4096); /* the driver, for the test */
+		cr_assert_not_null(p);
+		for (size_t i = 0; i < 512; i++)
+			cr_assert_eq(p[i], 0);
+		p[0] = (uint64_t)wk * 1000;
+		cr_assert_eq(sl_workers_scratch(w, wk, 4096), p);
+		cr_assert(!sl_workers_scratch(w, wk, 8192));
+	}
+	cr_assert(sl_workers_scratch(w, 0, 4096) != sl_workers_scratch(w, 1, 4096));
+	cr_assert(!sl_workers_scratch(w, 3, 4096));
+	cr_assert(!sl_workers_scratch(w, -1, 4096));
+	cr_assert(!sl_workers_scratch(NULL, 0, 4096));
+	for (int r = 0; r < 20; r++)
+		sl_workers_run(w, 1000, scratch_task, &j);
+	cr_assert_eq(atomic_load(&j.bad), 0);
+	uint64_t total = 0;
+	for (int wk = 0; wk < 3; wk++)
+		total += ((uint64_t *)sl_workers_scratch(w, wk, 4096))[1];
+	cr_assert_eq(total, 20000, "every task stamped its worker's block once");
+	sl_workers_free(w);
+}
+
 /* ---------------------------------------------------------------- introspection */
 
 Test(pool, arguments_and_introspection)
