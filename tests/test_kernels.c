@@ -1001,7 +1001,7 @@ static bool ksums_empty(const sl_ksums *s)
  * dictionary knows the keys. The table is empty after every call. */
 Test(kernels, dict_sum_i64_sum_table_matches_scalar)
 {
-	enum { N = 120000, SLOTS = 1 << 15, POOL = 6000 };
+	enum { N = 300000, SLOTS = 1 << 15, POOL = 6000 };
 	static int64_t keys[N], vals[N], ones[N], pool[POOL], acc[SLOTS], racc[SLOTS];
 	static int64_t dk[SLOTS], rk[SLOTS];
 	static uint64_t dh[SLOTS], rh[SLOTS];
