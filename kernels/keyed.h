@@ -470,7 +470,9 @@ ksums_calls(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *
 		size_t want = d->n > d->limit / 2 ? d->n : d->limit / 2, nb = least;
 		while (nb * 4 < want)
 			nb *= 2;
-		if (nb > SL_KSUMS_BUCKETS || n - done < SL_KSUMS_ROWS * nb * 4)
+		/* rows enough for the keys the table may take, or the dictionary is sized for */
+		size_t keys = nb * 4 > d->limit ? nb * 4 : d->limit;
+		if (nb > SL_KSUMS_BUCKETS || n - done < SL_KSUMS_ROWS * keys)
 			break;
 		if (!d->sums->ready)
 			ksums_ready(d->sums);
