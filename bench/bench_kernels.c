@@ -14,7 +14,8 @@
  * 4 K keys (>= 150 M at 100 K, >= 60 M at 1 M). The keyed rows (hash_i64, dict_put_i64,
  * keyed_sum_i64 = hash + probe/insert + add per row (dict_sum_i64, one pass) of a Long key
  * column into an empty dictionary; keyed_sum_i64_split the same in three calls (hash,
- * probe/insert into ids, grouped sum); hash_str,
+ * probe/insert into ids, grouped sum); keyed_count_i64 the count by key of the same keys
+ * (dict_count_i64: countByValue, the fused word count); hash_str,
  * dict_find_str) are per key count (_k1024 ...), keys uniform per row;
  * keyed_sum_i64_dense: the same with keys 0..K-1, which take the direct map as Long keys in a
  * small range do in the engine (dict_direct_sum_i64: map lookup and add in one pass;
@@ -310,6 +311,16 @@ static int64_t b_keyed_sum_i64(const sl_kernels *k, bench_data *d, size_t arg)
 	return d->acc[0] ^ d->acc[bdict.d.n / 2] ^ (int64_t)bdict.d.n;
 }
 
+/* countByValue of the same Long keys (dict_count_i64: the sum table's path with every value
+ * 1; what the fused word count of Long keys runs per partition). */
+static int64_t b_keyed_count_i64(const sl_kernels *k, bench_data *d, size_t arg)
+{
+	(void)arg;
+	dict_reset(&bdict);
+	k->dict_count_i64(&bdict.d, d->vi2, d->n, d->acc);
+	return d->acc[0] ^ d->acc[bdict.d.n / 2] ^ (int64_t)bdict.d.n;
+}
+
 /* The same in three calls per block of 1024 rows (hash_i64, dict_put_i64, grouped_sum_i64),
  * no sum table: what the one pass and the sum table save together. */
 static int64_t b_keyed_sum_i64_split(const sl_kernels *k, bench_data *d, size_t arg)
@@ -453,6 +464,7 @@ static void bench_keyed(const char *size, bench_data *d, double base, int reps,
 		    {"dict_put_i64", b_dict_put_i64, 20, 0},
 		    {"keyed_sum_i64", b_keyed_sum_i64, 16, 0},
 		    {"keyed_sum_i64_split", b_keyed_sum_i64_split, 16, 0},
+		    {"keyed_count_i64", b_keyed_count_i64, 8, 0},
 		    {"keyed_sum_i64_dense", b_keyed_sum_dense, 16, 0},
 		    {"keyed_sum_i64_dense_split", b_keyed_sum_dense_split, 16, 0},
 		    {"hash_str", b_hash_str, 24, 1},

@@ -453,8 +453,8 @@ static inline __attribute__((always_inline)) size_t ksums_rows(sl_kdict *d, size
  * 1.35x and 4 K 1.43x faster with it: docs/benchmarks.md), the rest probing tab
  * (dict_sum_i64_tab). */
 #define SL_SUM_BLOCK 1024
-static size_t dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n,
-			       int64_t *acc);
+static inline __attribute__((always_inline)) size_t
+dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *acc);
 
 /* The leading rows a call sums through the sum table (kernels.h: sl_ksums), table by table
  * (each twice the last when one fills up), while the dictionary's keys fit one and the rows
@@ -496,27 +496,15 @@ static size_t dict_sum_i64(sl_kdict *d, const int64_t *k, const int64_t *v, size
 	return done + dict_sum_i64_tab(d, k + done, v + done, n - done, acc);
 }
 
-/* countByValue of Long keys: dict_sum_i64 with every value 1. Without the sum table, per
- * SL_SUM_BLOCK rows: hash and probe/insert (dict_put_hash_i64), the new keys' counts zeroed,
- * grouped count. */
+/* countByValue of Long keys: dict_sum_i64 with every value 1 (the same two paths; v is a
+ * constant NULL in each, so the per-row test folds away). */
 static size_t dict_count_i64(sl_kdict *d, const int64_t *k, size_t n, int64_t *acc)
 {
 	int stop;
-	size_t i = ksums_calls(d, k, NULL, n, acc, &stop);
+	size_t done = ksums_calls(d, k, NULL, n, acc, &stop);
 	if (stop)
-		return i;
-	uint64_t h[SL_SUM_BLOCK];
-	uint32_t ids[SL_SUM_BLOCK];
-	for (; i < n; i += SL_SUM_BLOCK) {
-		size_t m = n - i < SL_SUM_BLOCK ? n - i : SL_SUM_BLOCK, n0 = d->n;
-		size_t got = dict_put_hash_i64(d, k + i, m, h, ids);
-		if (d->n > n0)
-			memset(acc + n0, 0, (d->n - n0) * sizeof(*acc));
-		grouped_count(ids, got, acc);
-		if (got < m)
-			return i + got;
-	}
-	return n;
+		return done;
+	return done + dict_sum_i64_tab(d, k + done, NULL, n - done, acc);
 }
 
 /* dict_sum_i64 without the sum table. Tables in cache: per
@@ -533,8 +521,8 @@ static size_t dict_count_i64(sl_kdict *d, const int64_t *k, size_t n, int64_t *a
  * keyed_sum_i64_split, one binary: 16 keys by about a third, 1 K and 4 K by up to 15 %),
  * and whole wide-key pipelines run 4-10 % faster; with the data in L2 it is behind at 1 K
  * and 4 K keys (docs/benchmarks.md). */
-static size_t dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n,
-			       int64_t *acc)
+static inline __attribute__((always_inline)) size_t
+dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *acc)
 {
 	if (d->mask + 1 > SL_PREFETCH_SLOTS) {
 		uint64_t h[SL_SUM_BLOCK];
@@ -545,7 +533,10 @@ static size_t dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, 
 			size_t got = dict_put_i64(d, k + i, h, m, ids);
 			if (d->n > n0)
 				memset(acc + n0, 0, (d->n - n0) * sizeof(*acc));
-			grouped_sum_i64(ids, v + i, got, acc);
+			if (v)
+				grouped_sum_i64(ids, v + i, got, acc);
+			else
+				grouped_count(ids, got, acc);
 			if (got < m)
 				return i + got;
 		}
@@ -558,15 +549,16 @@ static size_t dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, 
 		size_t m = n - i < SL_HASH_CHUNK ? n - i : SL_HASH_CHUNK;
 		for (size_t r = 0; r < m; r += 8) {
 			SL_STREAM_PREFETCH(k + i + r);
-			SL_STREAM_PREFETCH(v + i + r);
+			if (v)
+				SL_STREAM_PREFETCH(v + i + r);
 		}
 		for (size_t r = 0; r < m; r++)
 			home[r] = sl_xxh3_i64(k[i + r]) & hmask;
 		for (size_t r = 0; r < m; r++) {
 			uint32_t x = sl_bucket_slot(tab + home[r], k[i + r]);
 			if (__builtin_expect(x != 0, 1)) {
-				acc[(size_t)x - 1] =
-				    (int64_t)((uint64_t)acc[(size_t)x - 1] + (uint64_t)v[i + r]);
+				acc[(size_t)x - 1] = (int64_t)((uint64_t)acc[(size_t)x - 1] +
+							       (v ? (uint64_t)v[i + r] : 1));
 				continue;
 			}
 			/* a variable of its own: x's address taken would keep x on the stack */
@@ -574,8 +566,8 @@ static size_t dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, 
 			size_t n0 = d->n;
 			if (dict_put_i64_slow(d, k[i + r], sl_xxh3_i64(k[i + r]), &y))
 				return i + r;
-			acc[y] =
-			    d->n > n0 ? v[i + r] : (int64_t)((uint64_t)acc[y] + (uint64_t)v[i + r]);
+			uint64_t add = v ? (uint64_t)v[i + r] : 1;
+			acc[y] = d->n > n0 ? (int64_t)add : (int64_t)((uint64_t)acc[y] + add);
 		}
 	}
 	return n;
