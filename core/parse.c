@@ -1830,6 +1830,22 @@ void sl_program_free(sl_program *p)
 /* Bytes of the source line shown around the caret; keeps context well inside 512. */
 #define CTX_WIDTH 240
 
+/* The bytes of a character at p (n bytes left) that a terminal would not show as one cell
+ * of text: C1 controls (U+0080..U+009F), the bidi marks and embeddings (U+061C, U+200E,
+ * U+200F, U+202A..U+202E, U+2066..U+2069) that reorder what follows, and the line and
+ * paragraph separators (U+2028, U+2029); 0 for anything else. */
+static size_t ctx_hidden(const unsigned char *p, size_t n)
+{
+	if (n >= 2 &&
+	    ((p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) || (p[0] == 0xd8 && p[1] == 0x9c)))
+		return 2;
+	if (n >= 3 && p[0] == 0xe2 &&
+	    ((p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xa8 && p[2] <= 0xae))) ||
+	     (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+		return 3;
+	return 0;
+}
+
 void sl_error_context(sluice_error *err, const char *text, size_t len, int line, int col)
 {
 	const unsigned char *s = (const unsigned char *)text, *nl;
@@ -1871,11 +1887,20 @@ void sl_error_context(sluice_error *err, const char *text, size_t len, int line,
 		memcpy(out, "...", 3);
 		o = 3;
 	}
-	/* Control bytes become '?' one for one, so the caret still counts right. */
-	for (k = ws; k < we; k++) {
+	/* Control bytes become '?' one for one, and so do the characters ctx_hidden names (one
+	 * '?' for the whole character), so the caret still counts right and nothing in the
+	 * line can reorder or break what the terminal shows. */
+	for (k = ws; k < we;) {
+		size_t hid = ctx_hidden(s + ls + k, we - k);
 		unsigned ch = s[ls + k];
 
+		if (hid) {
+			out[o++] = '?';
+			k += hid;
+			continue;
+		}
 		out[o++] = ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? (char)ch : '?';
+		k++;
 	}
 	if (we < ll) {
 		memcpy(out + o, "...", 3);

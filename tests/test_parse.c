@@ -1029,6 +1029,15 @@ Test(helpers, error_context)
 	cr_assert_eq(err.col, 5);
 	sl_error_context(&err, "\xc3\xa9t\xc3\xa9 x", 7, 1, 9);
 	cr_assert_str_eq(err.context, "\xc3\xa9t\xc3\xa9 x\n     ^");
+	/* bidi overrides, isolates and marks, C1 controls and the line separator are one '?'
+	 * each (they would reorder or break the line shown); the caret still under x */
+	const char *bidi =
+	    "a\xe2\x80\xae\"b\xe2\x81\xa6\xc2\x85\xe2\x80\xa8\xd8\x9c\xe2\x80\x8f\xc3\xa9 x";
+	sl_error_context(&err, bidi, strlen(bidi), 1, 12);
+	cr_assert_str_eq(err.context, "a?\"b?????\xc3\xa9 x\n           ^");
+	/* cut at the end of the line: a sequence's first bytes are left as they are */
+	sl_error_context(&err, "ab \xe2\x80", 5, 1, 1);
+	cr_assert_str_eq(err.context, "ab \xe2\x80\n^");
 	sl_error_context(NULL, src, strlen(src), 1, 1);
 
 	/* the last line without a terminating newline, and an empty text */
