@@ -316,10 +316,9 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
 	return n;
 }
 
-/* The sum table (kernels.h: sl_ksums). */
-/* Scalar code compares 8 lanes one by one, more than the probe of tab costs (bench_kernels
- * keyed_sum_i64, scalar: 16 to 4 K keys 210-241 M rows/s without the table, 153-161 with):
- * only the vector ISAs take the sum table. */
+/* The sum table (kernels.h: sl_ksums). Scalar code compares 8 lanes one by one, more than the probe
+ * of tab costs (bench_kernels keyed_sum_i64, scalar: 16 to 4 K keys 210-241 M rows/s without the
+ * table, 153-161 with): only the vector ISAs take the sum table. */
 #ifdef SL_HAVE_BUCKET_SCAN
 #define SL_KSUMS_ISA 1
 #else
@@ -450,8 +449,8 @@ static inline __attribute__((always_inline)) size_t ksums_rows(sl_kdict *d, size
 
 /* reduceByKey(_ + _) of Long values by Long keys in one pass (dict_sum_i64): first through
  * the sum table where it applies (ksums_calls; from memory, AVX-512, 1 K random keys ran
- * 1.35x and 4 K 1.43x faster with it: docs/benchmarks.md), the rest probing tab
- * (dict_sum_i64_tab). */
+ * 1.54x and 4 K 1.33x faster with it, medians of 5: docs/benchmarks.md), the rest probing
+ * tab (dict_sum_i64_tab). */
 #define SL_SUM_BLOCK 1024
 static inline __attribute__((always_inline)) size_t
 dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int64_t *acc);
