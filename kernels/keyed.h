@@ -316,6 +316,22 @@ static size_t dict_put_hash_i64(sl_kdict *d, const int64_t *k, size_t n, uint64_
 	return n;
 }
 
+/* A chunk's start in the one-pass sums: its keys and values (v NULL: none) prefetched
+ * SL_STREAM_AHEAD bytes on, and out[r] = add + (XXH3 of k[r] & mask) for r < m (a home
+ * bucket's offset in tab, or its address in the sum table), in one vectorized loop. */
+static inline __attribute__((always_inline)) void sl_chunk_homes(const int64_t *k, const int64_t *v,
+								 size_t m, uint64_t add,
+								 uint64_t mask, uint64_t *out)
+{
+	for (size_t r = 0; r < m; r += 8) {
+		SL_STREAM_PREFETCH(k + r);
+		if (v)
+			SL_STREAM_PREFETCH(v + r);
+	}
+	for (size_t r = 0; r < m; r++)
+		out[r] = add + (sl_xxh3_i64(k[r]) & mask);
+}
+
 /* The sum table (kernels.h: sl_ksums). Scalar code compares 8 lanes one by one, more than the probe
  * of tab costs (bench_kernels keyed_sum_i64, scalar: 16 to 4 K keys 210-241 M rows/s without the
  * table, 153-161 with): only the vector ISAs take the sum table. */
@@ -419,13 +435,7 @@ static inline __attribute__((always_inline)) size_t ksums_rows(sl_kdict *d, size
 	*stop = 0;
 	for (size_t i = 0; i < n; i += SL_KSUMS_CHUNK) {
 		size_t m = n - i < SL_KSUMS_CHUNK ? n - i : SL_KSUMS_CHUNK;
-		for (size_t r = 0; r < m; r += 8) {
-			SL_STREAM_PREFETCH(k + i + r);
-			if (v)
-				SL_STREAM_PREFETCH(v + i + r);
-		}
-		for (size_t r = 0; r < m; r++)
-			at[r] = base + (sl_xxh3_i64(k[i + r]) & omask);
+		sl_chunk_homes(k + i, v ? v + i : NULL, m, base, omask, at);
 #pragma GCC unroll 2
 		for (size_t r = 0; r < m; r++) {
 			uint64_t *bk = (uint64_t *)(uintptr_t)at[r];
@@ -546,13 +556,7 @@ dict_sum_i64_tab(sl_kdict *d, const int64_t *k, const int64_t *v, size_t n, int6
 	size_t hmask = (2 * d->mask + 1) & ~(size_t)7;
 	for (size_t i = 0; i < n; i += SL_HASH_CHUNK) {
 		size_t m = n - i < SL_HASH_CHUNK ? n - i : SL_HASH_CHUNK;
-		for (size_t r = 0; r < m; r += 8) {
-			SL_STREAM_PREFETCH(k + i + r);
-			if (v)
-				SL_STREAM_PREFETCH(v + i + r);
-		}
-		for (size_t r = 0; r < m; r++)
-			home[r] = sl_xxh3_i64(k[i + r]) & hmask;
+		sl_chunk_homes(k + i, v ? v + i : NULL, m, 0, hmask, home);
 		for (size_t r = 0; r < m; r++) {
 			uint32_t x = sl_bucket_slot(tab + home[r], k[i + r]);
 			if (__builtin_expect(x != 0, 1)) {
