@@ -374,8 +374,11 @@ static int sum_i64_direct(sl_keydict *d, const sl_kernels *k, const int64_t *key
 	return 0;
 }
 
-int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from, size_t n,
-		       const int64_t *vals, sl_col *acc)
+/* sl_keydict_sum_i64, or with vals NULL sl_keydict_count_i64: the direct map, else per table
+ * size the kernel (dict_sum_i64 / dict_count_i64) over what is left, the table grown when it
+ * stops at its limit. */
+static int sum_or_count_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
+			    size_t n, const int64_t *vals, sl_col *acc)
 {
 	const int64_t *keys = src->v.i64 + from;
 	if (!d->dm_tried && !d->n)
@@ -389,7 +392,8 @@ int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, si
 		    (acc->cap < v.limit && sl_col_reserve(acc, v.limit - acc->len)))
 			return -ENOMEM;
 		v.sums = d->sums;
-		done += k->dict_sum_i64(&v, keys + done, vals + done, n - done, acc->v.i64);
+		done += vals ? k->dict_sum_i64(&v, keys + done, vals + done, n - done, acc->v.i64)
+			     : k->dict_count_i64(&v, keys + done, n - done, acc->v.i64);
 		d->n = v.n;
 		d->keys->len = v.n;
 		acc->len = v.n;
@@ -397,27 +401,16 @@ int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, si
 	return 0;
 }
 
+int sl_keydict_sum_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from, size_t n,
+		       const int64_t *vals, sl_col *acc)
+{
+	return sum_or_count_i64(d, k, src, from, n, vals, acc);
+}
+
 int sl_keydict_count_i64(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,
 			 size_t n, sl_col *acc)
 {
-	const int64_t *keys = src->v.i64 + from;
-	if (!d->dm_tried && !d->n)
-		direct_decide(d, k, keys, n < CHUNK ? n : CHUNK); /* on the first block */
-	if (d->dm)
-		return sum_i64_direct(d, k, keys, n, NULL, acc);
-	size_t done = 0;
-	while (done < n) {
-		sl_kdict v;
-		if (kview_room(d, &v) ||
-		    (acc->cap < v.limit && sl_col_reserve(acc, v.limit - acc->len)))
-			return -ENOMEM;
-		v.sums = d->sums;
-		done += k->dict_count_i64(&v, keys + done, n - done, acc->v.i64);
-		d->n = v.n;
-		d->keys->len = v.n;
-		acc->len = v.n;
-	}
-	return 0;
+	return sum_or_count_i64(d, k, src, from, n, NULL, acc);
 }
 
 int sl_keydict_put_rows(sl_keydict *d, const sl_kernels *k, const sl_col *src, size_t from,

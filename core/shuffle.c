@@ -511,16 +511,18 @@ static void combine_task(void *arg, size_t i, int worker)
 		pa->d.sums = NULL;
 		if (rc)
 			goto oom;
-	}
-	for (size_t r = 0; r < n && !fused; r += CHUNK) {
-		size_t b = n - r < CHUNK ? n - r : CHUNK;
-		if (sl_keydict_put_rows(&pa->d, k, keys, r, b, h, ids) ||
-		    acc_extend(pa->acc, red, pa->d.n))
-			goto oom;
-		const void *v = !vals                        ? NULL
-				: vals->type->kind == SL_I64 ? (const void *)(vals->v.i64 + r)
-							     : (const void *)(vals->v.f64 + r);
-		acc_fold(k, pa->acc, red, ids, v, b);
+	} else {
+		for (size_t r = 0; r < n; r += CHUNK) {
+			size_t b = n - r < CHUNK ? n - r : CHUNK;
+			if (sl_keydict_put_rows(&pa->d, k, keys, r, b, h, ids) ||
+			    acc_extend(pa->acc, red, pa->d.n))
+				goto oom;
+			const void *v = !vals ? NULL
+					: vals->type->kind == SL_I64
+					    ? (const void *)(vals->v.i64 + r)
+					    : (const void *)(vals->v.f64 + r);
+			acc_fold(k, pa->acc, red, ids, v, b);
+		}
 	}
 	/* bucket the distinct keys by destination, keeping first-seen order */
 	size_t nk = pa->d.n;
